@@ -1,0 +1,29 @@
+# The two commands a newcomer needs are `make run` and `make test`; both bootstrap .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint unit bench-materializer clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: the whole system on the embedded stand-ins, with demo traffic.
+run: $(STAMP)
+	exec $(BIN)/shopwindow dev
+
+## test: lint, type-check, then the whole test suite.
+test: lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""What the materializer and the gateway share: settings, topics, the document contract."""

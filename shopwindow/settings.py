@@ -1,0 +1,114 @@
+"""Settings for each role, read once at start-up from ``SHOPWINDOW_*`` variables.
+
+Each process builds exactly one settings object in the CLI and passes it down; nothing
+below the CLI reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopwindow.topics import TopicNames
+
+ENV_PREFIX = "SHOPWINDOW_"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class ConnectionSettings(_Base):
+    """Where the Kafka cluster and the MongoDB database are; shared by every role."""
+
+    kafka_bootstrap_servers: str = Field(
+        min_length=1, description="Comma-separated host:port list of Kafka brokers."
+    )
+    mongodb_uri: SecretStr = Field(description="MongoDB connection string; may hold a password.")
+    mongodb_database: str = Field(default="shopwindow", min_length=1)
+    topics: TopicNames = Field(default_factory=TopicNames)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+
+class GatewaySettings(ConnectionSettings):
+    """Settings of the GraphQL gateway (``shopwindow serve``)."""
+
+    http_host: str = "127.0.0.1"
+    http_port: Port = 8000
+
+
+class MaterializerSettings(ConnectionSettings):
+    """Settings of the materializer (``shopwindow materialize``)."""
+
+    materializer_group_id: str = Field(default="shopwindow-materializer", min_length=1)
+    materializer_http_host: str = "127.0.0.1"
+    materializer_http_port: Port = 9100
+    low_stock_threshold: int = Field(default=5, ge=0)
+    batch_max_records: int = Field(default=2000, ge=1, le=100_000)
+    poll_timeout_ms: int = Field(default=200, ge=1)
+    retry_backoff_initial_ms: int = Field(default=200, ge=1)
+    retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+
+
+class DevStackSettings(_Base):
+    """Settings of ``shopwindow dev``: real servers when given, embedded stand-ins otherwise."""
+
+    kafka_bootstrap_servers: str | None = None
+    mongodb_uri: SecretStr | None = None
+    dev_data_dir: Path = Path(".devdata")
+    dev_topic_partitions: int = Field(default=4, ge=1, le=64)
+    demo_rate_per_s: float = Field(default=50.0, gt=0)
+    demo_products: int = Field(default=200, ge=1)
+
+
+class ConfigurationError(Exception):
+    """Settings could not be read; the message names each variable and its problem."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Render a pydantic validation error as one line per offending variable.
+
+    Args:
+        error: The error raised while building a settings class.
+
+    Returns:
+        Lines like ``SHOPWINDOW_HTTP_PORT: Input should be a valid integer``.
+    """
+    lines = []
+    for item in error.errors():
+        variable = ENV_PREFIX + "__".join(str(part) for part in item["loc"]).upper()
+        lines.append(f"{variable}: {item['msg']}")
+    return "; ".join(lines)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], **overrides: Any) -> S:
+    """Build a settings class from the environment, with explicit overrides winning.
+
+    Args:
+        cls: The settings class of the role.
+        **overrides: Values that beat the environment (``shopwindow dev`` passes the
+            addresses of the servers it started).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigurationError: When a variable is missing or invalid.
+    """
+    try:
+        return cls(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error)) from None

@@ -1,0 +1,182 @@
+"""The source events the materializer understands, validated from decoded JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    # MongoDB keeps milliseconds; truncating here makes a stored value compare equal to
+    # the event it came from, which the snapshot ordering relies on.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _finite_money(value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise ValueError("money must be a finite, non-negative decimal")
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
+Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
+ProductId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CatalogSnapshot(_Event):
+    """The full catalog record of a product."""
+
+    product_id: ProductId
+    name: StrictStr
+    description: StrictStr = ""
+    brand: StrictStr | None = None
+    category: StrictStr | None = None
+    images: list[StrictStr] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    updated_at: Timestamp
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_are_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not isinstance(item, str | int | float | bool | Decimal) and item is not None:
+                raise ValueError(f"attribute {key!r} must be a scalar")
+        return value
+
+
+class CatalogDeletion(_Event):
+    """A product left the catalog (tombstone or CDC delete)."""
+
+    product_id: ProductId
+    deleted_at: Timestamp | None = None
+
+
+class PriceSnapshot(_Event):
+    """The current price of a product."""
+
+    product_id: ProductId
+    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
+    amount: Money
+    list_amount: Money | None = None
+    segment_amounts: dict[str, Money] = Field(default_factory=dict)
+    updated_at: Timestamp
+
+
+class PriceDeletion(_Event):
+    """A product's price was withdrawn (tombstone or CDC delete)."""
+
+    product_id: ProductId
+    deleted_at: Timestamp | None = None
+
+
+class InventoryDelta(_Event):
+    """A change of the stock level, as the stock service publishes it."""
+
+    product_id: ProductId
+    quantity_change: StrictInt
+    timestamp: Timestamp
+
+
+class StockTake(_Event):
+    """A counted stock level that replaces the current one."""
+
+    product_id: ProductId
+    quantity: StrictInt
+    timestamp: Timestamp
+
+
+class OrderPlaced(_Event):
+    """An order; counts one order for each listed product."""
+
+    order_id: Annotated[StrictStr, Field(min_length=1)]
+    user_id: StrictStr | None = None
+    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=1000)]
+    amount: Decimal | None = None
+    timestamp: Timestamp
+
+
+class ProductViewed(_Event):
+    """A click on a product page."""
+
+    user_id: StrictStr | None = None
+    product_id: ProductId
+    timestamp: Timestamp
+
+
+class ReviewUpserted(_Event):
+    """A review was written, edited or deleted."""
+
+    review_id: Annotated[StrictStr, Field(min_length=1)]
+    product_id: ProductId
+    rating: Annotated[StrictInt, Field(ge=1, le=5)]
+    deleted: StrictBool = False
+    updated_at: Timestamp
+
+
+Event = (
+    CatalogSnapshot
+    | CatalogDeletion
+    | PriceSnapshot
+    | PriceDeletion
+    | InventoryDelta
+    | StockTake
+    | OrderPlaced
+    | ProductViewed
+    | ReviewUpserted
+)
+
+
+def product_ids_of(event: Event) -> tuple[str, ...]:
+    """The products an event touches (an order touches several)."""
+    if isinstance(event, OrderPlaced):
+        return tuple(dict.fromkeys(event.product_ids))
+    return (event.product_id,)
+
+
+def event_time(event: Event) -> datetime | None:
+    """When the source says the event happened, if it says."""
+    match event:
+        case CatalogSnapshot() | PriceSnapshot() | ReviewUpserted():
+            return event.updated_at
+        case CatalogDeletion() | PriceDeletion():
+            return event.deleted_at
+        case _:
+            return event.timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a record sits in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedEvent:
+    """A decoded event with its log position and, when the source gives one, its id."""
+
+    event: Event
+    position: Position
+    event_id: str | None = None

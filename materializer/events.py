@@ -37,6 +37,8 @@ def _finite_money(value: Decimal) -> Decimal:
 Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
 Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
 ProductId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+# Segment names become MongoDB field names, so they are restricted to a safe alphabet.
+SegmentName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class _Event(BaseModel):
@@ -78,7 +80,7 @@ class PriceSnapshot(_Event):
     currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
     amount: Money
     list_amount: Money | None = None
-    segment_amounts: dict[str, Money] = Field(default_factory=dict)
+    segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)
     updated_at: Timestamp
 
 

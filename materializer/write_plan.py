@@ -1,0 +1,80 @@
+"""Turning a folded document into the smallest conditional MongoDB write.
+
+Pure: the plans are plain dicts the store hands to pymongo. Every write is guarded by
+the revision the fold started from (optimistic concurrency), so two materializers that
+fold the same product at once cannot lose each other's events: the loser's write
+matches nothing, and it re-reads and folds again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shopwindow.document import META
+
+# Sub-documents diffed key by key instead of replaced whole, because they grow large.
+_DIFFED_PATHS = frozenset({META, f"{META}.reviews"})
+
+
+@dataclass(frozen=True, slots=True)
+class InsertPlan:
+    """Create the document; fails with a duplicate key if another writer was first."""
+
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """Update the document if it still has the revision the fold read."""
+
+    filter: dict[str, Any]
+    update: dict[str, Any]
+
+
+WritePlan = InsertPlan | UpdatePlan
+
+
+def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
+    """The write that turns ``old`` into ``new``.
+
+    Args:
+        old: The document as read, or ``None`` if there was none.
+        new: The folded document.
+
+    Returns:
+        An insert for a new document, else a revision-guarded ``$set``/``$unset``.
+    """
+    if old is None:
+        return InsertPlan(new)
+    to_set: dict[str, Any] = {}
+    to_unset: dict[str, Any] = {}
+    _diff(old, new, "", to_set, to_unset)
+    update: dict[str, Any] = {}
+    if to_set:
+        update["$set"] = to_set
+    if to_unset:
+        update["$unset"] = to_unset
+    guard = {"_id": new["_id"], f"{META}.revision": old[META]["revision"]}
+    return UpdatePlan(filter=guard, update=update)
+
+
+def _diff(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    prefix: str,
+    to_set: dict[str, Any],
+    to_unset: dict[str, Any],
+) -> None:
+    for field, value in new.items():
+        path = f"{prefix}{field}"
+        if field in old and old[field] == value and type(old[field]) is type(value):
+            continue
+        if path in _DIFFED_PATHS and isinstance(value, dict) and isinstance(old.get(field), dict):
+            _diff(old[field], value, f"{path}.", to_set, to_unset)
+        else:
+            to_set[path] = value
+    for field in old:
+        if field not in new:
+            to_unset[f"{prefix}{field}"] = ""

@@ -1,0 +1,79 @@
+"""Prometheus metrics of the materializer, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class MaterializerMetrics:
+    """Every metric the materializer reports.
+
+    Args:
+        registry: Where to register; a fresh one per process (and per test).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.consumed = Counter(
+            "shopwindow_events_consumed",
+            "Records read from source topics.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.applied = Counter(
+            "shopwindow_events_applied",
+            "Events that changed a document.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.redelivered = Counter(
+            "shopwindow_events_redelivered",
+            "Events skipped because a document had applied them already.",
+            registry=self.registry,
+        )
+        self.dead_lettered = Counter(
+            "shopwindow_events_dead_lettered",
+            "Records sent to the dead-letter topic.",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.batch_records = Histogram(
+            "shopwindow_batch_records",
+            "Records per consumed batch.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=self.registry,
+        )
+        self.documents_written = Counter(
+            "shopwindow_documents_written",
+            "Documents inserted or updated.",
+            registry=self.registry,
+        )
+        self.write_seconds = Histogram(
+            "shopwindow_write_seconds",
+            "Duration of one bulk write.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.freshness_seconds = Histogram(
+            "shopwindow_freshness_seconds",
+            "Time from an event's own timestamp to its write into MongoDB.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "shopwindow_consumer_lag",
+            "Records behind the end of each assigned partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "shopwindow_batch_retries",
+            "Batches retried because a dependency was unavailable.",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "shopwindow_ready",
+            "1 while MongoDB and Kafka answer, 0 during an outage.",
+            registry=self.registry,
+        )

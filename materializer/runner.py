@@ -1,0 +1,212 @@
+"""The consume loop: Kafka batch -> fold into MongoDB -> changelog -> commit.
+
+Offsets are committed only after the batch's documents are written and announced on
+the changelog and its dead letters are published. A retriable failure (MongoDB or Kafka
+unavailable) backs off and retries the same batch without committing; the fold's
+watermarks make every retry and every redelivery after a crash or rebalance harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from materializer.batch import Batch, build_batch
+from materializer.batch_writer import BatchWriter
+from materializer.decode import SourceKind
+from materializer.errors import TransientError
+from materializer.metrics import MaterializerMetrics
+from materializer.publishing import (
+    DeadLetter,
+    OutgoingRecord,
+    changelog_record,
+    dead_letter_record,
+    send_all,
+)
+from shopwindow.settings import MaterializerSettings
+from shopwindow.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+Records = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+
+def source_kinds(topics: TopicNames) -> dict[str, SourceKind]:
+    """What each configured source topic carries."""
+    return {
+        topics.catalog: SourceKind.CATALOG,
+        topics.prices: SourceKind.PRICES,
+        topics.inventory: SourceKind.INVENTORY,
+        topics.orders: SourceKind.ORDERS,
+        topics.clicks: SourceKind.CLICKS,
+        topics.reviews: SourceKind.REVIEWS,
+    }
+
+
+class Backoff:
+    """Exponential backoff with full jitter, in milliseconds."""
+
+    def __init__(self, initial_ms: int, max_ms: int) -> None:
+        self._initial_ms = initial_ms
+        self._max_ms = max_ms
+        self._attempt = 0
+
+    def next_delay_s(self) -> float:
+        """The next pause, growing until ``max_ms``."""
+        ceiling = min(self._max_ms, self._initial_ms * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 30)
+        return random.uniform(ceiling / 2, ceiling) / 1000
+
+    def reset(self) -> None:
+        """Start again from ``initial_ms``."""
+        self._attempt = 0
+
+
+class ConsumeLoop:
+    """Runs batches through the writer and commits them.
+
+    Args:
+        consumer: A started consumer subscribed to the source topics, auto-commit off.
+        producer: A started producer for the changelog and dead-letter topics.
+        writer: Folds and stores batches.
+        settings: The materializer's settings.
+        metrics: Where to count.
+    """
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: Any,
+        writer: BatchWriter,
+        settings: MaterializerSettings,
+        metrics: MaterializerMetrics,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._writer = writer
+        self._settings = settings
+        self._metrics = metrics
+        self._kinds = source_kinds(settings.topics)
+        self._backoff = Backoff(settings.retry_backoff_initial_ms, settings.retry_backoff_max_ms)
+        self.failing_dependency: str | None = None
+
+    async def run_forever(self) -> None:
+        """Consume until cancelled."""
+        while True:
+            await self.run_once()
+
+    async def run_once(self) -> int:
+        """Fetch one batch and see it through, retrying while a dependency is down.
+
+        Returns:
+            The number of records in the batch.
+        """
+        records: Records = await self._consumer.getmany(
+            timeout_ms=self._settings.poll_timeout_ms,
+            max_records=self._settings.batch_max_records,
+        )
+        count = sum(len(batch) for batch in records.values())
+        if count:
+            self._metrics.batch_records.observe(count)
+            await self._process_until_done(records)
+        await self._report_lag()
+        return count
+
+    async def _process_until_done(self, records: Records) -> None:
+        while True:
+            assigned = self._consumer.assignment()
+            # After a rebalance, partitions taken away belong to another process now.
+            records = {tp: batch for tp, batch in records.items() if tp in assigned}
+            if not records:
+                return
+            try:
+                await self._process(records)
+            except TransientError as error:
+                self._on_outage(error)
+                await asyncio.sleep(self._backoff.next_delay_s())
+                continue
+            if self.failing_dependency is not None:
+                log.info("recovered", extra={"dependency": self.failing_dependency})
+            self.failing_dependency = None
+            self._backoff.reset()
+            return
+
+    def _on_outage(self, error: TransientError) -> None:
+        if self.failing_dependency is None:
+            log.warning("dependency unavailable; retrying", extra={"error": str(error)})
+        self.failing_dependency = error.dependency
+        self._metrics.retries.labels(error.dependency).inc()
+
+    async def _process(self, records: Records) -> None:
+        batch = build_batch(
+            (record for tp in sorted(records) for record in records[tp]), self._kinds
+        )
+        written = await self._writer.write(batch.events_by_product)
+        outgoing = self._changelog(written.changed, written.was_visible)
+        letters = batch.dead_letters + self._failed_writes(batch, written.failed)
+        outgoing += [dead_letter_record(self._settings.topics.dead_letter, x) for x in letters]
+        await send_all(self._producer, outgoing)
+        await self._commit(batch)
+        for topic, count in batch.consumed.items():
+            self._metrics.consumed.labels(topic).inc(count)
+        for letter in letters:
+            self._metrics.dead_lettered.labels(letter.position.topic).inc()
+            log.warning(
+                "dead-lettered",
+                extra={
+                    "topic": letter.position.topic,
+                    "partition": letter.position.partition,
+                    "offset": letter.position.offset,
+                    "reason": letter.reason,
+                },
+            )
+
+    def _changelog(
+        self, changed: Mapping[str, dict[str, Any]], was_visible: Mapping[str, bool]
+    ) -> list[OutgoingRecord]:
+        topic = self._settings.topics.changelog
+        return [
+            changelog_record(topic, product_id, doc)
+            for product_id, doc in changed.items()
+            # A product that was never visible has nothing to retract.
+            if doc.get("visible") or was_visible.get(product_id, True)
+        ]
+
+    @staticmethod
+    def _failed_writes(batch: Batch, failed: Mapping[str, str]) -> list[DeadLetter]:
+        return [
+            batch.dead_letter(
+                sourced.position, f"MongoDB refused the document of {product_id!r}: {reason}"
+            )
+            for product_id, reason in failed.items()
+            for sourced in batch.events_by_product[product_id]
+        ]
+
+    async def _commit(self, batch: Batch) -> None:
+        offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.next_offsets.items()}
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as error:
+            # The group rebalanced: another member re-reads from the last commit, and
+            # the fold skips what this batch already applied.
+            log.warning("commit rejected after rebalance", extra={"error": str(error)})
+        except KafkaError as error:
+            raise TransientError("kafka", f"commit: {type(error).__name__}: {error}") from error
+
+    async def _report_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except KafkaError:
+                continue
+            lag = max(highwater - position, 0)
+            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)

@@ -1,0 +1,188 @@
+"""The materializer process: owns its clients, the consume loop and the probe server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+
+from materializer.batch_writer import BatchWriter
+from materializer.errors import TransientError
+from materializer.fold import FoldSettings
+from materializer.metrics import MaterializerMetrics
+from materializer.publishing import new_producer
+from materializer.runner import Backoff, ConsumeLoop
+from materializer.store import SaleProductStore
+from shopwindow.http_server import HttpServer
+from shopwindow.mongo import MongoDocument, mongo_client
+from shopwindow.probes import probe_routes
+from shopwindow.settings import MaterializerSettings
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+
+T = TypeVar("T")
+
+
+class Materializer:
+    """One member of the materializer consumer group.
+
+    Use as ``async with Materializer(settings) as materializer: await materializer.run()``.
+
+    Args:
+        settings: The materializer's settings.
+        metrics: Metrics to report into; a fresh registry by default.
+        serve_http: Whether to serve ``/healthz``, ``/readyz`` and ``/metrics``.
+    """
+
+    def __init__(
+        self,
+        settings: MaterializerSettings,
+        *,
+        metrics: MaterializerMetrics | None = None,
+        serve_http: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or MaterializerMetrics()
+        self._client_id = f"shopwindow-materializer-{socket.gethostname()}-{os.getpid()}"
+        self._mongo: AsyncMongoClient[MongoDocument] | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.loop: ConsumeLoop | None = None
+        self._http = (
+            HttpServer(
+                Starlette(routes=probe_routes(self.readiness, self.metrics.registry)),
+                settings.materializer_http_host,
+                settings.materializer_http_port,
+            )
+            if serve_http
+            else None
+        )
+        self._started: list[Callable[[], Awaitable[None]]] = []
+        self._starting = True
+        self._waiting_for: str | None = None
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of the probe server, if it runs."""
+        return self._http.port if self._http else None
+
+    async def start(self) -> None:
+        """Connect to MongoDB and Kafka, waiting out outages, and join the group."""
+        settings = self.settings
+        try:
+            if self._http:
+                await self._http.start()
+                self._started.append(self._http.stop)
+            self._mongo = mongo_client(
+                settings.mongodb_uri.get_secret_value(),
+                self._client_id,
+                serverSelectionTimeoutMS=5000,
+            )
+            self._started.append(self._mongo.close)
+            store = SaleProductStore(self._mongo[settings.mongodb_database])
+            await self._until_available(store.ensure_indexes)
+            self._producer = new_producer(settings.kafka_bootstrap_servers, self._client_id)
+            self._started.append(self._producer.stop)
+            await self._until_available(self._start_kafka_client(self._producer.start))
+            consumer = AIOKafkaConsumer(
+                *settings.topics.sources,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=settings.materializer_group_id,
+                client_id=self._client_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            self._started.append(consumer.stop)
+            await self._until_available(self._start_kafka_client(consumer.start))
+            writer = BatchWriter(store, FoldSettings(settings.low_stock_threshold), self.metrics)
+            self.loop = ConsumeLoop(consumer, self._producer, writer, settings, self.metrics)
+            self._starting = False
+            log.info("materializer started", extra={"group": self.settings.materializer_group_id})
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _start_kafka_client(
+        self, start: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def attempt() -> None:
+            try:
+                await start()
+            except KafkaError as error:
+                raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
+
+        return attempt
+
+    async def _until_available(self, step: Callable[[], Awaitable[T]]) -> T:
+        backoff = Backoff(
+            self.settings.retry_backoff_initial_ms, self.settings.retry_backoff_max_ms
+        )
+        while True:
+            try:
+                return await step()
+            except TransientError as error:
+                log.warning("waiting for dependency", extra={"error": str(error)})
+                self._waiting_for = error.dependency
+                await asyncio.sleep(backoff.next_delay_s())
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        if self.loop is None:
+            raise RuntimeError("start() the materializer first")
+        await self.loop.run_forever()
+
+    async def stop(self) -> None:
+        """Leave the group and close every client, in reverse order of opening."""
+        while self._started:
+            closer = self._started.pop()
+            try:
+                await closer()
+            except Exception:
+                log.exception("error while stopping")
+
+    async def readiness(self) -> list[str]:
+        """The dependencies that do not answer right now (empty: ready)."""
+        failing: list[str] = []
+        if self._starting:
+            failing.append(f"starting (waiting for {self._waiting_for or 'nothing'})")
+        if self._mongo is None or not await self._answers(self._mongo.admin.command("ping")):
+            failing.append("mongodb")
+        if self._producer is None or not await self._answers(
+            self._producer.client.fetch_all_metadata()
+        ):
+            failing.append("kafka")
+        outage = self.loop.failing_dependency if self.loop else None
+        if outage and outage not in failing:
+            failing.append(outage)
+        self.metrics.ready.set(0 if failing else 1)
+        return failing
+
+    @staticmethod
+    async def _answers(probe: Awaitable[object]) -> bool:
+        try:
+            await asyncio.wait_for(probe, PROBE_TIMEOUT_S)
+            return True
+        except Exception:
+            return False
+
+    async def __aenter__(self) -> Materializer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,140 @@
+"""Reading and writing SaleProduct documents in MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson.errors import InvalidDocument
+from pymongo import ASCENDING, InsertOne, UpdateOne, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
+
+from materializer.errors import TransientError
+from materializer.write_plan import InsertPlan, WritePlan
+from shopwindow.document import COLLECTION
+from shopwindow.mongo import MongoDocument
+
+_DUPLICATE_KEY = 11000
+
+# The gateway's productsByCategory walks this index: visible products of a category in
+# _id order, which is stable under concurrent writes.
+CATEGORY_INDEX = "visible_by_category"
+
+
+@dataclass
+class WriteOutcome:
+    """What a bulk write left to do.
+
+    Attributes:
+        retry: Products another writer changed since we read them; re-read and re-fold.
+        failed: Products whose write the server refused for good, with the reason.
+    """
+
+    retry: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _transient(error: PyMongoError) -> TransientError:
+    return TransientError("mongodb", f"{type(error).__name__}: {error}")
+
+
+class SaleProductStore:
+    """The ``sale_products`` collection.
+
+    Args:
+        database: The database, from a client built by ``shopwindow.mongo.mongo_client``.
+    """
+
+    def __init__(self, database: AsyncDatabase[MongoDocument]) -> None:
+        # Majority: a document the changelog announced must survive a primary failover.
+        self._collection = database.get_collection(
+            COLLECTION, write_concern=WriteConcern(w="majority")
+        )
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes the gateway needs; a no-op when they exist."""
+        try:
+            await self._collection.create_index(
+                [("catalog.category", ASCENDING), ("_id", ASCENDING)],
+                name=CATEGORY_INDEX,
+                partialFilterExpression={"visible": True},
+            )
+        except PyMongoError as error:
+            raise _transient(error) from error
+
+    async def load(self, product_ids: Collection[str]) -> dict[str, MongoDocument]:
+        """The stored documents of these products; absent ones are missing from the map.
+
+        Raises:
+            TransientError: When MongoDB cannot be reached.
+        """
+        try:
+            cursor = self._collection.find({"_id": {"$in": list(product_ids)}})
+            return {doc["_id"]: doc async for doc in cursor}
+        except PyMongoError as error:
+            raise _transient(error) from error
+
+    async def write(self, plans: Mapping[str, WritePlan]) -> WriteOutcome:
+        """Apply the plans in one unordered bulk write.
+
+        A plan that matches nothing lost a race with another writer. The bulk result
+        only counts matches, so on a shortfall every updated product is re-folded; the
+        fold's watermarks make that a no-op for those that were written.
+
+        Raises:
+            TransientError: When MongoDB is unavailable; nothing is known to be written.
+        """
+        outcome = WriteOutcome()
+        if not plans:
+            return outcome
+        ids = list(plans)
+        updates = [pid for pid, plan in plans.items() if not isinstance(plan, InsertPlan)]
+        try:
+            result = await self._collection.bulk_write(
+                [_operation(plan) for plan in plans.values()], ordered=False
+            )
+            matched = result.matched_count
+        except BulkWriteError as error:
+            matched = self._sort_write_errors(error.details, ids, outcome)
+        except (DocumentTooLarge, InvalidDocument) as error:
+            # Refused before it reached the server, without saying which document:
+            # write them one by one to single out the culprits.
+            if len(plans) > 1:
+                return await self._write_one_by_one(plans)
+            outcome.failed[ids[0]] = f"{type(error).__name__}: {error}"
+            return outcome
+        except PyMongoError as error:
+            raise _transient(error) from error
+        if matched < len(updates):
+            outcome.retry.update(pid for pid in updates if pid not in outcome.failed)
+        return outcome
+
+    async def _write_one_by_one(self, plans: Mapping[str, WritePlan]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        for product_id, plan in plans.items():
+            single = await self.write({product_id: plan})
+            outcome.retry |= single.retry
+            outcome.failed |= single.failed
+        return outcome
+
+    @staticmethod
+    def _sort_write_errors(
+        details: Mapping[str, Any], ids: list[str], outcome: WriteOutcome
+    ) -> int:
+        for write_error in details.get("writeErrors", []):
+            product_id = ids[write_error["index"]]
+            if write_error.get("code") == _DUPLICATE_KEY:
+                outcome.retry.add(product_id)
+            else:
+                outcome.failed[product_id] = str(write_error.get("errmsg", "write refused"))
+        if details.get("writeConcernErrors"):
+            raise TransientError("mongodb", f"write concern: {details['writeConcernErrors']}")
+        return int(details.get("nMatched", 0))
+
+
+def _operation(plan: WritePlan) -> InsertOne[MongoDocument] | UpdateOne:
+    if isinstance(plan, InsertPlan):
+        return InsertOne(plan.document)
+    return UpdateOne(plan.filter, plan.update)

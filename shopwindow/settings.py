@@ -60,15 +60,26 @@ class MaterializerSettings(ConnectionSettings):
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
 
 
-class DevStackSettings(_Base):
+class _DemoTraffic(_Base):
+    demo_rate_per_s: float = Field(default=50.0, gt=0, le=100_000)
+    demo_products: int = Field(default=200, ge=1, le=1_000_000)
+    topics: TopicNames = Field(default_factory=TopicNames)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+
+class DemoTrafficSettings(_DemoTraffic):
+    """Settings of ``shopwindow demo-traffic``."""
+
+    kafka_bootstrap_servers: str = Field(min_length=1)
+
+
+class DevStackSettings(_DemoTraffic):
     """Settings of ``shopwindow dev``: real servers when given, embedded stand-ins otherwise."""
 
     kafka_bootstrap_servers: str | None = None
     mongodb_uri: SecretStr | None = None
     dev_data_dir: Path = Path(".devdata")
     dev_topic_partitions: int = Field(default=4, ge=1, le=64)
-    demo_rate_per_s: float = Field(default=50.0, gt=0)
-    demo_products: int = Field(default=200, ge=1)
 
 
 class ConfigurationError(Exception):

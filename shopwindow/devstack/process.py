@@ -68,6 +68,9 @@ class ManagedProcess:
                 stdout=log_file,
                 stderr=log_file,
                 preexec_fn=_die_with_parent,
+                # Out of the terminal's process group: Ctrl-C reaches only us, and we stop
+                # the servers after the clients that use them.
+                start_new_session=True,
             )
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:

@@ -1,0 +1,166 @@
+"""The ``shopwindow`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from shopwindow.logs import setup_logging
+from shopwindow.settings import (
+    ConfigurationError,
+    DemoTrafficSettings,
+    DevStackSettings,
+    GatewaySettings,
+    MaterializerSettings,
+    load,
+)
+
+log = logging.getLogger("shopwindow")
+
+
+def _run(main: Coroutine[Any, Any, None]) -> int:
+    async def until_signalled() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await main
+        except asyncio.CancelledError:
+            log.info("stopped")
+
+    try:
+        import uvloop
+
+        uvloop.run(until_signalled())
+    except ImportError:  # uvloop is in uvicorn[standard], but not on every platform.
+        asyncio.run(until_signalled())
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from shopwindow.dev import run_dev
+
+    settings = load(DevStackSettings)
+    setup_logging(settings.log_level)
+    return _run(run_dev(settings))
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    from materializer.service import Materializer
+
+    settings = load(MaterializerSettings)
+    setup_logging(settings.log_level)
+
+    async def main() -> None:
+        async with Materializer(settings) as materializer:
+            await materializer.run()
+
+    return _run(main())
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+    from shopwindow.http_server import HttpServer
+
+    settings = load(GatewaySettings)
+    setup_logging(settings.log_level)
+
+    async def main() -> None:
+        server = HttpServer(create_app(settings), settings.http_host, settings.http_port)
+        await server.start()
+        log.info("serving", extra={"url": f"http://{settings.http_host}:{server.port}/graphql"})
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+
+    return _run(main())
+
+
+def _demo_traffic(args: argparse.Namespace) -> int:
+    from shopwindow.demo_traffic import produce_demo_traffic
+
+    overrides: dict[str, Any] = {}
+    if args.rate is not None:
+        overrides["demo_rate_per_s"] = args.rate
+    if args.products is not None:
+        overrides["demo_products"] = args.products
+    settings = load(DemoTrafficSettings, **overrides)
+    setup_logging(settings.log_level)
+
+    async def main() -> None:
+        await produce_demo_traffic(
+            settings.kafka_bootstrap_servers,
+            settings.topics,
+            products=settings.demo_products,
+            rate_per_s=settings.demo_rate_per_s,
+            total=args.count,
+        )
+
+    return _run(main())
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from gateway.schema import build_schema
+
+    sys.stdout.write(build_schema().as_str() + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every setting comes from ``SHOPWINDOW_*`` variables."""
+    parser = argparse.ArgumentParser(
+        prog="shopwindow",
+        description="Product-page read model: Kafka events -> MongoDB documents -> GraphQL. "
+        "Configured by SHOPWINDOW_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "dev",
+        help="run everything locally: Kafka and MongoDB (embedded stand-ins unless "
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS / SHOPWINDOW_MONGODB_URI are set), the "
+        "materializer, the gateway and demo traffic; prints the GraphQL URL",
+    ).set_defaults(handler=_dev)
+    commands.add_parser(
+        "materialize", help="consume the source topics into MongoDB documents"
+    ).set_defaults(handler=_materialize)
+    commands.add_parser("serve", help="serve the GraphQL API").set_defaults(handler=_serve)
+    demo = commands.add_parser(
+        "demo-traffic", help="produce realistic source events to Kafka at a steady rate"
+    )
+    demo.add_argument("--rate", type=float, help="events per second (SHOPWINDOW_DEMO_RATE_PER_S)")
+    demo.add_argument("--products", type=int, help="number of products (SHOPWINDOW_DEMO_PRODUCTS)")
+    demo.add_argument("--count", type=int, help="stop after this many events (default: never)")
+    demo.set_defaults(handler=_demo_traffic)
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)").set_defaults(
+        handler=_schema
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``shopwindow`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigurationError as error:
+        print(f"shopwindow: configuration error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        log.exception("failed")
+        print(f"shopwindow: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Realistic source events, for the demo traffic and the benchmarks.
+
+Pure: a seeded ``random.Random`` and a clock in, ``(topic, key, value, headers)`` out,
+in the formats the sources really use (plain JSON, Debezium CDC, the outbox router).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import random
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shopwindow.topics import TopicNames
+
+CATEGORIES = ("shoes", "jackets", "bags", "watches", "shirts")
+BRANDS = ("Northwind", "Acme", "Globex", "Initech", "Umbrella")
+SEGMENTS = ("gold", "silver")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRecord:
+    """One record to produce."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def product_ids(count: int) -> list[str]:
+    """Demo product ids; the first is ``abc``, as in the README's example query."""
+    return ["abc", *(f"p{n:06d}" for n in range(1, count))][:count]
+
+
+def _iso(now: datetime) -> str:
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def debezium(row: dict[str, Any], now: datetime) -> bytes:
+    """A Debezium change event (``op: u``) with the ``schema``/``payload`` wrapper."""
+    ts_ms = int(now.timestamp() * 1000)
+    return _json(
+        {"schema": {}, "payload": {"before": None, "after": row, "op": "u", "ts_ms": ts_ms}}
+    )
+
+
+def outbox(payload: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The outbox event router's shape: the payload as a JSON string, id in a header."""
+    return _json(json.dumps(payload)), [("id", str(uuid.uuid4()).encode())]
+
+
+class DemoEvents:
+    """Generates a product page's worth of traffic.
+
+    Args:
+        topics: Where each kind of event goes.
+        products: The product ids.
+        rng: Seeded randomness.
+        zipf_s: Popularity skew; 0 is uniform, about 1 is the classic long tail.
+    """
+
+    # Mostly stock movements and clicks, as on a real shop.
+    MIX = (
+        ("inventory", 40),
+        ("clicks", 40),
+        ("orders", 8),
+        ("reviews", 5),
+        ("prices", 5),
+        ("catalog", 2),
+    )
+
+    def __init__(
+        self, topics: TopicNames, products: Sequence[str], rng: random.Random, zipf_s: float = 1.0
+    ) -> None:
+        self._topics = topics
+        self._products = list(products)
+        self._rng = rng
+        weights = [1 / (rank**zipf_s) for rank in range(1, len(products) + 1)]
+        self._cumulative = list(itertools.accumulate(weights))
+        self._kinds = [kind for kind, _ in self.MIX]
+        self._kind_weights = list(itertools.accumulate(weight for _, weight in self.MIX))
+        self._order_number = 0
+
+    def pick_product(self) -> str:
+        """A product, popular ones more often."""
+        point = self._rng.random() * self._cumulative[-1]
+        return self._products[bisect.bisect_left(self._cumulative, point)]
+
+    def initial(self, now: datetime) -> Iterator[DemoRecord]:
+        """Catalog record, price and stock level of every product."""
+        for product_id in self._products:
+            yield self.catalog(product_id, now)
+            yield self.price(product_id, now)
+            quantity = self._rng.randint(0, 200)
+            value = _json({"product_id": product_id, "quantity": quantity, "timestamp": _iso(now)})
+            yield DemoRecord(self._topics.inventory, product_id.encode(), value, [])
+
+    def next(self, now: datetime) -> DemoRecord:
+        """One event of the steady mix."""
+        point = self._rng.random() * self._kind_weights[-1]
+        kind = self._kinds[bisect.bisect_left(self._kind_weights, point)]
+        product_id = self.pick_product()
+        match kind:
+            case "inventory":
+                change = self._rng.choice((-1, -1, -1, -2, 5, 10))
+                data = {"product_id": product_id, "quantity_change": change, "timestamp": _iso(now)}
+                return DemoRecord(self._topics.inventory, product_id.encode(), _json(data), [])
+            case "clicks":
+                user = f"u{self._rng.randint(1, 50_000)}"
+                data = {"user_id": user, "product_id": product_id, "timestamp": _iso(now)}
+                return DemoRecord(self._topics.clicks, user.encode(), _json(data), [])
+            case "orders":
+                return self.order(now)
+            case "reviews":
+                return self.review(product_id, now)
+            case "prices":
+                return self.price(product_id, now)
+            case _:
+                return self.catalog(product_id, now)
+
+    def catalog(self, product_id: str, now: datetime) -> DemoRecord:
+        """A catalog snapshot, as a Debezium change event."""
+        rng = self._rng
+        row = {
+            "product_id": product_id,
+            "name": f"{rng.choice(BRANDS)} {rng.choice(('Classic', 'Pro', 'Air', 'Lite'))} "
+            f"{product_id}",
+            "description": "A demo product.",
+            "brand": rng.choice(BRANDS),
+            "category": rng.choice(CATEGORIES),
+            "images": [f"https://img.example.com/{product_id}/{n}.jpg" for n in range(2)],
+            "attributes": {"colour": rng.choice(("black", "white", "red")), "size": "M"},
+            "updated_at": _iso(now),
+        }
+        return DemoRecord(self._topics.catalog, product_id.encode(), debezium(row, now), [])
+
+    def price(self, product_id: str, now: datetime) -> DemoRecord:
+        """A price snapshot, through the outbox."""
+        list_cents = self._rng.randint(999, 29_999)
+        cents = list_cents - self._rng.choice((0, 0, list_cents // 10, list_cents // 5))
+        payload = {
+            "product_id": product_id,
+            "currency": "EUR",
+            "amount": f"{cents / 100:.2f}",
+            "list_amount": f"{list_cents / 100:.2f}",
+            "segment_amounts": {"gold": f"{cents * 0.9 / 100:.2f}"},
+            "updated_at": _iso(now),
+        }
+        value, headers = outbox(payload)
+        return DemoRecord(self._topics.prices, product_id.encode(), value, headers)
+
+    def order(self, now: datetime) -> DemoRecord:
+        """An order of one to three products, keyed by order id."""
+        self._order_number += 1
+        order_id = f"o{self._rng.getrandbits(48):012x}"
+        items = list(dict.fromkeys(self.pick_product() for _ in range(self._rng.randint(1, 3))))
+        data = {
+            "order_id": order_id,
+            "user_id": f"u{self._rng.randint(1, 50_000)}",
+            "product_ids": items,
+            "amount": round(self._rng.uniform(10, 300), 2),
+            "timestamp": _iso(now),
+        }
+        return DemoRecord(self._topics.orders, order_id.encode(), _json(data), [])
+
+    def review(self, product_id: str, now: datetime) -> DemoRecord:
+        """A new or edited review (a few review ids per product, so edits happen)."""
+        data = {
+            "review_id": f"{product_id}-r{self._rng.randint(1, 20)}",
+            "product_id": product_id,
+            "rating": self._rng.randint(1, 5),
+            "deleted": self._rng.random() < 0.05,
+            "updated_at": _iso(now),
+        }
+        return DemoRecord(self._topics.reviews, product_id.encode(), _json(data), [])

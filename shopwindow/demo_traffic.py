@@ -1,0 +1,71 @@
+"""Producing demo traffic to Kafka at a steady rate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+
+from shopwindow.demo_events import DemoEvents, product_ids
+from shopwindow.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+async def produce_demo_traffic(
+    bootstrap_servers: str,
+    topics: TopicNames,
+    *,
+    products: int,
+    rate_per_s: float,
+    total: int | None = None,
+    seed: int | None = None,
+) -> int:
+    """Publish every product's initial state, then a steady mix of events.
+
+    Args:
+        bootstrap_servers: Kafka bootstrap list.
+        topics: Topic names.
+        products: How many products.
+        rate_per_s: Events per second after the initial state.
+        total: Stop after this many steady events; ``None`` runs until cancelled.
+        seed: For reproducible traffic.
+
+    Returns:
+        The number of records produced.
+    """
+    events = DemoEvents(topics, product_ids(products), random.Random(seed))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id="shopwindow-demo-traffic",
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=10,
+    )
+    await producer.start()
+    sent = 0
+    try:
+        for record in events.initial(datetime.now(UTC)):
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            sent += 1
+        await producer.flush()
+        log.info("demo catalog published", extra={"products": products})
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        steady = 0
+        while total is None or steady < total:
+            record = events.next(datetime.now(UTC))
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            steady += 1
+            sent += 1
+            # Pace against the start time, so slow sends do not lower the rate.
+            delay = started + steady / rate_per_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent

@@ -1,0 +1,84 @@
+"""Serving an ASGI app with uvicorn inside an already running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The CLI owns SIGINT/SIGTERM and stops every component in order; uvicorn's own
+        # handlers would re-raise the signal after the first server stopped.
+        yield
+
+
+class HttpServer:
+    """One uvicorn server with an explicit ``start()``/``stop()``.
+
+    Args:
+        app: The ASGI application.
+        host: Interface to bind.
+        port: Port to bind; 0 picks a free one (see ``port`` after start).
+        **config: Further ``uvicorn.Config`` options.
+    """
+
+    def __init__(self, app: Any, host: str, port: int, **config: Any) -> None:
+        config.setdefault("log_config", None)
+        config.setdefault("access_log", False)
+        self._server = _Server(uvicorn.Config(app, host=host, port=port, **config))
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port, once started."""
+        for server in getattr(self._server, "servers", []):
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return self._server.config.port
+
+    async def start(self) -> None:
+        """Bind and serve; returns once the server accepts connections.
+
+        Raises:
+            RuntimeError: When the server could not start (port taken, app failed).
+        """
+        config = self._server.config
+        address = f"{config.host}:{config.port}"
+        sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((config.host, config.port))
+        except OSError as error:
+            sock.close()
+            raise RuntimeError(f"cannot listen on {address}: {error.strerror}") from None
+        self._task = asyncio.create_task(self._serve(sock))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        try:
+            await self._server.serve(sockets=[sock])
+        except SystemExit:
+            # uvicorn exits the interpreter when the app's startup fails; inside a task
+            # that would bypass every cleanup, so it becomes an ordinary error.
+            raise RuntimeError("HTTP application failed to start") from None
+        finally:
+            sock.close()
+
+    async def stop(self) -> None:
+        """Stop accepting, finish open requests, run the app's shutdown."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        task, self._task = self._task, None
+        with contextlib.suppress(RuntimeError):
+            await task

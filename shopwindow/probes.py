@@ -1,0 +1,43 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``, the same for both roles."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+# A readiness check returns the names of the dependencies that fail, empty when ready.
+ReadinessCheck = Callable[[], Awaitable[list[str]]]
+
+
+def probe_routes(readiness: ReadinessCheck, registry: CollectorRegistry) -> list[Route]:
+    """Routes for the liveness, readiness and metrics endpoints.
+
+    Args:
+        readiness: Lists failing dependencies.
+        registry: The metrics to expose.
+
+    Returns:
+        Starlette routes to mount at the root.
+    """
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        failing = await readiness()
+        if failing:
+            return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]

@@ -1,0 +1,110 @@
+"""Session-scoped Kafka and MongoDB, and per-test names so tests never share data.
+
+``SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS`` / ``SHOPWINDOW_MONGODB_URI`` point the suite at
+real servers; otherwise it starts the embedded stand-ins once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shopwindow.devstack import DevStack
+from shopwindow.kafka_admin import create_topics
+from shopwindow.mongo import MongoDocument, mongo_client
+from shopwindow.settings import GatewaySettings, MaterializerSettings
+from shopwindow.topics import TopicNames
+
+TEST_PARTITIONS = 3
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevStack]:
+    """Kafka and MongoDB for the whole session; MongoDB data on disk, so it survives a
+    restart of the stand-in."""
+    root = tmp_path_factory.mktemp("stack")
+    async with DevStack(
+        kafka_bootstrap_servers=os.environ.get("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS"),
+        mongodb_uri=os.environ.get("SHOPWINDOW_MONGODB_URI"),
+        mongodb_storage_path=root / "mongodb",
+        log_dir=root / "logs",
+    ) as started:
+        yield started
+
+
+@pytest.fixture
+async def topics(stack: DevStack) -> TopicNames:
+    """Fresh topics for this test."""
+    names = TopicNames().with_prefix(f"t{uuid.uuid4().hex[:10]}.")
+    await create_topics(stack.kafka_bootstrap_servers, names, TEST_PARTITIONS)
+    return names
+
+
+@pytest.fixture
+def database_name() -> str:
+    """A fresh database for this test."""
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def mongo(stack: DevStack) -> AsyncIterator[AsyncMongoClient[MongoDocument]]:
+    """A client of the test MongoDB, with the project's codecs."""
+    client = mongo_client(stack.mongodb_uri, "shopwindow-tests")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def materializer_settings(
+    stack: DevStack, topics: TopicNames, database_name: str
+) -> Callable[..., MaterializerSettings]:
+    """Builds materializer settings for this test's topics and database."""
+
+    def build(**overrides: Any) -> MaterializerSettings:
+        values: dict[str, Any] = {
+            "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
+            "mongodb_uri": stack.mongodb_uri,
+            "mongodb_database": database_name,
+            "topics": topics,
+            "materializer_group_id": f"group-{database_name}",
+            "materializer_http_port": 0,
+            "poll_timeout_ms": 50,
+            "retry_backoff_initial_ms": 50,
+            "retry_backoff_max_ms": 500,
+        }
+        values.update(overrides)
+        return MaterializerSettings.model_validate(values)
+
+    return build
+
+
+@pytest.fixture
+def gateway_settings(
+    stack: DevStack, topics: TopicNames, database_name: str
+) -> Callable[..., GatewaySettings]:
+    """Builds gateway settings for this test's topics and database."""
+
+    def build(**overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {
+            "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
+            "mongodb_uri": stack.mongodb_uri,
+            "mongodb_database": database_name,
+            "topics": topics,
+            "http_port": 0,
+        }
+        values.update(overrides)
+        return GatewaySettings.model_validate(values)
+
+    return build
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that use the servers are integration tests, whether or not they say so.
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

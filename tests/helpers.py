@@ -1,0 +1,99 @@
+"""Helpers for the integration tests: producing, consuming, waiting, running roles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from materializer.service import Materializer
+from shopwindow.settings import MaterializerSettings
+
+T = TypeVar("T")
+
+Record = tuple[str, str | None, Any]  # topic, key, value (dict -> JSON; bytes as is; None)
+
+
+def encode(value: Any) -> bytes | None:
+    """A test value as record bytes: dicts as JSON, bytes as they are."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return json.dumps(value).encode()
+
+
+async def produce(
+    bootstrap_servers: str,
+    records: Iterable[Record],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Produce records and wait until each is acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            await producer.send_and_wait(
+                topic, encode(value), key=key.encode() if key else None, headers=headers or []
+            )
+    finally:
+        await producer.stop()
+
+
+async def consume_all(
+    bootstrap_servers: str, topic: str, *, expect_at_least: int, timeout_s: float = 20
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning until at least ``expect_at_least`` records came."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(records) < expect_at_least:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: {len(records)} < {expect_at_least} records")
+            batches = await consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                records.extend(batch)
+        # Anything more that is already there, too.
+        for batch in (await consumer.getmany(timeout_ms=300)).values():
+            records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    timeout_s: float = 30,
+    interval_s: float = 0.1,
+) -> T:
+    """Poll ``probe`` until ``accept`` holds for its result; fail with the last result."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached in {timeout_s}s; last value: {value!r}")
+        await asyncio.sleep(interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running_materializer(
+    settings: MaterializerSettings, **options: Any
+) -> AsyncIterator[Materializer]:
+    """A started materializer consuming in a background task."""
+    async with Materializer(settings, **options) as materializer:
+        task = asyncio.create_task(materializer.run())
+        try:
+            yield materializer
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

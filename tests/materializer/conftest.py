@@ -1,0 +1,115 @@
+"""Factories for the materializer's unit tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from materializer.decode import SourceKind, decode_record
+from materializer.events import Position, SourcedEvent
+from tests.helpers import encode
+
+T0 = datetime(2024, 6, 18, 12, 0, tzinfo=UTC)
+
+TOPIC_OF_KIND = {kind: kind.value for kind in SourceKind}
+
+
+def at(minutes: float) -> str:
+    """An ISO timestamp ``minutes`` after ``T0``."""
+    return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+SourcedFactory = Callable[..., SourcedEvent]
+
+
+@pytest.fixture
+def sourced() -> SourcedFactory:
+    """Builds a sourced event from a JSON-like value, as the decoder would.
+
+    Offsets count up per ``(kind, partition)`` unless given.
+    """
+    counters: dict[tuple[SourceKind, int], itertools.count[int]] = {}
+
+    def build(
+        kind: SourceKind,
+        value: dict[str, Any] | None,
+        *,
+        key: str | None = None,
+        partition: int = 0,
+        offset: int | None = None,
+        event_id: str | None = None,
+    ) -> SourcedEvent:
+        counter = counters.setdefault((kind, partition), itertools.count())
+        decoded = decode_record(
+            kind,
+            key.encode() if key else None,
+            encode(value),
+            [("id", event_id.encode())] if event_id else [],
+        )
+        position = Position(
+            TOPIC_OF_KIND[kind], partition, next(counter) if offset is None else offset
+        )
+        return SourcedEvent(decoded.event, position, decoded.event_id)
+
+    return build
+
+
+def catalog(product_id: str = "abc", minutes: float = 0, **fields: Any) -> dict[str, Any]:
+    """A catalog snapshot value."""
+    return {"product_id": product_id, "name": "Trail shoe", "updated_at": at(minutes), **fields}
+
+
+def price(
+    product_id: str = "abc", amount: str = "19.99", minutes: float = 0, **fields: Any
+) -> dict[str, Any]:
+    """A price snapshot value."""
+    return {
+        "product_id": product_id,
+        "currency": "EUR",
+        "amount": amount,
+        "updated_at": at(minutes),
+        **fields,
+    }
+
+
+def delta(change: int, product_id: str = "abc", minutes: float = 0) -> dict[str, Any]:
+    """An inventory delta value."""
+    return {"product_id": product_id, "quantity_change": change, "timestamp": at(minutes)}
+
+
+def stock_take(quantity: int, product_id: str = "abc", minutes: float = 0) -> dict[str, Any]:
+    """A stock-take value."""
+    return {"product_id": product_id, "quantity": quantity, "timestamp": at(minutes)}
+
+
+def review(
+    review_id: str, rating: int, minutes: float = 0, deleted: bool = False, product_id: str = "abc"
+) -> dict[str, Any]:
+    """A review value."""
+    return {
+        "review_id": review_id,
+        "product_id": product_id,
+        "rating": rating,
+        "deleted": deleted,
+        "updated_at": at(minutes),
+    }
+
+
+def order(order_id: str, *product_ids: str, minutes: float = 0) -> dict[str, Any]:
+    """An order value."""
+    return {
+        "order_id": order_id,
+        "user_id": "u1",
+        "product_ids": list(product_ids),
+        "amount": 99.99,
+        "timestamp": at(minutes),
+    }
+
+
+def click(product_id: str = "abc", minutes: float = 0) -> dict[str, Any]:
+    """A click value."""
+    return {"user_id": "u1", "product_id": product_id, "timestamp": at(minutes)}

@@ -1,0 +1,196 @@
+"""Decoding records in every envelope the sources use, and rejecting the rest."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from materializer.decode import PoisonEvent, SourceKind, decode_record
+from materializer.events import (
+    CatalogDeletion,
+    InventoryDelta,
+    PriceDeletion,
+    PriceSnapshot,
+    ReviewUpserted,
+    StockTake,
+)
+from tests.materializer.conftest import catalog, delta, price, review, stock_take
+
+ROW = catalog("abc", name="Boot")
+
+
+def raw(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+ACCEPTED: list[tuple[str, SourceKind, bytes | None, bytes | None, Any]] = [
+    ("plain JSON", SourceKind.CATALOG, b"abc", raw(ROW), ("name", "Boot")),
+    (
+        "Debezium create",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({"before": None, "after": ROW, "op": "c", "ts_ms": 1}),
+        ("name", "Boot"),
+    ),
+    (
+        "Debezium snapshot read",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({"before": None, "after": ROW, "op": "r", "ts_ms": 1}),
+        ("name", "Boot"),
+    ),
+    (
+        "Debezium with schema wrapper",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({"schema": {}, "payload": {"before": ROW, "after": ROW, "op": "u", "ts_ms": 1}}),
+        ("name", "Boot"),
+    ),
+    (
+        "outbox payload as JSON string",
+        SourceKind.CATALOG,
+        b"abc",
+        raw(json.dumps(ROW)),
+        ("name", "Boot"),
+    ),
+    (
+        "money as a string stays exact",
+        SourceKind.PRICES,
+        b"abc",
+        raw(price(amount="17.99")),
+        ("amount", Decimal("17.99")),
+    ),
+    (
+        "money as a JSON number stays exact",
+        SourceKind.PRICES,
+        b"abc",
+        b'{"product_id":"abc","currency":"EUR","amount":17.99,"updated_at":"2024-06-18T12:00:00Z"}',
+        ("amount", Decimal("17.99")),
+    ),
+    ("inventory delta", SourceKind.INVENTORY, b"abc", raw(delta(-1)), InventoryDelta),
+    ("stock take", SourceKind.INVENTORY, b"abc", raw(stock_take(42)), StockTake),
+    ("catalog tombstone", SourceKind.CATALOG, b"abc", None, CatalogDeletion),
+    (
+        "Debezium catalog delete",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({"before": ROW, "after": None, "op": "d", "ts_ms": 1}),
+        CatalogDeletion,
+    ),
+    (
+        "price tombstone with a Debezium key",
+        SourceKind.PRICES,
+        raw({"schema": {}, "payload": {"product_id": "abc"}}),
+        None,
+        PriceDeletion,
+    ),
+    (
+        "Debezium review delete",
+        SourceKind.REVIEWS,
+        b"abc",
+        raw({"before": review("r1", 4), "after": None, "op": "d", "ts_ms": 1718712000000}),
+        ("deleted", True),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "expected"),
+    [case[1:] for case in ACCEPTED],
+    ids=[case[0] for case in ACCEPTED],
+)
+def test_accepted(kind: SourceKind, key: bytes | None, value: bytes | None, expected: Any) -> None:
+    event = decode_record(kind, key, value).event
+    if isinstance(expected, type):
+        assert isinstance(event, expected)
+    else:
+        field, wanted = expected
+        assert getattr(event, field) == wanted
+
+
+def test_outbox_id_header_is_the_event_id() -> None:
+    decoded = decode_record(SourceKind.PRICES, b"abc", raw(json.dumps(price())), [("id", b"e-1")])
+    assert isinstance(decoded.event, PriceSnapshot)
+    assert decoded.event_id == "e-1"
+
+
+def test_review_delete_keeps_its_identity() -> None:
+    event = decode_record(
+        SourceKind.REVIEWS, b"abc", raw({"before": review("r9", 3), "op": "d", "ts_ms": 1})
+    ).event
+    assert isinstance(event, ReviewUpserted)
+    assert (event.review_id, event.deleted) == ("r9", True)
+
+
+REJECTED: list[tuple[str, SourceKind, bytes | None, bytes | None, str]] = [
+    ("bad JSON", SourceKind.CATALOG, b"abc", b"{not json", "invalid JSON"),
+    ("not an object", SourceKind.CATALOG, b"abc", b"[1, 2]", "expected a JSON object"),
+    (
+        "NaN is not JSON",
+        SourceKind.PRICES,
+        b"abc",
+        b'{"product_id":"abc","currency":"EUR","amount":NaN,"updated_at":"2024-06-18T12:00:00Z"}',
+        "invalid JSON",
+    ),
+    ("missing field", SourceKind.CATALOG, b"abc", raw({"product_id": "abc"}), "name"),
+    ("negative money", SourceKind.PRICES, b"abc", raw(price(amount="-1")), "non-negative"),
+    (
+        "bad timestamp",
+        SourceKind.INVENTORY,
+        b"abc",
+        raw({"product_id": "abc", "quantity_change": 1, "timestamp": "yesterday"}),
+        "timestamp",
+    ),
+    (
+        "fractional delta",
+        SourceKind.INVENTORY,
+        b"abc",
+        raw({"product_id": "abc", "quantity_change": 1.5, "timestamp": "2024-06-18T12:00:00Z"}),
+        "quantity_change",
+    ),
+    (
+        "neither delta nor level",
+        SourceKind.INVENTORY,
+        b"abc",
+        raw({"product_id": "abc"}),
+        "neither",
+    ),
+    (
+        "unknown Debezium op",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({"before": None, "after": ROW, "op": "x"}),
+        "unknown Debezium op",
+    ),
+    ("rating out of range", SourceKind.REVIEWS, b"abc", raw(review("r1", 9)), "rating"),
+    ("tombstone on a counter topic", SourceKind.CLICKS, b"u1", None, "delete"),
+    ("tombstone without a key", SourceKind.CATALOG, None, None, "key"),
+    (
+        "operator as id",
+        SourceKind.CATALOG,
+        b"abc",
+        raw({**ROW, "product_id": {"$gt": ""}}),
+        "product_id",
+    ),
+    (
+        "unsafe segment name",
+        SourceKind.PRICES,
+        b"abc",
+        raw(price(segment_amounts={"$where": "1"})),
+        "segment_amounts",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "reason"),
+    [case[1:] for case in REJECTED],
+    ids=[case[0] for case in REJECTED],
+)
+def test_rejected(kind: SourceKind, key: bytes | None, value: bytes | None, reason: str) -> None:
+    with pytest.raises(PoisonEvent) as raised:
+        decode_record(kind, key, value)
+    assert reason in raised.value.reason

@@ -1,0 +1,60 @@
+"""The write planner: inserts for new documents, minimal guarded updates otherwise."""
+
+from __future__ import annotations
+
+from materializer.write_plan import InsertPlan, UpdatePlan, plan_write
+
+
+def test_a_new_document_is_inserted() -> None:
+    doc = {"_id": "abc", "version": 1, "_meta": {"revision": 1}}
+    assert plan_write(None, doc) == InsertPlan(doc)
+
+
+def test_an_update_sets_only_what_changed_and_is_guarded_by_the_revision() -> None:
+    old = {
+        "_id": "abc",
+        "version": 1,
+        "stock": {"quantity": 1},
+        "popularity": {"views": 3},
+        "_meta": {"revision": 4, "applied": {"a:0": 1}, "reviews": {"r1": {"rating": 2}}},
+    }
+    new = {
+        "_id": "abc",
+        "version": 2,
+        "stock": {"quantity": 0},
+        "popularity": {"views": 3},
+        "_meta": {
+            "revision": 5,
+            "applied": {"a:0": 2},
+            "reviews": {"r1": {"rating": 2}, "r2": {"rating": 5}},
+        },
+    }
+    plan = plan_write(old, new)
+    assert plan == UpdatePlan(
+        filter={"_id": "abc", "_meta.revision": 4},
+        update={
+            "$set": {
+                "version": 2,
+                "stock": {"quantity": 0},
+                "_meta.revision": 5,
+                "_meta.applied": {"a:0": 2},
+                "_meta.reviews.r2": {"rating": 5},
+            }
+        },
+    )
+
+
+def test_fields_that_disappear_are_unset() -> None:
+    old = {"_id": "abc", "legacy": 1, "_meta": {"revision": 1}}
+    new = {"_id": "abc", "_meta": {"revision": 2}}
+    plan = plan_write(old, new)
+    assert isinstance(plan, UpdatePlan)
+    assert plan.update["$unset"] == {"legacy": ""}
+
+
+def test_a_value_of_another_type_is_set_even_when_equal() -> None:
+    old = {"_id": "abc", "flag": 1, "_meta": {"revision": 1}}
+    new = {"_id": "abc", "flag": True, "_meta": {"revision": 2}}
+    plan = plan_write(old, new)
+    assert isinstance(plan, UpdatePlan)
+    assert plan.update["$set"]["flag"] is True

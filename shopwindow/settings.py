@@ -16,7 +16,8 @@ from shopwindow.topics import TopicNames
 
 ENV_PREFIX = "SHOPWINDOW_"
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+# 0 asks the kernel for a free port (tests, benchmarks).
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class _Base(BaseSettings):

@@ -64,7 +64,7 @@ def catalog(product_id: str = "abc", minutes: float = 0, **fields: Any) -> dict[
 
 
 def price(
-    product_id: str = "abc", amount: str = "19.99", minutes: float = 0, **fields: Any
+    product_id: str = "abc", amount: str | float = "19.99", minutes: float = 0, **fields: Any
 ) -> dict[str, Any]:
     """A price snapshot value."""
     return {

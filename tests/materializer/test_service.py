@@ -1,0 +1,254 @@
+"""The materializer against real Kafka and MongoDB servers, through real clients."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from pymongo import AsyncMongoClient
+
+from materializer.runner import ConsumeLoop
+from materializer.service import Materializer
+from materializer.store import CATEGORY_INDEX
+from shopwindow.devstack import DevStack
+from shopwindow.document import COLLECTION
+from shopwindow.mongo import MongoDocument
+from shopwindow.settings import MaterializerSettings
+from shopwindow.topics import TopicNames
+from tests.helpers import Record, consume_all, eventually, produce, running_materializer
+from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
+
+Settings = Callable[..., MaterializerSettings]
+Mongo = AsyncMongoClient[MongoDocument]
+
+
+def workload(topics: TopicNames) -> list[Record]:
+    """A mixed workload over three products, including one cataloged late."""
+    records: list[Record] = [
+        (topics.catalog, "abc", catalog("abc")),
+        (topics.catalog, "def", catalog("def", name="Sandal", category="shoes")),
+        (topics.prices, "abc", price("abc", "19.99", list_amount="24.99")),
+        (topics.inventory, "abc", stock_take(10, "abc")),
+        (topics.inventory, "ghi", stock_take(3, "ghi")),
+    ]
+    records += [(topics.inventory, "abc", delta(-1, "abc", minutes=n)) for n in range(1, 8)]
+    records += [(topics.clicks, f"u{n}", click("abc", minutes=n)) for n in range(5)]
+    records += [(topics.orders, "o1", order("o1", "abc", "def", minutes=2))]
+    records += [(topics.reviews, "abc", review("r1", 4)), (topics.reviews, "abc", review("r2", 2))]
+    records += [(topics.catalog, "ghi", catalog("ghi", name="Late", minutes=9))]
+    return records
+
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "abc": {
+        "visible": True,
+        "stock.quantity": 3,
+        "popularity.views": 5,
+        "popularity.orders": 1,
+        "rating.count": 2,
+        "price.discount_percent": "20.01",
+    },
+    "def": {"visible": True, "stock.quantity": 0, "popularity.orders": 1},
+    "ghi": {"visible": True, "stock.quantity": 3, "stock.status": "LOW_STOCK"},
+}
+
+
+def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out |= flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = str(value) if not isinstance(value, bool | int) else value
+    return out
+
+
+async def documents(mongo: Mongo, database: str) -> dict[str, dict[str, Any]]:
+    return {d["_id"]: d async for d in mongo[database][COLLECTION].find()}
+
+
+def matches(docs: dict[str, dict[str, Any]]) -> bool:
+    for product_id, expected in EXPECTED.items():
+        flat = flatten(docs.get(product_id, {}))
+        if any(flat.get(path) != value for path, value in expected.items()):
+            return False
+    return True
+
+
+async def redelivered(materializer: Materializer) -> float:
+    registry = materializer.metrics.registry
+    return registry.get_sample_value("shopwindow_events_redelivered_total") or 0.0
+
+
+async def materialized(mongo: Mongo, database: str) -> dict[str, dict[str, Any]]:
+    return await eventually(lambda: documents(mongo, database), matches)
+
+
+async def test_events_become_documents_with_indexes(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+) -> None:
+    await produce(stack.kafka_bootstrap_servers, workload(topics))
+    async with running_materializer(materializer_settings()):
+        docs = await materialized(mongo, database_name)
+    assert docs["abc"]["price"]["amount"].__class__.__name__ == "Decimal"
+    indexes = await mongo[database_name][COLLECTION].index_information()
+    assert indexes[CATEGORY_INDEX]["partialFilterExpression"] == {"visible": True}
+
+
+async def test_a_replay_from_the_beginning_changes_nothing(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+) -> None:
+    await produce(stack.kafka_bootstrap_servers, workload(topics))
+    async with running_materializer(materializer_settings()):
+        first = await materialized(mongo, database_name)
+    # A new group id starts from the earliest offset: every record arrives again.
+    replay = materializer_settings(materializer_group_id="replay")
+    async with running_materializer(replay) as materializer:
+        await eventually(
+            lambda: redelivered(materializer),
+            lambda redelivered: redelivered >= len(workload(topics)),
+        )
+        assert await documents(mongo, database_name) == first
+
+
+async def test_a_crash_between_write_and_commit_loses_and_doubles_nothing(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await produce(stack.kafka_bootstrap_servers, workload(topics))
+
+    async def die_before_committing(self: ConsumeLoop, batch: object) -> None:
+        """Every batch is written and announced, and then the process "dies"."""
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ConsumeLoop, "_commit", die_before_committing)
+        async with running_materializer(materializer_settings()):
+            await materialized(mongo, database_name)
+    # Same group: nothing was committed, so everything is delivered again.
+    async with running_materializer(materializer_settings()) as materializer:
+        await eventually(
+            lambda: redelivered(materializer),
+            lambda redelivered: redelivered >= len(workload(topics)),
+        )
+        docs = await documents(mongo, database_name)
+    assert matches(docs)
+    assert docs["abc"]["stock"]["quantity"] == 3  # Seven deltas applied once, not twice.
+
+
+async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+) -> None:
+    await produce(
+        stack.kafka_bootstrap_servers,
+        [(topics.inventory, "abc", b"{not json"), (topics.inventory, "abc", stock_take(4))],
+        headers=[("trace", b"t-1")],
+    )
+    async with running_materializer(materializer_settings()):
+        await eventually(
+            lambda: documents(mongo, database_name),
+            lambda docs: docs.get("abc", {}).get("stock", {}).get("quantity") == 4,
+        )
+        [letter] = await consume_all(
+            stack.kafka_bootstrap_servers, topics.dead_letter, expect_at_least=1
+        )
+    headers = dict(letter.headers)
+    assert (letter.key, letter.value) == (b"abc", b"{not json")
+    assert headers["trace"] == b"t-1"
+    assert headers["dlq.reason"].startswith(b"invalid JSON")
+    assert (headers["dlq.topic"], headers["dlq.offset"]) == (topics.inventory.encode(), b"0")
+    assert int(headers["dlq.partition"]) == letter.partition or "dlq.partition" in headers
+
+
+async def test_changes_are_published_to_the_changelog_with_their_version(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+) -> None:
+    await produce(stack.kafka_bootstrap_servers, [(topics.catalog, "abc", catalog())])
+    async with running_materializer(materializer_settings()):
+        await eventually(lambda: documents(mongo, database_name), lambda d: "abc" in d)
+        await produce(stack.kafka_bootstrap_servers, [(topics.catalog, "abc", None)])
+        records = await consume_all(
+            stack.kafka_bootstrap_servers, topics.changelog, expect_at_least=2
+        )
+    first, last = records[0], records[-1]
+    assert first.key == b"abc"
+    published = orjson.loads(first.value)
+    assert published["catalog"]["name"] == "Trail shoe"
+    assert "_meta" not in published
+    assert dict(first.headers)["version"] == b"1"
+    assert last.value is None  # Deleted: a tombstone.
+    assert dict(last.headers)["version"] == b"2"
+
+
+async def test_two_processes_share_the_partitions(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Settings,
+    mongo: Mongo,
+    database_name: str,
+) -> None:
+    products = [f"p{n}" for n in range(30)]
+    records: list[Record] = [(topics.catalog, p, catalog(p)) for p in products]
+    records += [(topics.inventory, p, delta(-1, p, minutes=n)) for n in range(5) for p in products]
+    records += [(topics.orders, f"o{n}", order(f"o{n}", *products[n : n + 3])) for n in range(27)]
+    await produce(stack.kafka_bootstrap_servers, records)
+    async with contextlib.AsyncExitStack() as processes:
+        members = [
+            await processes.enter_async_context(running_materializer(materializer_settings()))
+            for _ in range(2)
+        ]
+        docs = await eventually(
+            lambda: documents(mongo, database_name),
+            lambda d: (
+                len(d) == 30
+                and all(x["stock"]["quantity"] == -5 for x in d.values())
+                and sum(x["popularity"]["orders"] for x in d.values()) == 81
+            ),
+        )
+        consumed = [
+            m.metrics.registry.get_sample_value("shopwindow_batch_records_count") for m in members
+        ]
+    assert all(batches for batches in consumed), consumed
+    assert sum(x["version"] for x in docs.values()) == 30 + 150 + 81
+
+
+async def test_probe_endpoints(
+    stack: DevStack,
+    materializer_settings: Settings,
+) -> None:
+    async with running_materializer(materializer_settings()) as materializer:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            metrics = (await http.get("/metrics")).text
+    for name in (
+        "shopwindow_events_consumed",
+        "shopwindow_freshness_seconds",
+        "shopwindow_consumer_lag",
+        "shopwindow_write_seconds",
+    ):
+        assert name in metrics

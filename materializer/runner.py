@@ -96,6 +96,10 @@ class ConsumeLoop:
         self._backoff = Backoff(settings.retry_backoff_initial_ms, settings.retry_backoff_max_ms)
         self.failing_dependency: str | None = None
 
+    def assignment(self) -> set[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs assigned to this member."""
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
     async def run_forever(self) -> None:
         """Consume until cancelled."""
         while True:

@@ -135,6 +135,10 @@ class Materializer:
                 self._waiting_for = error.dependency
                 await asyncio.sleep(backoff.next_delay_s())
 
+    def assignment(self) -> set[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs this member consumes right now."""
+        return self.loop.assignment() if self.loop else set()
+
     async def run(self) -> None:
         """Consume until cancelled."""
         if self.loop is None:

@@ -19,6 +19,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
+from tests.conftest import TEST_PARTITIONS
 from tests.helpers import Record, consume_all, eventually, produce, running_materializer
 from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
 
@@ -214,12 +215,20 @@ async def test_two_processes_share_the_partitions(
     records: list[Record] = [(topics.catalog, p, catalog(p)) for p in products]
     records += [(topics.inventory, p, delta(-1, p, minutes=n)) for n in range(5) for p in products]
     records += [(topics.orders, f"o{n}", order(f"o{n}", *products[n : n + 3])) for n in range(27)]
-    await produce(stack.kafka_bootstrap_servers, records)
+    all_partitions = {(t, p) for t in topics.sources for p in range(TEST_PARTITIONS)}
     async with contextlib.AsyncExitStack() as processes:
         members = [
             await processes.enter_async_context(running_materializer(materializer_settings()))
             for _ in range(2)
         ]
+
+        async def assignments() -> list[set[tuple[str, int]]]:
+            return [member.assignment() for member in members]
+
+        shared = await eventually(
+            assignments, lambda a: all(a) and a[0] | a[1] == all_partitions and not a[0] & a[1]
+        )
+        await produce(stack.kafka_bootstrap_servers, records)
         docs = await eventually(
             lambda: documents(mongo, database_name),
             lambda d: (
@@ -229,9 +238,10 @@ async def test_two_processes_share_the_partitions(
             ),
         )
         consumed = [
-            m.metrics.registry.get_sample_value("shopwindow_batch_records_count") for m in members
+            member.metrics.registry.get_sample_value("shopwindow_batch_records_sum")
+            for member in members
         ]
-    assert all(batches for batches in consumed), consumed
+    assert all(consumed), (consumed, shared)
     assert sum(x["version"] for x in docs.values()) == 30 + 150 + 81
 
 

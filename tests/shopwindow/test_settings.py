@@ -1,0 +1,74 @@
+"""Configuration: one clear line naming the variable, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopwindow.cli import main
+from shopwindow.settings import ConfigurationError, GatewaySettings, MaterializerSettings, load
+
+REQUIRED = {
+    "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
+    "SHOPWINDOW_MONGODB_URI": "mongodb://localhost:27017",
+}
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_defaults(environment: pytest.MonkeyPatch) -> None:
+    gateway = load(GatewaySettings)
+    materializer = load(MaterializerSettings)
+    assert (gateway.mongodb_database, gateway.http_port) == ("shopwindow", 8000)
+    assert materializer.materializer_group_id == "shopwindow-materializer"
+    assert materializer.topics.changelog == "saleproduct.changes"
+
+
+def test_the_uri_is_a_secret(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SHOPWINDOW_MONGODB_URI", "mongodb://user:hunter2@db")
+    assert "hunter2" not in repr(load(GatewaySettings))
+
+
+def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SHOPWINDOW_TOPICS__INVENTORY", "stock.deltas")
+    assert load(MaterializerSettings).topics.inventory == "stock.deltas"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SHOPWINDOW_HTTP_PORT", "eighty", "SHOPWINDOW_HTTP_PORT: Input should be a valid integer"),
+        ("SHOPWINDOW_HTTP_PORT", "70000", "SHOPWINDOW_HTTP_PORT: Input should be less than"),
+        ("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS", "", "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS: String"),
+        ("SHOPWINDOW_LOG_LEVEL", "LOUD", "SHOPWINDOW_LOG_LEVEL: String should match"),
+    ],
+)
+def test_invalid_values_are_named(
+    environment: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    environment.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=message):
+        load(GatewaySettings)
+
+
+def test_a_missing_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOPWINDOW_MONGODB_URI", raising=False)
+    monkeypatch.setenv("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+    with pytest.raises(ConfigurationError, match="SHOPWINDOW_MONGODB_URI: Field required"):
+        load(GatewaySettings)
+
+
+def test_the_cli_prints_one_line_and_exits_2(
+    environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("SHOPWINDOW_HTTP_PORT", "eighty")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "shopwindow: configuration error: SHOPWINDOW_HTTP_PORT: Input should be a valid integer,"
+        " unable to parse string as an integer"
+    ]

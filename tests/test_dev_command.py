@@ -1,0 +1,70 @@
+"""``shopwindow dev`` (what ``make run`` runs): serves the slice, and Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shopwindow.devstack.process import free_port
+from tests.shopwindow.test_devstack import alive, wait_dead
+
+QUERY = '{ product(id: "abc") { id name stock { available } } }'
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SHOPWINDOW_")  # The stand-ins, whatever this run uses.
+    }
+    env |= {
+        "SHOPWINDOW_DEV_DATA_DIR": str(tmp_path),
+        "SHOPWINDOW_HTTP_PORT": str(port),
+        "SHOPWINDOW_MATERIALIZER_HTTP_PORT": str(free_port()),
+        "SHOPWINDOW_DEMO_PRODUCTS": "20",
+    }
+    dev = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "shopwindow.cli",
+        "dev",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        body: Any = None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(600):  # 60 s, the promise of `make run`.
+                try:
+                    response = await http.post("/graphql", json={"query": QUERY})
+                    body = response.json()
+                    if body.get("data", {}).get("product"):
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        assert body and body["data"]["product"]["id"] == "abc", body
+        servers = children(dev.pid)
+        assert len(servers) == 2 and all(alive(pid) for pid in servers)
+        dev.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(dev.wait(), 30) == 0
+        assert await wait_dead(servers) == []
+    finally:
+        if dev.returncode is None:
+            dev.kill()
+            await dev.wait()

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit bench-materializer clean
+.PHONY: run test lint bench-materializer clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## bench-materializer: throughput and freshness against two baselines (see bench/).
+bench-materializer: $(STAMP)
+	$(BIN)/python -m bench.materializer
 
 clean:
 	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis

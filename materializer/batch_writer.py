@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from materializer.document_cache import DocumentCache
 from materializer.events import SourcedEvent, event_time
 from materializer.fold import FoldSettings, fold
 from materializer.metrics import MaterializerMetrics
@@ -42,14 +43,20 @@ class BatchWriter:
         store: The document collection.
         settings: Tunables of the fold.
         metrics: Where to count.
+        cache: Documents this process wrote; ``None`` reads every document each batch.
     """
 
     def __init__(
-        self, store: SaleProductStore, settings: FoldSettings, metrics: MaterializerMetrics
+        self,
+        store: SaleProductStore,
+        settings: FoldSettings,
+        metrics: MaterializerMetrics,
+        cache: DocumentCache | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._metrics = metrics
+        self._cache = cache if cache is not None else DocumentCache(0)
 
     async def write(self, events_by_product: Mapping[str, Sequence[SourcedEvent]]) -> WrittenBatch:
         """Fold every product's events into its document and store the results.
@@ -60,10 +67,10 @@ class BatchWriter:
         """
         written = WrittenBatch()
         pending = set(events_by_product)
+        stored = await self._read(pending, use_cache=True)
         for _ in range(MAX_ROUNDS):
             if not pending:
                 return written
-            stored = await self._store.load(pending)
             plans: dict[str, WritePlan] = {}
             folded: dict[str, tuple[dict[str, Any], tuple[SourcedEvent, ...]]] = {}
             for product_id in pending:
@@ -82,8 +89,24 @@ class BatchWriter:
             outcome = await self._store.write(plans)
             self._metrics.write_seconds.observe(time.perf_counter() - started)
             self._record(folded, outcome.retry, outcome.failed, written)
+            self._cache.forget([*outcome.retry, *outcome.failed])
             pending = outcome.retry
+            if pending:
+                stored = await self._read(pending, use_cache=False)
         raise RuntimeError(f"{len(pending)} documents kept losing write races")
+
+    async def _read(self, product_ids: set[str], *, use_cache: bool) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        missing = set(product_ids)
+        if use_cache:
+            for product_id in product_ids:
+                doc = self._cache.get(product_id)
+                if doc is not None:
+                    found[product_id] = doc
+                    missing.discard(product_id)
+        if missing:
+            found |= await self._store.load(missing)
+        return found
 
     def _record(
         self,
@@ -98,6 +121,7 @@ class BatchWriter:
             if product_id in retry or product_id in failed:
                 continue
             written.changed[product_id] = document
+            self._cache.put(product_id, document)
             self._metrics.documents_written.inc()
             for sourced in applied:
                 self._metrics.applied.labels(sourced.position.topic).inc()

@@ -111,16 +111,35 @@ class ConsumeLoop:
         Returns:
             The number of records in the batch.
         """
-        records: Records = await self._consumer.getmany(
-            timeout_ms=self._settings.poll_timeout_ms,
-            max_records=self._settings.batch_max_records,
-        )
+        records = await self._fetch()
         count = sum(len(batch) for batch in records.values())
         if count:
             self._metrics.batch_records.observe(count)
             await self._process_until_done(records)
         await self._report_lag()
         return count
+
+    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        limit = self._settings.batch_max_records
+        records: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {
+            tp: list(batch)
+            for tp, batch in (
+                await self._consumer.getmany(
+                    timeout_ms=self._settings.poll_timeout_ms, max_records=limit
+                )
+            ).items()
+        }
+        count = sum(len(batch) for batch in records.values())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.batch_linger_ms / 1000
+        while 0 < count < limit and (remaining_s := deadline - loop.time()) > 0:
+            more = await self._consumer.getmany(
+                timeout_ms=max(int(remaining_s * 1000), 1), max_records=limit - count
+            )
+            for tp, batch in more.items():
+                records.setdefault(tp, []).extend(batch)
+                count += len(batch)
+        return records
 
     async def _process_until_done(self, records: Records) -> None:
         while True:

@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from materializer.batch_writer import BatchWriter
+from materializer.document_cache import DocumentCache
 from materializer.errors import TransientError
 from materializer.fold import FoldSettings
 from materializer.metrics import MaterializerMetrics
@@ -104,7 +105,12 @@ class Materializer:
             )
             self._started.append(consumer.stop)
             await self._until_available(self._start_kafka_client(consumer.start))
-            writer = BatchWriter(store, FoldSettings(settings.low_stock_threshold), self.metrics)
+            writer = BatchWriter(
+                store,
+                FoldSettings(settings.low_stock_threshold),
+                self.metrics,
+                DocumentCache(settings.document_cache_size),
+            )
             self.loop = ConsumeLoop(consumer, self._producer, writer, settings, self.metrics)
             self._starting = False
             log.info("materializer started", extra={"group": self.settings.materializer_group_id})

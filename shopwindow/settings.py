@@ -57,6 +57,10 @@ class MaterializerSettings(ConnectionSettings):
     low_stock_threshold: int = Field(default=5, ge=0)
     batch_max_records: int = Field(default=2000, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=200, ge=1)
+    # Waiting a little for more records makes bigger batches, so more events of a hot
+    # product share one write; it adds at most this much to freshness.
+    batch_linger_ms: int = Field(default=50, ge=0, le=5000)
+    document_cache_size: int = Field(default=50_000, ge=0)
     retry_backoff_initial_ms: int = Field(default=200, ge=1)
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
 

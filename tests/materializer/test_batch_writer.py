@@ -1,0 +1,61 @@
+"""Two writers with their own caches, racing on the same documents, lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymongo import AsyncMongoClient
+
+from materializer.batch_writer import BatchWriter
+from materializer.decode import SourceKind
+from materializer.document_cache import DocumentCache
+from materializer.fold import FoldSettings
+from materializer.metrics import MaterializerMetrics
+from materializer.store import SaleProductStore
+from shopwindow.devstack import DevStack
+from shopwindow.mongo import MongoDocument
+from tests.materializer.conftest import SourcedFactory, click, delta
+
+
+def writer(mongo: AsyncMongoClient[MongoDocument], database: str) -> BatchWriter:
+    store = SaleProductStore(mongo[database])
+    return BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(100))
+
+
+async def test_stale_caches_and_concurrent_writes_lose_no_event(
+    stack: DevStack,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    sourced: SourcedFactory,
+) -> None:
+    first, second = writer(mongo, database_name), writer(mongo, database_name)
+    for round_number in range(10):
+        # Each writer owns a partition, as two group members would; both touch "abc".
+        await asyncio.gather(
+            first.write({"abc": [sourced(SourceKind.CLICKS, click(), partition=0)]}),
+            second.write({"abc": [sourced(SourceKind.CLICKS, click(), partition=1)]}),
+            first.write({"def": [sourced(SourceKind.INVENTORY, delta(-1, "def"))]})
+            if round_number % 2
+            else second.write({"def": [sourced(SourceKind.INVENTORY, delta(-1, "def"))]}),
+        )
+    store = SaleProductStore(mongo[database_name])
+    docs = await store.load(["abc", "def"])
+    assert docs["abc"]["popularity"]["views"] == 20
+    assert docs["def"]["stock"]["quantity"] == -10
+
+
+def test_the_cache_forgets_the_least_recently_used() -> None:
+    cache = DocumentCache(2)
+    cache.put("a", {"_id": "a"})
+    cache.put("b", {"_id": "b"})
+    assert cache.get("a") is not None
+    cache.put("c", {"_id": "c"})
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ({"_id": "a"}, None, {"_id": "c"})
+    cache.forget(["a"])
+    assert cache.get("a") is None and len(cache) == 1
+
+
+def test_a_cache_of_size_zero_keeps_nothing() -> None:
+    cache = DocumentCache(0)
+    cache.put("a", {"_id": "a"})
+    assert cache.get("a") is None

@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.http.ides import get_graphql_ide_html
 
-from gateway.context import GatewayContext
-from gateway.loaders import ProductDocuments
+from gateway.auth import TokenVerifier, Viewer
+from gateway.context import GatewayContext, ResolverLimits
+from gateway.extensions import GatewayExtension, load_extensions
+from gateway.graphql_http import GraphQLEndpoint, Limits
+from gateway.loaders import CategoryPages, ProductDocuments
+from gateway.metrics import GatewayMetrics
 from gateway.schema import build_schema
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import mongo_client
@@ -30,39 +29,66 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 2.0
 
 
-class GraphQLEndpoint(GraphQL[GatewayContext, None]):
-    """Strawberry's ASGI view with a per-request context of fresh loaders."""
-
-    def __init__(self, documents: ProductDocuments, **options: Any) -> None:
-        super().__init__(build_schema(), **options)
-        self._documents = documents
-
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> GatewayContext:
-        return GatewayContext(
-            products=self._documents.loader(),
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
-            request=request,
-            response=response,
-        )
-
-
-def create_app(settings: GatewaySettings) -> Starlette:
-    """Build the gateway; its MongoDB client opens in the lifespan, not here.
+def create_app(
+    settings: GatewaySettings, extensions: Sequence[GatewayExtension] | None = None
+) -> Starlette:
+    """Build the gateway; its MongoDB client connects in the lifespan, not here.
 
     Args:
         settings: The gateway's settings.
+        extensions: BFF extensions; by default those installed or named in the settings.
 
     Returns:
         The Starlette application.
+
+    Raises:
+        ExtensionError: When an extension cannot be loaded.
     """
+    if extensions is None:
+        extensions = load_extensions(settings.extensions)
     client = mongo_client(
         settings.mongodb_uri.get_secret_value(), "shopwindow-gateway", serverSelectionTimeoutMS=5000
     )
     database = client[settings.mongodb_database]
-    documents = ProductDocuments(database[COLLECTION])
-    registry = CollectorRegistry()
+    metrics = GatewayMetrics()
+    documents = ProductDocuments(database[COLLECTION], metrics)
+    loader_factories = {
+        name: factory(database)
+        for extension in extensions
+        for name, factory in extension.loaders.items()
+    }
+    resolver_limits = ResolverLimits(settings.max_ids_per_query, settings.max_page_size)
+
+    def context(request: Request, viewer: Viewer, request_id: str) -> GatewayContext:
+        products = documents.loader()
+        return GatewayContext(
+            products=products,
+            categories=CategoryPages(documents, products),
+            viewer=viewer,
+            request_id=request_id,
+            limits=resolver_limits,
+            loaders={name: make() for name, make in loader_factories.items()},
+        )
+
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_body_bytes=settings.max_body_bytes,
+        timeout_s=settings.request_timeout_ms / 1000,
+        introspection=settings.introspection,
+        graphiql=settings.graphiql,
+    )
+    endpoint = GraphQLEndpoint(
+        build_schema(
+            extensions
+        )._schema,  # graphql-core executes it directly: no per-request extension hooks.
+        limits,
+        TokenVerifier(settings),
+        context,
+        metrics,
+        get_graphql_ide_html() if settings.graphiql else None,
+    )
 
     async def readiness() -> list[str]:
         try:
@@ -74,14 +100,14 @@ def create_app(settings: GatewaySettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.aconnect()
+        log.info("gateway started", extra={"extensions": [e.name for e in extensions]})
         try:
             yield
         finally:
             await client.close()
 
-    graphql = GraphQLEndpoint(documents)
     routes = [
-        *probe_routes(readiness, registry),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        *probe_routes(readiness, metrics.registry),
+        Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -8,7 +8,16 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from gateway.auth import ANONYMOUS, Viewer
 from shopwindow.mongo import MongoDocument
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverLimits:
+    """Caps the resolvers enforce."""
+
+    max_ids_per_query: int = 100
+    max_page_size: int = 100
 
 
 @dataclass
@@ -17,17 +26,24 @@ class GatewayContext:
 
     Attributes:
         products: Loads visible product documents by id.
-        segment: The viewer's customer segment, from a verified token.
+        categories: Reads pages of a category's products (and primes ``products``).
+        viewer: The verified viewer; anonymous without a token.
         request_id: Names the request in logs and in masked errors.
+        limits: Caps on list sizes.
         loaders: Loaders contributed by extensions, by name.
     """
 
     products: DataLoader[str, MongoDocument | None]
-    segment: str | None = None
+    categories: Any
+    viewer: Viewer = ANONYMOUS
     request_id: str = ""
+    limits: ResolverLimits = field(default_factory=ResolverLimits)
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
-    request: Any = None
-    response: Any = None
+
+    @property
+    def segment(self) -> str | None:
+        """The viewer's customer segment, whose prices apply."""
+        return self.viewer.segment
 
 
 Info = strawberry.Info[GatewayContext, None]

@@ -1,34 +1,43 @@
-"""DataLoaders: every product lookup of one request becomes one ``$in`` query."""
+"""Reading materialized documents: every lookup of a request through one DataLoader."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from strawberry.dataloader import DataLoader
 
+from gateway.errors import UserInputError
+from gateway.metrics import GatewayMetrics
 from shopwindow.document import META
 from shopwindow.mongo import MongoDocument
 
 # The fold's bookkeeping can be large and is never served.
 _PUBLIC_FIELDS = {META: 0}
+_CURSOR_PREFIX = "sw1:"
 
 
 class ProductDocuments:
-    """Reads visible SaleProduct documents by id.
+    """Reads visible SaleProduct documents.
 
     Args:
         collection: The ``sale_products`` collection.
+        metrics: Records DataLoader batch sizes.
     """
 
-    def __init__(self, collection: AsyncCollection[MongoDocument]) -> None:
+    def __init__(self, collection: AsyncCollection[MongoDocument], metrics: GatewayMetrics) -> None:
         self._collection = collection
+        self._batch_size = metrics.loader_batch_size.labels("products")
 
     async def by_ids(self, ids: Sequence[str]) -> list[MongoDocument | None]:
         """The documents in the order of ``ids``; ``None`` for unknown or hidden ones."""
-        # Ids are plain strings by the schema's type; keeping them so (never a dict)
-        # is what stops a value like {"$gt": ""} from becoming a query operator.
+        self._batch_size.observe(len(ids))
+        # Ids reach here as GraphQL ID values, i.e. strings; str() keeps it so, and a
+        # string in $in is only ever compared, never read as an operator.
         keys = [str(product_id) for product_id in ids]
         cursor = self._collection.find(
             {"_id": {"$in": list(dict.fromkeys(keys))}, "visible": True}, _PUBLIC_FIELDS
@@ -36,6 +45,55 @@ class ProductDocuments:
         found: dict[str, Any] = {doc["_id"]: doc async for doc in cursor}
         return [found.get(key) for key in keys]
 
-    def loader(self, max_batch_size: int | None = None) -> DataLoader[str, MongoDocument | None]:
+    def loader(self) -> DataLoader[str, MongoDocument | None]:
         """A fresh per-request loader over ``by_ids``."""
-        return DataLoader(load_fn=self.by_ids, max_batch_size=max_batch_size)
+        return DataLoader(load_fn=self.by_ids)
+
+    async def category_page(
+        self, category: str, after_id: str | None, first: int
+    ) -> list[MongoDocument]:
+        """Up to ``first + 1`` visible products of a category after ``after_id``, in id
+        order, by the ``visible_by_category`` index."""
+        query: dict[str, Any] = {"catalog.category": str(category), "visible": True}
+        if after_id is not None:
+            query["_id"] = {"$gt": str(after_id)}
+        cursor = self._collection.find(query, _PUBLIC_FIELDS).sort("_id", 1).limit(first + 1)
+        return [doc async for doc in cursor]
+
+
+@dataclass
+class CategoryPages:
+    """Pages of a category for one request; every document read primes the loader."""
+
+    documents: ProductDocuments
+    products: DataLoader[str, MongoDocument | None]
+
+    async def page(
+        self, category: str, after: str | None, first: int
+    ) -> tuple[list[MongoDocument], bool]:
+        """The documents of one page and whether more follow."""
+        after_id = decode_cursor(after) if after is not None else None
+        docs = await self.documents.category_page(category, after_id, first)
+        for doc in docs:
+            self.products.prime(doc["_id"], doc)
+        return docs[:first], len(docs) > first
+
+
+def encode_cursor(product_id: str) -> str:
+    """An opaque cursor for a position after ``product_id``."""
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + product_id).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    """The product id in a cursor.
+
+    Raises:
+        UserInputError: When the cursor was not made by ``encode_cursor``.
+    """
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise UserInputError("Invalid cursor.") from None
+    if not text.startswith(_CURSOR_PREFIX) or len(text) == len(_CURSOR_PREFIX):
+        raise UserInputError("Invalid cursor.")
+    return text[len(_CURSOR_PREFIX) :]

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
+from strawberry.tools import merge_types
 
 from gateway.context import Info
+from gateway.errors import UserInputError
+from gateway.extensions import GatewayExtension
+from gateway.loaders import CategoryPages, encode_cursor
 from gateway.types import Product, product_from_document
 
-MAX_IDS_PER_QUERY = 100
+
+@strawberry.type(description="Where a page of a connection sits.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type(description="A page of products, in a stable order.")
+class ProductConnection:
+    edges: list[ProductEdge]
+    page_info: PageInfo
 
 
 async def resolve_product(info: Info, id: strawberry.ID) -> Product | None:
@@ -16,10 +38,31 @@ async def resolve_product(info: Info, id: strawberry.ID) -> Product | None:
 
 
 async def resolve_products(info: Info, ids: list[strawberry.ID]) -> list[Product | None]:
-    if len(ids) > MAX_IDS_PER_QUERY:
-        raise ValueError(f"at most {MAX_IDS_PER_QUERY} ids per query")
+    cap = info.context.limits.max_ids_per_query
+    if len(ids) > cap:
+        raise UserInputError(f"At most {cap} ids per query.")
     docs = await info.context.products.load_many([str(i) for i in ids])
     return [product_from_document(d, info.context.segment) if d else None for d in docs]
+
+
+async def resolve_products_by_category(
+    info: Info, category: str, first: int = 20, after: str | None = None
+) -> ProductConnection:
+    cap = info.context.limits.max_page_size
+    if not 0 <= first <= cap:
+        raise UserInputError(f"'first' must be between 0 and {cap}.")
+    pages: CategoryPages = info.context.categories
+    docs, more = await pages.page(category, after, first)
+    edges = [
+        ProductEdge(
+            cursor=encode_cursor(d["_id"]), node=product_from_document(d, info.context.segment)
+        )
+        for d in docs
+    ]
+    return ProductConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+    )
 
 
 @strawberry.type
@@ -30,11 +73,18 @@ class Query:
     )
     products: list[Product | None] = strawberry.field(
         resolver=resolve_products,
-        description="Products in the order of `ids`, null where missing; "
-        f"at most {MAX_IDS_PER_QUERY} ids.",
+        description="Products in the order of `ids`, null where missing; the number of ids "
+        "is capped (100 by default).",
+    )
+    products_by_category: ProductConnection = strawberry.field(
+        resolver=resolve_products_by_category,
+        description="Visible products of a category in a stable order (by id). `first` is "
+        "capped (100 by default); `after` takes an `endCursor`.",
     )
 
 
-def build_schema() -> strawberry.Schema:
-    """The gateway's schema."""
-    return strawberry.Schema(query=Query)
+def build_schema(extensions: Sequence[GatewayExtension] = ()) -> strawberry.Schema:
+    """The gateway's schema, with the root fields of the given extensions."""
+    queries = [Query, *(e.query for e in extensions if e.query is not None)]
+    root = queries[0] if len(queries) == 1 else merge_types("Query", tuple(queries))
+    return strawberry.Schema(query=root, types=[t for e in extensions for t in e.types])

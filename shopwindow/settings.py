@@ -46,6 +46,25 @@ class GatewaySettings(ConnectionSettings):
 
     http_host: str = "127.0.0.1"
     http_port: Port = 8000
+    graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers.")
+    introspection: bool = Field(default=True, description="Allow schema introspection.")
+    max_query_depth: int = Field(default=12, ge=1, le=100)
+    max_aliases: int = Field(default=30, ge=1, le=10_000)
+    max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
+    max_body_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    request_timeout_ms: int = Field(default=5000, ge=10, le=120_000)
+    max_ids_per_query: int = Field(default=100, ge=1, le=10_000)
+    max_page_size: int = Field(default=100, ge=1, le=10_000)
+    jwt_hs256_secret: SecretStr | None = Field(default=None, description="HS256 shared secret.")
+    jwt_public_key_file: Path | None = Field(default=None, description="RS256 public key (PEM).")
+    jwt_jwks_file: Path | None = Field(default=None, description="RS256 keys as a JWKS file.")
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    extensions: str = Field(
+        default="",
+        description="Comma-separated `module:attribute` extensions to load besides the "
+        "installed `shopwindow.extensions` entry points.",
+    )
 
 
 class MaterializerSettings(ConnectionSettings):

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the gateway, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class GatewayMetrics:
+    """Every metric the gateway reports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "shopwindow_graphql_requests",
+            "GraphQL HTTP requests.",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.latency_seconds = Histogram(
+            "shopwindow_graphql_request_seconds",
+            "Time to answer a GraphQL HTTP request.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "shopwindow_graphql_errors",
+            "Errors returned to clients, by kind.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.loader_batch_size = Histogram(
+            "shopwindow_dataloader_batch_size",
+            "Keys per DataLoader batch (one MongoDB query each).",
+            ["loader"],
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=self.registry,
+        )

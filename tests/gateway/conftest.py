@@ -1,0 +1,95 @@
+"""A running gateway over documents made by the real fold."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from gateway.app import create_app
+from gateway.extensions import GatewayExtension
+from materializer.decode import SourceKind, decode_record
+from materializer.events import Position, SourcedEvent
+from materializer.fold import FoldSettings, fold
+from materializer.store import SaleProductStore
+from shopwindow.document import COLLECTION
+from shopwindow.http_server import HttpServer
+from shopwindow.mongo import MongoDocument
+from shopwindow.settings import GatewaySettings
+from tests.helpers import encode
+from tests.materializer.conftest import catalog, price, review, stock_take
+
+Seed = Callable[..., Any]
+
+
+@pytest.fixture
+async def seed(mongo: AsyncMongoClient[MongoDocument], database_name: str) -> Callable[..., Any]:
+    """Stores the document the fold makes of a product's events."""
+    offsets = itertools.count()
+    await SaleProductStore(mongo[database_name]).ensure_indexes()
+
+    async def store(product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]) -> None:
+        sourced = [
+            SourcedEvent(
+                decode_record(kind, product_id.encode(), encode(value)).event,
+                Position(kind.value, 0, next(offsets)),
+            )
+            for kind, value in events
+        ]
+        doc = fold(None, product_id, sourced, FoldSettings()).document
+        assert doc is not None
+        await mongo[database_name][COLLECTION].replace_one({"_id": product_id}, doc, upsert=True)
+
+    return store
+
+
+def full_product(
+    product_id: str, category: str = "shoes", **fields: Any
+) -> list[tuple[SourceKind, dict[str, Any] | None]]:
+    """Events of a product with catalog, price, stock and a review."""
+    return [
+        (
+            SourceKind.CATALOG,
+            catalog(
+                product_id,
+                category=category,
+                brand="Acme",
+                images=["https://img/1.jpg"],
+                attributes={"colour": "red", "size": 42},
+                **fields,
+            ),
+        ),
+        (
+            SourceKind.PRICES,
+            price(product_id, "17.99", list_amount="19.99", segment_amounts={"gold": "15.00"}),
+        ),
+        (SourceKind.INVENTORY, stock_take(3, product_id)),
+        (SourceKind.REVIEWS, review(f"r-{product_id}", 4, product_id=product_id)),
+    ]
+
+
+GatewayFactory = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
+    """Runs a gateway over HTTP and yields a client for it."""
+
+    @contextlib.asynccontextmanager
+    async def run(
+        extensions: Sequence[GatewayExtension] | None = None, **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        server = HttpServer(create_app(gateway_settings(**overrides), extensions), "127.0.0.1", 0)
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+                yield client
+        finally:
+            await server.stop()
+
+    return run

@@ -1,0 +1,181 @@
+"""GraphQL over HTTP: status codes, media types, limits, masking and the probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+import strawberry
+
+from gateway.extensions import GatewayExtension
+from tests.gateway.conftest import GatewayFactory
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+OK_QUERY = '{ product(id: "x") { id } }'
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "media_type"),
+    [
+        (GRAPHQL_RESPONSE, 200, GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", 200, GRAPHQL_RESPONSE),
+        ("application/json", 200, "application/json"),
+        (None, 200, "application/json"),
+        ("*/*", 200, "application/json"),
+        ("text/plain", 406, "application/json"),
+    ],
+)
+async def test_media_type_negotiation(
+    gateway: GatewayFactory, accept: str | None, status: int, media_type: str
+) -> None:
+    headers = {"accept": accept} if accept else {}
+    async with gateway() as http:
+        response = await http.post("/graphql", json={"query": OK_QUERY}, headers=headers)
+    assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (
+            b'{"query": "{ product(id: \\"x\\") { id "}',
+            "application/json",
+            400,
+            "GRAPHQL_PARSE_FAILED",
+        ),
+        (b'{"query": "{ nope }"}', "application/json", 400, "GRAPHQL_VALIDATION_FAILED"),
+        (b"{not json", "application/json", 400, "BAD_REQUEST"),
+        (b'["query"]', "application/json", 400, "BAD_REQUEST"),
+        (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST"),
+        (b'{"query": "{ __typename }", "variables": [1]}', "application/json", 400, "BAD_REQUEST"),
+        (
+            b"query=%7B__typename%7D",
+            "application/x-www-form-urlencoded",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            b'{"query": "query($i: ID!) { product(id: $i) { id } }"}',
+            "application/json",
+            400,
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+async def test_request_errors(
+    gateway: GatewayFactory, body: bytes, content_type: str, status: int, code: str
+) -> None:
+    async with gateway() as http:
+        spec = await http.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": content_type, "accept": GRAPHQL_RESPONSE},
+        )
+        legacy = await http.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": content_type, "accept": "application/json"},
+        )
+    assert spec.status_code == status
+    assert spec.json()["errors"][0]["extensions"]["code"] == code
+    assert "data" not in spec.json()
+    # Legacy clients get the same errors with 200, except for HTTP-level problems.
+    assert legacy.status_code == (status if status == 415 else 200)
+
+
+async def test_get_runs_queries(gateway: GatewayFactory) -> None:
+    async with gateway() as http:
+        response = await http.get("/graphql", params={"query": "{ __typename }"})
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_graphiql_for_browsers_and_switched_off(gateway: GatewayFactory) -> None:
+    async with gateway() as http:
+        page = await http.get("/graphql", headers={"accept": "text/html"})
+    async with gateway(graphiql=False) as http:
+        off = await http.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert off.status_code == 406 and "text/html" not in off.headers["content-type"]
+
+
+async def test_oversized_bodies_are_refused(gateway: GatewayFactory) -> None:
+    async with gateway(max_body_bytes=300) as http:
+        response = await http.post("/graphql", json={"query": "{ __typename }" + " " * 400})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("overrides", "text", "code"),
+    [
+        ({"max_query_depth": 2}, '{ product(id: "x") { stock { status } } }', "QUERY_TOO_DEEP"),
+        (
+            {"max_query_depth": 2},
+            'query { product(id: "x") { ...f } } fragment f on Product { stock { status } }',
+            "QUERY_TOO_DEEP",
+        ),
+        ({"max_aliases": 2}, "{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES"),
+        ({"max_tokens": 20}, "{ " + "__typename " * 30 + "}", "GRAPHQL_PARSE_FAILED"),
+        ({"introspection": False}, "{ __schema { types { name } } }", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_limits(
+    gateway: GatewayFactory, overrides: dict[str, object], text: str, code: str
+) -> None:
+    async with gateway(**overrides) as http:
+        response = await http.post(
+            "/graphql", json={"query": text}, headers={"accept": GRAPHQL_RESPONSE}
+        )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+
+
+@strawberry.type
+class TroubleQuery:
+    @strawberry.field
+    async def slow(self) -> int:
+        await asyncio.sleep(5)
+        return 1
+
+    @strawberry.field
+    def broken(self) -> int:
+        raise RuntimeError("secret connection string mongodb://admin:hunter2@db")
+
+
+TROUBLE = GatewayExtension(name="trouble", query=TroubleQuery)
+
+
+async def test_errors_are_masked_and_logged_with_the_request_id(
+    gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with gateway(extensions=[TROUBLE]) as http:
+        with caplog.at_level(logging.ERROR, logger="gateway"):
+            response = await http.post(
+                "/graphql", json={"query": "{ broken }"}, headers={"x-request-id": "req-42"}
+            )
+    assert "hunter2" not in response.text and "Traceback" not in response.text
+    error = response.json()["errors"][0]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-42"}
+    assert any(getattr(r, "request_id", None) == "req-42" and r.exc_info for r in caplog.records)
+
+
+async def test_a_slow_request_times_out(gateway: GatewayFactory) -> None:
+    async with gateway(extensions=[TROUBLE], request_timeout_ms=100) as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ slow }"}, headers={"accept": GRAPHQL_RESPONSE}
+        )
+    assert response.status_code == 504
+    assert response.json()["errors"][0]["extensions"]["code"] == "TIMEOUT"
+
+
+async def test_probes(gateway: GatewayFactory) -> None:
+    async with gateway() as http:
+        await http.post("/graphql", json={"query": "{ nope }"})
+        health = await http.get("/healthz")
+        ready = await http.get("/readyz")
+        text = (await http.get("/metrics")).text
+    assert health.status_code == 200
+    assert ready.json() == {"status": "ready"}
+    assert 'shopwindow_graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"} 1.0' in text
+    assert "shopwindow_graphql_request_seconds_bucket" in text

@@ -82,9 +82,11 @@ def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
 
     @contextlib.asynccontextmanager
     async def run(
-        extensions: Sequence[GatewayExtension] | None = None, **overrides: Any
+        with_extensions: Sequence[GatewayExtension] | None = None, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
-        server = HttpServer(create_app(gateway_settings(**overrides), extensions), "127.0.0.1", 0)
+        server = HttpServer(
+            create_app(gateway_settings(**overrides), with_extensions), "127.0.0.1", 0
+        )
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:

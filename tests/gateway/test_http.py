@@ -148,7 +148,7 @@ TROUBLE = GatewayExtension(name="trouble", query=TroubleQuery)
 async def test_errors_are_masked_and_logged_with_the_request_id(
     gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with gateway(extensions=[TROUBLE]) as http:
+    async with gateway(with_extensions=[TROUBLE]) as http:
         with caplog.at_level(logging.ERROR, logger="gateway"):
             response = await http.post(
                 "/graphql", json={"query": "{ broken }"}, headers={"x-request-id": "req-42"}
@@ -161,7 +161,7 @@ async def test_errors_are_masked_and_logged_with_the_request_id(
 
 
 async def test_a_slow_request_times_out(gateway: GatewayFactory) -> None:
-    async with gateway(extensions=[TROUBLE], request_timeout_ms=100) as http:
+    async with gateway(with_extensions=[TROUBLE], request_timeout_ms=100) as http:
         response = await http.post(
             "/graphql", json={"query": "{ slow }"}, headers={"accept": GRAPHQL_RESPONSE}
         )

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-materializer clean
+.PHONY: run test lint bench-materializer bench-gateway clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 ## bench-materializer: throughput and freshness against two baselines (see bench/).
 bench-materializer: $(STAMP)
 	$(BIN)/python -m bench.materializer
+
+## bench-gateway: gateway req/s and latency against a bare Starlette endpoint.
+bench-gateway: $(STAMP)
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,89 @@
+"""The two servers ``bench/gateway.py`` compares, as uvicorn app factories.
+
+* ``gateway``: the real gateway, from the ``SHOPWINDOW_*`` settings.
+* ``baseline``: a bare Starlette endpoint doing the same lookup by ``_id`` and
+  returning the same JSON, with no GraphQL at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.app import create_app
+from shopwindow.document import COLLECTION, META
+from shopwindow.mongo import mongo_client
+from shopwindow.settings import GatewaySettings, load
+
+_ID = re.compile(r'product\(id: "([^"]+)"\)')
+
+
+def gateway() -> Starlette:
+    """The gateway under test."""
+    return create_app(load(GatewaySettings))
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _money(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def product_json(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The product-page query's answer, written out by hand."""
+    catalog, price, stock, rating = doc["catalog"], doc.get("price"), doc["stock"], doc["rating"]
+    return {
+        "id": doc["_id"],
+        "name": catalog["name"],
+        "brand": catalog.get("brand"),
+        "images": catalog.get("images") or [],
+        "attributes": [
+            {"name": a["name"], "value": "" if a["value"] is None else str(a["value"])}
+            for a in catalog.get("attributes") or []
+        ],
+        "price": None
+        if price is None
+        else {
+            "amount": _money(price["amount"]),
+            "listAmount": _money(price.get("list_amount")),
+            "currency": price["currency"],
+            "discountPercent": _money(price.get("discount_percent")),
+        },
+        "stock": {"available": stock["available"], "status": stock["status"]},
+        "rating": {"average": rating.get("average"), "count": rating["count"]},
+        "version": doc["version"],
+        "updatedAt": _time(doc.get("updated_at")),
+    }
+
+
+def baseline() -> Starlette:
+    """The same lookup and JSON without GraphQL."""
+    settings = load(GatewaySettings)
+    client = mongo_client(settings.mongodb_uri.get_secret_value(), "shopwindow-bench-baseline")
+    collection = client[settings.mongodb_database][COLLECTION]
+
+    async def endpoint(request: Request) -> Response:
+        payload = orjson.loads(await request.body())
+        match = _ID.search(payload["query"])
+        doc = await collection.find_one(
+            {"_id": match.group(1) if match else "", "visible": True}, {META: 0}
+        )
+        body = {"data": {"product": product_json(doc) if doc else None}}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.close()
+
+    return Starlette(routes=[Route("/graphql", endpoint, methods=["POST"])], lifespan=lifespan)

@@ -41,6 +41,7 @@ from materializer.metrics import MaterializerMetrics
 from materializer.runner import source_kinds
 from materializer.service import Materializer
 from shopwindow.demo_events import DemoEvents, DemoRecord
+from shopwindow.demo_traffic import produce_steadily
 from shopwindow.kafka_admin import create_topics
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
@@ -79,21 +80,10 @@ async def produce_at_rate(
         bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, acks="all"
     )
     await producer.start()
-    loop = asyncio.get_running_loop()
-    sent = 0
     try:
-        started = loop.time()
-        while loop.time() - started < seconds:
-            record = events.next(datetime.now(UTC))
-            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
-            sent += 1
-            delay = started + sent / rate_per_s - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await producer.flush()
+        return await produce_steadily(producer, events, rate_per_s, seconds=seconds)
     finally:
         await producer.stop()
-    return sent
 
 
 def consumed(metrics: MaterializerMetrics, topics: TopicNames) -> float:

@@ -53,19 +53,42 @@ async def produce_demo_traffic(
             sent += 1
         await producer.flush()
         log.info("demo catalog published", extra={"products": products})
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        steady = 0
-        while total is None or steady < total:
-            record = events.next(datetime.now(UTC))
-            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
-            steady += 1
-            sent += 1
-            # Pace against the start time, so slow sends do not lower the rate.
-            delay = started + steady / rate_per_s - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        await producer.flush()
+        sent += await produce_steadily(producer, events, rate_per_s, total=total)
     finally:
         await producer.stop()
+    return sent
+
+
+async def produce_steadily(
+    producer: AIOKafkaProducer,
+    events: DemoEvents,
+    rate_per_s: float,
+    *,
+    total: int | None = None,
+    seconds: float | None = None,
+) -> int:
+    """Produce events of the steady mix at ``rate_per_s``, stamped with the current time.
+
+    Args:
+        producer: A started producer.
+        events: The generator.
+        rate_per_s: Events per second.
+        total: Stop after this many events.
+        seconds: Stop after this long.
+
+    Returns:
+        The number of events produced, all acknowledged.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sent = 0
+    while (total is None or sent < total) and (seconds is None or loop.time() - started < seconds):
+        record = events.next(datetime.now(UTC))
+        await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+        sent += 1
+        # Pace against the start time, so slow sends do not lower the rate.
+        delay = started + sent / rate_per_s - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    await producer.flush()
     return sent

@@ -6,7 +6,9 @@ a restart. Against real servers (no stand-ins started) these tests are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from materializer.metrics import MaterializerMetrics
+from materializer.service import Materializer
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
@@ -46,6 +49,32 @@ async def readiness(http: httpx.AsyncClient) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
+@contextlib.asynccontextmanager
+async def ten_in_stock(
+    stack: DevStack, topics: TopicNames, settings: MaterializerSettings, mongo: Mongo, database: str
+) -> AsyncIterator[tuple[Materializer, httpx.AsyncClient]]:
+    """A materializer that has stored 10 units of "abc", and a client of its probes."""
+    await produce(
+        stack.kafka_bootstrap_servers,
+        [(topics.catalog, "abc", catalog()), (topics.inventory, "abc", stock_take(10))],
+    )
+    async with running_materializer(settings) as materializer:
+        await eventually(lambda: quantity(mongo, database), lambda q: q == 10)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
+            yield materializer, http
+
+
+async def four_sold_then_six_stored(
+    stack: DevStack, topics: TopicNames, mongo: Mongo, database: str
+) -> None:
+    """Produce four deltas of -1 and wait until the document shows 6 units."""
+    await produce(
+        stack.kafka_bootstrap_servers,
+        [(topics.inventory, "abc", delta(-1, minutes=n)) for n in range(4)],
+    )
+    await eventually(lambda: quantity(mongo, database), lambda q: q == 6, timeout_s=60)
+
+
 async def test_a_database_outage_is_waited_out_and_nothing_is_skipped(
     stack: DevStack,
     topics: TopicNames,
@@ -55,24 +84,22 @@ async def test_a_database_outage_is_waited_out_and_nothing_is_skipped(
 ) -> None:
     if stack.database is None:
         pytest.skip("needs the MongoDB stand-in, which this run did not start")
-    bootstrap = stack.kafka_bootstrap_servers
-    await produce(
-        bootstrap, [(topics.catalog, "abc", catalog()), (topics.inventory, "abc", stock_take(10))]
-    )
-    async with running_materializer(materializer_settings()) as materializer:
-        await eventually(lambda: quantity(mongo, database_name), lambda q: q == 10)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
-            await stack.database.stop()
-            try:
-                await produce(
-                    bootstrap, [(topics.inventory, "abc", delta(-1, minutes=n)) for n in range(4)]
-                )
-                status, body = await eventually(lambda: readiness(http), lambda r: r[0] == 503)
-                assert "mongodb" in body["failing"]
-            finally:
-                await stack.database.start()
-            await eventually(lambda: quantity(mongo, database_name), lambda q: q == 6, timeout_s=60)
-            await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)
+    database = stack.database
+    settings = materializer_settings()
+    async with ten_in_stock(stack, topics, settings, mongo, database_name) as (materializer, http):
+        await database.stop()
+        try:
+            sold = asyncio.create_task(
+                four_sold_then_six_stored(stack, topics, mongo, database_name)
+            )
+            status, body = await eventually(lambda: readiness(http), lambda r: r[0] == 503)
+            assert "mongodb" in body["failing"]
+            # The batch fetched meanwhile is retried, not skipped or committed.
+            await eventually(lambda: retries(materializer.metrics), lambda count: count >= 1)
+        finally:
+            await database.start()
+        await sold
+        await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)
 
 
 async def test_a_suspended_broker_is_waited_out_and_nothing_is_skipped(
@@ -84,21 +111,14 @@ async def test_a_suspended_broker_is_waited_out_and_nothing_is_skipped(
 ) -> None:
     if stack.broker is None:
         pytest.skip("needs the Kafka stand-in, which this run did not start")
-    bootstrap = stack.kafka_bootstrap_servers
-    await produce(
-        bootstrap, [(topics.catalog, "abc", catalog()), (topics.inventory, "abc", stock_take(10))]
-    )
-    async with running_materializer(materializer_settings()) as materializer:
-        await eventually(lambda: quantity(mongo, database_name), lambda q: q == 10)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
-            stack.broker.process.suspend()
-            try:
-                status, body = await eventually(lambda: readiness(http), lambda r: r[0] == 503)
-                assert "kafka" in body["failing"]
-            finally:
-                stack.broker.process.resume()
-            await produce(
-                bootstrap, [(topics.inventory, "abc", delta(-1, minutes=n)) for n in range(4)]
-            )
-            await eventually(lambda: quantity(mongo, database_name), lambda q: q == 6, timeout_s=60)
-            await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)
+    broker = stack.broker
+    settings = materializer_settings()
+    async with ten_in_stock(stack, topics, settings, mongo, database_name) as (_, http):
+        broker.process.suspend()
+        try:
+            status, body = await eventually(lambda: readiness(http), lambda r: r[0] == 503)
+            assert "kafka" in body["failing"]
+        finally:
+            broker.process.resume()
+        await four_sold_then_six_stored(stack, topics, mongo, database_name)
+        await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)

@@ -9,16 +9,18 @@ from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
-from gateway.auth import TokenVerifier, Viewer
+from gateway.auth import ANONYMOUS, TokenVerifier, Viewer
 from gateway.context import GatewayContext, ResolverLimits
 from gateway.extensions import GatewayExtension, load_extensions
 from gateway.graphql_http import GraphQLEndpoint, Limits
+from gateway.live import ChangelogHub
 from gateway.loaders import CategoryPages, ProductDocuments
 from gateway.metrics import GatewayMetrics
 from gateway.schema import build_schema
+from gateway.websocket import LiveEndpoint, WebSocketGuard
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
@@ -57,9 +59,17 @@ def create_app(
         for extension in extensions
         for name, factory in extension.loaders.items()
     }
-    resolver_limits = ResolverLimits(settings.max_ids_per_query, settings.max_page_size)
+    schema = build_schema(extensions)
+    verifier = TokenVerifier(settings)
+    hub = ChangelogHub(settings.kafka_bootstrap_servers, settings.topics.changelog, documents)
+    resolver_limits = ResolverLimits(
+        settings.max_ids_per_query,
+        settings.max_page_size,
+        settings.ws_max_subscriptions_per_connection,
+        settings.ws_max_products_per_subscription,
+    )
 
-    def context(request: Request, viewer: Viewer, request_id: str) -> GatewayContext:
+    def context(request: Request | None, viewer: Viewer, request_id: str) -> GatewayContext:
         products = documents.loader()
         return GatewayContext(
             products=products,
@@ -68,6 +78,7 @@ def create_app(
             request_id=request_id,
             limits=resolver_limits,
             loaders={name: make() for name, make in loader_factories.items()},
+            live=hub,
         )
 
     limits = Limits(
@@ -80,34 +91,50 @@ def create_app(
         graphiql=settings.graphiql,
     )
     endpoint = GraphQLEndpoint(
-        build_schema(
-            extensions
-        )._schema,  # graphql-core executes it directly: no per-request extension hooks.
+        # graphql-core executes the schema directly: no per-request extension hooks.
+        schema._schema,
         limits,
-        TokenVerifier(settings),
+        verifier,
         context,
         metrics,
         get_graphql_ide_html() if settings.graphiql else None,
     )
 
+    live = LiveEndpoint(
+        schema,
+        verifier,
+        lambda: context(None, ANONYMOUS, ""),
+        settings.ws_keepalive_interval_s,
+    )
+    guard = WebSocketGuard(
+        live,
+        settings.ws_max_connections,
+        settings.ws_idle_timeout_s,
+        settings.ws_send_timeout_s,
+    )
+
     async def readiness() -> list[str]:
+        failing = [] if await hub.healthy() else ["kafka"]
         try:
             await asyncio.wait_for(client.admin.command("ping"), PROBE_TIMEOUT_S)
-            return []
         except Exception:
-            return ["mongodb"]
+            failing.insert(0, "mongodb")
+        return failing
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.aconnect()
+        await hub.start()
         log.info("gateway started", extra={"extensions": [e.name for e in extensions]})
         try:
             yield
         finally:
+            await hub.stop()
             await client.close()
 
     routes = [
         *probe_routes(readiness, metrics.registry),
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", guard),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

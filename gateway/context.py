@@ -18,6 +18,8 @@ class ResolverLimits:
 
     max_ids_per_query: int = 100
     max_page_size: int = 100
+    max_subscriptions_per_connection: int = 100
+    max_products_per_subscription: int = 50
 
 
 @dataclass
@@ -31,6 +33,9 @@ class GatewayContext:
         request_id: Names the request in logs and in masked errors.
         limits: Caps on list sizes.
         loaders: Loaders contributed by extensions, by name.
+        live: The changelog hub feeding subscriptions.
+        connection_params: A WebSocket's ``connection_init`` payload.
+        active_subscriptions: Subscriptions open on this WebSocket.
     """
 
     products: DataLoader[str, MongoDocument | None]
@@ -39,6 +44,9 @@ class GatewayContext:
     request_id: str = ""
     limits: ResolverLimits = field(default_factory=ResolverLimits)
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    live: Any = None
+    connection_params: Any = None
+    active_subscriptions: int = 0
 
     @property
     def segment(self) -> str | None:

@@ -123,7 +123,7 @@ class PreparedCache:
         return Prepared(document, validate(self._schema, document, self._rules))
 
 
-ContextFactory = Callable[[Request, Viewer, str], GatewayContext]
+ContextFactory = Callable[[Request | None, Viewer, str], GatewayContext]
 
 
 class GraphQLEndpoint:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 
 from gateway.context import Info
 from gateway.errors import UserInputError
 from gateway.extensions import GatewayExtension
 from gateway.loaders import CategoryPages, encode_cursor
+from gateway.subscriptions import Subscription
 from gateway.types import Product, product_from_document
 
 
@@ -87,4 +90,15 @@ def build_schema(extensions: Sequence[GatewayExtension] = ()) -> strawberry.Sche
     """The gateway's schema, with the root fields of the given extensions."""
     queries = [Query, *(e.query for e in extensions if e.query is not None)]
     root = queries[0] if len(queries) == 1 else merge_types("Query", tuple(queries))
-    return strawberry.Schema(query=root, types=[t for e in extensions for t in e.types])
+    return strawberry.Schema(
+        query=root,
+        subscription=Subscription,
+        types=[t for e in extensions for t in e.types],
+        # Applies where Strawberry executes (WebSocket); HTTP masks in graphql_http.
+        extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],
+    )
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, UserInputError | GraphQLError)

@@ -60,6 +60,12 @@ class GatewaySettings(ConnectionSettings):
     jwt_jwks_file: Path | None = Field(default=None, description="RS256 keys as a JWKS file.")
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    ws_max_connections: int = Field(default=20_000, ge=1, description="Per process.")
+    ws_max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    ws_max_products_per_subscription: int = Field(default=50, ge=1)
+    ws_idle_timeout_s: float = Field(default=300, gt=0, description="Without subscriptions.")
+    ws_send_timeout_s: float = Field(default=10, gt=0, description="Slower clients are cut.")
+    ws_keepalive_interval_s: float = Field(default=15, gt=0)
     extensions: str = Field(
         default="",
         description="Comma-separated `module:attribute` extensions to load besides the "

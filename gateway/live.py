@@ -1,0 +1,189 @@
+"""Live updates: one changelog reader per process fanning changes out to subscribers.
+
+Each gateway process reads ``saleproduct.changes`` from its end, without a consumer
+group, and hands each change to the subscribers of that product only. A subscriber
+keeps at most one pending document per product (the newest), so a client that cannot
+keep up gets the latest value instead of an unbounded queue.
+
+No gap between the current value and the changes: a subscriber registers with the hub
+first and reads the current document second; the changelog is written after MongoDB,
+so every later change reaches it, and versions at or below what it sent are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from gateway.loaders import ProductDocuments
+from shopwindow.document import decode_changelog_value
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+PROBE_TIMEOUT_S = 2.0
+
+
+class LiveSubscription:
+    """One subscriber's pending changes: the newest document per product."""
+
+    def __init__(self, product_ids: Sequence[str]) -> None:
+        self.product_ids = tuple(dict.fromkeys(product_ids))
+        self._pending: dict[str, Document] = {}
+        self._ready = asyncio.Event()
+
+    def offer(self, doc: Document) -> None:
+        """Keep ``doc`` if it is newer than what is pending for its product."""
+        pending = self._pending.get(doc["_id"])
+        if pending is None or doc["version"] > pending["version"]:
+            self._pending[doc["_id"]] = doc
+            self._ready.set()
+
+    async def next(self) -> Document:
+        """The next pending document, waiting for one."""
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        product_id = next(iter(self._pending))
+        return self._pending.pop(product_id)
+
+
+class ChangelogHub:
+    """Reads the changelog and delivers each change to that product's subscribers.
+
+    Args:
+        bootstrap_servers: Kafka bootstrap list.
+        topic: The changelog topic.
+        documents: Reads current documents for new subscribers.
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, documents: ProductDocuments) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._documents = documents
+        self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscriptions(self) -> int:
+        """Product subscriptions currently registered."""
+        return sum(len(subscribers) for subscribers in self._subscribers.values())
+
+    async def start(self) -> None:
+        """Start reading the changelog from its end, in the background.
+
+        The reader waits out an unavailable broker; ``healthy()`` reports it meanwhile.
+        """
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def healthy(self) -> bool:
+        """Whether the broker answers a metadata request."""
+        if self._consumer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._consumer.topics(), PROBE_TIMEOUT_S)
+            return True
+        except Exception:
+            return False
+
+    async def _run(self) -> None:
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap_servers,
+                enable_auto_commit=False,
+                auto_offset_reset="latest",
+                client_id="shopwindow-gateway-live",
+            )
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                partitions = await self._partitions(consumer)
+                consumer.assign(partitions)
+                await consumer.seek_to_end(*partitions)
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                    for records in batches.values():
+                        for record in records:
+                            self._dispatch(record.key, record.value)
+            except KafkaError as error:
+                log.warning("changelog reader restarting", extra={"error": str(error)})
+                await asyncio.sleep(1)
+            finally:
+                self._consumer = None
+                await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            await consumer.topics()  # Refreshes the metadata.
+            partitions = consumer.partitions_for_topic(self._topic)
+            if partitions:
+                return [TopicPartition(self._topic, p) for p in sorted(partitions)]
+            log.warning("changelog topic not found; waiting", extra={"topic": self._topic})
+            await asyncio.sleep(1)
+
+    def _dispatch(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None or value is None:
+            return  # A tombstone: the product left; live views keep its last value.
+        subscribers = self._subscribers.get(key.decode("utf-8", "replace"))
+        if not subscribers:
+            return
+        try:
+            doc = decode_changelog_value(value)
+        except ValueError:
+            log.warning("unreadable changelog record", extra={"key": key})
+            return
+        for subscription in subscribers:
+            subscription.offer(doc)
+
+    async def follow(
+        self, product_ids: Sequence[str], value_of: Callable[[Document], Hashable]
+    ) -> AsyncGenerator[Document, None]:
+        """The current documents of the products, then every change of ``value_of``.
+
+        Args:
+            product_ids: The products to follow.
+            value_of: What the subscriber sees of a document; a change that leaves it
+                equal is not delivered.
+
+        Yields:
+            Documents, never older than one already yielded for the same product.
+        """
+        subscription = LiveSubscription(product_ids)
+        for product_id in subscription.product_ids:
+            self._subscribers[product_id].add(subscription)
+        sent: dict[str, tuple[int, Hashable]] = {}
+        try:
+            for doc in await self._documents.by_ids(subscription.product_ids):
+                if doc is not None:
+                    subscription.offer(doc)
+            while True:
+                doc = await subscription.next()
+                last = sent.get(doc["_id"])
+                if last is not None and doc["version"] <= last[0]:
+                    continue
+                value = value_of(doc)
+                sent[doc["_id"]] = (doc["version"], value)
+                if last is None or value != last[1]:
+                    yield doc
+        finally:
+            for product_id in subscription.product_ids:
+                subscribers = self._subscribers[product_id]
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[product_id]

@@ -1,0 +1,144 @@
+"""Live price and stock: GraphQL subscriptions fed by the changelog hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
+from typing import Any
+
+import strawberry
+
+from gateway.context import GatewayContext, Info
+from gateway.errors import UserInputError
+from gateway.live import ChangelogHub, Document
+from gateway.types import (
+    Price,
+    Product,
+    Stock,
+    price_from_document,
+    product_from_document,
+    stock_from_document,
+)
+
+
+@strawberry.type(description="A product's stock after a change.")
+class StockUpdate:
+    product_id: strawberry.ID
+    stock: Stock
+    version: int
+
+
+@strawberry.type(description="A product's price, as the viewer pays it, after a change.")
+class PriceUpdate:
+    product_id: strawberry.ID
+    price: Price | None
+    version: int
+
+
+def _stock_value(doc: Document) -> Hashable:
+    return (doc["stock"]["available"], doc["stock"]["status"])
+
+
+def _price_value(segment: str | None) -> Callable[[Document], Hashable]:
+    def value(doc: Document) -> Hashable:
+        price = price_from_document(doc.get("price"), segment)
+        if price is None:
+            return None
+        return (price.amount, price.list_amount, price.currency, price.discount_percent)
+
+    return value
+
+
+async def _follow(
+    info: Info, product_ids: Sequence[str], value_of: Callable[[Document], Hashable]
+) -> AsyncGenerator[Document, None]:
+    context: GatewayContext = info.context
+    limits = context.limits
+    if not product_ids or len(product_ids) > limits.max_products_per_subscription:
+        raise UserInputError(
+            f"Give between 1 and {limits.max_products_per_subscription} product ids."
+        )
+    if context.active_subscriptions >= limits.max_subscriptions_per_connection:
+        raise UserInputError(
+            f"At most {limits.max_subscriptions_per_connection} subscriptions per connection."
+        )
+    hub: ChangelogHub = context.live
+    context.active_subscriptions += 1
+    try:
+        async for doc in hub.follow([str(i) for i in product_ids], value_of):
+            yield doc
+    finally:
+        context.active_subscriptions -= 1
+
+
+def _stock_update(doc: Document) -> StockUpdate:
+    return StockUpdate(
+        product_id=strawberry.ID(doc["_id"]),
+        stock=stock_from_document(doc["stock"]),
+        version=doc["version"],
+    )
+
+
+async def stock_changed(info: Info, product_id: strawberry.ID) -> AsyncGenerator[StockUpdate, None]:
+    async for doc in _follow(info, [product_id], _stock_value):
+        yield _stock_update(doc)
+
+
+async def stocks_changed(
+    info: Info, product_ids: list[strawberry.ID]
+) -> AsyncGenerator[StockUpdate, None]:
+    async for doc in _follow(info, product_ids, _stock_value):
+        yield _stock_update(doc)
+
+
+def _price_update(doc: Document, segment: str | None) -> PriceUpdate:
+    return PriceUpdate(
+        product_id=strawberry.ID(doc["_id"]),
+        price=price_from_document(doc.get("price"), segment),
+        version=doc["version"],
+    )
+
+
+async def price_changed(info: Info, product_id: strawberry.ID) -> AsyncGenerator[PriceUpdate, None]:
+    segment = info.context.segment
+    async for doc in _follow(info, [product_id], _price_value(segment)):
+        yield _price_update(doc, segment)
+
+
+async def prices_changed(
+    info: Info, product_ids: list[strawberry.ID]
+) -> AsyncGenerator[PriceUpdate, None]:
+    segment = info.context.segment
+    async for doc in _follow(info, product_ids, _price_value(segment)):
+        yield _price_update(doc, segment)
+
+
+def _version(doc: Document) -> Any:
+    return doc["version"]
+
+
+async def product_changed(info: Info, id: strawberry.ID) -> AsyncGenerator[Product, None]:
+    async for doc in _follow(info, [id], _version):
+        yield product_from_document(doc, info.context.segment)
+
+
+_EACH = "First the current value, then every change; versions never go backwards."
+
+
+@strawberry.type
+class Subscription:
+    stock_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
+        resolver=stock_changed, description=f"Stock of one product. {_EACH}"
+    )
+    stocks_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
+        resolver=stocks_changed,
+        description=f"Stock of several products (a list page); capped. {_EACH}",
+    )
+    price_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
+        resolver=price_changed, description=f"Price of one product, as the viewer pays it. {_EACH}"
+    )
+    prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
+        resolver=prices_changed, description=f"Prices of several products; capped. {_EACH}"
+    )
+    product_changed: AsyncGenerator[Product, None] = strawberry.subscription(
+        resolver=product_changed, description=f"The whole product. {_EACH}"
+    )

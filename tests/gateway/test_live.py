@@ -1,0 +1,84 @@
+"""The changelog hub on its own: conflation, ordering and value filtering."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, cast
+
+from gateway.live import ChangelogHub, LiveSubscription
+from gateway.loaders import ProductDocuments
+from shopwindow.document import encode_changelog_value
+
+
+def doc(version: int, available: int = 1, product_id: str = "abc") -> dict[str, Any]:
+    return {
+        "_id": product_id,
+        "version": version,
+        "visible": True,
+        "stock": {"available": available, "status": "IN_STOCK", "updated_at": None},
+    }
+
+
+class StoredDocuments:
+    def __init__(self, *docs: dict[str, Any]) -> None:
+        self.docs = {d["_id"]: d for d in docs}
+
+    async def by_ids(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        return [self.docs.get(i) for i in ids]
+
+
+def hub_over(*docs: dict[str, Any]) -> ChangelogHub:
+    return ChangelogHub("unused:9092", "changes", cast(ProductDocuments, StoredDocuments(*docs)))
+
+
+async def test_a_slow_subscriber_gets_the_latest_value_not_a_queue() -> None:
+    subscription = LiveSubscription(["abc"])
+    for version in range(1, 21):
+        subscription.offer(doc(version))
+    subscription.offer(doc(3))  # A stale copy arriving late changes nothing.
+    assert (await subscription.next())["version"] == 20
+    assert subscription._pending == {}
+
+
+def publish(hub: ChangelogHub, *docs: dict[str, Any]) -> None:
+    for change in docs:
+        hub._dispatch(change["_id"].encode(), encode_changelog_value(change))
+
+
+async def next_of(updates: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], await asyncio.wait_for(anext(updates), 1))
+
+
+async def test_current_value_first_then_newer_changes_of_the_followed_value() -> None:
+    hub = hub_over(doc(5, available=3), doc(1, product_id="other"))
+    updates = hub.follow(["abc"], lambda d: d["stock"]["available"])
+    assert (await next_of(updates))["version"] == 5
+    publish(
+        hub,
+        doc(4, available=9),  # Older than what was sent: dropped.
+        doc(6, available=3),  # Same available stock: nothing to push.
+        doc(9, available=7, product_id="other"),  # Not followed.
+    )
+    publish(hub, doc(7, available=2))
+    assert (await next_of(updates))["version"] == 7
+    assert hub.subscriptions == 1
+    await updates.aclose()
+    assert hub.subscriptions == 0
+
+
+async def test_a_change_reaches_only_that_products_subscribers() -> None:
+    hub = hub_over(doc(1), doc(1, product_id="def"))
+    abc = hub.follow(["abc"], lambda d: d["version"])
+    both = hub.follow(["abc", "def"], lambda d: d["version"])
+    await next_of(abc)
+    assert {(await next_of(both))["_id"] for _ in range(2)} == {"abc", "def"}
+    publish(hub, doc(2, product_id="def"))
+    assert (await next_of(both))["_id"] == "def"
+    pending = asyncio.ensure_future(anext(abc))
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    pending.cancel()
+    await asyncio.gather(pending, return_exceptions=True)
+    await abc.aclose()
+    await both.aclose()

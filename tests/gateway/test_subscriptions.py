@@ -1,0 +1,249 @@
+"""Live price and stock over both WebSocket protocols, with a real GraphQL client (gql)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from aiokafka import AIOKafkaProducer
+from gql import Client, gql
+from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
+from gql.transport.websockets import WebsocketsTransport
+from pymongo import AsyncMongoClient
+from websockets.exceptions import ConnectionClosed
+
+from materializer.decode import SourceKind, decode_record
+from materializer.events import Position, SourcedEvent
+from materializer.fold import FoldSettings, fold
+from materializer.publishing import changelog_record
+from shopwindow.devstack import DevStack
+from shopwindow.document import COLLECTION
+from shopwindow.mongo import MongoDocument
+from shopwindow.topics import TopicNames
+from tests.gateway.conftest import GatewayFactory, full_product
+from tests.helpers import encode, eventually
+from tests.materializer.conftest import delta, price
+
+PROTOCOLS = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL]
+SECRET = "test-secret-of-at-least-32-bytes!!"
+STOCK = 'subscription { stockChanged(productId: "abc") { productId version stock { available } } }'
+
+
+class Source:
+    """Does what the materializer does: fold, store, then announce on the changelog."""
+
+    def __init__(
+        self,
+        stack: DevStack,
+        topics: TopicNames,
+        mongo: AsyncMongoClient[MongoDocument],
+        database: str,
+    ) -> None:
+        self._collection = mongo[database][COLLECTION]
+        self._topic = topics.changelog
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=stack.kafka_bootstrap_servers, enable_idempotence=False
+        )
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._offsets = itertools.count()
+
+    async def apply(
+        self, product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        sourced = [
+            SourcedEvent(
+                decode_record(kind, product_id.encode(), encode(value)).event,
+                Position(kind.value, 0, next(self._offsets)),
+            )
+            for kind, value in events
+        ]
+        doc = fold(self._docs.get(product_id), product_id, sourced, FoldSettings()).document
+        assert doc is not None
+        self._docs[product_id] = doc
+        await self._collection.replace_one({"_id": product_id}, doc, upsert=True)
+        record = changelog_record(self._topic, product_id, doc)
+        await self._producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=record.headers
+        )
+        return doc
+
+
+@pytest.fixture
+async def source(
+    stack: DevStack, topics: TopicNames, mongo: AsyncMongoClient[MongoDocument], database_name: str
+) -> AsyncIterator[Source]:
+    made = Source(stack, topics, mongo, database_name)
+    await made._producer.start()
+    yield made
+    await made._producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def session(
+    http: httpx.AsyncClient, protocol: str = PROTOCOLS[0], token: str | None = None
+) -> AsyncIterator[Any]:
+    transport = WebsocketsTransport(
+        url=f"ws://127.0.0.1:{http.base_url.port}/graphql",
+        subprotocols=[protocol],
+        close_timeout=1,
+        init_payload={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    async with Client(transport=transport) as opened:
+        yield opened
+
+
+async def hub_listening(http: httpx.AsyncClient) -> None:
+    """Wait until the gateway's changelog reader answers (its /readyz is green)."""
+    await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 200)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_current_value_then_every_change(
+    source: Source, gateway: GatewayFactory, protocol: str
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with gateway() as http:
+        await hub_listening(http)
+        async with session(http, protocol) as live:
+            updates = live.subscribe(gql(STOCK))
+            first = await anext(updates)
+            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
+            second = await asyncio.wait_for(anext(updates), 10)
+    assert first["stockChanged"] == {"productId": "abc", "version": 4, "stock": {"available": 3}}
+    assert second["stockChanged"] == {"productId": "abc", "version": 5, "stock": {"available": 2}}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_bad_token_is_refused(gateway: GatewayFactory, protocol: str) -> None:
+    bad = jwt.encode({"sub": "u", "exp": 1}, SECRET, algorithm="HS256")
+    async with gateway(jwt_hs256_secret=SECRET) as http:
+        with pytest.raises(TransportError) as refused:
+            async with session(http, protocol, token=bad) as live:
+                await anext(live.subscribe(gql(STOCK)))
+    if protocol == WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL:
+        # graphql-transport-ws has no error message before the ack: close code 4403.
+        cause = refused.value.__cause__
+        assert isinstance(cause, ConnectionClosed) and cause.rcvd is not None
+        assert cause.rcvd.code == 4403
+    else:
+        assert isinstance(refused.value, TransportServerError)
+        assert "token expired" in str(refused.value)
+
+
+async def test_a_segment_token_sees_its_price_and_unchanged_prices_push_nothing(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    good = jwt.encode(
+        {"sub": "u", "exp": 9_999_999_999, "segment": "gold"}, SECRET, algorithm="HS256"
+    )
+    query = (
+        'subscription { priceChanged(productId: "abc") { version price { amount listAmount } } }'
+    )
+    async with gateway(jwt_hs256_secret=SECRET) as http:
+        await hub_listening(http)
+        async with session(http, token=good) as live:
+            updates = live.subscribe(gql(query))
+            first = await anext(updates)
+            # The same prices, newer time: nothing to push. Then stock moves: nothing either.
+            same = price(
+                "abc", "17.99", minutes=5, list_amount="19.99", segment_amounts={"gold": "15.00"}
+            )
+            await source.apply("abc", (SourceKind.PRICES, same))
+            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=6)))
+            cheaper = price(
+                "abc", "17.99", minutes=7, list_amount="19.99", segment_amounts={"gold": "14.00"}
+            )
+            await source.apply("abc", (SourceKind.PRICES, cheaper))
+            second = await asyncio.wait_for(anext(updates), 10)
+    assert first["priceChanged"] == {
+        "version": 4,
+        "price": {"amount": "15.00", "listAmount": "17.99"},
+    }
+    assert second["priceChanged"] == {
+        "version": 6,
+        "price": {"amount": "14.00", "listAmount": "17.99"},
+    }
+
+
+async def test_list_pages_follow_several_products_within_a_cap(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    for product_id in ("a", "b"):
+        await source.apply(product_id, *full_product(product_id))
+    query = (
+        'subscription { stocksChanged(productIds: ["a", "b"]) { productId stock { available } } }'
+    )
+    async with gateway(ws_max_products_per_subscription=2) as http:
+        await hub_listening(http)
+        async with session(http) as live:
+            updates = live.subscribe(gql(query))
+            initial = {(await anext(updates))["stocksChanged"]["productId"] for _ in range(2)}
+            await source.apply("b", (SourceKind.INVENTORY, delta(-3, "b", minutes=1)))
+            change = await asyncio.wait_for(anext(updates), 10)
+            three = 'subscription { stocksChanged(productIds: ["a", "b", "c"]) { productId } }'
+            with pytest.raises(TransportQueryError, match="between 1 and 2"):
+                await anext(live.subscribe(gql(three)))
+    assert initial == {"a", "b"}
+    assert change["stocksChanged"] == {"productId": "b", "stock": {"available": 0}}
+
+
+async def test_no_gap_across_a_broker_outage(
+    stack: DevStack, source: Source, gateway: GatewayFactory
+) -> None:
+    if stack.broker is None:
+        pytest.skip("needs the Kafka stand-in, which this run did not start")
+    await source.apply("abc", *full_product("abc"))
+    async with gateway() as http:
+        await hub_listening(http)
+        async with session(http) as live:
+            updates = live.subscribe(gql(STOCK))
+            first = await anext(updates)
+            stack.broker.process.suspend()
+            try:
+                ready = await eventually(
+                    lambda: http.get("/readyz"), lambda r: r.status_code == 503
+                )
+            finally:
+                stack.broker.process.resume()
+            for minute in (1, 2, 3):
+                await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=minute)))
+            seen = [first["stockChanged"]]
+            while seen[-1]["version"] < 7:
+                seen.append((await asyncio.wait_for(anext(updates), 20))["stockChanged"])
+    assert "kafka" in ready.json()["failing"]
+    versions = [update["version"] for update in seen]
+    assert versions == sorted(versions) and versions[0] == 4 and versions[-1] == 7
+    assert seen[-1]["stock"] == {"available": 0}
+
+
+async def test_connection_and_subscription_limits(source: Source, gateway: GatewayFactory) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with gateway(ws_max_connections=1, ws_max_subscriptions_per_connection=1) as http:
+        await hub_listening(http)
+        async with session(http) as live:
+            updates = live.subscribe(gql(STOCK))
+            await anext(updates)
+            with pytest.raises(TransportQueryError, match="At most 1 subscriptions"):
+                await anext(live.subscribe(gql(STOCK)))
+            with pytest.raises(TransportError):
+                async with session(http) as second:
+                    await anext(second.subscribe(gql(STOCK)))
+
+
+async def test_idle_connections_are_closed(gateway: GatewayFactory) -> None:
+    async with gateway(ws_idle_timeout_s=0.5) as http:
+        transport = WebsocketsTransport(url=f"ws://127.0.0.1:{http.base_url.port}/graphql")
+        await transport.connect()
+        try:
+            await asyncio.sleep(3)
+            with pytest.raises(TransportError):
+                await transport.execute(gql("{ __typename }"))
+        finally:
+            await transport.close()

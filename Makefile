@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-materializer bench-gateway clean
+.PHONY: run test lint bench-materializer bench-gateway bench-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench-materializer: $(STAMP)
 ## bench-gateway: gateway req/s and latency against a bare Starlette endpoint.
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway
+
+## bench-live: change-to-client latency and memory of 10,000 subscriptions.
+bench-live: $(STAMP)
+	$(BIN)/python -m bench.live
 
 clean:
 	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis

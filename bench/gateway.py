@@ -29,6 +29,7 @@ from materializer.events import Position, SourcedEvent
 from materializer.fold import FoldSettings, fold
 from materializer.runner import source_kinds
 from shopwindow.demo_events import DemoEvents
+from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import mongo_client
@@ -39,8 +40,8 @@ QUERY = """query {{ product(id: "{id}") {{ id name brand images attributes {{ na
   rating {{ average count }} version updatedAt }} }}"""
 
 
-async def seed(uri: str, database: str, count: int) -> list[str]:
-    """Fold realistic events into ``count`` product documents."""
+async def seed(uri: str, database: str, count: int) -> dict[str, dict[str, Any]]:
+    """Fold realistic events into ``count`` product documents, stored and returned."""
     topics = TopicNames()
     kinds = source_kinds(topics)
     ids = [f"p{n:06d}" for n in range(count)]
@@ -51,13 +52,25 @@ async def seed(uri: str, database: str, count: int) -> list[str]:
         decoded = decode_record(kinds[record.topic], record.key, record.value, record.headers)
         sourced = SourcedEvent(decoded.event, Position(record.topic, 0, offset), decoded.event_id)
         by_product.setdefault(record.key.decode(), []).append(sourced)
-    docs = [fold(None, pid, evs, FoldSettings()).document for pid, evs in by_product.items()]
+    docs = {pid: fold(None, pid, evs, FoldSettings()).document for pid, evs in by_product.items()}
+    stored = {pid: doc for pid, doc in docs.items() if doc is not None}
     client = mongo_client(uri, "shopwindow-bench")
     try:
-        await client[database][COLLECTION].insert_many([d for d in docs if d is not None])
+        await client[database][COLLECTION].insert_many(list(stored.values()))
     finally:
         await client.close()
-    return ids
+    return stored
+
+
+def server_env(stack: DevStack, database: str) -> dict[str, str]:
+    """The environment of a benchmarked gateway process."""
+    return {
+        **os.environ,
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+        "SHOPWINDOW_MONGODB_URI": stack.mongodb_uri,
+        "SHOPWINDOW_MONGODB_DATABASE": database,
+        "SHOPWINDOW_LOG_LEVEL": "WARNING",
+    }
 
 
 async def start_server(factory: str, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -133,15 +146,9 @@ async def load(
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         database = f"bench_gateway_{uuid.uuid4().hex[:8]}"
-        ids = await seed(stack.mongodb_uri, database, args.products)
+        ids = list(await seed(stack.mongodb_uri, database, args.products))
         bodies = [orjson.dumps({"query": QUERY.format(id=pid)}) for pid in ids]
-        env = {
-            **os.environ,
-            "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
-            "SHOPWINDOW_MONGODB_URI": stack.mongodb_uri,
-            "SHOPWINDOW_MONGODB_DATABASE": database,
-            "SHOPWINDOW_LOG_LEVEL": "WARNING",
-        }
+        env = server_env(stack, database)
         results: dict[str, Any] = {}
         answers: dict[str, Any] = {}
         for name in ("gateway", "baseline"):

@@ -109,6 +109,8 @@ class ChangelogHub:
                 enable_auto_commit=False,
                 auto_offset_reset="latest",
                 client_id="shopwindow-gateway-live",
+                # Changes are small and latency is the point: do not let fetches linger.
+                fetch_max_wait_ms=50,
             )
             try:
                 await consumer.start()

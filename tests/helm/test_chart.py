@@ -1,0 +1,264 @@
+"""The Helm chart: lint, documentation, schema, Kubernetes validity and the wiring.
+
+Rendered without a helm binary by helm-python-sdk; every manifest is validated against
+the Kubernetes API schemas by kubernetes-validate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from shopwindow.settings import GatewaySettings, MaterializerSettings
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "shopwindow"
+KUBERNETES_VERSION = "1.30.0"
+CUSTOM_KINDS = {"ServiceMonitor"}  # CRDs of the Prometheus Operator: no upstream schema.
+
+NON_DEFAULT: dict[str, Any] = {
+    "image": {"digest": "sha256:" + "a" * 64, "pullSecrets": ["registry"]},
+    "kafka": {"bootstrapServers": "kafka-0:9092,kafka-1:9092"},
+    "mongodb": {
+        "existingSecret": "mongo-credentials",
+        "existingSecretUriKey": "uri",
+        "database": "shop",
+    },
+    "auth": {"existingSecret": "jwt-keys", "jwt": {"mode": "rs256-jwks", "audience": "shop"}},
+    "gateway": {
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "hostname": "api.shop.example",
+            "tlsSecret": "api-tls",
+        },
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12},
+        "containerPort": 8080,
+        "graphiql": True,
+        "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
+    },
+    "materializer": {"replicaCount": 6, "containerPort": 9200, "groupId": "shop-materializer"},
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "networkPolicy": {"enabled": True, "allowExternal": False},
+    "topics": {"inventory": "stock.deltas"},
+}
+
+Manifest = dict[str, Any]
+
+
+def render(values: dict[str, Any]) -> dict[str, Any]:
+    with helm.Chart.load(str(CHART)) as chart:
+        files = chart.render(values, name="shop", namespace="retail")
+    return files
+
+
+def manifests(values: dict[str, Any]) -> list[Manifest]:
+    return [
+        doc
+        for name, text in render(values).items()
+        if name.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def find(docs: list[Manifest], kind: str, name: str) -> Manifest:
+    [found] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found
+
+
+def test_the_chart_lints_clean() -> None:
+    report = helm.lint(str(CHART))
+    assert report["errors"] == [] and report["messages"] == []
+
+
+def leaves(values: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(values, dict) and values:
+        for key, value in values.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip(".")
+
+
+def test_every_value_is_documented() -> None:
+    text = (CHART / "values.yaml").read_text()
+    documented = set(re.findall(r"^\s*## @param (\S+)", text, re.MULTILINE))
+    keys = set(leaves(yaml.safe_load(text)))
+    undocumented = {k for k in keys if not any(k == d or k.startswith(d + ".") for d in documented)}
+    assert undocumented == set()
+    prefixes = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
+    assert documented - prefixes == set(), "documented values that do not exist"
+
+
+def test_the_schema_covers_every_value() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def covered(path: str) -> bool:
+        node = schema
+        for part in path.split("."):
+            if "properties" not in node:
+                return bool(node.get("type") == "object")  # A free-form map, such as labels.
+            if part not in node["properties"]:
+                return False
+            node = node["properties"][part]
+        return True
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert [path for path in leaves(values) if not covered(path)] == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"logLevel": "LOUD"},
+        {"gateway": {"replicaz": 2}},
+        {"auth": {"jwt": {"mode": "magic"}}},
+        {"gateway": {"containerPort": 70000}},
+        {"kafka": {"bootstrapServers": ""}},
+    ],
+)
+def test_the_schema_rejects_bad_values(values: dict[str, Any]) -> None:
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema(values)
+
+
+@pytest.mark.parametrize("values", [{}, NON_DEFAULT], ids=["defaults", "non-default"])
+def test_every_manifest_is_valid_kubernetes(values: dict[str, Any]) -> None:
+    docs = manifests(values)
+    assert docs
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def container(docs: list[Manifest], role: str) -> Manifest:
+    deployment = find(docs, "Deployment", f"shop-shopwindow-{role}")
+    [main] = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(main)
+
+
+def role_environment(docs: list[Manifest], role: str, secrets: dict[str, str]) -> dict[str, str]:
+    """The environment a role's container gets, secrets filled in from ``secrets``."""
+    main = container(docs, role)
+    env: dict[str, str] = {}
+    for source in main.get("envFrom", []):
+        env |= find(docs, "ConfigMap", source["configMapRef"]["name"])["data"]
+    for variable in main.get("env", []):
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+        else:
+            ref = variable["valueFrom"]["secretKeyRef"]
+            env[variable["name"]] = secrets[f"{ref['name']}/{ref['key']}"]
+    return env
+
+
+def settings_from(
+    cls: type[BaseSettings], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    for name in [n for n in os.environ if n.startswith("SHOPWINDOW_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    known = {f"SHOPWINDOW_{field.upper()}" for field in cls.model_fields} | {
+        f"SHOPWINDOW_TOPICS__{topic.upper()}"
+        for topic in cls.model_fields["topics"].annotation.model_fields  # type: ignore[union-attr]
+    }
+    return cls(), {name for name in env if name not in known}
+
+
+def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = manifests(NON_DEFAULT)
+    secrets = {"mongo-credentials/uri": "mongodb://db/?replicaSet=rs0"}
+    gateway_env = role_environment(docs, "gateway", secrets)
+    materializer_env = role_environment(docs, "materializer", secrets)
+    # Files the gateway reads come from the mounted Secret: same path and key.
+    gateway_container = container(docs, "gateway")
+    [mount] = [m for m in gateway_container["volumeMounts"] if m["name"] == "jwt"]
+    assert gateway_env["SHOPWINDOW_JWT_JWKS_FILE"] == f"{mount['mountPath']}/jwt-jwks.json"
+    gateway_env.pop("SHOPWINDOW_JWT_JWKS_FILE")
+
+    gateway, unknown_to_gateway = settings_from(GatewaySettings, gateway_env, monkeypatch)
+    materializer, unknown_to_materializer = settings_from(
+        MaterializerSettings, materializer_env, monkeypatch
+    )
+    # Every variable the chart sets means something to at least one role.
+    assert unknown_to_gateway & unknown_to_materializer == set()
+    assert gateway.http_port == gateway_container["ports"][0]["containerPort"] == 8080
+    assert (
+        gateway.max_tokens == 5000 and gateway.graphiql is True and gateway.jwt_audience == "shop"
+    )
+    assert (
+        materializer.materializer_http_port
+        == container(docs, "materializer")["ports"][0]["containerPort"]
+        == 9200
+    )
+    assert materializer.materializer_group_id == "shop-materializer"
+    assert materializer.topics.inventory == "stock.deltas"
+    assert materializer.kafka_bootstrap_servers == "kafka-0:9092,kafka-1:9092"
+    assert gateway.mongodb_uri.get_secret_value() == secrets["mongo-credentials/uri"]
+
+
+@pytest.mark.parametrize("values", [{}, NON_DEFAULT], ids=["defaults", "non-default"])
+@pytest.mark.parametrize("role", ["gateway", "materializer"])
+def test_probes_and_ports_agree(values: dict[str, Any], role: str) -> None:
+    docs = manifests(values)
+    main = container(docs, role)
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert [p["name"] for p in main["ports"]] == ["http"]
+    service = find(docs, "Service", f"shop-shopwindow-{role}")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    deployment = find(docs, "Deployment", f"shop-shopwindow-{role}")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    security = main["securityContext"]
+    assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+
+
+def test_defaults_keep_secrets_in_the_charts_secret() -> None:
+    docs = manifests({})
+    secret = find(docs, "Secret", "shop-shopwindow")
+    assert set(secret["data"]) == {"mongodb-uri"}
+    env = {e["name"]: e for e in container(docs, "gateway")["env"]}
+    assert env["SHOPWINDOW_MONGODB_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "shop-shopwindow",
+        "key": "mongodb-uri",
+    }
+    assert not any(
+        d["kind"] in {"Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"}
+        for d in docs
+    )
+
+
+def test_existing_secrets_replace_the_charts_secret_and_autoscaling_owns_replicas() -> None:
+    docs = manifests(NON_DEFAULT)
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    assert "replicas" not in find(docs, "Deployment", "shop-shopwindow-gateway")["spec"]
+    assert (
+        find(docs, "HorizontalPodAutoscaler", "shop-shopwindow-gateway")["spec"]["maxReplicas"]
+        == 12
+    )
+    assert find(docs, "Deployment", "shop-shopwindow-materializer")["spec"]["replicas"] == 6
+    assert (
+        container(docs, "gateway")["image"] == "docker.io/shopwindow/shopwindow@sha256:" + "a" * 64
+    )
+
+
+def test_notes_say_how_to_reach_the_api() -> None:
+    assert (
+        "port-forward svc/shop-shopwindow-gateway" in render({})["shopwindow/templates/NOTES.txt"]
+    )
+    assert (
+        "https://api.shop.example/graphql" in render(NON_DEFAULT)["shopwindow/templates/NOTES.txt"]
+    )

@@ -32,6 +32,7 @@ from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
 from shopwindow.document import COLLECTION
+from shopwindow.kafka_admin import create_topics
 from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 
@@ -146,6 +147,7 @@ async def load(
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         database = f"bench_gateway_{uuid.uuid4().hex[:8]}"
+        await create_topics(stack.kafka_bootstrap_servers, TopicNames(), 1)
         ids = list(await seed(stack.mongodb_uri, database, args.products))
         bodies = [orjson.dumps({"query": QUERY.format(id=pid)}) for pid in ids]
         env = server_env(stack, database)

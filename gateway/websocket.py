@@ -172,7 +172,9 @@ class _GuardedConnection:
             return
         self._track(message.get("text"), incoming=False)
         try:
-            await asyncio.wait_for(self._send(message), self._guard._send_timeout_s)
+            # asyncio.timeout, unlike wait_for, needs no task per message.
+            async with asyncio.timeout(self._guard._send_timeout_s):
+                await self._send(message)
         except TimeoutError:
             log.info("cutting a websocket client too slow to read")
             self._evicted.set()

@@ -56,6 +56,33 @@ class Source:
     async def apply(
         self, product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]
     ) -> dict[str, Any]:
+        """Fold and store, then announce on the changelog."""
+        doc = await self.apply_quietly(product_id, *events)
+        record = changelog_record(self._topic, product_id, doc)
+        await self._producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=record.headers
+        )
+        return doc
+
+    async def apply_in_one_batch(
+        self, product_id: str, changes: list[tuple[SourceKind, dict[str, Any] | None]]
+    ) -> int:
+        """Fold each change separately but announce them all in one Kafka record batch,
+        as a busy materializer would; returns the last version."""
+        batch = self._producer.create_batch()
+        for kind, value in changes:
+            doc = await self.apply_quietly(product_id, (kind, value))
+            record = changelog_record(self._topic, product_id, doc)
+            assert batch.append(
+                key=record.key, value=record.value, timestamp=None, headers=record.headers
+            )
+        await (await self._producer.send_batch(batch, self._topic, partition=0))
+        return int(doc["version"])
+
+    async def apply_quietly(
+        self, product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        """Fold and store, without announcing."""
         sourced = [
             SourcedEvent(
                 decode_record(kind, product_id.encode(), encode(value)).event,
@@ -67,10 +94,6 @@ class Source:
         assert doc is not None
         self._docs[product_id] = doc
         await self._collection.replace_one({"_id": product_id}, doc, upsert=True)
-        record = changelog_record(self._topic, product_id, doc)
-        await self._producer.send_and_wait(
-            record.topic, record.value, key=record.key, headers=record.headers
-        )
         return doc
 
 
@@ -170,6 +193,32 @@ async def test_a_segment_token_sees_its_price_and_unchanged_prices_push_nothing(
         "version": 6,
         "price": {"amount": "14.00", "listAmount": "17.99"},
     }
+
+
+async def test_a_burst_of_changes_is_conflated_to_the_latest(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with gateway() as http:
+        await hub_listening(http)
+        async with session(http) as live:
+            updates = live.subscribe(gql(STOCK))
+            first = await anext(updates)
+            burst: list[tuple[SourceKind, dict[str, Any] | None]] = [
+                (SourceKind.INVENTORY, delta(5, minutes=n)) for n in range(1, 21)
+            ]
+            last_version = await source.apply_in_one_batch("abc", burst)
+            received = [await asyncio.wait_for(anext(updates), 10)]
+            while received[-1]["stockChanged"]["version"] < last_version:
+                received.append(await asyncio.wait_for(anext(updates), 10))
+    assert first["stockChanged"]["version"] == 4
+    assert received[-1]["stockChanged"] == {
+        "productId": "abc",
+        "version": 24,
+        "stock": {"available": 103},
+    }
+    # Twenty changes, one record batch: the subscriber got the newest, not a queue.
+    assert len(received) < 20
 
 
 async def test_list_pages_follow_several_products_within_a_cap(

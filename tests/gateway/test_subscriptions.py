@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -126,18 +127,40 @@ async def hub_listening(http: httpx.AsyncClient) -> None:
     await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 200)
 
 
+@dataclass
+class Following:
+    """A gateway, a GraphQL WebSocket session to it, and one subscription's updates."""
+
+    http: httpx.AsyncClient
+    live: Any
+    updates: Any
+
+
+@contextlib.asynccontextmanager
+async def following(
+    gateway: GatewayFactory,
+    query: str,
+    protocol: str = PROTOCOLS[0],
+    token: str | None = None,
+    **settings: Any,
+) -> AsyncIterator[Following]:
+    """Run a gateway whose changelog reader listens, and subscribe to ``query``."""
+    async with gateway(**settings) as http:
+        await hub_listening(http)
+        async with session(http, protocol, token) as live:
+            yield Following(http, live, live.subscribe(gql(query)))
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_current_value_then_every_change(
     source: Source, gateway: GatewayFactory, protocol: str
 ) -> None:
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
-        await hub_listening(http)
-        async with session(http, protocol) as live:
-            updates = live.subscribe(gql(STOCK))
-            first = await anext(updates)
-            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
-            second = await asyncio.wait_for(anext(updates), 10)
+    async with following(gateway, STOCK, protocol=protocol) as subscribed:
+        updates = subscribed.updates
+        first = await anext(updates)
+        await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
+        second = await asyncio.wait_for(anext(updates), 10)
     assert first["stockChanged"] == {"productId": "abc", "version": 4, "stock": {"available": 3}}
     assert second["stockChanged"] == {"productId": "abc", "version": 5, "stock": {"available": 2}}
 
@@ -169,22 +192,20 @@ async def test_a_segment_token_sees_its_price_and_unchanged_prices_push_nothing(
     query = (
         'subscription { priceChanged(productId: "abc") { version price { amount listAmount } } }'
     )
-    async with gateway(jwt_hs256_secret=SECRET) as http:
-        await hub_listening(http)
-        async with session(http, token=good) as live:
-            updates = live.subscribe(gql(query))
-            first = await anext(updates)
-            # The same prices, newer time: nothing to push. Then stock moves: nothing either.
-            same = price(
-                "abc", "17.99", minutes=5, list_amount="19.99", segment_amounts={"gold": "15.00"}
-            )
-            await source.apply("abc", (SourceKind.PRICES, same))
-            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=6)))
-            cheaper = price(
-                "abc", "17.99", minutes=7, list_amount="19.99", segment_amounts={"gold": "14.00"}
-            )
-            await source.apply("abc", (SourceKind.PRICES, cheaper))
-            second = await asyncio.wait_for(anext(updates), 10)
+    async with following(gateway, query, token=good, jwt_hs256_secret=SECRET) as subscribed:
+        updates = subscribed.updates
+        first = await anext(updates)
+        # The same prices, newer time: nothing to push. Then stock moves: nothing either.
+        same = price(
+            "abc", "17.99", minutes=5, list_amount="19.99", segment_amounts={"gold": "15.00"}
+        )
+        await source.apply("abc", (SourceKind.PRICES, same))
+        await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=6)))
+        cheaper = price(
+            "abc", "17.99", minutes=7, list_amount="19.99", segment_amounts={"gold": "14.00"}
+        )
+        await source.apply("abc", (SourceKind.PRICES, cheaper))
+        second = await asyncio.wait_for(anext(updates), 10)
     assert first["priceChanged"] == {
         "version": 4,
         "price": {"amount": "15.00", "listAmount": "17.99"},
@@ -199,18 +220,16 @@ async def test_a_burst_of_changes_is_conflated_to_the_latest(
     source: Source, gateway: GatewayFactory
 ) -> None:
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
-        await hub_listening(http)
-        async with session(http) as live:
-            updates = live.subscribe(gql(STOCK))
-            first = await anext(updates)
-            burst: list[tuple[SourceKind, dict[str, Any] | None]] = [
-                (SourceKind.INVENTORY, delta(5, minutes=n)) for n in range(1, 21)
-            ]
-            last_version = await source.apply_in_one_batch("abc", burst)
-            received = [await asyncio.wait_for(anext(updates), 10)]
-            while received[-1]["stockChanged"]["version"] < last_version:
-                received.append(await asyncio.wait_for(anext(updates), 10))
+    async with following(gateway, STOCK) as subscribed:
+        updates = subscribed.updates
+        first = await anext(updates)
+        burst: list[tuple[SourceKind, dict[str, Any] | None]] = [
+            (SourceKind.INVENTORY, delta(5, minutes=n)) for n in range(1, 21)
+        ]
+        last_version = await source.apply_in_one_batch("abc", burst)
+        received = [await asyncio.wait_for(anext(updates), 10)]
+        while received[-1]["stockChanged"]["version"] < last_version:
+            received.append(await asyncio.wait_for(anext(updates), 10))
     assert first["stockChanged"]["version"] == 4
     assert received[-1]["stockChanged"] == {
         "productId": "abc",
@@ -229,16 +248,14 @@ async def test_list_pages_follow_several_products_within_a_cap(
     query = (
         'subscription { stocksChanged(productIds: ["a", "b"]) { productId stock { available } } }'
     )
-    async with gateway(ws_max_products_per_subscription=2) as http:
-        await hub_listening(http)
-        async with session(http) as live:
-            updates = live.subscribe(gql(query))
-            initial = {(await anext(updates))["stocksChanged"]["productId"] for _ in range(2)}
-            await source.apply("b", (SourceKind.INVENTORY, delta(-3, "b", minutes=1)))
-            change = await asyncio.wait_for(anext(updates), 10)
-            three = 'subscription { stocksChanged(productIds: ["a", "b", "c"]) { productId } }'
-            with pytest.raises(TransportQueryError, match="between 1 and 2"):
-                await anext(live.subscribe(gql(three)))
+    async with following(gateway, query, ws_max_products_per_subscription=2) as subscribed:
+        live, updates = subscribed.live, subscribed.updates
+        initial = {(await anext(updates))["stocksChanged"]["productId"] for _ in range(2)}
+        await source.apply("b", (SourceKind.INVENTORY, delta(-3, "b", minutes=1)))
+        change = await asyncio.wait_for(anext(updates), 10)
+        three = 'subscription { stocksChanged(productIds: ["a", "b", "c"]) { productId } }'
+        with pytest.raises(TransportQueryError, match="between 1 and 2"):
+            await anext(live.subscribe(gql(three)))
     assert initial == {"a", "b"}
     assert change["stocksChanged"] == {"productId": "b", "stock": {"available": 0}}
 
@@ -249,23 +266,19 @@ async def test_no_gap_across_a_broker_outage(
     if stack.broker is None:
         pytest.skip("needs the Kafka stand-in, which this run did not start")
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
-        await hub_listening(http)
-        async with session(http) as live:
-            updates = live.subscribe(gql(STOCK))
-            first = await anext(updates)
-            stack.broker.process.suspend()
-            try:
-                ready = await eventually(
-                    lambda: http.get("/readyz"), lambda r: r.status_code == 503
-                )
-            finally:
-                stack.broker.process.resume()
-            for minute in (1, 2, 3):
-                await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=minute)))
-            seen = [first["stockChanged"]]
-            while seen[-1]["version"] < 7:
-                seen.append((await asyncio.wait_for(anext(updates), 20))["stockChanged"])
+    async with following(gateway, STOCK) as subscribed:
+        http, updates = subscribed.http, subscribed.updates
+        first = await anext(updates)
+        stack.broker.process.suspend()
+        try:
+            ready = await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 503)
+        finally:
+            stack.broker.process.resume()
+        for minute in (1, 2, 3):
+            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=minute)))
+        seen = [first["stockChanged"]]
+        while seen[-1]["version"] < 7:
+            seen.append((await asyncio.wait_for(anext(updates), 20))["stockChanged"])
     assert "kafka" in ready.json()["failing"]
     versions = [update["version"] for update in seen]
     assert versions == sorted(versions) and versions[0] == 4 and versions[-1] == 7
@@ -274,16 +287,16 @@ async def test_no_gap_across_a_broker_outage(
 
 async def test_connection_and_subscription_limits(source: Source, gateway: GatewayFactory) -> None:
     await source.apply("abc", *full_product("abc"))
-    async with gateway(ws_max_connections=1, ws_max_subscriptions_per_connection=1) as http:
-        await hub_listening(http)
-        async with session(http) as live:
-            updates = live.subscribe(gql(STOCK))
-            await anext(updates)
-            with pytest.raises(TransportQueryError, match="At most 1 subscriptions"):
-                await anext(live.subscribe(gql(STOCK)))
-            with pytest.raises(TransportError):
-                async with session(http) as second:
-                    await anext(second.subscribe(gql(STOCK)))
+    async with following(
+        gateway, STOCK, ws_max_connections=1, ws_max_subscriptions_per_connection=1
+    ) as subscribed:
+        http, live, updates = subscribed.http, subscribed.live, subscribed.updates
+        await anext(updates)
+        with pytest.raises(TransportQueryError, match="At most 1 subscriptions"):
+            await anext(live.subscribe(gql(STOCK)))
+        with pytest.raises(TransportError):
+            async with session(http) as second:
+                await anext(second.subscribe(gql(STOCK)))
 
 
 async def test_idle_connections_are_closed(gateway: GatewayFactory) -> None:

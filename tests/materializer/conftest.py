@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from materializer.decode import SourceKind, decode_record
 from materializer.events import Position, SourcedEvent
-from tests.helpers import encode
+from shopwindow.devstack import DevStack
+from shopwindow.document import COLLECTION
+from shopwindow.mongo import MongoDocument
+from shopwindow.settings import MaterializerSettings
+from shopwindow.topics import TopicNames
+from tests.helpers import Record, encode, produce
 
 T0 = datetime(2024, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -113,3 +120,36 @@ def order(order_id: str, *product_ids: str, minutes: float = 0) -> dict[str, Any
 def click(product_id: str = "abc", minutes: float = 0) -> dict[str, Any]:
     """A click value."""
     return {"user_id": "u1", "product_id": product_id, "timestamp": at(minutes)}
+
+
+@dataclass
+class World:
+    """The servers, names and settings of one integration test of the materializer."""
+
+    stack: DevStack
+    topics: TopicNames
+    mongo: AsyncMongoClient[MongoDocument]
+    database: str
+    settings: Callable[..., MaterializerSettings]
+
+    async def produce(
+        self, records: list[Record], headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        """Produce records to this test's topics."""
+        await produce(self.stack.kafka_bootstrap_servers, records, headers)
+
+    async def documents(self) -> dict[str, dict[str, Any]]:
+        """Every SaleProduct document of this test's database."""
+        return {d["_id"]: d async for d in self.mongo[self.database][COLLECTION].find()}
+
+
+@pytest.fixture
+def world(
+    stack: DevStack,
+    topics: TopicNames,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    materializer_settings: Callable[..., MaterializerSettings],
+) -> World:
+    """Everything an integration test of the materializer works with."""
+    return World(stack, topics, mongo, database_name, materializer_settings)

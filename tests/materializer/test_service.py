@@ -14,14 +14,22 @@ from pymongo import AsyncMongoClient
 from materializer.runner import ConsumeLoop
 from materializer.service import Materializer
 from materializer.store import CATEGORY_INDEX
-from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests.conftest import TEST_PARTITIONS
-from tests.helpers import Record, consume_all, eventually, produce, running_materializer
-from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
+from tests.helpers import Record, consume_all, eventually, running_materializer
+from tests.materializer.conftest import (
+    World,
+    catalog,
+    click,
+    delta,
+    order,
+    price,
+    review,
+    stock_take,
+)
 
 Settings = Callable[..., MaterializerSettings]
 Mongo = AsyncMongoClient[MongoDocument]
@@ -68,10 +76,6 @@ def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-async def documents(mongo: Mongo, database: str) -> dict[str, dict[str, Any]]:
-    return {d["_id"]: d async for d in mongo[database][COLLECTION].find()}
-
-
 def matches(docs: dict[str, dict[str, Any]]) -> bool:
     for product_id, expected in EXPECTED.items():
         flat = flatten(docs.get(product_id, {}))
@@ -85,92 +89,70 @@ async def redelivered(materializer: Materializer) -> float:
     return registry.get_sample_value("shopwindow_events_redelivered_total") or 0.0
 
 
-async def materialized(mongo: Mongo, database: str) -> dict[str, dict[str, Any]]:
-    return await eventually(lambda: documents(mongo, database), matches)
+async def materialized(world: World) -> dict[str, dict[str, Any]]:
+    return await eventually(world.documents, matches)
 
 
-async def test_events_become_documents_with_indexes(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
-) -> None:
-    await produce(stack.kafka_bootstrap_servers, workload(topics))
-    async with running_materializer(materializer_settings()):
-        docs = await materialized(mongo, database_name)
+async def test_events_become_documents_with_indexes(world: World) -> None:
+    await world.produce(workload(world.topics))
+    async with running_materializer(world.settings()):
+        docs = await materialized(world)
     assert docs["abc"]["price"]["amount"].__class__.__name__ == "Decimal"
-    indexes = await mongo[database_name][COLLECTION].index_information()
+    indexes = await world.mongo[world.database][COLLECTION].index_information()
     assert indexes[CATEGORY_INDEX]["partialFilterExpression"] == {"visible": True}
 
 
-async def test_a_replay_from_the_beginning_changes_nothing(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
-) -> None:
-    await produce(stack.kafka_bootstrap_servers, workload(topics))
-    async with running_materializer(materializer_settings()):
-        first = await materialized(mongo, database_name)
+async def test_a_replay_from_the_beginning_changes_nothing(world: World) -> None:
+    await world.produce(workload(world.topics))
+    async with running_materializer(world.settings()):
+        first = await materialized(world)
     # A new group id starts from the earliest offset: every record arrives again.
-    replay = materializer_settings(materializer_group_id="replay")
+    replay = world.settings(materializer_group_id="replay")
     async with running_materializer(replay) as materializer:
         await eventually(
             lambda: redelivered(materializer),
-            lambda redelivered: redelivered >= len(workload(topics)),
+            lambda redelivered: redelivered >= len(workload(world.topics)),
         )
-        assert await documents(mongo, database_name) == first
+        assert await world.documents() == first
 
 
 async def test_a_crash_between_write_and_commit_loses_and_doubles_nothing(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
+    world: World,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await produce(stack.kafka_bootstrap_servers, workload(topics))
+    await world.produce(workload(world.topics))
 
     async def die_before_committing(self: ConsumeLoop, batch: object) -> None:
         """Every batch is written and announced, and then the process "dies"."""
 
     with monkeypatch.context() as patch:
         patch.setattr(ConsumeLoop, "_commit", die_before_committing)
-        async with running_materializer(materializer_settings()):
-            await materialized(mongo, database_name)
+        async with running_materializer(world.settings()):
+            await materialized(world)
     # Same group: nothing was committed, so everything is delivered again.
-    async with running_materializer(materializer_settings()) as materializer:
+    async with running_materializer(world.settings()) as materializer:
         await eventually(
             lambda: redelivered(materializer),
-            lambda redelivered: redelivered >= len(workload(topics)),
+            lambda redelivered: redelivered >= len(workload(world.topics)),
         )
-        docs = await documents(mongo, database_name)
+        docs = await world.documents()
     assert matches(docs)
     assert docs["abc"]["stock"]["quantity"] == 3  # Seven deltas applied once, not twice.
 
 
-async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
-) -> None:
-    await produce(
-        stack.kafka_bootstrap_servers,
+async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(world: World) -> None:
+    topics = world.topics
+    await world.produce(
         [(topics.inventory, "abc", b"{not json"), (topics.inventory, "abc", stock_take(4))],
         headers=[("trace", b"t-1")],
     )
-    async with running_materializer(materializer_settings()):
+    async with running_materializer(world.settings()):
         await eventually(
-            lambda: documents(mongo, database_name),
+            world.documents,
             lambda docs: docs.get("abc", {}).get("stock", {}).get("quantity") == 4,
         )
         [letter] = await consume_all(
-            stack.kafka_bootstrap_servers, topics.dead_letter, expect_at_least=1
+            world.stack.kafka_bootstrap_servers, topics.dead_letter, expect_at_least=1
         )
     headers = dict(letter.headers)
     assert (letter.key, letter.value) == (b"abc", b"{not json")
@@ -180,19 +162,14 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
     assert int(headers["dlq.partition"]) == letter.partition or "dlq.partition" in headers
 
 
-async def test_changes_are_published_to_the_changelog_with_their_version(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
-) -> None:
-    await produce(stack.kafka_bootstrap_servers, [(topics.catalog, "abc", catalog())])
-    async with running_materializer(materializer_settings()):
-        await eventually(lambda: documents(mongo, database_name), lambda d: "abc" in d)
-        await produce(stack.kafka_bootstrap_servers, [(topics.catalog, "abc", None)])
+async def test_changes_are_published_to_the_changelog_with_their_version(world: World) -> None:
+    topics = world.topics
+    await world.produce([(topics.catalog, "abc", catalog())])
+    async with running_materializer(world.settings()):
+        await eventually(world.documents, lambda d: "abc" in d)
+        await world.produce([(topics.catalog, "abc", None)])
         records = await consume_all(
-            stack.kafka_bootstrap_servers, topics.changelog, expect_at_least=2
+            world.stack.kafka_bootstrap_servers, topics.changelog, expect_at_least=2
         )
     first, last = records[0], records[-1]
     assert first.key == b"abc"
@@ -204,13 +181,8 @@ async def test_changes_are_published_to_the_changelog_with_their_version(
     assert dict(last.headers)["version"] == b"2"
 
 
-async def test_two_processes_share_the_partitions(
-    stack: DevStack,
-    topics: TopicNames,
-    materializer_settings: Settings,
-    mongo: Mongo,
-    database_name: str,
-) -> None:
+async def test_two_processes_share_the_partitions(world: World) -> None:
+    topics = world.topics
     products = [f"p{n}" for n in range(30)]
     records: list[Record] = [(topics.catalog, p, catalog(p)) for p in products]
     records += [(topics.inventory, p, delta(-1, p, minutes=n)) for n in range(5) for p in products]
@@ -218,7 +190,7 @@ async def test_two_processes_share_the_partitions(
     all_partitions = {(t, p) for t in topics.sources for p in range(TEST_PARTITIONS)}
     async with contextlib.AsyncExitStack() as processes:
         members = [
-            await processes.enter_async_context(running_materializer(materializer_settings()))
+            await processes.enter_async_context(running_materializer(world.settings()))
             for _ in range(2)
         ]
 
@@ -228,9 +200,9 @@ async def test_two_processes_share_the_partitions(
         shared = await eventually(
             assignments, lambda a: all(a) and a[0] | a[1] == all_partitions and not a[0] & a[1]
         )
-        await produce(stack.kafka_bootstrap_servers, records)
+        await world.produce(records)
         docs = await eventually(
-            lambda: documents(mongo, database_name),
+            world.documents,
             lambda d: (
                 len(d) == 30
                 and all(x["stock"]["quantity"] == -5 for x in d.values())
@@ -245,11 +217,8 @@ async def test_two_processes_share_the_partitions(
     assert sum(x["version"] for x in docs.values()) == 30 + 150 + 81
 
 
-async def test_probe_endpoints(
-    stack: DevStack,
-    materializer_settings: Settings,
-) -> None:
-    async with running_materializer(materializer_settings()) as materializer:
+async def test_probe_endpoints(world: World) -> None:
+    async with running_materializer(world.settings()) as materializer:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
             assert (await http.get("/healthz")).status_code == 200
             ready = await http.get("/readyz")

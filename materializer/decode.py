@@ -105,6 +105,8 @@ def _unwrap(value: bytes | None) -> _Unwrapped:
                 doc = _loads(doc)
     except (ValueError, UnicodeDecodeError) as error:
         raise PoisonEvent(f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise PoisonEvent("invalid JSON: nested too deeply") from None
     if doc is None:
         return _Unwrapped(None, True, None)
     if not isinstance(doc, dict):
@@ -137,7 +139,7 @@ def _key_id(key: bytes | None, field: str) -> str:
         raise PoisonEvent("record key is not UTF-8") from None
     try:
         parsed = _loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
     if isinstance(parsed, dict) and "payload" in parsed:
         parsed = parsed["payload"]

@@ -28,14 +28,35 @@ def _to_utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+# Decimal128, MongoDB's decimal, holds 34 significant digits and exponents to 6111;
+# anything beyond would fail at write time, so it is refused at the door.
+_DECIMAL128_DIGITS = 34
+_DECIMAL128_EXPONENT = 6111
+# Stock counts and the like are stored as 64-bit integers; a billion is plenty.
+_MAX_QUANTITY = 10**9
+
+
+def _storable_decimal(value: Decimal) -> Decimal:
+    sign, digits, exponent = value.as_tuple()
+    if (
+        not value.is_finite()
+        or len(digits) > _DECIMAL128_DIGITS
+        or not isinstance(exponent, int)
+        or abs(exponent) > _DECIMAL128_EXPONENT
+    ):
+        raise ValueError(f"not storable as a 34-digit decimal: {value}")
+    return value
+
+
 def _finite_money(value: Decimal) -> Decimal:
     if not value.is_finite() or value < 0:
         raise ValueError("money must be a finite, non-negative decimal")
-    return value
+    return _storable_decimal(value)
 
 
 Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
 Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
+Quantity = Annotated[StrictInt, Field(ge=-_MAX_QUANTITY, le=_MAX_QUANTITY)]
 ProductId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 # Segment names become MongoDB field names, so they are restricted to a safe alphabet.
 SegmentName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -63,6 +84,10 @@ class CatalogSnapshot(_Event):
         for key, item in value.items():
             if not isinstance(item, str | int | float | bool | Decimal) and item is not None:
                 raise ValueError(f"attribute {key!r} must be a scalar")
+            if isinstance(item, Decimal):
+                _storable_decimal(item)
+            elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+                raise ValueError(f"attribute {key!r} does not fit in 64 bits")
         return value
 
 
@@ -95,7 +120,7 @@ class InventoryDelta(_Event):
     """A change of the stock level, as the stock service publishes it."""
 
     product_id: ProductId
-    quantity_change: StrictInt
+    quantity_change: Quantity
     timestamp: Timestamp
 
 
@@ -103,7 +128,7 @@ class StockTake(_Event):
     """A counted stock level that replaces the current one."""
 
     product_id: ProductId
-    quantity: StrictInt
+    quantity: Quantity
     timestamp: Timestamp
 
 

@@ -29,8 +29,8 @@ COLLECTION = "sale_products"
 META = "_meta"
 _CENT = Decimal("0.01")
 
-# Map keys in MongoDB must not contain "." or start with "$"; ids and topic names may.
-_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"))
+# Map keys in MongoDB must not contain "." or NUL, nor start with "$"; ids may.
+_ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"), ("\x00", "%00"))
 
 
 class StockStatus(enum.Enum):

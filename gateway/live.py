@@ -126,6 +126,10 @@ class ChangelogHub:
             except KafkaError as error:
                 log.warning("changelog reader restarting", extra={"error": str(error)})
                 await asyncio.sleep(1)
+            except Exception:
+                # Subscriptions must not stall silently: log, then read again.
+                log.exception("changelog reader failed; restarting")
+                await asyncio.sleep(1)
             finally:
                 self._consumer = None
                 await consumer.stop()
@@ -147,8 +151,10 @@ class ChangelogHub:
             return
         try:
             doc = decode_changelog_value(value)
-        except ValueError:
-            log.warning("unreadable changelog record", extra={"key": key})
+            if not isinstance(doc.get("version"), int):
+                raise ValueError("version is not an integer")
+        except (ValueError, ArithmeticError, TypeError) as error:
+            log.warning("unreadable changelog record", extra={"key": key, "error": str(error)})
             return
         for subscription in subscribers:
             subscription.offer(doc)

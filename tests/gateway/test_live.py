@@ -82,3 +82,19 @@ async def test_a_change_reaches_only_that_products_subscribers() -> None:
     await asyncio.gather(pending, return_exceptions=True)
     await abc.aclose()
     await both.aclose()
+
+
+async def test_unreadable_changelog_records_are_skipped() -> None:
+    hub = hub_over(doc(1))
+    updates = hub.follow(["abc"], lambda d: d["version"])
+    await next_of(updates)
+    for junk in (
+        b"{not json",
+        b'{"_id": "abc", "version": "x"}',
+        b'{"_id": "abc", "version": 2, "price": {"amount": "bogus"}}',
+        b"[]",
+    ):
+        hub._dispatch(b"abc", junk)
+    publish(hub, doc(3))
+    assert (await next_of(updates))["version"] == 3
+    await updates.aclose()

@@ -159,7 +159,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(worl
     assert headers["trace"] == b"t-1"
     assert headers["dlq.reason"].startswith(b"invalid JSON")
     assert (headers["dlq.topic"], headers["dlq.offset"]) == (topics.inventory.encode(), b"0")
-    assert int(headers["dlq.partition"]) == letter.partition or "dlq.partition" in headers
+    assert int(headers["dlq.partition"]) in range(TEST_PARTITIONS)
 
 
 async def test_changes_are_published_to_the_changelog_with_their_version(world: World) -> None:

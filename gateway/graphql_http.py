@@ -64,8 +64,19 @@ class Limits:
     graphiql: bool
 
 
+# Problems with the HTTP request itself; every client gets these statuses. Legacy
+# application/json clients get 200 for the rest (GraphQL request errors), as they expect.
+_HTTP_LEVEL_STATUSES = frozenset({401, 405, 406, 413, 415})
+
+
+def _status(status: int, media_type: str) -> int:
+    if media_type == GRAPHQL_RESPONSE or status in _HTTP_LEVEL_STATUSES:
+        return status
+    return 200
+
+
 class RequestError(Exception):
-    """A request that cannot be executed; ``status`` applies to graphql-response+json."""
+    """A request that cannot be executed, with the status the specification gives it."""
 
     def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -168,11 +179,7 @@ class GraphQLEndpoint:
             response = await self._handle(request, request_id, media_type)
         except RequestError as error:
             self._metrics.errors.labels(error.code).inc()
-            status = (
-                error.status
-                if media_type == GRAPHQL_RESPONSE or error.status in (401, 405, 406, 413, 415)
-                else 200
-            )
+            status = _status(error.status, media_type)
             body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
             response = _respond(body, status, media_type, error.headers)
         response.headers["x-request-id"] = request_id
@@ -201,7 +208,7 @@ class GraphQLEndpoint:
             )
             self._metrics.errors.labels(code).inc()
             body = {"errors": [_client_error(e, code) for e in prepared.errors]}
-            return _respond(body, 400 if media_type == GRAPHQL_RESPONSE else 200, media_type)
+            return _respond(body, _status(400, media_type), media_type)
         operation = get_operation_ast(prepared.document, operation_name)
         if operation is None:
             raise RequestError(
@@ -219,7 +226,7 @@ class GraphQLEndpoint:
         # No data and no field path: the request itself was wrong (e.g. a variable of
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
-        status = 400 if request_failed and media_type == GRAPHQL_RESPONSE else 200
+        status = _status(400, media_type) if request_failed else 200
         body = self._result_body(result, request_id)
         if request_failed:
             del body["data"]  # Execution never started.

@@ -48,7 +48,7 @@ class Clients:
         self.initial = 0
         self.recording = False
 
-    async def connection(self, url: str, product_ids: list[str], ready: asyncio.Event) -> None:
+    async def connection(self, url: str, product_ids: list[str]) -> None:
         async with websockets.connect(
             url,
             subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
@@ -105,7 +105,7 @@ async def run(args: argparse.Namespace) -> None:
             tasks = []
             for _ in range(connections):
                 chosen = [rng.choice(ids) for _ in range(args.per_connection)]
-                tasks.append(asyncio.create_task(clients.connection(url, chosen, asyncio.Event())))
+                tasks.append(asyncio.create_task(clients.connection(url, chosen)))
                 await asyncio.sleep(0)
             started = time.perf_counter()
             await wait_until(lambda: clients.initial >= connections * args.per_connection, 0.1)

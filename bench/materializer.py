@@ -105,7 +105,7 @@ def batch_stats(metrics: MaterializerMetrics) -> tuple[float, float, float, floa
     )
 
 
-def naive_update(event: Event, product_id: str) -> dict[str, Any]:
+def naive_update(event: Event) -> dict[str, Any]:
     """What a materializer without batching or folding would send for one event."""
     match event:
         case InventoryDelta():
@@ -180,9 +180,7 @@ async def run(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             for event in decoded:
                 for product_id in product_ids_of(event):
-                    await naive.update_one(
-                        {"_id": product_id}, naive_update(event, product_id), upsert=True
-                    )
+                    await naive.update_one({"_id": product_id}, naive_update(event), upsert=True)
             naive_rate = len(decoded) / (time.perf_counter() - started)
 
             raw = client[database]["baseline_bulk"]

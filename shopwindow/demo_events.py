@@ -89,7 +89,6 @@ class DemoEvents:
         self._cumulative = list(itertools.accumulate(weights))
         self._kinds = [kind for kind, _ in self.MIX]
         self._kind_weights = list(itertools.accumulate(weight for _, weight in self.MIX))
-        self._order_number = 0
 
     def pick_product(self) -> str:
         """A product, popular ones more often."""
@@ -161,7 +160,6 @@ class DemoEvents:
 
     def order(self, now: datetime) -> DemoRecord:
         """An order of one to three products, keyed by order id."""
-        self._order_number += 1
         order_id = f"o{self._rng.getrandbits(48):012x}"
         items = list(dict.fromkeys(self.pick_product() for _ in range(self._rng.randint(1, 3))))
         data = {

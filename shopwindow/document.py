@@ -42,17 +42,10 @@ class StockStatus(enum.Enum):
 
 
 def escape_key(raw: str) -> str:
-    """Make any string safe as a MongoDB field name, reversibly."""
+    """Make any string safe as a MongoDB field name (the escaping is reversible)."""
     for plain, escaped in _ESCAPES:
         raw = raw.replace(plain, escaped)
     return raw
-
-
-def unescape_key(key: str) -> str:
-    """Undo ``escape_key``."""
-    for plain, escaped in reversed(_ESCAPES):
-        key = key.replace(escaped, plain)
-    return key
 
 
 def public_view(doc: Mapping[str, Any]) -> dict[str, Any]:

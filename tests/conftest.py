@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -59,48 +59,49 @@ async def mongo(stack: DevStack) -> AsyncIterator[AsyncMongoClient[MongoDocument
     await client.close()
 
 
+S = TypeVar("S", MaterializerSettings, GatewaySettings)
+
+
+def settings_factory(
+    cls: type[S], stack: DevStack, topics: TopicNames, database: str, defaults: dict[str, Any]
+) -> Callable[..., S]:
+    """Builds settings of a role for this test's servers, topics and database."""
+
+    def build(**overrides: Any) -> S:
+        values: dict[str, Any] = {
+            "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
+            "mongodb_uri": stack.mongodb_uri,
+            "mongodb_database": database,
+            "topics": topics,
+            **defaults,
+            **overrides,
+        }
+        return cls.model_validate(values)
+
+    return build
+
+
 @pytest.fixture
 def materializer_settings(
     stack: DevStack, topics: TopicNames, database_name: str
 ) -> Callable[..., MaterializerSettings]:
-    """Builds materializer settings for this test's topics and database."""
-
-    def build(**overrides: Any) -> MaterializerSettings:
-        values: dict[str, Any] = {
-            "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
-            "mongodb_uri": stack.mongodb_uri,
-            "mongodb_database": database_name,
-            "topics": topics,
-            "materializer_group_id": f"group-{database_name}",
-            "materializer_http_port": 0,
-            "poll_timeout_ms": 50,
-            "retry_backoff_initial_ms": 50,
-            "retry_backoff_max_ms": 500,
-        }
-        values.update(overrides)
-        return MaterializerSettings.model_validate(values)
-
-    return build
+    """Builds materializer settings for this test: its own group, quick polls and retries."""
+    defaults = {
+        "materializer_group_id": f"group-{database_name}",
+        "materializer_http_port": 0,
+        "poll_timeout_ms": 50,
+        "retry_backoff_initial_ms": 50,
+        "retry_backoff_max_ms": 500,
+    }
+    return settings_factory(MaterializerSettings, stack, topics, database_name, defaults)
 
 
 @pytest.fixture
 def gateway_settings(
     stack: DevStack, topics: TopicNames, database_name: str
 ) -> Callable[..., GatewaySettings]:
-    """Builds gateway settings for this test's topics and database."""
-
-    def build(**overrides: Any) -> GatewaySettings:
-        values: dict[str, Any] = {
-            "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
-            "mongodb_uri": stack.mongodb_uri,
-            "mongodb_database": database_name,
-            "topics": topics,
-            "http_port": 0,
-        }
-        values.update(overrides)
-        return GatewaySettings.model_validate(values)
-
-    return build
+    """Builds gateway settings for this test, on a free port."""
+    return settings_factory(GatewaySettings, stack, topics, database_name, {"http_port": 0})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

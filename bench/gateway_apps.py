@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from shopwindow.document import COLLECTION, META
+from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import GatewaySettings, load
 
@@ -27,7 +28,8 @@ _ID = re.compile(r'product\(id: "([^"]+)"\)')
 
 
 def gateway() -> Starlette:
-    """The gateway under test."""
+    """The gateway under test, in the process set-up of ``shopwindow serve``."""
+    tune_for_long_lived_objects()
     return create_app(load(GatewaySettings))
 
 

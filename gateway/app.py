@@ -22,7 +22,6 @@ from gateway.metrics import GatewayMetrics
 from gateway.schema import build_schema
 from gateway.websocket import LiveEndpoint, WebSocketGuard
 from shopwindow.document import COLLECTION
-from shopwindow.gc_tuning import long_lived_objects_gc
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.settings import GatewaySettings
@@ -124,15 +123,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        with long_lived_objects_gc():
-            await client.aconnect()
-            await hub.start()
-            log.info("gateway started", extra={"extensions": [e.name for e in extensions]})
-            try:
-                yield
-            finally:
-                await hub.stop()
-                await client.close()
+        await client.aconnect()
+        await hub.start()
+        log.info("gateway started", extra={"extensions": [e.name for e in extensions]})
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await client.close()
 
     routes = [
         *probe_routes(readiness, metrics.registry),

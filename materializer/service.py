@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -24,7 +23,6 @@ from materializer.metrics import MaterializerMetrics
 from materializer.publishing import new_producer
 from materializer.runner import Backoff, ConsumeLoop
 from materializer.store import SaleProductStore
-from shopwindow.gc_tuning import long_lived_objects_gc
 from shopwindow.http_server import HttpServer
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.probes import probe_routes
@@ -71,7 +69,6 @@ class Materializer:
             else None
         )
         self._started: list[Callable[[], Awaitable[None]]] = []
-        self._process_settings = contextlib.ExitStack()
         self._starting = True
         self._waiting_for: str | None = None
 
@@ -83,8 +80,6 @@ class Materializer:
     async def start(self) -> None:
         """Connect to MongoDB and Kafka, waiting out outages, and join the group."""
         settings = self.settings
-        # The document cache is many long-lived objects.
-        self._process_settings.enter_context(long_lived_objects_gc())
         try:
             if self._http:
                 await self._http.start()
@@ -164,7 +159,6 @@ class Materializer:
                 await closer()
             except Exception:
                 log.exception("error while stopping")
-        self._process_settings.close()
 
     async def readiness(self) -> list[str]:
         """The dependencies that do not answer right now (empty: ready)."""

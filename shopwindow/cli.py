@@ -10,6 +10,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.logs import setup_logging
 from shopwindow.settings import (
     ConfigurationError,
@@ -35,6 +36,8 @@ def _run(main: Coroutine[Any, Any, None]) -> int:
         except asyncio.CancelledError:
             log.info("stopped")
 
+    # Both roles hold many long-lived objects (subscriptions, cached documents).
+    tune_for_long_lived_objects()
     try:
         import uvloop
 

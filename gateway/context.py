@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from gateway.auth import ANONYMOUS, Viewer
+from gateway.loaders import CategoryPages
 from shopwindow.mongo import MongoDocument
 
 
@@ -39,7 +40,7 @@ class GatewayContext:
     """
 
     products: DataLoader[str, MongoDocument | None]
-    categories: Any
+    categories: CategoryPages
     viewer: Viewer = ANONYMOUS
     request_id: str = ""
     limits: ResolverLimits = field(default_factory=ResolverLimits)

@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 from gateway.context import Info
 from gateway.errors import UserInputError
 from gateway.extensions import GatewayExtension
-from gateway.loaders import CategoryPages, encode_cursor
+from gateway.loaders import encode_cursor
 from gateway.subscriptions import Subscription
 from gateway.types import Product, product_from_document
 
@@ -54,8 +54,7 @@ async def resolve_products_by_category(
     cap = info.context.limits.max_page_size
     if not 0 <= first <= cap:
         raise UserInputError(f"'first' must be between 0 and {cap}.")
-    pages: CategoryPages = info.context.categories
-    docs, more = await pages.page(category, after, first)
+    docs, more = await info.context.categories.page(category, after, first)
     edges = [
         ProductEdge(
             cursor=encode_cursor(d["_id"]), node=product_from_document(d, info.context.segment)

@@ -42,6 +42,7 @@ from materializer.runner import source_kinds
 from materializer.service import Materializer
 from shopwindow.demo_events import DemoEvents, DemoRecord
 from shopwindow.demo_traffic import produce_steadily
+from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.kafka_admin import create_topics
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
@@ -239,7 +240,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="sustained events/s")
     parser.add_argument("--seconds", type=float, default=20, help="sustained phase length")
     parser.add_argument("--baseline-events", type=int, default=5000)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    tune_for_long_lived_objects()  # As `shopwindow materialize` does.
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

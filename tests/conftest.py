@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -24,9 +25,8 @@ TEST_PARTITIONS = 3
 
 
 @pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevStack]:
-    """Kafka and MongoDB for the whole session; MongoDB data on disk, so it survives a
-    restart of the stand-in."""
+async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevStack]:
+    """Kafka and MongoDB for the whole session. No test may stop or suspend them."""
     root = tmp_path_factory.mktemp("stack")
     async with DevStack(
         kafka_bootstrap_servers=os.environ.get("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS"),
@@ -35,6 +35,26 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevSt
         log_dir=root / "logs",
     ) as started:
         yield started
+
+
+@pytest.fixture
+async def stack(
+    request: pytest.FixtureRequest, shared_stack: DevStack, tmp_path: Path
+) -> AsyncIterator[DevStack]:
+    """The servers of this test: the shared ones, or for a test marked ``outage``
+    stand-ins of its own, started with their MongoDB data on disk so a restart keeps it."""
+    if request.node.get_closest_marker("outage") is None:
+        yield shared_stack
+        return
+    if shared_stack.broker is None or shared_stack.database is None:
+        pytest.skip("stops its servers, so it needs stand-ins; this run uses real servers")
+    async with DevStack(
+        kafka_bootstrap_servers=None,
+        mongodb_uri=None,
+        mongodb_storage_path=tmp_path / "mongodb",
+        log_dir=tmp_path / "logs",
+    ) as private:
+        yield private
 
 
 @pytest.fixture

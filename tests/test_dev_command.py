@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from shopwindow.devstack.process import free_port
 from tests.shopwindow.test_devstack import alive, wait_dead
 
 QUERY = '{ product(id: "abc") { id name stock { available } } }'
@@ -25,7 +25,6 @@ def children(pid: int) -> list[int]:
 
 
 async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -33,8 +32,10 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
     }
     env |= {
         "SHOPWINDOW_DEV_DATA_DIR": str(tmp_path),
-        "SHOPWINDOW_HTTP_PORT": str(port),
-        "SHOPWINDOW_MATERIALIZER_HTTP_PORT": str(free_port()),
+        # Port 0: the servers take free ports from the kernel; the banner names the one
+        # the gateway got.
+        "SHOPWINDOW_HTTP_PORT": "0",
+        "SHOPWINDOW_MATERIALIZER_HTTP_PORT": "0",
         "SHOPWINDOW_DEMO_PRODUCTS": "20",
     }
     dev = await asyncio.create_subprocess_exec(
@@ -43,12 +44,16 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         "shopwindow.cli",
         "dev",
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         body: Any = None
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        assert dev.stdout is not None
+        banner = (await asyncio.wait_for(dev.stdout.readline(), 60)).decode()
+        match = re.search(r"GraphQL: (http://\S+)/graphql", banner)
+        assert match, banner
+        async with httpx.AsyncClient(base_url=match.group(1)) as http:
             for _ in range(600):  # 60 s, the promise of `make run`.
                 try:
                     response = await http.post("/graphql", json={"query": QUERY})

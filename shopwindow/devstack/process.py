@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import logging
 import signal
@@ -12,9 +11,14 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import psutil
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+# A port picked as free can be taken by someone else before the child binds it; the
+# child then exits at once, and a fresh port is tried.
+_PORT_ATTEMPTS = 5
 
 
 def _die_with_parent() -> None:
@@ -26,10 +30,25 @@ def _die_with_parent() -> None:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a currently free TCP port on ``host``."""
+    """Ask the kernel for a currently free TCP port on ``host``.
+
+    Only for servers that cannot bind port 0 themselves: the port may be taken again
+    before it is bound, so the caller must detect that and retry (``ManagedProcess``).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    # Asking the kernel which sockets the child holds needs no client connection, so
+    # nothing is opened (and possibly leaked) while the server is still starting, and a
+    # stranger that grabbed the port is never mistaken for our server.
+    try:
+        connections = psutil.Process(pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
 
 
 class ServerStartError(RuntimeError):
@@ -37,33 +56,70 @@ class ServerStartError(RuntimeError):
 
 
 class ManagedProcess:
-    """Starts a server, waits until it answers, and stops it with SIGTERM then SIGKILL."""
+    """Starts a server on a port, waits until it answers, and stops it.
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+    Args:
+        name: For logs and errors.
+        argv_for_port: The command line that makes the server listen on a given port.
+        log_path: Where the server's output goes.
+        host: The interface the server listens on.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv_for_port: Callable[[int], Sequence[str]],
+        log_path: Path,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.name = name
-        self._argv = list(argv)
+        self._argv_for_port = argv_for_port
         self._log_path = log_path
+        self._host = host
         self._process: asyncio.subprocess.Process | None = None
+        self.port: int | None = None
 
     @property
     def pid(self) -> int | None:
         """The child's pid while it runs."""
         return self._process.pid if self._process else None
 
-    async def start(self, ready: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-        """Spawn the server and poll ``ready`` until it returns True.
+    async def start(self, ready: Callable[[int], Awaitable[bool]], timeout_s: float = 60.0) -> None:
+        """Spawn the server and wait until it listens and ``ready`` returns True.
+
+        The first start picks a free port, trying another when the server could not bind
+        it; a restart reuses the port, so clients find the server where it was.
 
         Args:
-            ready: Probe that really talks the server's protocol.
+            ready: Probe that really talks the server's protocol on the given port, once
+                the server listens there.
             timeout_s: How long the server gets to become ready.
 
         Raises:
             ServerStartError: When the process exits or the probe keeps failing.
         """
+        if self.port is not None:
+            await self._start_on(self.port, ready, timeout_s)
+            return
+        for attempt in range(_PORT_ATTEMPTS):
+            port = free_port(self._host)
+            try:
+                await self._start_on(port, ready, timeout_s)
+            except ServerStartError:
+                if attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                log.warning("%s could not start on port %s; trying another", self.name, port)
+                continue
+            self.port = port
+            return
+
+    async def _start_on(
+        self, port: int, ready: Callable[[int], Awaitable[bool]], timeout_s: float
+    ) -> None:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as log_file:
-            self._process = await asyncio.create_subprocess_exec(
-                *self._argv,
+            process = await asyncio.create_subprocess_exec(
+                *self._argv_for_port(port),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -72,20 +128,30 @@ class ManagedProcess:
                 # the servers after the clients that use them.
                 start_new_session=True,
             )
+        self._process = process
         deadline = asyncio.get_running_loop().time() + timeout_s
+        listening = False
         while True:
-            if self._process.returncode is not None:
+            if process.returncode is not None:
+                self._process = None
                 raise ServerStartError(
-                    f"{self.name} exited with {self._process.returncode}; see {self._log_path}"
+                    f"{self.name} exited with {process.returncode}; see {self._log_path}"
                 )
-            with contextlib.suppress(Exception):
-                if await ready():
-                    log.info("%s ready (pid %s)", self.name, self._process.pid)
-                    return
+            listening = listening or _listens_on(process.pid, port)
+            if listening and await self._answers(ready, port):
+                log.info("%s ready on port %s (pid %s)", self.name, port, process.pid)
+                return
             if asyncio.get_running_loop().time() > deadline:
                 await self.stop()
                 raise ServerStartError(f"{self.name} not ready after {timeout_s}s")
             await asyncio.sleep(0.1)
+
+    @staticmethod
+    async def _answers(ready: Callable[[int], Awaitable[bool]], port: int) -> bool:
+        try:
+            return await ready(port)
+        except Exception:
+            return False
 
     def suspend(self) -> None:
         """SIGSTOP the server: it keeps its sockets but answers nothing (outage tests)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from shopwindow.devstack.process import ManagedProcess, free_port
+from shopwindow.devstack.process import ManagedProcess
 
 
 class SecantusServer:
@@ -20,30 +20,39 @@ class SecantusServer:
     """
 
     def __init__(self, storage_path: Path | None, log_dir: Path, host: str = "127.0.0.1") -> None:
-        self.port = free_port(host)
-        self.uri = f"mongodb://{host}:{self.port}/?directConnection=true"
+        self._host = host
         storage = str(storage_path) if storage_path else ":memory:"
-        self.process = ManagedProcess(
-            "secantusdb",
-            [
+
+        def argv(port: int) -> list[str]:
+            return [
                 sys.executable,
                 "-m",
                 "secantus",
                 "--host",
                 host,
                 "--port",
-                str(self.port),
+                str(port),
                 "--storage-path",
                 storage,
                 "--log-level",
                 "WARNING",
-            ],
-            log_dir / "secantusdb.log",
-        )
+            ]
 
-    async def _answers_ping(self) -> bool:
+        self.process = ManagedProcess("secantusdb", argv, log_dir / "secantusdb.log", host)
+
+    @property
+    def uri(self) -> str:
+        """The connection string, once started."""
+        if self.process.port is None:
+            raise RuntimeError("start() the server first")
+        return self._uri(self.process.port)
+
+    def _uri(self, port: int) -> str:
+        return f"mongodb://{self._host}:{port}/?directConnection=true"
+
+    async def _answers_ping(self, port: int) -> bool:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-            self.uri, serverSelectionTimeoutMS=1000
+            self._uri(port), serverSelectionTimeoutMS=5000
         )
         try:
             await client.admin.command("ping")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shopwindow.devstack.process import ManagedProcess, free_port
+from shopwindow.devstack.process import ManagedProcess
 
 
 def _broker_binary() -> str:
@@ -23,18 +23,25 @@ class TansuBroker:
     """One Tansu broker on a free loopback port."""
 
     def __init__(self, log_dir: Path, host: str = "127.0.0.1") -> None:
-        self.port = free_port(host)
-        self.bootstrap_servers = f"{host}:{self.port}"
-        url = f"tcp://{host}:{self.port}"
-        self.process = ManagedProcess(
-            "tansu",
-            [_broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            log_dir / "tansu.log",
-        )
+        self._host = host
+        binary = _broker_binary()
 
-    async def _answers_metadata(self) -> bool:
+        def argv(port: int) -> list[str]:
+            url = f"tcp://{host}:{port}"
+            return [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+        self.process = ManagedProcess("tansu", argv, log_dir / "tansu.log", host)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Where the broker listens, once started."""
+        if self.process.port is None:
+            raise RuntimeError("start() the broker first")
+        return f"{self._host}:{self.process.port}"
+
+    async def _answers_metadata(self, port: int) -> bool:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2000
+            bootstrap_servers=f"{self._host}:{port}", request_timeout_ms=5000
         )
         try:
             await admin.start()

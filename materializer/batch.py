@@ -1,7 +1,7 @@
 """One consumed batch, decoded and grouped by product for the fold.
 
-Pure: it takes records as ``(topic, partition, offset, key, value, headers)`` and knows
-nothing of the Kafka client.
+Pure: it takes records as ``(topic, partition, offset, timestamp, key, value, headers)``
+and knows nothing of the Kafka client.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
-from materializer.decode import PoisonEvent, SourceKind, decode_record
-from materializer.events import Position, SourcedEvent, product_ids_of
+from materializer.decode import SourceKind, decode_record
+from materializer.errors import PoisonEvent, poison_reason
+from materializer.events import Event, Position, SourcedEvent, event_time, product_ids_of
 from materializer.publishing import DeadLetter
 
 RawRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
@@ -27,6 +29,8 @@ class SourceRecord(Protocol):
     def partition(self) -> int: ...
     @property
     def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
     @property
     def key(self) -> bytes | None: ...
     @property
@@ -60,15 +64,22 @@ class Batch:
         return DeadLetter(position, key, value, headers, reason)
 
 
-def build_batch(records: Iterable[SourceRecord], kinds: Mapping[str, SourceKind]) -> Batch:
+def build_batch(
+    records: Iterable[SourceRecord],
+    kinds: Mapping[str, SourceKind],
+    max_future_skew: timedelta = timedelta(minutes=5),
+) -> Batch:
     """Decode records and group their events by product.
 
     Args:
         records: Consumed records, each partition's in offset order.
         kinds: What each source topic carries.
+        max_future_skew: How far an event's own time may lie ahead of its record's
+            timestamp. A snapshot dated far ahead would win every later comparison and
+            freeze its section, so it is refused.
 
     Returns:
-        The batch; a record that fails to decode becomes a dead letter.
+        The batch; a record that raises anything while decoding becomes a dead letter.
     """
     by_product: defaultdict[str, list[SourcedEvent]] = defaultdict(list)
     batch = Batch()
@@ -80,11 +91,28 @@ def build_batch(records: Iterable[SourceRecord], kinds: Mapping[str, SourceKind]
         batch.originals[position] = (record.key, record.value, headers)
         try:
             decoded = decode_record(kinds[record.topic], record.key, record.value, headers)
-        except PoisonEvent as poison:
-            batch.dead_letters.append(batch.dead_letter(position, poison.reason))
+            _check_skew(decoded.event, record.timestamp, max_future_skew)
+            product_ids = product_ids_of(decoded.event)
+        except Exception as error:
+            # Whatever one record raises is that record's problem: a process that exits
+            # here would stall its partitions for the whole group.
+            batch.dead_letters.append(batch.dead_letter(position, poison_reason(error)))
             continue
         sourced = SourcedEvent(decoded.event, position, decoded.event_id)
-        for product_id in product_ids_of(decoded.event):
+        for product_id in product_ids:
             by_product[product_id].append(sourced)
     batch.events_by_product = dict(by_product)
     return batch
+
+
+def _check_skew(event: Event, record_timestamp_ms: int, max_skew: timedelta) -> None:
+    when = event_time(event)
+    if when is None or record_timestamp_ms < 0:  # No time, or a record without one.
+        return
+    # In integer milliseconds: a producer may stamp any int64, far outside datetime.
+    ahead_ms = round(when.timestamp() * 1000) - record_timestamp_ms
+    if ahead_ms > max_skew / timedelta(milliseconds=1):
+        raise PoisonEvent(
+            f"event time {when.isoformat()} is {ahead_ms / 1000:g} s ahead of the record's "
+            f"timestamp; at most {max_skew.total_seconds():g} s are allowed"
+        )

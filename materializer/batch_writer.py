@@ -1,4 +1,9 @@
-"""Folding a batch into MongoDB: read, fold, one bulk write, retry lost races."""
+"""Folding a batch into MongoDB: read, fold, one bulk write, retry lost races.
+
+A product whose events raise in the fold, or whose document MongoDB or the changelog
+would refuse, is folded again one event at a time (``isolation``): the culprits become
+dead letters and the rest of its events are written.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from materializer.document_cache import DocumentCache
-from materializer.events import SourcedEvent, event_time
-from materializer.fold import FoldSettings, fold
+from materializer.events import Position, SourcedEvent, event_time
+from materializer.fold import FoldResult, FoldSettings, fold
+from materializer.isolation import fold_isolating
 from materializer.metrics import MaterializerMetrics
+from materializer.storable import changelog_value_refusal, refusal
 from materializer.store import SaleProductStore
 from materializer.write_plan import WritePlan, plan_write
+from shopwindow.document import encode_changelog_value
 
 # Each round resolves every race it saw; more rounds than this means a writer stampede.
 MAX_ROUNDS = 20
@@ -26,14 +34,29 @@ class WrittenBatch:
     Attributes:
         changed: Documents to announce on the changelog, by product id: those this batch
             wrote, and those it found already written by an earlier attempt (whose
-            announcement may have been lost in a crash).
+            announcement may have been lost in a crash or a failed publish).
+        changelog_values: The encoded public view of each written document.
         was_visible: Whether each changed product was visible before this batch.
-        failed: Products MongoDB refused to store, with the reason.
+        reannounced: Products whose document an earlier attempt wrote; their changelog
+            record (a tombstone too) is sent again, since it may never have been sent.
+        refused: Events left out of their product's document, by position and product,
+            with the reason: they raised in the fold or made the document unstorable.
+        failed: Products MongoDB refused to store even without the refused events.
     """
 
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changelog_values: dict[str, bytes] = field(default_factory=dict)
     was_visible: dict[str, bool] = field(default_factory=dict)
+    reannounced: set[str] = field(default_factory=set)
+    refused: dict[tuple[Position, str], str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    result: FoldResult
+    changelog_value: bytes | None
+    refused: tuple[tuple[SourcedEvent, str], ...] = ()
 
 
 class BatchWriter:
@@ -67,33 +90,65 @@ class BatchWriter:
         """
         written = WrittenBatch()
         pending = set(events_by_product)
+        isolating: set[str] = set()
         stored = await self._read(pending, use_cache=True)
         for _ in range(MAX_ROUNDS):
             if not pending:
                 return written
             plans: dict[str, WritePlan] = {}
-            folded: dict[str, tuple[dict[str, Any], tuple[SourcedEvent, ...]]] = {}
+            folded: dict[str, _Folded] = {}
             for product_id in pending:
                 old = stored.get(product_id)
-                result = fold(old, product_id, events_by_product[product_id], self._settings)
+                events = events_by_product[product_id]
+                attempt = self._fold(old, product_id, events, isolate=product_id in isolating)
+                for sourced, reason in attempt.refused:
+                    written.refused[(sourced.position, product_id)] = reason
+                result = attempt.result
                 written.was_visible.setdefault(product_id, bool(old and old.get("visible")))
                 if result.redelivered:
                     self._metrics.redelivered.inc(result.redelivered)
                 if result.document is None:
                     if result.redelivered and old is not None:
                         written.changed[product_id] = old
+                        written.reannounced.add(product_id)
                     continue
                 plans[product_id] = plan_write(old, result.document)
-                folded[product_id] = (result.document, result.applied)
+                folded[product_id] = attempt
             started = time.perf_counter()
             outcome = await self._store.write(plans)
             self._metrics.write_seconds.observe(time.perf_counter() - started)
-            self._record(folded, outcome.retry, outcome.failed, written)
+            # A refused product is folded again event by event to single out the
+            # culprits; refused again after that, its events are dead-lettered whole.
+            again = {pid for pid in outcome.failed if pid not in isolating}
+            isolating |= again
+            written.failed.update(
+                (pid, reason) for pid, reason in outcome.failed.items() if pid not in again
+            )
+            self._record(folded, outcome.retry | again, written)
             self._cache.forget([*outcome.retry, *outcome.failed])
-            pending = outcome.retry
+            pending = outcome.retry | again
             if pending:
                 stored = await self._read(pending, use_cache=False)
         raise RuntimeError(f"{len(pending)} documents kept losing write races")
+
+    def _fold(
+        self,
+        old: dict[str, Any] | None,
+        product_id: str,
+        events: Sequence[SourcedEvent],
+        *,
+        isolate: bool,
+    ) -> _Folded:
+        if not isolate:
+            try:
+                result = fold(old, product_id, events, self._settings)
+                value = _changelog_value(result)
+                if value is None or changelog_value_refusal(value) is None:
+                    return _Folded(result, value)
+            except Exception:
+                pass  # Some event is poison: single it out below.
+        isolated = fold_isolating(old, product_id, events, self._settings, refusal)
+        return _Folded(isolated.result, _changelog_value(isolated.result), isolated.refused)
 
     async def _read(self, product_ids: set[str], *, use_cache: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -109,22 +164,28 @@ class BatchWriter:
         return found
 
     def _record(
-        self,
-        folded: Mapping[str, tuple[dict[str, Any], tuple[SourcedEvent, ...]]],
-        retry: set[str],
-        failed: Mapping[str, str],
-        written: WrittenBatch,
+        self, folded: Mapping[str, _Folded], not_written: set[str], written: WrittenBatch
     ) -> None:
-        written.failed.update(failed)
         now = datetime.now(UTC)
-        for product_id, (document, applied) in folded.items():
-            if product_id in retry or product_id in failed:
+        for product_id, attempt in folded.items():
+            if product_id in not_written or product_id in written.failed:
                 continue
+            document = attempt.result.document
+            assert document is not None
             written.changed[product_id] = document
+            if attempt.changelog_value is not None:
+                written.changelog_values[product_id] = attempt.changelog_value
             self._cache.put(product_id, document)
             self._metrics.documents_written.inc()
-            for sourced in applied:
+            for sourced in attempt.result.applied:
                 self._metrics.applied.labels(sourced.position.topic).inc()
                 when = event_time(sourced.event)
                 if when is not None:
                     self._metrics.freshness_seconds.observe(max((now - when).total_seconds(), 0))
+
+
+def _changelog_value(result: FoldResult) -> bytes | None:
+    doc = result.document
+    if doc is None or not doc.get("visible"):
+        return None  # Nothing to write, or a tombstone.
+    return encode_changelog_value(doc)

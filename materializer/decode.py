@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from materializer.errors import PoisonEvent
 from materializer.events import (
     CatalogDeletion,
     CatalogSnapshot,
@@ -31,7 +32,7 @@ from materializer.events import (
     StockTake,
 )
 
-MAX_REASON_CHARS = 1000
+__all__ = ["DecodedRecord", "PoisonEvent", "SourceKind", "decode_record"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,20 +46,6 @@ class SourceKind(enum.Enum):
     ORDERS = "orders"
     CLICKS = "clicks"
     REVIEWS = "reviews"
-
-
-class PoisonEvent(Exception):
-    """A record that can never be applied; it goes to the dead-letter topic.
-
-    Args:
-        reason: Human-readable cause, stored in the dead-letter record's headers.
-    """
-
-    retriable = False
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason[:MAX_REASON_CHARS])
-        self.reason = reason[:MAX_REASON_CHARS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +75,10 @@ def _loads(raw: bytes | str) -> Any:
 
 def _epoch_ms(value: Any) -> datetime | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise PoisonEvent(f"Debezium ts_ms {value} is not a representable time") from None
     return None
 
 

@@ -28,3 +28,33 @@ class TransientError(MaterializerError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(f"{dependency}: {message}")
         self.dependency = dependency
+
+
+MAX_REASON_CHARS = 1000
+
+
+class PoisonEvent(MaterializerError):
+    """A record that can never be applied; it goes to the dead-letter topic.
+
+    Args:
+        reason: Human-readable cause, stored in the dead-letter record's headers.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason[:MAX_REASON_CHARS])
+        self.reason = reason[:MAX_REASON_CHARS]
+
+
+def poison_reason(error: BaseException) -> str:
+    """The dead-letter reason for anything one record raised: the exception class and
+    message, bounded in length.
+
+    Args:
+        error: What decoding, validating, folding or encoding the record raised.
+
+    Returns:
+        ``PoisonEvent``'s own reason, else ``"ClassName: message"``.
+    """
+    if isinstance(error, PoisonEvent):
+        return error.reason
+    return f"{type(error).__name__}: {error}"[:MAX_REASON_CHARS]

@@ -24,8 +24,23 @@ def _to_utc_millis(value: datetime) -> datetime:
     # the event it came from, which the snapshot ordering relies on.
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 is after year 9999 in UTC. Pydantic turns only
+        # ValueError into a validation error; anything else would escape validation.
+        raise ValueError("time is out of range once converted to UTC") from None
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _encodable(value: str) -> str:
+    # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 encoder (BSON's, the
+    # changelog's) accepts; refused here, it is this record's problem, not the write's.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (lone surrogate)") from None
+    return value
 
 
 # Decimal128, MongoDB's decimal, holds 34 significant digits and exponents to 6111;
@@ -55,9 +70,10 @@ def _finite_money(value: Decimal) -> Decimal:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
+Text = Annotated[StrictStr, AfterValidator(_encodable)]
 Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
 Quantity = Annotated[StrictInt, Field(ge=-_MAX_QUANTITY, le=_MAX_QUANTITY)]
-ProductId = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+ProductId = Annotated[Text, Field(min_length=1, max_length=256)]
 # Segment names become MongoDB field names, so they are restricted to a safe alphabet.
 SegmentName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
@@ -70,11 +86,11 @@ class CatalogSnapshot(_Event):
     """The full catalog record of a product."""
 
     product_id: ProductId
-    name: StrictStr
-    description: StrictStr = ""
-    brand: StrictStr | None = None
-    category: StrictStr | None = None
-    images: list[StrictStr] = Field(default_factory=list)
+    name: Text
+    description: Text = ""
+    brand: Text | None = None
+    category: Text | None = None
+    images: list[Text] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
     updated_at: Timestamp
 
@@ -82,6 +98,9 @@ class CatalogSnapshot(_Event):
     @classmethod
     def _attributes_are_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, item in value.items():
+            _encodable(key)
+            if isinstance(item, str):
+                _encodable(item)
             if not isinstance(item, str | int | float | bool | Decimal) and item is not None:
                 raise ValueError(f"attribute {key!r} must be a scalar")
             if isinstance(item, Decimal):
@@ -102,7 +121,7 @@ class PriceSnapshot(_Event):
     """The current price of a product."""
 
     product_id: ProductId
-    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
+    currency: Annotated[Text, Field(min_length=3, max_length=3)]
     amount: Money
     list_amount: Money | None = None
     segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)
@@ -135,8 +154,8 @@ class StockTake(_Event):
 class OrderPlaced(_Event):
     """An order; counts one order for each listed product."""
 
-    order_id: Annotated[StrictStr, Field(min_length=1)]
-    user_id: StrictStr | None = None
+    order_id: Annotated[Text, Field(min_length=1, max_length=256)]
+    user_id: Text | None = None
     product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=1000)]
     amount: Decimal | None = None
     timestamp: Timestamp
@@ -145,7 +164,7 @@ class OrderPlaced(_Event):
 class ProductViewed(_Event):
     """A click on a product page."""
 
-    user_id: StrictStr | None = None
+    user_id: Text | None = None
     product_id: ProductId
     timestamp: Timestamp
 
@@ -153,7 +172,7 @@ class ProductViewed(_Event):
 class ReviewUpserted(_Event):
     """A review was written, edited or deleted."""
 
-    review_id: Annotated[StrictStr, Field(min_length=1)]
+    review_id: Annotated[Text, Field(min_length=1, max_length=256)]
     product_id: ProductId
     rating: Annotated[StrictInt, Field(ge=1, le=5)]
     deleted: StrictBool = False

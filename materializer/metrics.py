@@ -37,6 +37,12 @@ class MaterializerMetrics:
             ["topic"],
             registry=self.registry,
         )
+        self.publish_refused = Counter(
+            "shopwindow_records_refused",
+            "Records the broker refused for good (too large, corrupt), by target topic.",
+            ["topic"],
+            registry=self.registry,
+        )
         self.batch_records = Histogram(
             "shopwindow_batch_records",
             "Records per consumed batch.",

@@ -1,4 +1,10 @@
-"""Publishing to Kafka: the changelog of SaleProduct documents and the dead-letter topic."""
+"""Publishing to Kafka: the changelog of SaleProduct documents and the dead-letter topic.
+
+Each record's outcome is judged on its own. A retriable failure (broker down, leader
+moving, timeout) fails the whole send so the batch is retried uncommitted; a record the
+broker refuses for good (too large, corrupt) is handed back to the caller, which
+dead-letters it, so it never stalls a partition.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from materializer.errors import TransientError
 from materializer.events import Position
-from shopwindow.document import encode_changelog_value
+from shopwindow.document import MAX_RECORD_BYTES, encode_changelog_value
 
 Headers = list[tuple[str, bytes]]
+
+# Errors about the record itself: sending it again can never succeed. Anything else is
+# about the cluster (down, moving, misconfigured) and is waited out.
+_REFUSED_FOR_GOOD = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +48,68 @@ class OutgoingRecord:
     headers: Headers
 
 
-async def send_all(producer: AIOKafkaProducer, records: Iterable[OutgoingRecord]) -> None:
-    """Produce the records and wait until the brokers acknowledged every one.
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A record the broker will never accept, and why."""
+
+    record: OutgoingRecord
+    reason: str
+
+
+async def send_all(
+    producer: AIOKafkaProducer, records: Iterable[OutgoingRecord]
+) -> list[RefusedRecord]:
+    """Produce the records and wait until the brokers acknowledged each one.
+
+    Returns:
+        The records refused for good; every other record was acknowledged.
 
     Raises:
-        TransientError: When any record was not acknowledged; all may be sent again.
+        TransientError: When any record failed for a reason that may pass; all may be
+            sent again.
     """
-    try:
-        futures = [
-            await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
-            for r in records
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-    except KafkaError as error:
-        raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
+    pending: list[tuple[OutgoingRecord, asyncio.Future[Any]]] = []
+    refused: list[RefusedRecord] = []
+    for record in records:
+        try:
+            future = await producer.send(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+        except KafkaError as error:
+            refused.append(_refused_or_raise(record, error))
+            continue
+        pending.append((record, future))
+    outcomes = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+    for (record, _), outcome in zip(pending, outcomes, strict=True):
+        if isinstance(outcome, KafkaError):
+            refused.append(_refused_or_raise(record, outcome))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return refused
 
 
-def changelog_record(topic: str, product_id: str, doc: Mapping[str, Any]) -> OutgoingRecord:
+def _refused_or_raise(record: OutgoingRecord, error: KafkaError) -> RefusedRecord:
+    if isinstance(error, _REFUSED_FOR_GOOD) and not error.retriable:
+        return RefusedRecord(record, f"{type(error).__name__}: {error}")
+    raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
+
+
+def changelog_record(
+    topic: str, product_id: str, doc: Mapping[str, Any], value: bytes | None = None
+) -> OutgoingRecord:
     """The changelog record of a document: the public view, or a tombstone when the
-    product is not visible (compaction then forgets it)."""
-    value = encode_changelog_value(doc) if doc.get("visible") else None
+    product is not visible (compaction then forgets it).
+
+    Args:
+        topic: The changelog topic.
+        product_id: The record key.
+        doc: The document.
+        value: The public view already encoded, if the caller has it.
+    """
+    if doc.get("visible"):
+        value = value if value is not None else encode_changelog_value(doc)
+    else:
+        value = None
     headers = [("version", str(doc["version"]).encode())]
     return OutgoingRecord(topic, product_id.encode(), value, headers)
 
@@ -76,8 +138,34 @@ def dead_letter_record(topic: str, letter: DeadLetter) -> OutgoingRecord:
     return OutgoingRecord(topic, letter.key, letter.value, headers)
 
 
+def refused_record_letter(
+    topic: str, refused: RefusedRecord, sources: Sequence[Position] = ()
+) -> OutgoingRecord:
+    """A dead letter for a record the broker refused: its key and headers, without the
+    value that could not be sent, naming the topic it was meant for and the source
+    records behind it.
+
+    Args:
+        topic: The dead-letter topic.
+        refused: The refused record.
+        sources: Positions of the source records that produced it.
+    """
+    record = refused.record
+    headers: Headers = [
+        *record.headers,
+        ("dlq.reason", f"refused by the broker: {refused.reason}".encode()),
+        ("dlq.topic", record.topic.encode()),
+        ("dlq.value_dropped", b"true"),
+    ]
+    if sources:
+        listed = ",".join(f"{p.topic}:{p.partition}:{p.offset}" for p in sources)
+        headers.append(("dlq.sources", listed.encode()))
+    return OutgoingRecord(topic, record.key, None, headers)
+
+
 def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    """A producer that waits for all in-sync replicas.
+    """A producer that waits for all in-sync replicas, sized for the largest changelog
+    value a storable document can have.
 
     Idempotence is off: the Tansu stand-in rejects idempotent producers, and nothing
     here needs it, since changelog consumers drop copies by ``version`` and a repeated
@@ -90,4 +178,5 @@ def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=False,
         linger_ms=5,
         request_timeout_ms=15_000,
+        max_request_size=MAX_RECORD_BYTES,
     )

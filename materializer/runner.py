@@ -12,21 +12,24 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import timedelta
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from materializer.batch import Batch, build_batch
-from materializer.batch_writer import BatchWriter
+from materializer.batch_writer import BatchWriter, WrittenBatch
 from materializer.decode import SourceKind
 from materializer.errors import TransientError
+from materializer.events import Position
 from materializer.metrics import MaterializerMetrics
 from materializer.publishing import (
     DeadLetter,
     OutgoingRecord,
+    RefusedRecord,
     changelog_record,
     dead_letter_record,
+    refused_record_letter,
     send_all,
 )
 from shopwindow.settings import MaterializerSettings
@@ -82,7 +85,7 @@ class ConsumeLoop:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        producer: Any,
+        producer: AIOKafkaProducer,
         writer: BatchWriter,
         settings: MaterializerSettings,
         metrics: MaterializerMetrics,
@@ -168,13 +171,18 @@ class ConsumeLoop:
 
     async def _process(self, records: Records) -> None:
         batch = build_batch(
-            (record for tp in sorted(records) for record in records[tp]), self._kinds
+            (record for tp in sorted(records) for record in records[tp]),
+            self._kinds,
+            timedelta(seconds=self._settings.max_future_skew_s),
         )
         written = await self._writer.write(batch.events_by_product)
-        outgoing = self._changelog(written.changed, written.was_visible)
-        letters = batch.dead_letters + self._failed_writes(batch, written.failed)
-        outgoing += [dead_letter_record(self._settings.topics.dead_letter, x) for x in letters]
-        await send_all(self._producer, outgoing)
+        dead_letter_topic = self._settings.topics.dead_letter
+        letters = batch.dead_letters + self._unwritten(batch, written)
+        outgoing = self._changelog(written)
+        outgoing += [dead_letter_record(dead_letter_topic, x) for x in letters]
+        refused = await send_all(self._producer, outgoing)
+        if refused:
+            await self._dead_letter_refused(batch, refused)
         await self._commit(batch)
         for topic, count in batch.consumed.items():
             self._metrics.consumed.labels(topic).inc(count)
@@ -190,26 +198,52 @@ class ConsumeLoop:
                 },
             )
 
-    def _changelog(
-        self, changed: Mapping[str, dict[str, Any]], was_visible: Mapping[str, bool]
-    ) -> list[OutgoingRecord]:
+    def _changelog(self, written: WrittenBatch) -> list[OutgoingRecord]:
         topic = self._settings.topics.changelog
         return [
-            changelog_record(topic, product_id, doc)
-            for product_id, doc in changed.items()
-            # A product that was never visible has nothing to retract.
-            if doc.get("visible") or was_visible.get(product_id, True)
+            changelog_record(topic, product_id, doc, written.changelog_values.get(product_id))
+            for product_id, doc in written.changed.items()
+            # A product that was never visible has nothing to retract; one whose write an
+            # earlier attempt made may have lost its record, tombstone included.
+            if doc.get("visible")
+            or written.was_visible.get(product_id, True)
+            or product_id in written.reannounced
         ]
 
     @staticmethod
-    def _failed_writes(batch: Batch, failed: Mapping[str, str]) -> list[DeadLetter]:
-        return [
-            batch.dead_letter(
-                sourced.position, f"MongoDB refused the document of {product_id!r}: {reason}"
+    def _unwritten(batch: Batch, written: WrittenBatch) -> list[DeadLetter]:
+        reasons: dict[Position, str] = {}
+        for (position, product_id), reason in written.refused.items():
+            reasons.setdefault(position, f"product {product_id!r}: {reason}")
+        for product_id, reason in written.failed.items():
+            for sourced in batch.events_by_product[product_id]:
+                reasons.setdefault(
+                    sourced.position, f"MongoDB refused the document of {product_id!r}: {reason}"
+                )
+        return [batch.dead_letter(position, reason) for position, reason in reasons.items()]
+
+    async def _dead_letter_refused(self, batch: Batch, refused: list[RefusedRecord]) -> None:
+        # What the broker refused is dead-lettered without its value (the value is what
+        # did not fit); a refused dead letter names its source in its own headers.
+        letters = []
+        for item in refused:
+            record = item.record
+            self._metrics.publish_refused.labels(record.topic).inc()
+            log.error(
+                "record refused by the broker",
+                extra={"topic": record.topic, "key": record.key, "reason": item.reason},
             )
-            for product_id, reason in failed.items()
-            for sourced in batch.events_by_product[product_id]
-        ]
+            sources: list[Position] = []
+            if record.topic == self._settings.topics.changelog and record.key is not None:
+                product_id = record.key.decode("utf-8", "replace")
+                sources = [e.position for e in batch.events_by_product.get(product_id, ())]
+            letters.append(refused_record_letter(self._settings.topics.dead_letter, item, sources))
+        for lost in await send_all(self._producer, letters):
+            self._metrics.publish_refused.labels(lost.record.topic).inc()
+            log.error(
+                "dead letter refused by the broker; only this log keeps it",
+                extra={"key": lost.record.key, "headers": lost.record.headers},
+            )
 
     async def _commit(self, batch: Batch) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.next_offsets.items()}

@@ -17,6 +17,45 @@ from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 
 _DUPLICATE_KEY = 11000
+# Per-document write errors that say nothing about the document: the server was stepping
+# down, shutting down, unreachable, out of time or in a write conflict. The retryable
+# writes specification's list, plus the conflicts and time limits that pass by
+# themselves. Retrying the batch is safe: the fold's watermarks skip what was written.
+RETRYABLE_WRITE_CODES = frozenset(
+    {
+        6,  # HostUnreachable
+        7,  # HostNotFound
+        24,  # LockTimeout
+        46,  # LockBusy
+        50,  # MaxTimeMSExpired
+        64,  # WriteConcernFailed
+        89,  # NetworkTimeout
+        91,  # ShutdownInProgress
+        112,  # WriteConflict
+        189,  # PrimarySteppedDown
+        262,  # ExceededTimeLimit
+        9001,  # SocketException
+        10107,  # NotWritablePrimary
+        11600,  # InterruptedAtShutdown
+        11602,  # InterruptedDueToReplStateChange
+        13435,  # NotPrimaryNoSecondaryOk
+        13436,  # NotPrimaryOrSecondary
+    }
+)
+_RETRYABLE_LABELS = ("RetryableWriteError", "TransientTransactionError")
+
+
+def is_retryable_write_error(write_error: Mapping[str, Any]) -> bool:
+    """Whether one entry of a bulk write's ``writeErrors`` will pass if retried.
+
+    Args:
+        write_error: The entry, with its ``code`` and possibly ``errorLabels``.
+    """
+    labels = write_error.get("errorLabels") or ()
+    return write_error.get("code") in RETRYABLE_WRITE_CODES or any(
+        label in labels for label in _RETRYABLE_LABELS
+    )
+
 
 # The gateway's productsByCategory walks this index: visible products of a category in
 # _id order, which is stable under concurrent writes.
@@ -123,7 +162,15 @@ class SaleProductStore:
     def _sort_write_errors(
         details: Mapping[str, Any], ids: list[str], outcome: WriteOutcome
     ) -> int:
-        for write_error in details.get("writeErrors", []):
+        write_errors = details.get("writeErrors", [])
+        transient = [e for e in write_errors if is_retryable_write_error(e)]
+        if transient:
+            # Nothing is wrong with these documents; the whole batch is tried again.
+            first = transient[0]
+            raise TransientError(
+                "mongodb", f"write error {first.get('code')}: {first.get('errmsg', '')}"
+            )
+        for write_error in write_errors:
             product_id = ids[write_error["index"]]
             if write_error.get("code") == _DUPLICATE_KEY:
                 outcome.retry.add(product_id)

@@ -29,6 +29,15 @@ COLLECTION = "sale_products"
 META = "_meta"
 _CENT = Decimal("0.01")
 
+# MongoDB's limit on one document (BSON), the same on every deployment.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+# The changelog value is the public view as JSON. The materializer writes no document
+# whose value is larger, so every stored document can be announced.
+MAX_CHANGELOG_VALUE_BYTES = MAX_DOCUMENT_BYTES
+# What a changelog or dead-letter record may add around its value (key, headers, batch
+# framing). Producer requests and the topics' max.message.bytes allow a whole record.
+MAX_RECORD_BYTES = MAX_CHANGELOG_VALUE_BYTES + 1024 * 1024
+
 # Map keys in MongoDB must not contain "." or NUL, nor start with "$"; ids may.
 _ESCAPES = (("%", "%25"), (".", "%2E"), ("$", "%24"), ("\x00", "%00"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shopwindow.topics import COMPACTED_CONFIG, TopicNames
+from shopwindow.topics import TopicNames, topic_config
 
 
 async def create_topics(bootstrap_servers: str, topics: TopicNames, partitions: int) -> None:
@@ -25,7 +25,7 @@ async def create_topics(bootstrap_servers: str, topics: TopicNames, partitions: 
                 name,
                 num_partitions=partitions,
                 replication_factor=1,
-                topic_configs=COMPACTED_CONFIG if name == topics.changelog else {},
+                topic_configs=topic_config(topics, name),
             )
             for name in topics.all
             if name not in existing

@@ -88,6 +88,13 @@ class MaterializerSettings(ConnectionSettings):
     document_cache_size: int = Field(default=50_000, ge=0)
     retry_backoff_initial_ms: int = Field(default=200, ge=1)
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    max_future_skew_s: int = Field(
+        default=300,
+        ge=0,
+        le=365 * 24 * 3600,
+        description="How far an event's own time may lie ahead of its Kafka record "
+        "timestamp; later-dated events are dead-lettered.",
+    )
 
 
 class _DemoTraffic(_Base):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopwindow.document import MAX_RECORD_BYTES
+
 
 class TopicNames(BaseModel):
     """Topic names, each configurable (``SHOPWINDOW_TOPICS__CATALOG=...``)."""
@@ -41,5 +43,16 @@ class TopicNames(BaseModel):
         return TopicNames(**{name: prefix + value for name, value in self.model_dump().items()})
 
 
-# Compaction keeps the latest document per product on the changelog.
-COMPACTED_CONFIG = {"cleanup.policy": "compact"}
+# Compaction keeps the latest document per product on the changelog. Both topics we
+# write take any record of a storable document (brokers default to about 1 MB).
+SIZED_CONFIG = {"max.message.bytes": str(MAX_RECORD_BYTES)}
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", **SIZED_CONFIG}
+
+
+def topic_config(topics: TopicNames, name: str) -> dict[str, str]:
+    """The configuration shopwindow creates topic ``name`` with."""
+    if name == topics.changelog:
+        return CHANGELOG_CONFIG
+    if name == topics.dead_letter:
+        return SIZED_CONFIG
+    return {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from shopwindow.settings import GatewaySettings, MaterializerSettings
-from shopwindow.topics import TopicNames
+from shopwindow.topics import TopicNames, topic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +30,10 @@ def test_compose_creates_every_topic_and_compacts_the_changelog() -> None:
     for topic in TopicNames().all:
         assert topic in script
     assert "--topic saleproduct.changes --partitions 6 --config cleanup.policy=compact" in script
+    # Sized as the topics the dev stack and the tests create.
+    for name in (TopicNames().changelog, TopicNames().dead_letter):
+        for key, value in topic_config(TopicNames(), name).items():
+            assert f"--topic {name} " in script and f"--config {key}={value}" in script
 
 
 def test_the_image_runs_as_a_non_root_user_with_the_cli_as_entrypoint() -> None:

@@ -14,7 +14,7 @@ from materializer.metrics import MaterializerMetrics
 from materializer.store import SaleProductStore
 from shopwindow.devstack import DevStack
 from shopwindow.mongo import MongoDocument
-from tests.materializer.conftest import SourcedFactory, click, delta
+from tests.materializer.conftest import SourcedFactory, catalog, click, delta, stock_take
 
 
 def writer(mongo: AsyncMongoClient[MongoDocument], database: str) -> BatchWriter:
@@ -59,3 +59,24 @@ def test_a_cache_of_size_zero_keeps_nothing() -> None:
     cache = DocumentCache(0)
     cache.put("a", {"_id": "a"})
     assert cache.get("a") is None
+
+
+async def test_an_unstorable_event_is_refused_and_never_freezes_its_product(
+    stack: DevStack,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    sourced: SourcedFactory,
+) -> None:
+    target = writer(mongo, database_name)
+    await target.write({"abc": [sourced(SourceKind.CATALOG, catalog())]})
+    huge = sourced(SourceKind.CATALOG, catalog(description="x" * (17 * 1024 * 1024), minutes=1))
+    written = await target.write(
+        {"abc": [huge, sourced(SourceKind.INVENTORY, stock_take(5, minutes=1))]}
+    )
+    assert list(written.refused) == [(huge.position, "abc")]
+    assert "MongoDB stores at most" in written.refused[(huge.position, "abc")]
+    assert not written.failed
+    later = await target.write({"abc": [sourced(SourceKind.INVENTORY, delta(-1, minutes=2))]})
+    assert not later.refused and not later.failed
+    doc = (await SaleProductStore(mongo[database_name]).load(["abc"]))["abc"]
+    assert (doc["catalog"]["description"], doc["stock"]["quantity"]) == ("", 4)

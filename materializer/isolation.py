@@ -1,0 +1,77 @@
+"""Folding one event at a time to single out the events a document cannot take.
+
+The batch writer folds a product's events in one go. When that raises, or when the
+result cannot be stored, the culprits are found here: each event is folded on its own
+onto the last good state and kept only if the fold succeeds and the result is
+storable. The others become dead letters, and the product's remaining events still
+apply, so one bad event never freezes a product.
+
+Pure: storability is a function handed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from materializer.errors import poison_reason
+from materializer.events import SourcedEvent
+from materializer.fold import Document, FoldResult, FoldSettings, fold
+
+Refusal = Callable[[Document], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedFold:
+    """The fold of the events the document could take, and the refused ones.
+
+    Attributes:
+        result: As ``fold`` returns it, for the kept events.
+        refused: Each refused event with the reason.
+    """
+
+    result: FoldResult
+    refused: tuple[tuple[SourcedEvent, str], ...]
+
+
+def fold_isolating(
+    doc: Document | None,
+    product_id: str,
+    events: Sequence[SourcedEvent],
+    settings: FoldSettings,
+    refusal: Refusal,
+) -> IsolatedFold:
+    """Fold ``events`` one by one, leaving out each that raises or makes ``doc``
+    unstorable.
+
+    Args:
+        doc: The stored document, or ``None``.
+        product_id: The product.
+        events: Its events of the batch, in log order per partition.
+        settings: Tunables of the fold.
+        refusal: Why a document cannot be stored, or ``None``.
+
+    Returns:
+        The fold of the kept events and the refused events with their reasons.
+    """
+    current = doc
+    applied: list[SourcedEvent] = []
+    refused: list[tuple[SourcedEvent, str]] = []
+    redelivered = 0
+    for sourced in events:
+        try:
+            step = fold(current, product_id, (sourced,), settings)
+        except Exception as error:
+            refused.append((sourced, poison_reason(error)))
+            continue
+        redelivered += step.redelivered
+        if step.document is None:
+            continue
+        reason = refusal(step.document)
+        if reason is not None:
+            refused.append((sourced, reason))
+            continue
+        current = step.document
+        applied.extend(step.applied)
+    document = current if applied else None
+    return IsolatedFold(FoldResult(document, tuple(applied), redelivered), tuple(refused))

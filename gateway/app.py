@@ -8,19 +8,20 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
-from gateway.auth import ANONYMOUS, TokenVerifier, Viewer
-from gateway.context import GatewayContext, ResolverLimits
+from gateway.auth import TokenVerifier, Viewer
+from gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
 from gateway.extensions import GatewayExtension, load_extensions
-from gateway.graphql_http import GraphQLEndpoint, Limits
+from gateway.graphql_http import GraphQLEndpoint, HttpLimits
 from gateway.live import ChangelogHub
 from gateway.loaders import CategoryPages, ProductDocuments
 from gateway.metrics import GatewayMetrics
+from gateway.policy import Limits, OperationPolicy
 from gateway.schema import build_schema
-from gateway.websocket import LiveEndpoint, WebSocketGuard
+from gateway.websocket import LiveEndpoint, WebSocketOperations
+from gateway.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
@@ -69,7 +70,10 @@ def create_app(
         settings.ws_max_products_per_subscription,
     )
 
-    def context(request: Request | None, viewer: Viewer, request_id: str) -> GatewayContext:
+    def context(
+        viewer: Viewer, request_id: str, connection: WebSocketConnection | None
+    ) -> GatewayContext:
+        # One per operation, whatever the transport: DataLoader caches never outlive it.
         products = documents.loader()
         return GatewayContext(
             products=products,
@@ -79,38 +83,46 @@ def create_app(
             limits=resolver_limits,
             loaders={name: make() for name, make in loader_factories.items()},
             live=hub,
+            connection=connection,
         )
 
-    limits = Limits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_aliases,
-        max_tokens=settings.max_tokens,
-        max_body_bytes=settings.max_body_bytes,
-        timeout_s=settings.request_timeout_ms / 1000,
-        introspection=settings.introspection,
-        graphiql=settings.graphiql,
-    )
-    endpoint = GraphQLEndpoint(
+    policy = OperationPolicy(
         # graphql-core executes the schema directly: no per-request extension hooks.
         schema._schema,
-        limits,
+        Limits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_query_cost,
+            timeout_s=settings.request_timeout_ms / 1000,
+            introspection=settings.introspection,
+        ),
+        metrics,
+    )
+    endpoint = GraphQLEndpoint(
+        policy,
+        HttpLimits(max_body_bytes=settings.max_body_bytes, graphiql=settings.graphiql),
         verifier,
         context,
         metrics,
         get_graphql_ide_html() if settings.graphiql else None,
     )
-
+    schema.use_operations(WebSocketOperations(policy, context))
     live = LiveEndpoint(
         schema,
         verifier,
-        lambda: context(None, ANONYMOUS, ""),
         settings.ws_keepalive_interval_s,
+        settings.ws_connection_init_timeout_s,
     )
     guard = WebSocketGuard(
         live,
-        settings.ws_max_connections,
-        settings.ws_idle_timeout_s,
-        settings.ws_send_timeout_s,
+        GuardLimits(
+            max_connections=settings.ws_max_connections,
+            idle_timeout_s=settings.ws_idle_timeout_s,
+            send_timeout_s=settings.ws_send_timeout_s,
+            connection_init_timeout_s=settings.ws_connection_init_timeout_s,
+            max_message_bytes=settings.ws_max_message_bytes,
+        ),
     )
 
     async def readiness() -> list[str]:

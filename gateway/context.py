@@ -24,8 +24,23 @@ class ResolverLimits:
 
 
 @dataclass
+class WebSocketConnection:
+    """What outlives one operation on a WebSocket connection.
+
+    Attributes:
+        connection_params: The ``connection_init`` payload.
+        viewer: Who connected, verified from that payload.
+        active_subscriptions: Subscriptions open on this connection.
+    """
+
+    connection_params: Any = None
+    viewer: Viewer = ANONYMOUS
+    active_subscriptions: int = 0
+
+
+@dataclass
 class GatewayContext:
-    """Per-request state: the loaders and who is asking.
+    """Per-operation state: fresh loaders, who is asking, and over which connection.
 
     Attributes:
         products: Loads visible product documents by id.
@@ -35,8 +50,7 @@ class GatewayContext:
         limits: Caps on list sizes.
         loaders: Loaders contributed by extensions, by name.
         live: The changelog hub feeding subscriptions.
-        connection_params: A WebSocket's ``connection_init`` payload.
-        active_subscriptions: Subscriptions open on this WebSocket.
+        connection: The WebSocket connection the operation came over; ``None`` over HTTP.
     """
 
     products: DataLoader[str, MongoDocument | None]
@@ -46,8 +60,7 @@ class GatewayContext:
     limits: ResolverLimits = field(default_factory=ResolverLimits)
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     live: Any = None
-    connection_params: Any = None
-    active_subscriptions: int = 0
+    connection: WebSocketConnection | None = None
 
     @property
     def segment(self) -> str | None:

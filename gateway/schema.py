@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from graphql import OperationType
 from strawberry.tools import merge_types
 
 from gateway.context import Info
@@ -85,19 +85,56 @@ class Query:
     )
 
 
-def build_schema(extensions: Sequence[GatewayExtension] = ()) -> strawberry.Schema:
+class OperationStreams(Protocol):
+    """Runs the operations Strawberry's WebSocket handlers hand to ``stream``."""
+
+    def stream(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        connection: Any,
+        allowed: Iterable[OperationType] | None,
+    ) -> Any: ...
+
+
+class GatewaySchema(strawberry.Schema):
+    """The Strawberry schema, whose ``stream`` (the one entry point of both WebSocket
+    protocols) runs through the transport-independent policy, as HTTP does.
+
+    Strawberry's own execution pipeline is never used: ``use_operations`` must be
+    called before the schema serves WebSocket clients.
+    """
+
+    _operations: OperationStreams | None = None
+
+    def use_operations(self, operations: OperationStreams) -> None:
+        """Route every streamed operation through ``operations``."""
+        self._operations = operations
+
+    async def stream(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        if self._operations is None:
+            raise RuntimeError("GatewaySchema.use_operations() was not called")
+        return self._operations.stream(
+            query, variable_values, operation_name, context_value, allowed_operation_types
+        )
+
+
+def build_schema(extensions: Sequence[GatewayExtension] = ()) -> GatewaySchema:
     """The gateway's schema, with the root fields of the given extensions."""
     queries = [Query, *(e.query for e in extensions if e.query is not None)]
     root = queries[0] if len(queries) == 1 else merge_types("Query", tuple(queries))
-    return strawberry.Schema(
+    return GatewaySchema(
         query=root,
         subscription=Subscription,
         types=[t for e in extensions for t in e.types],
-        # Applies where Strawberry executes (WebSocket); HTTP masks in graphql_http.
-        extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],
     )
-
-
-def _should_mask(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is not None and not isinstance(original, UserInputError | GraphQLError)

@@ -53,21 +53,24 @@ async def _follow(
 ) -> AsyncGenerator[Document, None]:
     context: GatewayContext = info.context
     limits = context.limits
+    connection = context.connection
+    if connection is None:
+        raise UserInputError("Subscriptions are served over WebSocket.")
     if not product_ids or len(product_ids) > limits.max_products_per_subscription:
         raise UserInputError(
             f"Give between 1 and {limits.max_products_per_subscription} product ids."
         )
-    if context.active_subscriptions >= limits.max_subscriptions_per_connection:
+    if connection.active_subscriptions >= limits.max_subscriptions_per_connection:
         raise UserInputError(
             f"At most {limits.max_subscriptions_per_connection} subscriptions per connection."
         )
     hub: ChangelogHub = context.live
-    context.active_subscriptions += 1
+    connection.active_subscriptions += 1
     try:
         async for doc in hub.follow([str(i) for i in product_ids], value_of):
             yield doc
     finally:
-        context.active_subscriptions -= 1
+        connection.active_subscriptions -= 1
 
 
 def _stock_update(doc: Document) -> StockUpdate:

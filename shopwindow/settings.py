@@ -55,6 +55,13 @@ class GatewaySettings(ConnectionSettings):
     request_timeout_ms: int = Field(default=5000, ge=10, le=120_000)
     max_ids_per_query: int = Field(default=100, ge=1, le=10_000)
     max_page_size: int = Field(default=100, ge=1, le=10_000)
+    max_query_cost: int = Field(
+        default=5000,
+        ge=1,
+        le=10_000_000,
+        description="Estimated result size an operation may have: each field 1, lists "
+        "counted by their ids or first.",
+    )
     jwt_hs256_secret: SecretStr | None = Field(default=None, description="HS256 shared secret.")
     jwt_public_key_file: Path | None = Field(default=None, description="RS256 public key (PEM).")
     jwt_jwks_file: Path | None = Field(default=None, description="RS256 keys as a JWKS file.")
@@ -66,6 +73,8 @@ class GatewaySettings(ConnectionSettings):
     ws_idle_timeout_s: float = Field(default=300, gt=0, description="Without subscriptions.")
     ws_send_timeout_s: float = Field(default=10, gt=0, description="Slower clients are cut.")
     ws_keepalive_interval_s: float = Field(default=15, gt=0)
+    ws_connection_init_timeout_s: float = Field(default=10, gt=0, le=300)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
     extensions: str = Field(
         default="",
         description="Comma-separated `module:attribute` extensions to load besides the "

@@ -49,6 +49,14 @@ async def test_media_type_negotiation(
         (b'["query"]', "application/json", 400, "BAD_REQUEST"),
         (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST"),
         (b'{"query": "{ __typename }", "variables": [1]}', "application/json", 400, "BAD_REQUEST"),
+        (b'{"query": 7}', "application/json", 400, "BAD_REQUEST"),
+        (
+            b'{"query": "{ __typename }", "operationName": 1}',
+            "application/json",
+            400,
+            "BAD_REQUEST",
+        ),
+        (b'{"query": "{ __typename }", "extensions": [1]}', "application/json", 400, "BAD_REQUEST"),
         (
             b"query=%7B__typename%7D",
             "application/x-www-form-urlencoded",
@@ -80,14 +88,16 @@ async def test_request_errors(
     assert spec.status_code == status
     assert spec.json()["errors"][0]["extensions"]["code"] == code
     assert "data" not in spec.json()
-    # Legacy clients get the same errors with 200, except for HTTP-level problems.
-    assert legacy.status_code == (status if status == 415 else 200)
+    # Legacy clients get GraphQL errors with 200, but a request that is not a
+    # well-formed GraphQL request is 4xx for every client.
+    malformed = code in ("BAD_REQUEST", "UNSUPPORTED_MEDIA_TYPE")
+    assert legacy.status_code == (status if malformed else 200)
 
 
 async def test_get_runs_queries(gateway: GatewayFactory) -> None:
     async with gateway() as http:
         response = await http.get("/graphql", params={"query": "{ __typename }"})
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json()["data"] == {"__typename": "Query"}
 
 
 async def test_graphiql_for_browsers_and_switched_off(gateway: GatewayFactory) -> None:

@@ -21,7 +21,10 @@ PRODUCT_FIELDS = """
 async def query(http: httpx.AsyncClient, text: str, **variables: Any) -> Any:
     response = await http.post("/graphql", json={"query": text, "variables": variables})
     assert response.status_code == 200, response.text
-    return response.json()
+    body = response.json()
+    # Every response reports what the operation was estimated to cost.
+    assert body.pop("extensions")["cost"]["requestedQueryCost"] >= 1
+    return body
 
 
 async def test_a_product_page_in_one_query(seed: Seed, gateway: GatewayFactory) -> None:

@@ -1,0 +1,134 @@
+"""The estimated cost of an operation, computed before it runs.
+
+Each selected field costs 1, and what is selected inside a field that takes several
+products is counted once per product: the length of its ``ids``/``productIds``
+argument or its ``first`` (for a subscription, each product it follows). Lists without
+such an argument (images, attributes) are bounded by one document and count once.
+The estimate depends on the variables, so it is computed per request, on a document
+that already passed validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
+
+_SIZE_BY_LENGTH = ("ids", "productIds")
+_SIZE_BY_COUNT = "first"
+
+
+class CostEstimator:
+    """Estimates operations against one schema.
+
+    Args:
+        schema: The executable schema.
+    """
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self._schema = schema
+
+    def estimate(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any] | None,
+    ) -> int:
+        """The estimated cost of ``operation``.
+
+        Args:
+            operation: A validated operation.
+            fragments: The document's fragments by name.
+            variables: The request's variables (raw JSON values).
+        """
+        root = self._schema.get_root_type(operation.operation)
+        if root is None:
+            return 0
+        return _Walk(self._schema, fragments, variables or {}).cost(operation.selection_set, root)
+
+
+class _Walk:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> None:
+        self._schema = schema
+        self._fragments = fragments
+        self._variables = variables
+
+    def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                scope = self._schema.get_type(condition.name.value) if condition else parent
+                total += self.cost(selection.selection_set, scope or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self._fragments.get(selection.name.value)
+                if fragment is not None:
+                    scope = self._schema.get_type(fragment.type_condition.name.value)
+                    total += self.cost(fragment.selection_set, scope or parent)
+        return total
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        definition = self._definition(node.name.value, parent)
+        if definition is None:
+            return 1
+        inner = get_named_type(definition.type)
+        items = self._list_size(node, definition)
+        return 1 + items * self.cost(node.selection_set, inner)
+
+    def _definition(self, name: str, parent: GraphQLNamedType) -> GraphQLField | None:
+        if name == "__schema":
+            return SchemaMetaFieldDef
+        if name == "__type":
+            return TypeMetaFieldDef
+        if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
+            fields: dict[str, GraphQLField] = getattr(parent, "fields", {})
+            return fields.get(name)
+        return None
+
+    def _list_size(self, node: FieldNode, definition: GraphQLField) -> int:
+        given = {a.name.value: self._value(a.value) for a in node.arguments or ()}
+        for name in _SIZE_BY_LENGTH:
+            if isinstance(given.get(name), list):
+                return max(len(given[name]), 1)
+        count = given.get(_SIZE_BY_COUNT)
+        if count is None and _SIZE_BY_COUNT in definition.args:
+            count = definition.args[_SIZE_BY_COUNT].default_value
+        if isinstance(count, int) and not isinstance(count, bool):
+            return max(count, 1)
+        return 1
+
+    def _value(self, node: ValueNode) -> Any:
+        if isinstance(node, VariableNode):
+            return self._variables.get(node.name.value)
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        if isinstance(node, ListValueNode):
+            return list(node.values)
+        return None

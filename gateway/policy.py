@@ -1,0 +1,293 @@
+"""One GraphQL policy for every transport: HTTP and both WebSocket protocols.
+
+Each operation, whatever carried it, goes through ``OperationPolicy``: the document is
+parsed and validated once per query text (token, depth and alias limits, the
+introspection switch, no field suggestions while introspection is off), its cost is
+estimated and capped, it runs with a fresh context under one timeout, and every error
+a resolver raised is masked the same way and logged with the operation's request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    subscribe,
+    validate,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+
+from gateway.context import GatewayContext
+from gateway.cost import CostEstimator
+from gateway.errors import UserInputError
+from gateway.limits import max_aliases_rule, max_depth_rule
+from gateway.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+_CACHE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one operation may ask for."""
+
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    max_cost: int
+    timeout_s: float
+    introspection: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A parsed and validated document, cached per query text."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+    fragments: Mapping[str, FragmentDefinitionNode]
+
+
+class OperationRefused(Exception):
+    """An operation that cannot run: unparsable, invalid, unknown or over a limit.
+
+    Args:
+        errors: What is wrong, for the client.
+        code: The error code of the whole refusal.
+    """
+
+    def __init__(self, errors: list[GraphQLError], code: str) -> None:
+        super().__init__(errors[0].message if errors else code)
+        self.errors = errors
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """An operation that passed every check, ready to run."""
+
+    document: DocumentNode
+    definition: OperationDefinitionNode
+    variables: dict[str, Any] | None
+    name: str | None
+    cost: int
+
+
+OperationContextFactory = Callable[..., GatewayContext]
+
+
+class OperationPolicy:
+    """Checks, runs and masks operations.
+
+    Args:
+        schema: The executable schema.
+        limits: The limits of every operation.
+        metrics: Where to count errors.
+    """
+
+    def __init__(self, schema: GraphQLSchema, limits: Limits, metrics: GatewayMetrics) -> None:
+        self._schema = schema
+        self.limits = limits
+        self._metrics = metrics
+        self._cost = CostEstimator(schema)
+        self._rules = [
+            *specified_rules,
+            max_depth_rule(limits.max_depth),
+            max_aliases_rule(limits.max_aliases),
+        ]
+        if not limits.introspection:
+            self._rules.append(NoSchemaIntrospectionCustomRule)
+        self._entries: OrderedDict[str, Prepared] = OrderedDict()
+
+    @property
+    def _hide_suggestions(self) -> bool:
+        # Suggestions ("Did you mean ...?") would reveal the schema introspection hides.
+        return not self.limits.introspection
+
+    def prepare(self, query: str) -> Prepared:
+        """The parsed and validated document of ``query``, from the cache if seen."""
+        entry = self._entries.get(query)
+        if entry is not None:
+            self._entries.move_to_end(query)
+            return entry
+        entry = self._prepare(query)
+        self._entries[query] = entry
+        if len(self._entries) > _CACHE_SIZE:
+            self._entries.popitem(last=False)
+        return entry
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self.limits.max_tokens)
+        except GraphQLError as error:
+            return Prepared(None, [error], {})
+        errors = validate(
+            self._schema, document, self._rules, hide_suggestions=self._hide_suggestions
+        )
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        return Prepared(document, errors, fragments)
+
+    def check(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> Operation:
+        """Everything that can be checked before running.
+
+        Raises:
+            OperationRefused: With the client's errors and a code.
+        """
+        prepared = self.prepare(query)
+        if prepared.document is None:
+            raise self._refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")
+        if prepared.errors:
+            raise self._refuse(prepared.errors, "GRAPHQL_VALIDATION_FAILED")
+        definition = get_operation_ast(prepared.document, operation_name)
+        if definition is None:
+            error = GraphQLError("Operation not found or ambiguous; give operationName.")
+            raise self._refuse([error], "BAD_REQUEST")
+        cost = self._cost.estimate(definition, prepared.fragments, variables)
+        if cost > self.limits.max_cost:
+            error = GraphQLError(
+                f"The query's estimated cost is {cost}; the limit is {self.limits.max_cost}.",
+                extensions={"cost": cost, "limit": self.limits.max_cost},
+            )
+            raise self._refuse([error], "QUERY_TOO_COSTLY")
+        return Operation(prepared.document, definition, variables, operation_name, cost)
+
+    def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
+        self._metrics.errors.labels(code).inc()
+        coded = [
+            GraphQLError(
+                e.message,
+                nodes=e.nodes,
+                source=e.source,
+                positions=e.positions,
+                path=e.path,
+                extensions={**(e.extensions or {}), "code": (e.extensions or {}).get("code", code)},
+            )
+            for e in errors
+        ]
+        return OperationRefused(coded, code)
+
+    def cost_extension(self, operation: Operation) -> dict[str, Any]:
+        """What every result reports of the operation's cost."""
+        return {
+            "cost": {
+                "requestedQueryCost": operation.cost,
+                "maximumQueryCost": self.limits.max_cost,
+            }
+        }
+
+    async def execute(self, operation: Operation, context: GatewayContext) -> ExecutionResult:
+        """Run a query or mutation under the timeout, with its errors masked.
+
+        Raises:
+            TimeoutError: When it took longer than the timeout.
+        """
+        async with asyncio.timeout(self.limits.timeout_s):
+            result = execute(
+                self._schema,
+                operation.document,
+                context_value=context,
+                variable_values=operation.variables,
+                operation_name=operation.name,
+                hide_suggestions=self._hide_suggestions,
+            )
+            if not isinstance(result, ExecutionResult):
+                result = await result
+        return self.masked(result, context.request_id)
+
+    async def subscribe(
+        self, operation: Operation, context: GatewayContext
+    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+        """Start a subscription under the timeout: a stream of masked results, or one
+        result with the errors that kept it from starting."""
+        async with asyncio.timeout(self.limits.timeout_s):
+            source = subscribe(
+                self._schema,
+                operation.document,
+                context_value=context,
+                variable_values=operation.variables,
+                operation_name=operation.name,
+                hide_suggestions=self._hide_suggestions,
+            )
+            if inspect.isawaitable(source):
+                source = await source
+        if isinstance(source, ExecutionResult):
+            return self.masked(source, context.request_id)
+        assert not inspect.isawaitable(source)
+        return self._masked_stream(source, context.request_id)
+
+    async def _masked_stream(
+        self, source: AsyncIterator[ExecutionResult], request_id: str
+    ) -> AsyncIterator[ExecutionResult]:
+        try:
+            async for result in source:
+                yield self.masked(result, request_id)
+        except Exception as error:
+            # The subscription's own generator failed (e.g. refused its arguments): the
+            # stream ends with that error, masked like any other.
+            located = GraphQLError(str(error), original_error=error)
+            yield self.masked(ExecutionResult(None, [located]), request_id)
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+
+    def masked(self, result: ExecutionResult, request_id: str) -> ExecutionResult:
+        """``result`` with every error the client may not see replaced by a masked one."""
+        if not result.errors:
+            return result
+        errors = [self._mask(error, request_id) for error in result.errors]
+        return ExecutionResult(result.data, errors, result.extensions)
+
+    def _mask(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            # Variable coercion and the like: about the request, not the server.
+            self._metrics.errors.labels("BAD_USER_INPUT").inc()
+            return _with_code(error, error.message, "BAD_USER_INPUT")
+        if isinstance(original, UserInputError):
+            self._metrics.errors.labels(UserInputError.code).inc()
+            return _with_code(error, str(original), UserInputError.code)
+        self._metrics.errors.labels("INTERNAL").inc()
+        log.error(
+            "resolver failed",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"request_id": request_id, "path": error.path},
+        )
+        return GraphQLError(
+            "Internal server error",
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+
+def _with_code(error: GraphQLError, message: str, default_code: str) -> GraphQLError:
+    code = (error.extensions or {}).get("code", default_code)
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": code},
+    )

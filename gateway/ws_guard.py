@@ -1,0 +1,252 @@
+"""Checks on every WebSocket frame and bounds on every connection, for both protocols.
+
+In front of Strawberry's protocol handlers, so that no frame reaches them that they
+would choke on, and so that both protocols get the same hygiene:
+
+* at most ``max_connections`` per process (close 1013);
+* ``connection_init`` within a deadline (4408), and only once (4429);
+* frames are JSON objects of a type the protocol knows, at most ``max_message_bytes``
+  long, with a bounded operation id and a well-typed payload (else close 4400, or
+  1009 for size), and nothing is logged as an error;
+* connections without an operation for ``idle_timeout_s`` are closed (1001), and
+  clients too slow to take a message within ``send_timeout_s`` are cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_OPERATION_ID_CHARS = 128
+
+_TRY_AGAIN_LATER = 1013
+_GOING_AWAY = 1001
+_TOO_BIG = 1009
+_BAD_MESSAGE = 4400
+_INIT_TIMEOUT = 4408
+_TOO_MANY_INITS = 4429
+
+
+@dataclass(frozen=True, slots=True)
+class _Protocol:
+    incoming: frozenset[str]
+    starts: str
+    ends_in: str
+    ends_out: frozenset[str]
+
+
+_PROTOCOLS = {
+    "graphql-transport-ws": _Protocol(
+        frozenset({"connection_init", "ping", "pong", "subscribe", "complete"}),
+        "subscribe",
+        "complete",
+        frozenset({"complete", "error"}),
+    ),
+    "graphql-ws": _Protocol(
+        frozenset({"connection_init", "connection_terminate", "start", "stop"}),
+        "start",
+        "stop",
+        frozenset({"complete", "error"}),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardLimits:
+    """The bounds of every WebSocket connection."""
+
+    max_connections: int
+    idle_timeout_s: float
+    send_timeout_s: float
+    connection_init_timeout_s: float
+    max_message_bytes: int
+
+
+class WebSocketGuard:
+    """Connection limits and frame checks in front of the WebSocket endpoint.
+
+    Args:
+        app: The WebSocket ASGI app.
+        limits: The bounds.
+    """
+
+    def __init__(self, app: ASGIApp, limits: GuardLimits) -> None:
+        self._app = app
+        self.limits = limits
+        self.connections = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.connections >= self.limits.max_connections:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": _TRY_AGAIN_LATER})
+            return
+        self.connections += 1
+        try:
+            await _GuardedConnection(self, scope, receive, send).run()
+        finally:
+            self.connections -= 1
+
+
+class _GuardedConnection:
+    def __init__(self, guard: WebSocketGuard, scope: Scope, receive: Receive, send: Send) -> None:
+        self._guard = guard
+        self._limits = guard.limits
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self._protocol: _Protocol | None = None
+        self._initialised = False
+        self._operations: set[str] = set()
+        loop = asyncio.get_running_loop()
+        self._opened_at = loop.time()
+        self._idle_since = loop.time()
+        self._closed = asyncio.Event()
+
+    async def run(self) -> None:
+        watchdog = asyncio.create_task(self._watch())
+        try:
+            await self._guard._app(self._scope, self._receive_guarded, self._send_guarded)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick_s = min(1.0, self._limits.idle_timeout_s / 4, self._limits.connection_init_timeout_s)
+        while True:
+            await asyncio.sleep(tick_s)
+            now = loop.time()
+            if (
+                not self._initialised
+                and now - self._opened_at > self._limits.connection_init_timeout_s
+            ):
+                await self._close(_INIT_TIMEOUT, "Connection initialisation timeout")
+                return
+            if not self._operations and now - self._idle_since > self._limits.idle_timeout_s:
+                log.info("closing idle websocket")
+                await self._close(_GOING_AWAY, "Idle")
+                return
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with contextlib.suppress(Exception):
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def _receive_guarded(self) -> Message:
+        while True:
+            receiving = asyncio.ensure_future(self._receive())
+            closed = asyncio.ensure_future(self._closed.wait())
+            done, _ = await asyncio.wait({receiving, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if receiving not in done:
+                receiving.cancel()
+                return {"type": "websocket.disconnect", "code": _GOING_AWAY}
+            closed.cancel()
+            message = receiving.result()
+            if message.get("type") != "websocket.receive" or self._protocol is None:
+                return message
+            problem = self._check(message)
+            if problem is None:
+                return message
+            await self._close(*problem)
+            return {"type": "websocket.disconnect", "code": problem[0]}
+
+    def _check(self, message: Message) -> tuple[int, str] | None:
+        assert self._protocol is not None
+        text, data = message.get("text"), message.get("bytes")
+        size = len(text) if isinstance(text, str) else len(data or b"")
+        if size > self._limits.max_message_bytes:
+            return _TOO_BIG, f"Messages are limited to {self._limits.max_message_bytes} bytes"
+        if not isinstance(text, str):
+            return _BAD_MESSAGE, "WebSocket message type must be text"
+        try:
+            frame = json.loads(text)
+        except (ValueError, RecursionError):
+            return _BAD_MESSAGE, "WebSocket message must be valid JSON"
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            return _BAD_MESSAGE, "WebSocket message must be an object with a type"
+        kind = frame["type"]
+        if kind not in self._protocol.incoming:
+            return _BAD_MESSAGE, f"Unknown message type: {kind[:64]}"
+        if kind == "connection_init":
+            if self._initialised:
+                return _TOO_MANY_INITS, "Too many initialisation requests"
+            self._initialised = True
+            return None
+        if "id" in frame or kind in (self._protocol.starts, self._protocol.ends_in):
+            operation_id = frame.get("id")
+            if not isinstance(operation_id, str) or not 0 < len(operation_id) <= (
+                MAX_OPERATION_ID_CHARS
+            ):
+                return _BAD_MESSAGE, "Operation ids are strings of 1 to 128 characters"
+            if kind == self._protocol.starts:
+                problem = _check_payload(frame.get("payload"))
+                if problem is not None:
+                    return _BAD_MESSAGE, problem
+                self._operations.add(operation_id)
+            elif kind == self._protocol.ends_in:
+                self._ended(operation_id)
+        return None
+
+    def _ended(self, operation_id: str) -> None:
+        self._operations.discard(operation_id)
+        if not self._operations:
+            self._idle_since = asyncio.get_running_loop().time()
+
+    async def _send_guarded(self, message: Message) -> None:
+        if self._closed.is_set():
+            return
+        if message.get("type") == "websocket.accept":
+            self._protocol = _PROTOCOLS.get(message.get("subprotocol") or "")
+        elif self._protocol is not None and isinstance(message.get("text"), str):
+            self._track_outgoing(message["text"])
+        try:
+            # asyncio.timeout, unlike wait_for, needs no task per message.
+            async with asyncio.timeout(self._limits.send_timeout_s):
+                await self._send(message)
+        except TimeoutError:
+            log.info("cutting a websocket client too slow to read")
+            self._closed.set()
+        except OSError:
+            # The client went away (uvicorn's ClientDisconnected); what was still to be
+            # sent, such as a final "complete", has no one to go to.
+            self._closed.set()
+
+    def _track_outgoing(self, text: str) -> None:
+        assert self._protocol is not None
+        # Only the frames that end an operation matter; skip parsing the rest.
+        if "complete" not in text and "error" not in text:
+            return
+        with contextlib.suppress(ValueError):
+            frame = json.loads(text)
+            if frame.get("type") in self._protocol.ends_out and isinstance(frame.get("id"), str):
+                self._ended(frame["id"])
+
+
+def _check_payload(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "The payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "The payload's query must be a string"
+    if not isinstance(payload.get("variables"), dict | None):
+        return "The payload's variables must be an object"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "The payload's operationName must be a string"
+    if not isinstance(payload.get("extensions"), dict | None):
+        return "The payload's extensions must be an object"
+    return None

@@ -62,7 +62,12 @@ def create_app(
     }
     schema = build_schema(extensions)
     verifier = TokenVerifier(settings)
-    hub = ChangelogHub(settings.kafka_bootstrap_servers, settings.topics.changelog, documents)
+    hub = ChangelogHub(
+        settings.kafka_bootstrap_servers,
+        settings.topics.changelog,
+        documents,
+        settings.changelog_partition_refresh_s,
+    )
     resolver_limits = ResolverLimits(
         settings.max_ids_per_query,
         settings.max_page_size,

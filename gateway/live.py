@@ -8,6 +8,10 @@ keep up gets the latest value instead of an unbounded queue.
 No gap between the current value and the changes: a subscriber registers with the hub
 first and reads the current document second; the changelog is written after MongoDB,
 so every later change reaches it, and versions at or below what it sent are dropped.
+The reader starts from the end of the changelog, so after any restart of the reader it
+reads the current document of every subscribed product again: what changed while it
+was away reaches subscribers too. Partitions added to the changelog later are found by
+a periodic metadata refresh and read from their beginning.
 """
 
 from __future__ import annotations
@@ -64,10 +68,17 @@ class ChangelogHub:
         documents: Reads current documents for new subscribers.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, documents: ProductDocuments) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        documents: ProductDocuments,
+        partition_refresh_s: float = 10.0,
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._documents = documents
+        self._partition_refresh_s = partition_refresh_s
         self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -118,11 +129,10 @@ class ChangelogHub:
                 partitions = await self._partitions(consumer)
                 consumer.assign(partitions)
                 await consumer.seek_to_end(*partitions)
-                while True:
-                    batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                    for records in batches.values():
-                        for record in records:
-                            self._dispatch(record.key, record.value)
+                for tp in partitions:
+                    await consumer.position(tp)  # Fixes the end before the re-read below.
+                await self._reread_subscribed()
+                await self._follow(consumer, set(partitions))
             except KafkaError as error:
                 log.warning("changelog reader restarting", extra={"error": str(error)})
                 await asyncio.sleep(1)
@@ -133,6 +143,50 @@ class ChangelogHub:
             finally:
                 self._consumer = None
                 await consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        loop = asyncio.get_running_loop()
+        refresh_at = loop.time() + self._partition_refresh_s
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    self._dispatch(record.key, record.value)
+            if loop.time() >= refresh_at:
+                refresh_at = loop.time() + self._partition_refresh_s
+                assigned = await self._add_new_partitions(consumer, assigned)
+
+    async def _add_new_partitions(
+        self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
+    ) -> set[TopicPartition]:
+        await consumer.topics()  # Refreshes the metadata.
+        found = {
+            TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic) or ()
+        }
+        added = found - assigned
+        if not added:
+            return assigned
+        # assign() forgets positions; those of the partitions read so far are kept.
+        positions = {tp: await consumer.position(tp) for tp in assigned}
+        consumer.assign(sorted(assigned | added))
+        for tp, offset in positions.items():
+            consumer.seek(tp, offset)
+        # Everything in a partition that did not exist before is new to every subscriber.
+        await consumer.seek_to_beginning(*added)
+        log.info(
+            "changelog partitions added", extra={"partitions": sorted(tp.partition for tp in added)}
+        )
+        return assigned | added
+
+    async def _reread_subscribed(self) -> None:
+        product_ids = list(self._subscribers)
+        if not product_ids:
+            return
+        for doc in await self._documents.by_ids(product_ids):
+            if doc is None:
+                continue
+            for subscription in tuple(self._subscribers.get(doc["_id"], ())):
+                subscription.offer(doc)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         while True:

@@ -74,6 +74,9 @@ class GatewaySettings(ConnectionSettings):
     ws_send_timeout_s: float = Field(default=10, gt=0, description="Slower clients are cut.")
     ws_keepalive_interval_s: float = Field(default=15, gt=0)
     ws_connection_init_timeout_s: float = Field(default=10, gt=0, le=300)
+    changelog_partition_refresh_s: float = Field(
+        default=10, gt=0, le=3600, description="How often to look for new changelog partitions."
+    )
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
     extensions: str = Field(
         default="",

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaConnectionError
 from gql import Client, gql
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.websockets import WebsocketsTransport
@@ -27,6 +29,7 @@ from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
+from tests.conftest import TEST_PARTITIONS
 from tests.gateway.conftest import GatewayFactory, full_product
 from tests.helpers import encode, eventually
 from tests.materializer.conftest import delta, price
@@ -309,3 +312,53 @@ async def test_idle_connections_are_closed(gateway: GatewayFactory) -> None:
                 await transport.execute(gql("{ __typename }"))
         finally:
             await transport.close()
+
+
+async def test_a_restarted_changelog_reader_rereads_what_it_missed(
+    source: Source, gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with following(gateway, STOCK) as subscribed:
+        first = await anext(subscribed.updates)
+        # A change the reader never sees on the changelog: stored while it was away.
+        await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-3, minutes=1)))
+        real_getmany = AIOKafkaConsumer.getmany
+        failures: list[bool] = []
+
+        async def getmany_failing_once(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+            if not failures:
+                failures.append(True)
+                raise KafkaConnectionError("the broker went away")
+            return await real_getmany(self, *args, **kwargs)
+
+        monkeypatch.setattr(AIOKafkaConsumer, "getmany", getmany_failing_once)
+        change = await asyncio.wait_for(anext(subscribed.updates), 20)
+    assert failures
+    assert first["stockChanged"]["stock"] == {"available": 3}
+    assert change["stockChanged"]["stock"] == {"available": 0}
+
+
+async def test_partitions_added_to_the_changelog_are_read(
+    stack: DevStack, topics: TopicNames, source: Source, gateway: GatewayFactory
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await source.apply("abc", *full_product("abc"))
+        async with following(gateway, STOCK, changelog_partition_refresh_s=0.2) as subscribed:
+            await anext(subscribed.updates)
+            try:
+                await admin.create_partitions(
+                    {topics.changelog: NewPartitions(TEST_PARTITIONS + 1)}
+                )
+            except IncompatibleBrokerVersion:
+                pytest.skip("the broker cannot add partitions (the Tansu stand-in cannot)")
+            doc = await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
+            record = changelog_record(topics.changelog, "abc", doc)
+            await source._producer.send_and_wait(
+                record.topic, record.value, key=record.key, partition=TEST_PARTITIONS
+            )
+            change = await asyncio.wait_for(anext(subscribed.updates), 20)
+        assert change["stockChanged"]["stock"] == {"available": 2}
+    finally:
+        await admin.close()

@@ -3,6 +3,7 @@ bound what a connection may hold, without an error in the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -22,12 +23,15 @@ INIT = json.dumps({"type": "connection_init", "payload": {}})
 async def close_code(ws: ClientConnection, *frames: str | bytes) -> int | None:
     """Send the frames, then read until the server closes; its close code."""
     try:
-        for frame in frames:
-            await ws.send(frame)
-        while True:
-            await ws.recv()
+        async with asyncio.timeout(10):
+            for frame in frames:
+                await ws.send(frame)
+            while True:
+                await ws.recv()
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        raise AssertionError("the server kept the connection open") from None
 
 
 def start(protocol: str, operation_id: Any = "1", payload: Any = None) -> str:

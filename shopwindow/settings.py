@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopwindow.topics import TopicNames
@@ -18,6 +18,16 @@ ENV_PREFIX = "SHOPWINDOW_"
 
 # 0 asks the kernel for a free port (tests, benchmarks).
 Port = Annotated[int, Field(ge=0, le=65535)]
+
+_MIN_HS256_SECRET_BYTES = 32
+
+
+def _strong_hs256_secret(secret: SecretStr | None) -> SecretStr | None:
+    # RFC 7518 3.2: an HS256 key must be at least as long as the hash (256 bits); a
+    # shorter one can be brute-forced from any token a client holds.
+    if secret is not None and len(secret.get_secret_value().encode()) < _MIN_HS256_SECRET_BYTES:
+        raise ValueError(f"must be at least {_MIN_HS256_SECRET_BYTES} bytes")
+    return secret
 
 
 class _Base(BaseSettings):
@@ -62,7 +72,9 @@ class GatewaySettings(ConnectionSettings):
         description="Estimated result size an operation may have: each field 1, lists "
         "counted by their ids or first.",
     )
-    jwt_hs256_secret: SecretStr | None = Field(default=None, description="HS256 shared secret.")
+    jwt_hs256_secret: Annotated[SecretStr | None, AfterValidator(_strong_hs256_secret)] = Field(
+        default=None, description="HS256 shared secret, at least 32 bytes."
+    )
     jwt_public_key_file: Path | None = Field(default=None, description="RS256 public key (PEM).")
     jwt_jwks_file: Path | None = Field(default=None, description="RS256 keys as a JWKS file.")
     jwt_audience: str | None = None

@@ -33,7 +33,10 @@ NON_DEFAULT: dict[str, Any] = {
         "existingSecretUriKey": "uri",
         "database": "shop",
     },
-    "auth": {"existingSecret": "jwt-keys", "jwt": {"mode": "rs256-jwks", "audience": "shop"}},
+    "auth": {
+        "existingSecret": "jwt-keys",
+        "jwt": {"mode": "rs256-jwks", "audience": "shop", "issuer": "https://id.shop.example"},
+    },
     "gateway": {
         "ingress": {
             "enabled": True,
@@ -262,3 +265,52 @@ def test_notes_say_how_to_reach_the_api() -> None:
     assert (
         "https://api.shop.example/graphql" in render(NON_DEFAULT)["shopwindow/templates/NOTES.txt"]
     )
+
+
+def policy_sources(docs: list[Manifest], role: str) -> list[Any]:
+    policy = find(docs, "NetworkPolicy", f"shop-shopwindow-{role}")
+    return [source for rule in policy["spec"]["ingress"] for source in rule.get("from", [None])]
+
+
+@pytest.mark.parametrize("role", ["gateway", "materializer"])
+def test_an_empty_metrics_selector_opens_no_namespace(role: str) -> None:
+    docs = manifests({"networkPolicy": {"enabled": True, "allowExternal": False}})
+    sources = policy_sources(docs, role)
+    # No rule without "from" (every source) and no empty namespaceSelector (every namespace).
+    assert None not in sources
+    assert {} not in [s.get("namespaceSelector") for s in sources]
+    selected = {
+        "networkPolicy": {
+            "enabled": True,
+            "allowExternal": False,
+            "metricsNamespaceSelector": {"matchLabels": {"x": "y"}},
+        }
+    }
+    assert {"namespaceSelector": {"matchLabels": {"x": "y"}}} in policy_sources(
+        manifests(selected), role
+    )
+
+
+def test_the_ingress_exposes_only_the_api() -> None:
+    ingress = find(manifests(NON_DEFAULT), "Ingress", "shop-shopwindow-gateway")
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert [(p["path"], p["pathType"]) for p in paths] == [("/graphql", "Exact")]
+
+
+@pytest.mark.parametrize("missing", ["audience", "issuer"])
+def test_jwt_requires_an_audience_and_an_issuer(missing: str) -> None:
+    jwt = {"mode": "rs256-jwks", "audience": "shop", "issuer": "https://id.example"}
+    del jwt[missing]
+    with pytest.raises(Exception, match=f"auth.jwt.{missing} is required"):
+        render({"auth": {"existingSecret": "jwt-keys", "jwt": jwt}})
+
+
+def test_the_schema_refuses_short_hs256_secrets() -> None:
+    with pytest.raises(Exception, match="hs256Secret"):
+        render(
+            {
+                "auth": {
+                    "jwt": {"mode": "hs256", "hs256Secret": "short", "audience": "a", "issuer": "i"}
+                }
+            }
+        )

@@ -45,6 +45,10 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_HTTP_PORT", "70000", "SHOPWINDOW_HTTP_PORT: Input should be less than"),
         ("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS", "", "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS: String"),
         ("SHOPWINDOW_LOG_LEVEL", "LOUD", "SHOPWINDOW_LOG_LEVEL: String should match"),
+        ("SHOPWINDOW_JWT_HS256_SECRET", "x" * 31, "SHOPWINDOW_JWT_HS256_SECRET: Value error, must"),
+        ("SHOPWINDOW_MAX_QUERY_COST", "0", "SHOPWINDOW_MAX_QUERY_COST: Input should be greater"),
+        ("SHOPWINDOW_WS_MAX_MESSAGE_BYTES", "10", "SHOPWINDOW_WS_MAX_MESSAGE_BYTES: Input should"),
+        ("SHOPWINDOW_WS_CONNECTION_INIT_TIMEOUT_S", "-1", "SHOPWINDOW_WS_CONNECTION_INIT_TIMEOUT"),
     ],
 )
 def test_invalid_values_are_named(
@@ -72,3 +76,21 @@ def test_the_cli_prints_one_line_and_exits_2(
         "shopwindow: configuration error: SHOPWINDOW_HTTP_PORT: Input should be a valid integer,"
         " unable to parse string as an integer"
     ]
+
+
+def test_a_long_enough_hs256_secret_is_taken(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("SHOPWINDOW_JWT_HS256_SECRET", "é" * 16)  # 32 bytes, 16 characters
+    secret = load(GatewaySettings).jwt_hs256_secret
+    assert secret is not None and secret.get_secret_value() == "é" * 16
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SHOPWINDOW_MAX_FUTURE_SKEW_S", "-1"), ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "1e99")],
+)
+def test_invalid_materializer_values_are_named(
+    environment: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    environment.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=variable):
+        load(MaterializerSettings)

@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench-materializer bench-gateway bench-live clean
+CONFORMANCE := tests/conformance
+CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
+
+.PHONY: run test lint fuzz chaos bench-materializer bench-gateway bench-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +19,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	exec $(BIN)/shopwindow dev
 
-## test: lint, type-check, then the whole test suite.
-test: lint
+# The public conformance suites (npm), pinned by the checked-in lock file.
+$(CONFORMANCE_STAMP): $(CONFORMANCE)/package-lock.json
+	npm ci --prefix $(CONFORMANCE) --no-audit --no-fund
+	touch $(CONFORMANCE_STAMP)
+
+## test: lint, type-check, then the whole test suite (with short fuzz runs).
+test: lint $(CONFORMANCE_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -38,4 +46,4 @@ bench-live: $(STAMP)
 	$(BIN)/python -m bench.live
 
 clean:
-	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .devdata .pytest_cache .mypy_cache .ruff_cache .hypothesis $(CONFORMANCE)/node_modules

@@ -186,13 +186,10 @@ async def _read_params(
 ) -> tuple[str, dict[str, Any] | None, str | None]:
     if request.method == "GET":
         params: Mapping[str, Any] = request.query_params
-        raw_variables = params.get("variables")
-        try:
-            variables = orjson.loads(raw_variables) if raw_variables else None
-        except orjson.JSONDecodeError:
-            raise RequestError(400, "'variables' is not valid JSON.", "BAD_REQUEST") from None
+        variables = _json_param(params, "variables")
+        extensions = _json_param(params, "extensions")
         return _validate_params(
-            params.get("query"), variables, params.get("operationName"), params.get("extensions")
+            params.get("query"), variables, params.get("operationName"), extensions
         )
     if request.method != "POST":
         raise RequestError(405, "Use GET or POST.", "METHOD_NOT_ALLOWED", {"allow": "GET, POST"})
@@ -223,12 +220,22 @@ async def _read_params(
     )
 
 
+def _json_param(params: Mapping[str, Any], name: str) -> Any:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RequestError(400, f"'{name}' is not valid JSON.", "BAD_REQUEST") from None
+
+
 def _validate_params(
     query: Any, variables: Any, operation_name: Any, extensions: Any
 ) -> tuple[str, dict[str, Any] | None, str | None]:
     if not isinstance(query, str) or not query.strip():
         raise RequestError(400, "'query' must be a non-empty string.", "BAD_REQUEST")
-    if extensions is not None and not isinstance(extensions, dict | str):
+    if extensions is not None and not isinstance(extensions, dict):
         raise RequestError(400, "'extensions' must be an object.", "BAD_REQUEST")
     if variables is not None and not isinstance(variables, dict):
         raise RequestError(400, "'variables' must be an object.", "BAD_REQUEST")

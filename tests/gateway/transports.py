@@ -7,6 +7,7 @@ frame of a WebSocket operation, sent by a plain ``websockets`` client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Protocol
 
@@ -59,7 +60,10 @@ class WebSocket:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         url = f"ws://127.0.0.1:{http.base_url.port}/graphql"
-        async with connect(url, subprotocols=[self.name], open_timeout=10) as ws:  # type: ignore[list-item]
+        async with (
+            asyncio.timeout(20),
+            connect(url, subprotocols=[self.name], open_timeout=10) as ws,  # type: ignore[list-item]
+        ):
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             payload = {"query": document, "variables": variables}
             await ws.send(json.dumps({"type": self._start, "id": "1", "payload": payload}))

@@ -28,6 +28,10 @@ $(CONFORMANCE_STAMP): $(CONFORMANCE)/package-lock.json
 test: lint $(CONFORMANCE_STAMP)
 	$(BIN)/pytest
 
+## fuzz: the fuzz suites at length (make test runs them short).
+fuzz: $(STAMP)
+	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -43,6 +43,8 @@ class Http:
         response = await http.post(
             "/graphql", json={"query": document, "variables": variables}, headers=headers
         )
+        # A timeout is a 504 by design; any other 5xx is a crash that got through.
+        assert response.status_code < 500 or response.status_code == 504, response.text
         body: dict[str, Any] = response.json()
         return body
 

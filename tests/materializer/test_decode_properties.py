@@ -44,7 +44,22 @@ FIELDS = [
 ]
 
 # Values at the edges of what JSON, Python and BSON can hold.
-EDGES = [2**63, -(2**63) - 1, 2**31, 10**30, 1e308, 5e-324, "9" * 40, 1.5, -1, 0, True, "\x00"]
+EDGES = [
+    2**63,
+    -(2**63) - 1,
+    2**31,
+    10**30,
+    1e308,
+    5e-324,
+    "9" * 40,
+    1.5,
+    -1,
+    0,
+    True,
+    "\x00",
+    "\ud800",
+    253402300800000,
+]
 
 scalars = st.one_of(
     st.sampled_from(EDGES),
@@ -53,7 +68,18 @@ scalars = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
-    st.sampled_from(["2024-06-18T12:00:00Z", "9999-12-31T23:59:59Z", "abc", "", "0.1", "1e400"]),
+    st.sampled_from(
+        [
+            "2024-06-18T12:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-01:00",
+            "0001-01-01T00:00:00+01:00",
+            "abc",
+            "",
+            "0.1",
+            "1e400",
+        ]
+    ),
 )
 json_values = st.recursive(
     scalars,
@@ -117,7 +143,8 @@ def test_hostile_event_values_are_stored_or_refused(
 ) -> None:
     data = draw.draw(event_like(kind))
     if envelope == "debezium":
-        payload: Any = {"before": None, "after": data, "op": "u", "ts_ms": 1}
+        ts_ms = draw.draw(st.sampled_from([1, 253402300800000, 2**63, -(2**63)]))
+        payload: Any = {"before": None, "after": data, "op": "u", "ts_ms": ts_ms}
     elif envelope == "outbox":
         payload = json.dumps(data)
     else:

@@ -32,6 +32,10 @@ test: lint $(CONFORMANCE_STAMP)
 fuzz: $(STAMP)
 	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz
 
+## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

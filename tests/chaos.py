@@ -1,0 +1,236 @@
+"""``make chaos``: materializer processes killed with SIGKILL at random points.
+
+Two members of one consumer group fold a stream of 50,000 events while, 100 times, a
+random member is killed (no cleanup runs) and started again. Afterwards every document
+must equal what one clean, uninterrupted pass makes of the same records, versions and
+counters included: exactly once in effect under at-least-once delivery and crashes.
+Run as ``python -m tests.chaos``; the stand-ins start unless real servers are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.common import servers, wait_until
+from materializer.metrics import MaterializerMetrics
+from materializer.service import Materializer
+from shopwindow.demo_events import DemoEvents, DemoRecord, product_ids
+from shopwindow.devstack import DevStack
+from shopwindow.document import COLLECTION, public_view
+from shopwindow.kafka_admin import create_topics
+from shopwindow.mongo import mongo_client
+from shopwindow.settings import MaterializerSettings
+from shopwindow.topics import TopicNames
+
+
+def stream(topics: TopicNames, count: int, products: int) -> list[DemoRecord]:
+    """The initial catalog, then the steady mix, one millisecond apart."""
+    events = DemoEvents(topics, product_ids(products), random.Random(11))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = list(events.initial(start))
+    records += [events.next(start + timedelta(milliseconds=n)) for n in range(count)]
+    return records[:count]
+
+
+async def produce(bootstrap: str, records: list[DemoRecord], rate_per_s: float) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, acks="all"
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for n, record in enumerate(records):
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            ahead_s = n / rate_per_s - (time.perf_counter() - started)
+            if ahead_s > 0.01:
+                await asyncio.sleep(ahead_s)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def lag(bootstrap: str, group: str, topics: TopicNames) -> int:
+    """Records of the source topics the group has not committed yet."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics.sources
+            for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        ]
+        ends = await consumer.end_offsets(partitions)
+        behind = 0
+        for tp in partitions:
+            behind += ends[tp] - ((await consumer.committed(tp)) or 0)
+        return behind
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer.topics()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def documents(uri: str, database: str) -> dict[str, dict[str, Any]]:
+    client = mongo_client(uri, "shopwindow-chaos")
+    try:
+        return {doc["_id"]: public_view(doc) async for doc in client[database][COLLECTION].find()}
+    finally:
+        await client.close()
+
+
+async def clean_pass(stack: DevStack, topics: TopicNames, database: str, total: int) -> None:
+    settings = MaterializerSettings(
+        kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+        mongodb_uri=stack.mongodb_uri,
+        mongodb_database=database,
+        topics=topics,
+        materializer_group_id=f"clean-{database}",
+        poll_timeout_ms=20,
+    )
+    metrics = MaterializerMetrics()
+    async with Materializer(settings, metrics=metrics, serve_http=False) as materializer:
+        task = asyncio.create_task(materializer.run())
+        await wait_until(lambda: consumed(metrics, topics) >= total, 0.2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def consumed(metrics: MaterializerMetrics, topics: TopicNames) -> float:
+    sample = metrics.registry.get_sample_value
+    return sum(
+        sample("shopwindow_events_consumed_total", {"topic": t}) or 0 for t in topics.sources
+    )
+
+
+class Member:
+    """One ``shopwindow materialize`` process."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = env
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "shopwindow.cli",
+            "materialize",
+            env=self._env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    async def kill(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+async def chaos_pass(
+    stack: DevStack,
+    topics: TopicNames,
+    database: str,
+    records: list[DemoRecord],
+    args: argparse.Namespace,
+) -> int:
+    group = f"chaos-{database}"
+    env = {
+        **os.environ,
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap_servers,
+        "SHOPWINDOW_MONGODB_URI": stack.mongodb_uri,
+        "SHOPWINDOW_MONGODB_DATABASE": database,
+        "SHOPWINDOW_MATERIALIZER_GROUP_ID": group,
+        "SHOPWINDOW_MATERIALIZER_HTTP_PORT": "0",
+        "SHOPWINDOW_LOG_LEVEL": "ERROR",
+        **{f"SHOPWINDOW_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()},
+    }
+    members = [Member(env), Member(env)]
+    for member in members:
+        await member.start()
+    rng = random.Random(args.seed)
+    producing = asyncio.create_task(produce(stack.kafka_bootstrap_servers, records, args.rate))
+    kills = 0
+    try:
+        while kills < args.kills:
+            await asyncio.sleep(rng.uniform(0.1, args.max_kill_interval_s))
+            victim = rng.choice(members)
+            await victim.kill()
+            kills += 1
+            await victim.start()
+        await producing
+        deadline = time.monotonic() + args.settle_timeout_s
+        while (behind := await lag(stack.kafka_bootstrap_servers, group, topics)) > 0:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"chaos: the group is still {behind} records behind")
+            await asyncio.sleep(1)
+    finally:
+        for member in members:
+            await member.stop()
+        if not producing.done():
+            producing.cancel()
+    return kills
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with servers() as stack:
+        run_id = uuid.uuid4().hex[:8]
+        topics = TopicNames().with_prefix(f"chaos{run_id}.")
+        await create_topics(stack.kafka_bootstrap_servers, topics, args.partitions)
+        records = stream(topics, args.events, args.products)
+        started = time.perf_counter()
+        kills = await chaos_pass(stack, topics, f"chaos_{run_id}", records, args)
+        chaos_s = time.perf_counter() - started
+        await clean_pass(stack, topics, f"clean_{run_id}", len(records))
+        chaotic = await documents(stack.mongodb_uri, f"chaos_{run_id}")
+        clean = await documents(stack.mongodb_uri, f"clean_{run_id}")
+    different = sorted(
+        pid for pid in clean.keys() | chaotic.keys() if clean.get(pid) != chaotic.get(pid)
+    )
+    versions = sum(doc["version"] for doc in clean.values())
+    print(f"\n== chaos: {len(records)} events, {args.partitions} partitions per topic, 2 members")
+    print(f"  SIGKILLs                          {kills} in {chaos_s:.0f} s")
+    print(f"  documents after one clean pass    {len(clean)}")
+    print(f"  documents after the chaos pass    {len(chaotic)}")
+    chaotic_versions = sum(doc["version"] for doc in chaotic.values())
+    print(f"  sum of versions (clean / chaos)   {versions} / {chaotic_versions}")
+    print(f"  documents that differ             {len(different)}")
+    for product_id in different[:5]:
+        print(f"    {product_id}: clean {clean.get(product_id)}")
+        print(f"    {' ' * len(product_id)}  chaos {chaotic.get(product_id)}")
+    return 1 if different or not clean else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--products", type=int, default=500)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500.0, help="events per second")
+    parser.add_argument("--max-kill-interval-s", type=float, default=1.5)
+    parser.add_argument("--settle-timeout-s", type=float, default=600.0)
+    parser.add_argument("--seed", type=int, default=3)
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -202,17 +202,8 @@ class OperationPolicy:
         Raises:
             TimeoutError: When it took longer than the timeout.
         """
-        async with asyncio.timeout(self.limits.timeout_s):
-            result = execute(
-                self._schema,
-                operation.document,
-                context_value=context,
-                variable_values=operation.variables,
-                operation_name=operation.name,
-                hide_suggestions=self._hide_suggestions,
-            )
-            if not isinstance(result, ExecutionResult):
-                result = await result
+        result = await self._start(execute, operation, context)
+        assert isinstance(result, ExecutionResult)
         return self.masked(result, context.request_id)
 
     async def subscribe(
@@ -220,8 +211,16 @@ class OperationPolicy:
     ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
         """Start a subscription under the timeout: a stream of masked results, or one
         result with the errors that kept it from starting."""
+        source = await self._start(subscribe, operation, context)
+        if isinstance(source, ExecutionResult):
+            return self.masked(source, context.request_id)
+        return self._masked_stream(source, context.request_id)
+
+    async def _start(
+        self, run: Callable[..., Any], operation: Operation, context: GatewayContext
+    ) -> Any:
         async with asyncio.timeout(self.limits.timeout_s):
-            source = subscribe(
+            result = run(
                 self._schema,
                 operation.document,
                 context_value=context,
@@ -229,12 +228,9 @@ class OperationPolicy:
                 operation_name=operation.name,
                 hide_suggestions=self._hide_suggestions,
             )
-            if inspect.isawaitable(source):
-                source = await source
-        if isinstance(source, ExecutionResult):
-            return self.masked(source, context.request_id)
-        assert not inspect.isawaitable(source)
-        return self._masked_stream(source, context.request_id)
+            if inspect.isawaitable(result):
+                result = await result
+        return result
 
     async def _masked_stream(
         self, source: AsyncIterator[ExecutionResult], request_id: str

@@ -49,7 +49,7 @@ class WebSocketOperations:
         self._policy = policy
         self._context_factory = context_factory
 
-    def stream(
+    async def stream(
         self,
         query: Any,
         variables: Any,
@@ -58,16 +58,6 @@ class WebSocketOperations:
         allowed: Iterable[Any] | None,
     ) -> AsyncGenerator[ExecutionResult, None]:
         """The results of one operation, as Strawberry's protocol handlers send them."""
-        return self._run(query, variables, operation_name, connection, allowed)
-
-    async def _run(
-        self,
-        query: Any,
-        variables: Any,
-        operation_name: Any,
-        connection: Any,
-        allowed: Iterable[Any] | None,
-    ) -> AsyncGenerator[ExecutionResult, None]:
         if not isinstance(connection, WebSocketConnection):
             raise TypeError("the connection context must be a WebSocketConnection")
         try:

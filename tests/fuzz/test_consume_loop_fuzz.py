@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from materializer.batch import build_batch
 from materializer.decode import SourceKind
 from materializer.runner import source_kinds
 from materializer.service import Materializer
-from tests.fuzz import SCALE
+from tests.fuzz import SCALE, drawn
 from tests.helpers import consume_all, eventually
 from tests.materializer.conftest import World
 from tests.materializer.test_decode_properties import event_like, json_values
@@ -72,26 +71,6 @@ def records(draw: st.DrawFn) -> tuple[SourceKind, bytes | None, bytes | None, li
     return kind, key, value, headers
 
 
-def generated(count: int) -> list[list[tuple[SourceKind, bytes | None, bytes | None, list[Any]]]]:
-    """Batches of records drawn by hypothesis (no shrinking: the loop is the oracle)."""
-    batches: list[list[tuple[SourceKind, bytes | None, bytes | None, list[Any]]]] = []
-
-    @settings(
-        max_examples=count,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        deadline=None,
-    )
-    @given(st.lists(records(), min_size=1, max_size=25))
-    def collect(drawn: list[tuple[SourceKind, bytes | None, bytes | None, list[Any]]]) -> None:
-        batches.append(drawn)
-
-    collect()
-    return batches
-
-
 async def produce_all(world: World, drawn: list[Any]) -> list[Produced]:
     topic_of = {kind: getattr(world.topics, kind.value) for kind in SourceKind}
     producer = AIOKafkaProducer(
@@ -124,8 +103,8 @@ async def consumed(materializer: Materializer) -> float:
 
 
 async def test_every_hostile_record_is_applied_or_dead_lettered(world: World) -> None:
-    drawn = [record for batch in generated(EXAMPLES) for record in batch]
-    produced = await produce_all(world, drawn)
+    batches = drawn(st.lists(records(), min_size=1, max_size=25), EXAMPLES)
+    produced = await produce_all(world, [record for batch in batches for record in batch])
     kinds = source_kinds(world.topics)
     # What the pure decoder refuses must be dead-lettered; the fold and the store may
     # refuse more, but never fewer.

@@ -109,7 +109,9 @@ async def test_the_legacy_protocol_carries_only_subscriptions(gateway: GatewayFa
 async def test_queries_report_their_cost_and_time_out_alike(
     gateway: GatewayFactory, transport: Transport
 ) -> None:
-    async with gateway(with_extensions=[TROUBLE], request_timeout_ms=100) as http:
+    # The slow field sleeps 5 s; 3 s leave an ordinary lookup ample time on a loaded
+    # machine (its first MongoDB round trip included) while still cutting the slow one.
+    async with gateway(with_extensions=[TROUBLE], request_timeout_ms=3000) as http:
         fast = await transport.run(http, '{ product(id: "x") { id name } }')
         slow = await transport.run(http, "{ slow }")
     assert fast["extensions"]["cost"] == {"requestedQueryCost": 3, "maximumQueryCost": 5000}

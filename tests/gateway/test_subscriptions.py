@@ -21,6 +21,7 @@ from gql.transport.websockets import WebsocketsTransport
 from pymongo import AsyncMongoClient
 from websockets.exceptions import ConnectionClosed
 
+from gateway.live import ChangelogHub
 from materializer.decode import SourceKind, decode_record
 from materializer.events import Position, SourcedEvent
 from materializer.fold import FoldSettings, fold
@@ -362,3 +363,30 @@ async def test_partitions_added_to_the_changelog_are_read(
         assert change["stockChanged"]["stock"] == {"available": 2}
     finally:
         await admin.close()
+
+
+async def test_a_partition_the_reader_did_not_know_at_start_is_followed(
+    topics: TopicNames,
+    source: Source,
+    gateway: GatewayFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Tansu cannot add partitions, so the reader starts with a view of the topic that
+    # lacks its last partition, as if that partition had been added afterwards; the
+    # periodic refresh must find it and read it from its beginning.
+    real_partitions = ChangelogHub._partitions
+
+    async def all_but_the_last(hub: ChangelogHub, consumer: AIOKafkaConsumer) -> Any:
+        return (await real_partitions(hub, consumer))[:-1]
+
+    monkeypatch.setattr(ChangelogHub, "_partitions", all_but_the_last)
+    await source.apply("abc", *full_product("abc"))
+    async with following(gateway, STOCK, changelog_partition_refresh_s=0.2) as subscribed:
+        await anext(subscribed.updates)
+        doc = await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
+        record = changelog_record(topics.changelog, "abc", doc)
+        await source._producer.send_and_wait(
+            record.topic, record.value, key=record.key, partition=TEST_PARTITIONS - 1
+        )
+        change = await asyncio.wait_for(anext(subscribed.updates), 20)
+    assert change["stockChanged"]["stock"] == {"available": 2}

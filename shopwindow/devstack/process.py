@@ -22,11 +22,14 @@ _PORT_ATTEMPTS = 5
 
 
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the kernel sends SIGTERM to the child when
-    # the parent dies, even by SIGKILL, so a crashed test run leaves no server behind.
+    # Runs in the child between fork and exec: the kernel signals the child when the
+    # parent dies, even by SIGKILL, so a crashed test run leaves no server behind.
+    # SIGKILL, not SIGTERM (stand-in workaround): SecantusDB's SIGTERM handler can hang
+    # in its own shutdown and leave the orphan running. The parent is gone, so nobody
+    # is waiting for a graceful stop; ordinary stops still send SIGTERM first (stop()).
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

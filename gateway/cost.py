@@ -19,7 +19,6 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLField,
     GraphQLNamedType,
-    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -107,10 +106,9 @@ class _Walk:
             return SchemaMetaFieldDef
         if name == "__type":
             return TypeMetaFieldDef
-        if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
-            fields: dict[str, GraphQLField] = getattr(parent, "fields", {})
-            return fields.get(name)
-        return None
+        # Objects and interfaces have fields; scalars, enums and unions none.
+        fields: dict[str, GraphQLField] = getattr(parent, "fields", {})
+        return fields.get(name)
 
     def _list_size(self, node: FieldNode, definition: GraphQLField) -> int:
         given = {a.name.value: self._value(a.value) for a in node.arguments or ()}

@@ -174,18 +174,7 @@ class OperationPolicy:
 
     def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
         self._metrics.errors.labels(code).inc()
-        coded = [
-            GraphQLError(
-                e.message,
-                nodes=e.nodes,
-                source=e.source,
-                positions=e.positions,
-                path=e.path,
-                extensions={**(e.extensions or {}), "code": (e.extensions or {}).get("code", code)},
-            )
-            for e in errors
-        ]
-        return OperationRefused(coded, code)
+        return OperationRefused([_with_code(e, e.message, code) for e in errors], code)
 
     def cost_extension(self, operation: Operation) -> dict[str, Any]:
         """What every result reports of the operation's cost."""
@@ -278,12 +267,13 @@ class OperationPolicy:
 
 
 def _with_code(error: GraphQLError, message: str, default_code: str) -> GraphQLError:
-    code = (error.extensions or {}).get("code", default_code)
+    # A client-facing copy: the original exception stays behind, the code is set.
+    extensions = error.extensions or {}
     return GraphQLError(
         message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": code},
+        extensions={**extensions, "code": extensions.get("code", default_code)},
     )

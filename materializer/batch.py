@@ -67,7 +67,7 @@ class Batch:
 def build_batch(
     records: Iterable[SourceRecord],
     kinds: Mapping[str, SourceKind],
-    max_future_skew: timedelta = timedelta(minutes=5),
+    max_future_skew: timedelta,
 ) -> Batch:
     """Decode records and group their events by product.
 

@@ -189,3 +189,30 @@ async def test_probes(gateway: GatewayFactory) -> None:
     assert ready.json() == {"status": "ready"}
     assert 'shopwindow_graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"} 1.0' in text
     assert "shopwindow_graphql_request_seconds_bucket" in text
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["x" * 10_000, "id\twith tab", "ünïcode", "", "a,b", "../../etc/passwd"],
+    ids=["huge", "tab", "non-ascii", "empty", "comma", "path"],
+)
+async def test_a_hostile_request_id_is_replaced_not_echoed(
+    gateway: GatewayFactory, given: str
+) -> None:
+    async with gateway(with_extensions=[TROUBLE]) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ broken }"},
+            headers={b"x-request-id": given.encode("utf-8")},
+        )
+    returned = response.headers["x-request-id"]
+    assert returned != given and len(returned) == 32
+    assert response.json()["errors"][0]["extensions"]["requestId"] == returned
+
+
+async def test_a_plain_request_id_is_kept(gateway: GatewayFactory) -> None:
+    async with gateway() as http:
+        response = await http.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"x-request-id": "req-7.a:b"}
+        )
+    assert response.headers["x-request-id"] == "req-7.a:b"

@@ -24,15 +24,15 @@ import httpx
 import orjson
 
 from bench.common import percentile, report, servers
-from materializer.decode import decode_record
-from materializer.events import Position, SourcedEvent
-from materializer.fold import FoldSettings, fold
-from materializer.runner import source_kinds
 from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
 from shopwindow.document import COLLECTION
 from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.runner import source_kinds
 from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 

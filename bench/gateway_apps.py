@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.app import create_app
 from shopwindow.document import COLLECTION, META
+from shopwindow.gateway.app import create_app
 from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import GatewaySettings, load

@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import percentile, report, servers, wait_until
 from bench.gateway import seed, server_env, start_server
-from materializer.publishing import changelog_record
 from shopwindow.devstack.process import free_port
 from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.publishing import changelog_record
 from shopwindow.topics import TopicNames
 
 SUBSCRIBE = 'subscription {{ stockChanged(productId: "{id}") {{ productId version }} }}'

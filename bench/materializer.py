@@ -24,8 +24,12 @@ from aiokafka import AIOKafkaProducer
 from pymongo import InsertOne
 
 from bench.common import percentile, report, servers, wait_until
-from materializer.decode import decode_record
-from materializer.events import (
+from shopwindow.demo_events import DemoEvents, DemoRecord
+from shopwindow.demo_traffic import produce_steadily
+from shopwindow.gc_tuning import tune_for_long_lived_objects
+from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import (
     CatalogSnapshot,
     Event,
     InventoryDelta,
@@ -36,14 +40,10 @@ from materializer.events import (
     StockTake,
     product_ids_of,
 )
-from materializer.fold import new_document
-from materializer.metrics import MaterializerMetrics
-from materializer.runner import source_kinds
-from materializer.service import Materializer
-from shopwindow.demo_events import DemoEvents, DemoRecord
-from shopwindow.demo_traffic import produce_steadily
-from shopwindow.gc_tuning import tune_for_long_lived_objects
-from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.fold import new_document
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.runner import source_kinds
+from shopwindow.materializer.service import Materializer
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames

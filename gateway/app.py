@@ -11,18 +11,18 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
-from gateway.auth import TokenVerifier, Viewer
-from gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
-from gateway.extensions import GatewayExtension, load_extensions
-from gateway.graphql_http import GraphQLEndpoint, HttpLimits
-from gateway.live import ChangelogHub
-from gateway.loaders import CategoryPages, ProductDocuments
-from gateway.metrics import GatewayMetrics
-from gateway.policy import Limits, OperationPolicy
-from gateway.schema import build_schema
-from gateway.websocket import LiveEndpoint, WebSocketOperations
-from gateway.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.auth import TokenVerifier, Viewer
+from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
+from shopwindow.gateway.extensions import GatewayExtension, load_extensions
+from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
+from shopwindow.gateway.live import ChangelogHub
+from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
+from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.policy import Limits, OperationPolicy
+from shopwindow.gateway.schema import build_schema
+from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
+from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.settings import GatewaySettings

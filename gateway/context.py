@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from gateway.auth import ANONYMOUS, Viewer
-from gateway.loaders import CategoryPages
+from shopwindow.gateway.auth import ANONYMOUS, Viewer
+from shopwindow.gateway.loaders import CategoryPages
 from shopwindow.mongo import MongoDocument
 
 

@@ -24,10 +24,10 @@ from graphql import OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from gateway.auth import AuthenticationError, TokenVerifier, Viewer
-from gateway.context import GatewayContext
-from gateway.metrics import GatewayMetrics
-from gateway.policy import OperationPolicy, OperationRefused
+from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
+from shopwindow.gateway.context import GatewayContext
+from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.policy import OperationPolicy, OperationRefused
 
 # A client's request id goes into logs and headers: only a short, plain one is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -26,8 +26,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from gateway.loaders import ProductDocuments
 from shopwindow.document import decode_changelog_value
+from shopwindow.gateway.loaders import ProductDocuments
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from strawberry.dataloader import DataLoader
 
-from gateway.errors import UserInputError
-from gateway.metrics import GatewayMetrics
 from shopwindow.document import META
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.mongo import MongoDocument
 
 # The fold's bookkeeping can be large and is never served.

@@ -33,11 +33,11 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from gateway.context import GatewayContext
-from gateway.cost import CostEstimator
-from gateway.errors import UserInputError
-from gateway.limits import max_aliases_rule, max_depth_rule
-from gateway.metrics import GatewayMetrics
+from shopwindow.gateway.context import GatewayContext
+from shopwindow.gateway.cost import CostEstimator
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
+from shopwindow.gateway.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ import strawberry
 from graphql import OperationType
 from strawberry.tools import merge_types
 
-from gateway.context import Info
-from gateway.errors import UserInputError
-from gateway.extensions import GatewayExtension
-from gateway.loaders import encode_cursor
-from gateway.subscriptions import Subscription
-from gateway.types import Product, product_from_document
+from shopwindow.gateway.context import Info
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.extensions import GatewayExtension
+from shopwindow.gateway.loaders import encode_cursor
+from shopwindow.gateway.subscriptions import Subscription
+from shopwindow.gateway.types import Product, product_from_document
 
 
 @strawberry.type(description="Where a page of a connection sits.")

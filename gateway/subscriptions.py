@@ -7,10 +7,10 @@ from typing import Any
 
 import strawberry
 
-from gateway.context import GatewayContext, Info
-from gateway.errors import UserInputError
-from gateway.live import ChangelogHub, Document
-from gateway.types import (
+from shopwindow.gateway.context import GatewayContext, Info
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.live import ChangelogHub, Document
+from shopwindow.gateway.types import (
     Price,
     Product,
     Stock,

@@ -26,10 +26,10 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 from strawberry.utils.aio import aclosing
 
-from gateway.auth import AuthenticationError, TokenVerifier, Viewer
-from gateway.context import GatewayContext, WebSocketConnection
-from gateway.policy import Operation, OperationPolicy, OperationRefused
-from gateway.ws_guard import WebSocketGuard
+from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
+from shopwindow.gateway.context import GatewayContext, WebSocketConnection
+from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
+from shopwindow.gateway.ws_guard import WebSocketGuard
 
 __all__ = ["LiveEndpoint", "WebSocketGuard", "WebSocketOperations"]
 

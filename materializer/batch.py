@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from materializer.decode import SourceKind, decode_record
-from materializer.errors import PoisonEvent, poison_reason
-from materializer.events import Event, Position, SourcedEvent, event_time, product_ids_of
-from materializer.publishing import DeadLetter
+from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.errors import PoisonEvent, poison_reason
+from shopwindow.materializer.events import Event, Position, SourcedEvent, event_time, product_ids_of
+from shopwindow.materializer.publishing import DeadLetter
 
 RawRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 

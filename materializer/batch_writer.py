@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from materializer.document_cache import DocumentCache
-from materializer.events import Position, SourcedEvent, event_time
-from materializer.fold import FoldResult, FoldSettings, fold
-from materializer.isolation import fold_isolating
-from materializer.metrics import MaterializerMetrics
-from materializer.storable import changelog_value_refusal, refusal
-from materializer.store import SaleProductStore
-from materializer.write_plan import WritePlan, plan_write
 from shopwindow.document import encode_changelog_value
+from shopwindow.materializer.document_cache import DocumentCache
+from shopwindow.materializer.events import Position, SourcedEvent, event_time
+from shopwindow.materializer.fold import FoldResult, FoldSettings, fold
+from shopwindow.materializer.isolation import fold_isolating
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.storable import changelog_value_refusal, refusal
+from shopwindow.materializer.store import SaleProductStore
+from shopwindow.materializer.write_plan import WritePlan, plan_write
 
 # Each round resolves every race it saw; more rounds than this means a writer stampede.
 MAX_ROUNDS = 20

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from materializer.errors import PoisonEvent
-from materializer.events import (
+from shopwindow.materializer.errors import PoisonEvent
+from shopwindow.materializer.events import (
     CatalogDeletion,
     CatalogSnapshot,
     Event,

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from materializer.events import (
+from shopwindow.document import META, StockStatus, discount_percent, escape_key
+from shopwindow.materializer.events import (
     CatalogDeletion,
     CatalogSnapshot,
     InventoryDelta,
@@ -36,7 +37,6 @@ from materializer.events import (
     StockTake,
     event_time,
 )
-from shopwindow.document import META, StockStatus, discount_percent, escape_key
 
 Document = dict[str, Any]
 OrderingKey = tuple[datetime, int, int]

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from materializer.errors import poison_reason
-from materializer.events import SourcedEvent
-from materializer.fold import Document, FoldResult, FoldSettings, fold
+from shopwindow.materializer.errors import poison_reason
+from shopwindow.materializer.events import SourcedEvent
+from shopwindow.materializer.fold import Document, FoldResult, FoldSettings, fold
 
 Refusal = Callable[[Document], str | None]
 

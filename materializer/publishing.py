@@ -22,9 +22,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from materializer.errors import TransientError
-from materializer.events import Position
 from shopwindow.document import MAX_RECORD_BYTES, encode_changelog_value
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.events import Position
 
 Headers = list[tuple[str, bytes]]
 

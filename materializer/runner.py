@@ -17,13 +17,13 @@ from datetime import timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from materializer.batch import Batch, build_batch
-from materializer.batch_writer import BatchWriter, WrittenBatch
-from materializer.decode import SourceKind
-from materializer.errors import TransientError
-from materializer.events import Position
-from materializer.metrics import MaterializerMetrics
-from materializer.publishing import (
+from shopwindow.materializer.batch import Batch, build_batch
+from shopwindow.materializer.batch_writer import BatchWriter, WrittenBatch
+from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.events import Position
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.publishing import (
     DeadLetter,
     OutgoingRecord,
     RefusedRecord,

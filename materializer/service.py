@@ -15,15 +15,15 @@ from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
-from materializer.batch_writer import BatchWriter
-from materializer.document_cache import DocumentCache
-from materializer.errors import TransientError
-from materializer.fold import FoldSettings
-from materializer.metrics import MaterializerMetrics
-from materializer.publishing import new_producer
-from materializer.runner import Backoff, ConsumeLoop
-from materializer.store import SaleProductStore
 from shopwindow.http_server import HttpServer
+from shopwindow.materializer.batch_writer import BatchWriter
+from shopwindow.materializer.document_cache import DocumentCache
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.fold import FoldSettings
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.publishing import new_producer
+from shopwindow.materializer.runner import Backoff, ConsumeLoop
+from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.settings import MaterializerSettings

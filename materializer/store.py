@@ -11,9 +11,9 @@ from pymongo import ASCENDING, InsertOne, UpdateOne, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
-from materializer.errors import TransientError
-from materializer.write_plan import InsertPlan, WritePlan
 from shopwindow.document import COLLECTION
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.write_plan import InsertPlan, WritePlan
 from shopwindow.mongo import MongoDocument
 
 _DUPLICATE_KEY = 11000

@@ -56,7 +56,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    from materializer.service import Materializer
+    from shopwindow.materializer.service import Materializer
 
     settings = load(MaterializerSettings)
     setup_logging(settings.log_level)
@@ -69,7 +69,7 @@ def _materialize(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
+    from shopwindow.gateway.app import create_app
     from shopwindow.http_server import HttpServer
 
     settings = load(GatewaySettings)
@@ -111,7 +111,7 @@ def _demo_traffic(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from gateway.schema import build_schema
+    from shopwindow.gateway.schema import build_schema
 
     sys.stdout.write(build_schema().as_str() + "\n")
     return 0

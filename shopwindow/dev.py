@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gateway.app import create_app
-from materializer.service import Materializer
 from shopwindow.demo_traffic import produce_demo_traffic
 from shopwindow.devstack import DevStack
+from shopwindow.gateway.app import create_app
 from shopwindow.http_server import HttpServer
+from shopwindow.materializer.service import Materializer
 from shopwindow.settings import DevStackSettings, GatewaySettings, MaterializerSettings, load
 
 log = logging.getLogger(__name__)

@@ -23,12 +23,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.common import servers, wait_until
-from materializer.metrics import MaterializerMetrics
-from materializer.service import Materializer
 from shopwindow.demo_events import DemoEvents, DemoRecord, product_ids
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION, public_view
 from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.service import Materializer
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from materializer.service import Materializer
+from shopwindow.materializer.service import Materializer
 from shopwindow.settings import MaterializerSettings
 
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from gateway.app import create_app
 from shopwindow.devstack import DevStack
+from shopwindow.gateway.app import create_app
 from shopwindow.http_server import HttpServer
 from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames

@@ -13,10 +13,10 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from hypothesis import strategies as st
 
-from materializer.batch import build_batch
-from materializer.decode import SourceKind
-from materializer.runner import source_kinds
-from materializer.service import Materializer
+from shopwindow.materializer.batch import build_batch
+from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.runner import source_kinds
+from shopwindow.materializer.service import Materializer
 from tests.fuzz import SCALE, drawn
 from tests.helpers import consume_all, eventually
 from tests.materializer.conftest import World

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from gateway.app import create_app
-from gateway.extensions import GatewayExtension
-from materializer.decode import SourceKind, decode_record
-from materializer.events import Position, SourcedEvent
-from materializer.fold import FoldSettings, fold
-from materializer.store import SaleProductStore
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.app import create_app
+from shopwindow.gateway.extensions import GatewayExtension
 from shopwindow.http_server import HttpServer
+from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import GatewaySettings
 from tests.helpers import encode

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.extensions import ExtensionError, load_extensions
-from gateway.schema import build_schema
-from materializer.decode import SourceKind
+from shopwindow.gateway.extensions import ExtensionError, load_extensions
+from shopwindow.gateway.schema import build_schema
+from shopwindow.materializer.decode import SourceKind
 from tests.gateway.conftest import GatewayFactory, Seed
 from tests.materializer.conftest import catalog
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 import strawberry
 
-from gateway.extensions import GatewayExtension
+from shopwindow.gateway.extensions import GatewayExtension
 from tests.gateway.conftest import GatewayFactory
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

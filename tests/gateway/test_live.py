@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, cast
 
-from gateway.live import ChangelogHub, LiveSubscription
-from gateway.loaders import ProductDocuments
 from shopwindow.document import encode_changelog_value
+from shopwindow.gateway.live import ChangelogHub, LiveSubscription
+from shopwindow.gateway.loaders import ProductDocuments
 
 
 def doc(version: int, available: int = 1, product_id: str = "abc") -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from gateway.live import ChangelogHub
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.live import ChangelogHub
 from shopwindow.mongo import MongoDocument
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.test_http import TROUBLE

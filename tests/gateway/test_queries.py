@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from materializer.decode import SourceKind
+from shopwindow.materializer.decode import SourceKind
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.materializer.conftest import catalog, stock_take
 

@@ -21,13 +21,13 @@ from gql.transport.websockets import WebsocketsTransport
 from pymongo import AsyncMongoClient
 from websockets.exceptions import ConnectionClosed
 
-from gateway.live import ChangelogHub
-from materializer.decode import SourceKind, decode_record
-from materializer.events import Position, SourcedEvent
-from materializer.fold import FoldSettings, fold
-from materializer.publishing import changelog_record
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.live import ChangelogHub
+from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.publishing import changelog_record
 from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
 from tests.conftest import TEST_PARTITIONS

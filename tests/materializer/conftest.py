@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from materializer.decode import SourceKind, decode_record
-from materializer.events import Position, SourcedEvent
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
+from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.events import Position, SourcedEvent
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from materializer.batch import build_batch
-from materializer.decode import SourceKind
+from shopwindow.materializer.batch import build_batch
+from shopwindow.materializer.decode import SourceKind
 from tests.materializer.conftest import T0, catalog, price
 
 KINDS = {"catalog": SourceKind.CATALOG, "prices": SourceKind.PRICES}

@@ -6,13 +6,13 @@ import asyncio
 
 from pymongo import AsyncMongoClient
 
-from materializer.batch_writer import BatchWriter
-from materializer.decode import SourceKind
-from materializer.document_cache import DocumentCache
-from materializer.fold import FoldSettings
-from materializer.metrics import MaterializerMetrics
-from materializer.store import SaleProductStore
 from shopwindow.devstack import DevStack
+from shopwindow.materializer.batch_writer import BatchWriter
+from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.document_cache import DocumentCache
+from shopwindow.materializer.fold import FoldSettings
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
 from tests.materializer.conftest import SourcedFactory, catalog, click, delta, stock_take
 

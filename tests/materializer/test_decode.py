@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from materializer.decode import PoisonEvent, SourceKind, decode_record
-from materializer.events import (
+from shopwindow.materializer.decode import PoisonEvent, SourceKind, decode_record
+from shopwindow.materializer.events import (
     CatalogDeletion,
     InventoryDelta,
     PriceDeletion,

@@ -13,9 +13,9 @@ import bson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from materializer.decode import PoisonEvent, SourceKind, decode_record
-from materializer.events import Position, SourcedEvent, product_ids_of
-from materializer.fold import FoldSettings, fold
+from shopwindow.materializer.decode import PoisonEvent, SourceKind, decode_record
+from shopwindow.materializer.events import Position, SourcedEvent, product_ids_of
+from shopwindow.materializer.fold import FoldSettings, fold
 from shopwindow.mongo import CODEC_OPTIONS
 from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from materializer.decode import SourceKind
-from materializer.events import SourcedEvent
-from materializer.fold import FoldSettings, fold
+from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.events import SourcedEvent
+from shopwindow.materializer.fold import FoldSettings, fold
 from tests.materializer.conftest import (
     SourcedFactory,
     catalog,

@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from materializer.decode import SourceKind, decode_record
-from materializer.events import Position, SourcedEvent, product_ids_of
-from materializer.fold import FoldSettings, fold
+from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.events import Position, SourcedEvent, product_ids_of
+from shopwindow.materializer.fold import FoldSettings, fold
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from materializer.decode import SourceKind
-from materializer.fold import Document, FoldSettings, fold
-from materializer.isolation import fold_isolating
+from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.fold import Document, FoldSettings, fold
+from shopwindow.materializer.isolation import fold_isolating
 from tests.materializer.conftest import SourcedFactory, catalog, delta, stock_take
 
 
@@ -55,7 +55,7 @@ def test_an_event_that_raises_in_the_fold_is_refused_with_its_exception(
             raise ZeroDivisionError("division by zero")
         return original(doc, pid, evs, settings)
 
-    monkeypatch.setattr("materializer.isolation.fold", fold_that_breaks_on_catalogs)
+    monkeypatch.setattr("shopwindow.materializer.isolation.fold", fold_that_breaks_on_catalogs)
     isolated = fold_isolating(None, "abc", events, FoldSettings(), lambda doc: None)
     assert [reason for _, reason in isolated.refused] == ["ZeroDivisionError: division by zero"]
     assert isolated.result.document is not None

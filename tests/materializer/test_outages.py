@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from materializer.metrics import MaterializerMetrics
-from materializer.service import Materializer
 from shopwindow.document import COLLECTION
+from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.service import Materializer
 from tests.helpers import eventually, running_materializer
 from tests.materializer.conftest import World, catalog, delta, stock_take
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from materializer.errors import TransientError
-from materializer.publishing import OutgoingRecord, RefusedRecord, send_all
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.publishing import OutgoingRecord, RefusedRecord, send_all
 from tests.helpers import Record, consume_all, eventually, running_materializer
 from tests.materializer.conftest import World, at, catalog, price, stock_take
 

@@ -13,8 +13,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from materializer.errors import TransientError
-from materializer.publishing import OutgoingRecord, _refused_or_raise
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.publishing import OutgoingRecord, _refused_or_raise
 
 RECORD = OutgoingRecord("changes", b"abc", b"{}", [])
 

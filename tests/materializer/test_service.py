@@ -11,10 +11,10 @@ import orjson
 import pytest
 from pymongo import AsyncMongoClient
 
-from materializer.runner import ConsumeLoop
-from materializer.service import Materializer
-from materializer.store import CATEGORY_INDEX
 from shopwindow.document import COLLECTION
+from shopwindow.materializer.runner import ConsumeLoop
+from shopwindow.materializer.service import Materializer
+from shopwindow.materializer.store import CATEGORY_INDEX
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from materializer.errors import TransientError
-from materializer.store import SaleProductStore, WriteOutcome, is_retryable_write_error
+from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.store import SaleProductStore, WriteOutcome, is_retryable_write_error
 
 CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("failover", {"code": 11602, "errmsg": "InterruptedDueToReplStateChange"}, True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from materializer.write_plan import InsertPlan, UpdatePlan, plan_write
+from shopwindow.materializer.write_plan import InsertPlan, UpdatePlan, plan_write
 
 
 def test_a_new_document_is_inserted() -> None:

@@ -8,11 +8,11 @@ import strawberry
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
-from gateway.context import Info
-from gateway.errors import UserInputError
-from gateway.extensions import GatewayExtension
-from gateway.types import Product, product_from_document
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.context import Info
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.extensions import GatewayExtension
+from shopwindow.gateway.types import Product, product_from_document
 from shopwindow.mongo import MongoDocument
 
 MAX_SIMILAR = 20

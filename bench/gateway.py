@@ -32,7 +32,7 @@ from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position, SourcedEvent
 from shopwindow.materializer.fold import FoldSettings, fold
-from shopwindow.materializer.runner import source_kinds
+from shopwindow.materializer.sources import CORE
 from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 
@@ -44,14 +44,16 @@ QUERY = """query {{ product(id: "{id}") {{ id name brand images attributes {{ na
 async def seed(uri: str, database: str, count: int) -> dict[str, dict[str, Any]]:
     """Fold realistic events into ``count`` product documents, stored and returned."""
     topics = TopicNames()
-    kinds = source_kinds(topics)
+    routes = CORE.routes(topics)
     ids = [f"p{n:06d}" for n in range(count)]
     events = DemoEvents(topics, ids, random.Random(3))
     now = datetime.now(UTC)
     by_product: dict[str, list[SourcedEvent]] = {}
     for offset, record in enumerate(events.initial(now)):
-        decoded = decode_record(kinds[record.topic], record.key, record.value, record.headers)
-        sourced = SourcedEvent(decoded.event, Position(record.topic, 0, offset), decoded.event_id)
+        source, topic = routes[record.topic]
+        decoded = decode_record(topic, record.key, record.value, record.headers)
+        position = Position(record.topic, 0, offset)
+        sourced = SourcedEvent(decoded.event, position, source, topic, decoded.event_id)
         by_product.setdefault(record.key.decode(), []).append(sourced)
     docs = {pid: fold(None, pid, evs, FoldSettings()).document for pid, evs in by_product.items()}
     stored = {pid: doc for pid, doc in docs.items() if doc is not None}
@@ -147,7 +149,9 @@ async def load(
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         database = f"bench_gateway_{uuid.uuid4().hex[:8]}"
-        await create_topics(stack.kafka_bootstrap_servers, TopicNames(), 1)
+        await create_topics(
+            stack.kafka_bootstrap_servers, TopicNames(), 1, CORE.all_topics(TopicNames())
+        )
         ids = list(await seed(stack.mongodb_uri, database, args.products))
         bodies = [orjson.dumps({"query": QUERY.format(id=pid)}) for pid in ids]
         env = server_env(stack, database)

@@ -21,7 +21,10 @@ from starlette.routing import Route
 from shopwindow.document import COLLECTION, META
 from shopwindow.gateway.app import create_app
 from shopwindow.gc_tuning import tune_for_long_lived_objects
+from shopwindow.materializer.sources import catalog as catalog_source
+from shopwindow.materializer.sources import inventory, prices, reviews
 from shopwindow.mongo import mongo_client
+from shopwindow.sale_product import read_sale_product
 from shopwindow.settings import GatewaySettings, load
 
 _ID = re.compile(r'product\(id: "([^"]+)"\)')
@@ -42,29 +45,31 @@ def _money(value: Any) -> str | None:
 
 
 def product_json(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The product-page query's answer, written out by hand."""
-    catalog, price, stock, rating = doc["catalog"], doc.get("price"), doc["stock"], doc["rating"]
+    """The product-page query's answer, written out by hand over the typed document."""
+    product = read_sale_product(doc)
+    catalog = product.get(catalog_source.SOURCE)
+    assert catalog is not None
+    price = product.get(prices.SOURCE)
+    stock = product.get(inventory.SOURCE)
+    rating = product.get(reviews.SOURCE)
     return {
-        "id": doc["_id"],
-        "name": catalog["name"],
-        "brand": catalog.get("brand"),
-        "images": catalog.get("images") or [],
-        "attributes": [
-            {"name": a["name"], "value": "" if a["value"] is None else str(a["value"])}
-            for a in catalog.get("attributes") or []
-        ],
+        "id": product.id,
+        "name": catalog.name,
+        "brand": catalog.brand,
+        "images": list(catalog.images),
+        "attributes": [{"name": name, "value": value} for name, value in catalog.attributes],
         "price": None
         if price is None
         else {
-            "amount": _money(price["amount"]),
-            "listAmount": _money(price.get("list_amount")),
-            "currency": price["currency"],
-            "discountPercent": _money(price.get("discount_percent")),
+            "amount": _money(price.amount),
+            "listAmount": _money(price.list_amount),
+            "currency": price.currency,
+            "discountPercent": _money(price.discount_percent),
         },
-        "stock": {"available": stock["available"], "status": stock["status"]},
-        "rating": {"average": rating.get("average"), "count": rating["count"]},
-        "version": doc["version"],
-        "updatedAt": _time(doc.get("updated_at")),
+        "stock": {"available": stock.available, "status": stock.status.value},
+        "rating": {"average": rating.average, "count": rating.count},
+        "version": product.version,
+        "updatedAt": _time(product.updated_at),
     }
 
 

@@ -27,6 +27,7 @@ from bench.gateway import seed, server_env, start_server
 from shopwindow.devstack.process import free_port
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.publishing import changelog_record
+from shopwindow.materializer.sources import CORE
 from shopwindow.topics import TopicNames
 
 SUBSCRIBE = 'subscription {{ stockChanged(productId: "{id}") {{ productId version }} }}'
@@ -85,7 +86,7 @@ async def run(args: argparse.Namespace) -> None:
         run_id = uuid.uuid4().hex[:8]
         database = f"bench_live_{run_id}"
         topics = TopicNames().with_prefix(f"live{run_id}.")
-        await create_topics(stack.kafka_bootstrap_servers, topics, 4)
+        await create_topics(stack.kafka_bootstrap_servers, topics, 4, CORE.all_topics(topics))
         docs = await seed(stack.mongodb_uri, database, args.products)
         ids = list(docs)
         env = server_env(stack, database) | {
@@ -129,7 +130,7 @@ async def run(args: argparse.Namespace) -> None:
                     doc = docs[product_id]
                     doc["version"] += 1
                     doc["stock"]["available"] = rng.randint(0, 50)
-                    record = changelog_record(topics.changelog, product_id, doc)
+                    record = changelog_record(topics.changelog, product_id, doc, CORE.sections)
                     produced_at[(product_id, doc["version"])] = time.perf_counter()
                     await producer.send(
                         record.topic, record.value, key=record.key, headers=record.headers

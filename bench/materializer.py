@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel
 from pymongo import InsertOne
 
 from bench.common import percentile, report, servers, wait_until
@@ -29,21 +30,15 @@ from shopwindow.demo_traffic import produce_steadily
 from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.decode import decode_record
-from shopwindow.materializer.events import (
-    CatalogSnapshot,
-    Event,
-    InventoryDelta,
-    OrderPlaced,
-    PriceSnapshot,
-    ProductViewed,
-    ReviewUpserted,
-    StockTake,
-    product_ids_of,
-)
-from shopwindow.materializer.fold import new_document
+from shopwindow.materializer.fold import FoldSettings, new_document
 from shopwindow.materializer.metrics import MaterializerMetrics
-from shopwindow.materializer.runner import source_kinds
 from shopwindow.materializer.service import Materializer
+from shopwindow.materializer.sources import CORE
+from shopwindow.materializer.sources.catalog import CatalogSnapshot
+from shopwindow.materializer.sources.inventory import InventoryDelta, StockTake
+from shopwindow.materializer.sources.popularity import OrderPlaced, ProductViewed
+from shopwindow.materializer.sources.prices import PriceSnapshot
+from shopwindow.materializer.sources.reviews import ReviewUpserted
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
@@ -91,7 +86,7 @@ def consumed(metrics: MaterializerMetrics, topics: TopicNames) -> float:
     registry = metrics.registry
     return sum(
         registry.get_sample_value("shopwindow_events_consumed_total", {"topic": topic}) or 0.0
-        for topic in topics.sources
+        for topic in CORE.topic_names(topics)
     )
 
 
@@ -106,7 +101,7 @@ def batch_stats(metrics: MaterializerMetrics) -> tuple[float, float, float, floa
     )
 
 
-def naive_update(event: Event) -> dict[str, Any]:
+def naive_update(event: BaseModel) -> dict[str, Any]:
     """What a materializer without batching or folding would send for one event."""
     match event:
         case InventoryDelta():
@@ -132,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
         bootstrap = stack.kafka_bootstrap_servers
         run_id = uuid.uuid4().hex[:8]
         topics = TopicNames().with_prefix(f"bench{run_id}.")
-        await create_topics(bootstrap, topics, args.partitions)
+        await create_topics(bootstrap, topics, args.partitions, CORE.all_topics(topics))
         products = [f"p{n:06d}" for n in range(args.products)]
         events = DemoEvents(topics, products, random.Random(7), zipf_s=args.zipf)
         now = datetime.now(UTC)
@@ -172,20 +167,22 @@ async def run(args: argparse.Namespace) -> None:
 
         client = mongo_client(stack.mongodb_uri, "shopwindow-bench")
         try:
-            kinds = source_kinds(topics)
+            routes = CORE.routes(topics)
             naive = client[database]["baseline_update_one"]
             sample = backlog[: args.baseline_events]
             decoded = [
-                decode_record(kinds[r.topic], r.key, r.value, r.headers).event for r in sample
+                (routes[r.topic][1], decode_record(routes[r.topic][1], r.key, r.value, r.headers))
+                for r in sample
             ]
             started = time.perf_counter()
-            for event in decoded:
-                for product_id in product_ids_of(event):
+            for topic, record in decoded:
+                event = record.event
+                for product_id in topic.product_ids(event):
                     await naive.update_one({"_id": product_id}, naive_update(event), upsert=True)
             naive_rate = len(decoded) / (time.perf_counter() - started)
 
             raw = client[database]["baseline_bulk"]
-            template = new_document("x")
+            template = new_document("x", FoldSettings())
             docs = [{**template, "_id": f"raw{n:07d}"} for n in range(args.baseline_events * 4)]
             started = time.perf_counter()
             for offset in range(0, len(docs), args.batch):

@@ -12,9 +12,9 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from shopwindow.document import COLLECTION
+from shopwindow.extensions import Extension, load_extensions
 from shopwindow.gateway.auth import TokenVerifier, Viewer
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
-from shopwindow.gateway.extensions import GatewayExtension, load_extensions
 from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
 from shopwindow.gateway.live import ChangelogHub
 from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
@@ -23,6 +23,7 @@ from shopwindow.gateway.policy import Limits, OperationPolicy
 from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
+from shopwindow.materializer.sources import registry_with
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.settings import GatewaySettings
@@ -33,7 +34,7 @@ PROBE_TIMEOUT_S = 2.0
 
 
 def create_app(
-    settings: GatewaySettings, extensions: Sequence[GatewayExtension] | None = None
+    settings: GatewaySettings, extensions: Sequence[Extension] | None = None
 ) -> Starlette:
     """Build the gateway; its MongoDB client connects in the lifespan, not here.
 
@@ -60,7 +61,8 @@ def create_app(
         for extension in extensions
         for name, factory in extension.loaders.items()
     }
-    schema = build_schema(extensions)
+    registry = registry_with([source for e in extensions for source in e.sources])
+    schema = build_schema(extensions, registry)
     verifier = TokenVerifier(settings)
     hub = ChangelogHub(
         settings.kafka_bootstrap_servers,

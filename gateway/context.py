@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from shopwindow.gateway.auth import ANONYMOUS, Viewer
 from shopwindow.gateway.loaders import CategoryPages
-from shopwindow.mongo import MongoDocument
+from shopwindow.sale_product import SaleProduct
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class GatewayContext:
         connection: The WebSocket connection the operation came over; ``None`` over HTTP.
     """
 
-    products: DataLoader[str, MongoDocument | None]
+    products: DataLoader[str, SaleProduct | None]
     categories: CategoryPages
     viewer: Viewer = ANONYMOUS
     request_id: str = ""

@@ -21,17 +21,17 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shopwindow.document import decode_changelog_value
+from shopwindow.document import NewerSchemaVersion, decode_changelog_value
 from shopwindow.gateway.loaders import ProductDocuments
+from shopwindow.sale_product import SaleProduct, read_sale_product
 
 log = logging.getLogger(__name__)
 
-Document = dict[str, Any]
+Document = SaleProduct
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -45,9 +45,9 @@ class LiveSubscription:
 
     def offer(self, doc: Document) -> None:
         """Keep ``doc`` if it is newer than what is pending for its product."""
-        pending = self._pending.get(doc["_id"])
-        if pending is None or doc["version"] > pending["version"]:
-            self._pending[doc["_id"]] = doc
+        pending = self._pending.get(doc.id)
+        if pending is None or doc.version > pending.version:
+            self._pending[doc.id] = doc
             self._ready.set()
 
     async def next(self) -> Document:
@@ -183,9 +183,9 @@ class ChangelogHub:
         if not product_ids:
             return
         for doc in await self._documents.by_ids(product_ids):
-            if doc is None:
+            if not isinstance(doc, SaleProduct):
                 continue
-            for subscription in tuple(self._subscribers.get(doc["_id"], ())):
+            for subscription in tuple(self._subscribers.get(doc.id, ())):
                 subscription.offer(doc)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -204,10 +204,8 @@ class ChangelogHub:
         if not subscribers:
             return
         try:
-            doc = decode_changelog_value(value)
-            if not isinstance(doc.get("version"), int):
-                raise ValueError("version is not an integer")
-        except (ValueError, ArithmeticError, TypeError) as error:
+            doc = read_sale_product(decode_changelog_value(value))
+        except (ValueError, ArithmeticError, TypeError, KeyError, NewerSchemaVersion) as error:
             log.warning("unreadable changelog record", extra={"key": key, "error": str(error)})
             return
         for subscription in subscribers:
@@ -232,15 +230,17 @@ class ChangelogHub:
         sent: dict[str, tuple[int, Hashable]] = {}
         try:
             for doc in await self._documents.by_ids(subscription.product_ids):
+                if isinstance(doc, NewerSchemaVersion):
+                    raise doc
                 if doc is not None:
                     subscription.offer(doc)
             while True:
                 doc = await subscription.next()
-                last = sent.get(doc["_id"])
-                if last is not None and doc["version"] <= last[0]:
+                last = sent.get(doc.id)
+                if last is not None and doc.version <= last[0]:
                     continue
                 value = value_of(doc)
-                sent[doc["_id"]] = (doc["version"], value)
+                sent[doc.id] = (doc.version, value)
                 if last is None or value != last[1]:
                     yield doc
         finally:

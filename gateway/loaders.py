@@ -11,10 +11,11 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from strawberry.dataloader import DataLoader
 
-from shopwindow.document import META
+from shopwindow.document import META, NewerSchemaVersion
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.mongo import MongoDocument
+from shopwindow.sale_product import SaleProduct, read_sale_product
 
 # The fold's bookkeeping can be large and is never served.
 _PUBLIC_FIELDS = {META: 0}
@@ -33,8 +34,11 @@ class ProductDocuments:
         self._collection = collection
         self._batch_size = metrics.loader_batch_size.labels("products")
 
-    async def by_ids(self, ids: Sequence[str]) -> list[MongoDocument | None]:
-        """The documents in the order of ``ids``; ``None`` for unknown or hidden ones."""
+    async def by_ids(self, ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
+        """The documents in the order of ``ids``; ``None`` for unknown or hidden ones.
+
+        A document of a newer contract is an error for its id alone.
+        """
         self._batch_size.observe(len(ids))
         # Ids reach here as GraphQL ID values, i.e. strings; str() keeps it so, and a
         # string in $in is only ever compared, never read as an operator.
@@ -42,23 +46,30 @@ class ProductDocuments:
         cursor = self._collection.find(
             {"_id": {"$in": list(dict.fromkeys(keys))}, "visible": True}, _PUBLIC_FIELDS
         )
-        found: dict[str, Any] = {doc["_id"]: doc async for doc in cursor}
+        found = {doc["_id"]: _read(doc) async for doc in cursor}
         return [found.get(key) for key in keys]
 
-    def loader(self) -> DataLoader[str, MongoDocument | None]:
+    def loader(self) -> DataLoader[str, SaleProduct | None]:
         """A fresh per-request loader over ``by_ids``."""
         return DataLoader(load_fn=self.by_ids)
 
     async def category_page(
         self, category: str, after_id: str | None, first: int
-    ) -> list[MongoDocument]:
+    ) -> list[SaleProduct]:
         """Up to ``first + 1`` visible products of a category after ``after_id``, in id
         order, by the ``visible_by_category`` index."""
         query: dict[str, Any] = {"catalog.category": str(category), "visible": True}
         if after_id is not None:
             query["_id"] = {"$gt": str(after_id)}
         cursor = self._collection.find(query, _PUBLIC_FIELDS).sort("_id", 1).limit(first + 1)
-        return [doc async for doc in cursor]
+        return [read_sale_product(doc) async for doc in cursor]
+
+
+def _read(doc: MongoDocument) -> SaleProduct | NewerSchemaVersion:
+    try:
+        return read_sale_product(doc)
+    except NewerSchemaVersion as error:
+        return error
 
 
 @dataclass
@@ -66,16 +77,16 @@ class CategoryPages:
     """Pages of a category for one request; every document read primes the loader."""
 
     documents: ProductDocuments
-    products: DataLoader[str, MongoDocument | None]
+    products: DataLoader[str, SaleProduct | None]
 
     async def page(
         self, category: str, after: str | None, first: int
-    ) -> tuple[list[MongoDocument], bool]:
+    ) -> tuple[list[SaleProduct], bool]:
         """The documents of one page and whether more follow."""
         after_id = decode_cursor(after) if after is not None else None
         docs = await self.documents.category_page(category, after_id, first)
         for doc in docs:
-            self.products.prime(doc["_id"], doc)
+            self.products.prime(doc.id, doc)
         return docs[:first], len(docs) > first
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 import strawberry
 from graphql import OperationType
 from strawberry.tools import merge_types
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
 
+from shopwindow.extensions import Extension
 from shopwindow.gateway.context import Info
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.extensions import GatewayExtension
 from shopwindow.gateway.loaders import encode_cursor
 from shopwindow.gateway.subscriptions import Subscription
-from shopwindow.gateway.types import Product, product_from_document
+from shopwindow.gateway.types import Product, product_of
+from shopwindow.materializer.sources import CORE, SourceRegistry
 
 
 @strawberry.type(description="Where a page of a connection sits.")
@@ -37,15 +40,17 @@ class ProductConnection:
 
 async def resolve_product(info: Info, id: strawberry.ID) -> Product | None:
     doc = await info.context.products.load(str(id))
-    return product_from_document(doc, info.context.segment) if doc else None
+    return product_of(doc, info.context.segment) if doc else None
 
 
-async def resolve_products(info: Info, ids: list[strawberry.ID]) -> list[Product | None]:
+def resolve_products(info: Info, ids: list[strawberry.ID]) -> list[Product | None]:
     cap = info.context.limits.max_ids_per_query
     if len(ids) > cap:
         raise UserInputError(f"At most {cap} ids per query.")
-    docs = await info.context.products.load_many([str(i) for i in ids])
-    return [product_from_document(d, info.context.segment) if d else None for d in docs]
+    # One awaitable per item: the loader still reads them in one batch, and a document
+    # that cannot be read is an error (and null) for its own item only.
+    items: Any = [resolve_product(info, i) for i in ids]
+    return cast(list[Product | None], items)
 
 
 async def resolve_products_by_category(
@@ -56,9 +61,7 @@ async def resolve_products_by_category(
         raise UserInputError(f"'first' must be between 0 and {cap}.")
     docs, more = await info.context.categories.page(category, after, first)
     edges = [
-        ProductEdge(
-            cursor=encode_cursor(d["_id"]), node=product_from_document(d, info.context.segment)
-        )
+        ProductEdge(cursor=encode_cursor(d.id), node=product_of(d, info.context.segment))
         for d in docs
     ]
     return ProductConnection(
@@ -108,6 +111,32 @@ class GatewaySchema(strawberry.Schema):
 
     _operations: OperationStreams | None = None
 
+    def __init__(self, *args: Any, added_fields: Mapping[type, Sequence[type]], **kwargs: Any):
+        # Fields that sources and extensions add to existing types, by the type they
+        # extend: consulted by Strawberry's get_fields hook while the schema is built.
+        self._added_fields = added_fields
+        super().__init__(*args, **kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        own = type_definition.fields
+        extras = [
+            field
+            for fields_type in self._added_fields.get(type_definition.origin, ())
+            for field in fields_type.__strawberry_definition__.fields  # type: ignore[attr-defined]
+        ]
+        if not extras:
+            return own
+        names = [field.python_name for field in own]
+        for field in extras:
+            if field.python_name in names:
+                raise ValueError(
+                    f"{type_definition.name}.{field.name} is declared twice; "
+                    "a source or extension may only add new fields"
+                )
+            names.append(field.python_name)
+        # Identity first, then the added fields, then the rest of the core type.
+        return [*own[:1], *extras, *own[1:]]
+
     def use_operations(self, operations: OperationStreams) -> None:
         """Route every streamed operation through ``operations``."""
         self._operations = operations
@@ -129,12 +158,29 @@ class GatewaySchema(strawberry.Schema):
         )
 
 
-def build_schema(extensions: Sequence[GatewayExtension] = ()) -> GatewaySchema:
-    """The gateway's schema, with the root fields of the given extensions."""
+def build_schema(
+    extensions: Sequence[Extension] = (), registry: SourceRegistry = CORE
+) -> GatewaySchema:
+    """The gateway's schema: the core, the fields of every source, and what the given
+    extensions add.
+
+    Args:
+        extensions: Extensions whose fields and root fields join the schema.
+        registry: The sources, core and extensions' (their ``product_fields``).
+    """
     queries = [Query, *(e.query for e in extensions if e.query is not None)]
     root = queries[0] if len(queries) == 1 else merge_types("Query", tuple(queries))
+    added: dict[type, list[type]] = {}
+    for source in registry.sources:
+        if source.product_fields is not None:
+            added.setdefault(Product, []).append(source.product_fields)
+    for extension in extensions:
+        for extended, fields_type in extension.fields.items():
+            added.setdefault(extended, []).append(fields_type)
     return GatewaySchema(
         query=root,
         subscription=Subscription,
-        types=[t for e in extensions for t in e.types],
+        types=[t for e in extensions for t in e.types]
+        + [t for source in registry.sources for t in source.types],
+        added_fields=added,
     )

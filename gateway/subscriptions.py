@@ -10,14 +10,10 @@ import strawberry
 from shopwindow.gateway.context import GatewayContext, Info
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.live import ChangelogHub, Document
-from shopwindow.gateway.types import (
-    Price,
-    Product,
-    Stock,
-    price_from_document,
-    product_from_document,
-    stock_from_document,
-)
+from shopwindow.gateway.types import Product, product_of
+from shopwindow.materializer.sources import inventory, prices
+from shopwindow.materializer.sources.inventory import Stock
+from shopwindow.materializer.sources.prices import Price, viewer_price
 
 
 @strawberry.type(description="A product's stock after a change.")
@@ -35,12 +31,13 @@ class PriceUpdate:
 
 
 def _stock_value(doc: Document) -> Hashable:
-    return (doc["stock"]["available"], doc["stock"]["status"])
+    stock = doc.get(inventory.SOURCE)
+    return (stock.available, stock.status)
 
 
 def _price_value(segment: str | None) -> Callable[[Document], Hashable]:
     def value(doc: Document) -> Hashable:
-        price = price_from_document(doc.get("price"), segment)
+        price = viewer_price(doc.get(prices.SOURCE), segment)
         if price is None:
             return None
         return (price.amount, price.list_amount, price.currency, price.discount_percent)
@@ -75,9 +72,9 @@ async def _follow(
 
 def _stock_update(doc: Document) -> StockUpdate:
     return StockUpdate(
-        product_id=strawberry.ID(doc["_id"]),
-        stock=stock_from_document(doc["stock"]),
-        version=doc["version"],
+        product_id=strawberry.ID(doc.id),
+        stock=doc.get(inventory.SOURCE),
+        version=doc.version,
     )
 
 
@@ -95,9 +92,9 @@ async def stocks_changed(
 
 def _price_update(doc: Document, segment: str | None) -> PriceUpdate:
     return PriceUpdate(
-        product_id=strawberry.ID(doc["_id"]),
-        price=price_from_document(doc.get("price"), segment),
-        version=doc["version"],
+        product_id=strawberry.ID(doc.id),
+        price=viewer_price(doc.get(prices.SOURCE), segment),
+        version=doc.version,
     )
 
 
@@ -116,12 +113,12 @@ async def prices_changed(
 
 
 def _version(doc: Document) -> Any:
-    return doc["version"]
+    return doc.version
 
 
 async def product_changed(info: Info, id: strawberry.ID) -> AsyncGenerator[Product, None]:
     async for doc in _follow(info, [id], _version):
-        yield product_from_document(doc, info.context.segment)
+        yield product_of(doc, info.context.segment)
 
 
 _EACH = "First the current value, then every change; versions never go backwards."

@@ -10,12 +10,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.errors import PoisonEvent, poison_reason
-from shopwindow.materializer.events import Event, Position, SourcedEvent, event_time, product_ids_of
+from shopwindow.materializer.events import Position, SourcedEvent
 from shopwindow.materializer.publishing import DeadLetter
+from shopwindow.materializer.sources.base import Source, SourceTopic
+
+Routes = Mapping[str, tuple[Source[Any], SourceTopic]]
 
 RawRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
@@ -66,14 +69,14 @@ class Batch:
 
 def build_batch(
     records: Iterable[SourceRecord],
-    kinds: Mapping[str, SourceKind],
+    routes: Routes,
     max_future_skew: timedelta,
 ) -> Batch:
     """Decode records and group their events by product.
 
     Args:
         records: Consumed records, each partition's in offset order.
-        kinds: What each source topic carries.
+        routes: Each input topic's source and declaration.
         max_future_skew: How far an event's own time may lie ahead of its record's
             timestamp. A snapshot dated far ahead would win every later comparison and
             freeze its section, so it is refused.
@@ -90,23 +93,24 @@ def build_batch(
         headers = list(record.headers or ())
         batch.originals[position] = (record.key, record.value, headers)
         try:
-            decoded = decode_record(kinds[record.topic], record.key, record.value, headers)
-            _check_skew(decoded.event, record.timestamp, max_future_skew)
-            product_ids = product_ids_of(decoded.event)
+            source, topic = routes[record.topic]
+            decoded = decode_record(topic, record.key, record.value, headers)
+            sourced = SourcedEvent(decoded.event, position, source, topic, decoded.event_id)
+            _check_skew(sourced, record.timestamp, max_future_skew)
+            product_ids = topic.product_ids(decoded.event)
         except Exception as error:
             # Whatever one record raises is that record's problem: a process that exits
             # here would stall its partitions for the whole group.
             batch.dead_letters.append(batch.dead_letter(position, poison_reason(error)))
             continue
-        sourced = SourcedEvent(decoded.event, position, decoded.event_id)
         for product_id in product_ids:
             by_product[product_id].append(sourced)
     batch.events_by_product = dict(by_product)
     return batch
 
 
-def _check_skew(event: Event, record_timestamp_ms: int, max_skew: timedelta) -> None:
-    when = event_time(event)
+def _check_skew(sourced: SourcedEvent, record_timestamp_ms: int, max_skew: timedelta) -> None:
+    when = sourced.time
     if when is None or record_timestamp_ms < 0:  # No time, or a record without one.
         return
     # In integer milliseconds: a producer may stamp any int64, far outside datetime.

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shopwindow.document import encode_changelog_value
+from shopwindow.document import META, encode_changelog_value
 from shopwindow.materializer.document_cache import DocumentCache
-from shopwindow.materializer.events import Position, SourcedEvent, event_time
-from shopwindow.materializer.fold import FoldResult, FoldSettings, fold
+from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.fold import FoldResult, FoldSettings, KeyedStore, fold
 from shopwindow.materializer.isolation import fold_isolating
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.storable import changelog_value_refusal, refusal
@@ -42,6 +42,7 @@ class WrittenBatch:
         refused: Events left out of their product's document, by position and product,
             with the reason: they raised in the fold or made the document unstorable.
         failed: Products MongoDB refused to store even without the refused events.
+        unflushed: Unchanged documents that still hold pending keyed entries.
     """
 
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -50,6 +51,7 @@ class WrittenBatch:
     reannounced: set[str] = field(default_factory=set)
     refused: dict[tuple[Position, str], str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    unflushed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class BatchWriter:
         self._settings = settings
         self._metrics = metrics
         self._cache = cache if cache is not None else DocumentCache(0)
+        self._sections = frozenset(source.section for source in settings.sources)
 
     async def write(self, events_by_product: Mapping[str, Sequence[SourcedEvent]]) -> WrittenBatch:
         """Fold every product's events into its document and store the results.
@@ -92,15 +95,19 @@ class BatchWriter:
         pending = set(events_by_product)
         isolating: set[str] = set()
         stored = await self._read(pending, use_cache=True)
+        keyed = await self._read_keyed(events_by_product)
         for _ in range(MAX_ROUNDS):
             if not pending:
+                await self._flush_keyed(written)
                 return written
             plans: dict[str, WritePlan] = {}
             folded: dict[str, _Folded] = {}
             for product_id in pending:
                 old = stored.get(product_id)
                 events = events_by_product[product_id]
-                attempt = self._fold(old, product_id, events, isolate=product_id in isolating)
+                attempt = self._fold(
+                    old, product_id, events, keyed, isolate=product_id in isolating
+                )
                 for sourced, reason in attempt.refused:
                     written.refused[(sourced.position, product_id)] = reason
                 result = attempt.result
@@ -111,6 +118,8 @@ class BatchWriter:
                     if result.redelivered and old is not None:
                         written.changed[product_id] = old
                         written.reannounced.add(product_id)
+                    if old is not None and any(old[META]["pending"].values()):
+                        written.unflushed[product_id] = old  # An earlier attempt's entries.
                     continue
                 plans[product_id] = plan_write(old, result.document)
                 folded[product_id] = attempt
@@ -136,19 +145,54 @@ class BatchWriter:
         old: dict[str, Any] | None,
         product_id: str,
         events: Sequence[SourcedEvent],
+        keyed: KeyedStore,
         *,
         isolate: bool,
     ) -> _Folded:
         if not isolate:
             try:
-                result = fold(old, product_id, events, self._settings)
-                value = _changelog_value(result)
+                result = fold(old, product_id, events, self._settings, keyed)
+                value = self._changelog_value(result)
                 if value is None or changelog_value_refusal(value) is None:
                     return _Folded(result, value)
             except Exception:
                 pass  # Some event is poison: single it out below.
-        isolated = fold_isolating(old, product_id, events, self._settings, refusal)
-        return _Folded(isolated.result, _changelog_value(isolated.result), isolated.refused)
+        isolated = fold_isolating(old, product_id, events, self._settings, refusal, keyed)
+        return _Folded(isolated.result, self._changelog_value(isolated.result), isolated.refused)
+
+    def _changelog_value(self, result: FoldResult) -> bytes | None:
+        doc = result.document
+        if doc is None or not doc["visible"]:
+            return None  # Nothing to write, or a tombstone.
+        return encode_changelog_value(doc, self._sections)
+
+    async def _read_keyed(
+        self, events_by_product: Mapping[str, Sequence[SourcedEvent]]
+    ) -> KeyedStore:
+        # Every entry an event of the batch concerns is read before the fold: an entry
+        # the fold did not see would count as new, and its review twice.
+        wanted: dict[str, set[str]] = {}
+        for events in events_by_product.values():
+            for sourced in events:
+                keyed_state = sourced.source.keyed_state
+                if keyed_state is not None:
+                    key = keyed_state.key_of(sourced.event)
+                    wanted.setdefault(keyed_state.collection, set()).add(key)
+        return {
+            collection: await self._store.load_keyed(collection, keys)
+            for collection, keys in wanted.items()
+        }
+
+    async def _flush_keyed(self, written: WrittenBatch) -> None:
+        # The document is written first, with its new entries pending inside it; once
+        # they are in their collections, they leave the document. A crash in between
+        # leaves them pending, and the next write of the document flushes them again.
+        documents = {**written.unflushed, **written.changed}
+        flushed = await self._store.flush_pending(
+            {pid: doc for pid, doc in documents.items() if any(doc[META]["pending"].values())}
+        )
+        for product_id, doc in flushed.items():
+            self._cache.put(product_id, doc)
 
     async def _read(self, product_ids: set[str], *, use_cache: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -179,13 +223,6 @@ class BatchWriter:
             self._metrics.documents_written.inc()
             for sourced in attempt.result.applied:
                 self._metrics.applied.labels(sourced.position.topic).inc()
-                when = event_time(sourced.event)
+                when = sourced.time
                 if when is not None:
                     self._metrics.freshness_seconds.observe(max((now - when).total_seconds(), 0))
-
-
-def _changelog_value(result: FoldResult) -> bytes | None:
-    doc = result.document
-    if doc is None or not doc.get("visible"):
-        return None  # Nothing to write, or a tombstone.
-    return encode_changelog_value(doc)

@@ -1,22 +1,24 @@
-"""The source events the materializer understands, validated from decoded JSON."""
+"""What every source's events are made of: field types that refuse what MongoDB or the
+changelog could not store, and the position and identity of a decoded event."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     StrictInt,
     StrictStr,
-    field_validator,
 )
+
+if TYPE_CHECKING:
+    from shopwindow.materializer.sources.base import Source, SourceTopic
 
 
 def _to_utc_millis(value: datetime) -> datetime:
@@ -33,7 +35,7 @@ def _to_utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def _encodable(value: str) -> str:
+def encodable(value: str) -> str:
     # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 encoder (BSON's, the
     # changelog's) accepts; refused here, it is this record's problem, not the write's.
     try:
@@ -48,10 +50,10 @@ def _encodable(value: str) -> str:
 _DECIMAL128_DIGITS = 34
 _DECIMAL128_EXPONENT = 6111
 # Stock counts and the like are stored as 64-bit integers; a billion is plenty.
-_MAX_QUANTITY = 10**9
+MAX_QUANTITY = 10**9
 
 
-def _storable_decimal(value: Decimal) -> Decimal:
+def storable_decimal(value: Decimal) -> Decimal:
     sign, digits, exponent = value.as_tuple()
     if (
         not value.is_finite()
@@ -66,148 +68,22 @@ def _storable_decimal(value: Decimal) -> Decimal:
 def _finite_money(value: Decimal) -> Decimal:
     if not value.is_finite() or value < 0:
         raise ValueError("money must be a finite, non-negative decimal")
-    return _storable_decimal(value)
+    return storable_decimal(value)
 
 
 Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
-Text = Annotated[StrictStr, AfterValidator(_encodable)]
+Text = Annotated[StrictStr, AfterValidator(encodable)]
 Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
-Quantity = Annotated[StrictInt, Field(ge=-_MAX_QUANTITY, le=_MAX_QUANTITY)]
+Quantity = Annotated[StrictInt, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
 ProductId = Annotated[Text, Field(min_length=1, max_length=256)]
 # Segment names become MongoDB field names, so they are restricted to a safe alphabet.
 SegmentName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-class _Event(BaseModel):
+class SourceEvent(BaseModel):
+    """Base of every source's events: frozen, unknown fields ignored."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class CatalogSnapshot(_Event):
-    """The full catalog record of a product."""
-
-    product_id: ProductId
-    name: Text
-    description: Text = ""
-    brand: Text | None = None
-    category: Text | None = None
-    images: list[Text] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    updated_at: Timestamp
-
-    @field_validator("attributes")
-    @classmethod
-    def _attributes_are_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key, item in value.items():
-            _encodable(key)
-            if isinstance(item, str):
-                _encodable(item)
-            if not isinstance(item, str | int | float | bool | Decimal) and item is not None:
-                raise ValueError(f"attribute {key!r} must be a scalar")
-            if isinstance(item, Decimal):
-                _storable_decimal(item)
-            elif isinstance(item, int) and not -(2**63) <= item < 2**63:
-                raise ValueError(f"attribute {key!r} does not fit in 64 bits")
-        return value
-
-
-class CatalogDeletion(_Event):
-    """A product left the catalog (tombstone or CDC delete)."""
-
-    product_id: ProductId
-    deleted_at: Timestamp | None = None
-
-
-class PriceSnapshot(_Event):
-    """The current price of a product."""
-
-    product_id: ProductId
-    currency: Annotated[Text, Field(min_length=3, max_length=3)]
-    amount: Money
-    list_amount: Money | None = None
-    segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)
-    updated_at: Timestamp
-
-
-class PriceDeletion(_Event):
-    """A product's price was withdrawn (tombstone or CDC delete)."""
-
-    product_id: ProductId
-    deleted_at: Timestamp | None = None
-
-
-class InventoryDelta(_Event):
-    """A change of the stock level, as the stock service publishes it."""
-
-    product_id: ProductId
-    quantity_change: Quantity
-    timestamp: Timestamp
-
-
-class StockTake(_Event):
-    """A counted stock level that replaces the current one."""
-
-    product_id: ProductId
-    quantity: Quantity
-    timestamp: Timestamp
-
-
-class OrderPlaced(_Event):
-    """An order; counts one order for each listed product."""
-
-    order_id: Annotated[Text, Field(min_length=1, max_length=256)]
-    user_id: Text | None = None
-    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=1000)]
-    amount: Decimal | None = None
-    timestamp: Timestamp
-
-
-class ProductViewed(_Event):
-    """A click on a product page."""
-
-    user_id: Text | None = None
-    product_id: ProductId
-    timestamp: Timestamp
-
-
-class ReviewUpserted(_Event):
-    """A review was written, edited or deleted."""
-
-    review_id: Annotated[Text, Field(min_length=1, max_length=256)]
-    product_id: ProductId
-    rating: Annotated[StrictInt, Field(ge=1, le=5)]
-    deleted: StrictBool = False
-    updated_at: Timestamp
-
-
-Event = (
-    CatalogSnapshot
-    | CatalogDeletion
-    | PriceSnapshot
-    | PriceDeletion
-    | InventoryDelta
-    | StockTake
-    | OrderPlaced
-    | ProductViewed
-    | ReviewUpserted
-)
-
-
-def product_ids_of(event: Event) -> tuple[str, ...]:
-    """The products an event touches (an order touches several)."""
-    if isinstance(event, OrderPlaced):
-        return tuple(dict.fromkeys(event.product_ids))
-    return (event.product_id,)
-
-
-def event_time(event: Event) -> datetime | None:
-    """When the source says the event happened, if it says."""
-    match event:
-        case CatalogSnapshot() | PriceSnapshot() | ReviewUpserted():
-            return event.updated_at
-        case CatalogDeletion() | PriceDeletion():
-            return event.deleted_at
-        case _:
-            return event.timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +97,16 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class SourcedEvent:
-    """A decoded event with its log position and, when the source gives one, its id."""
+    """A decoded event with its source, its log position and, when the source gives one,
+    its id."""
 
-    event: Event
+    event: BaseModel
     position: Position
+    source: Source[Any]
+    topic: SourceTopic
     event_id: str | None = None
+
+    @property
+    def time(self) -> datetime | None:
+        """When the source says the event happened, if it says."""
+        return self.topic.event_time(self.event)

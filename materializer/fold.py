@@ -1,94 +1,68 @@
 """The fold: a product's document and a run of its events -> the next document.
 
-Pure and deterministic: no I/O, no clock, no environment. Exactly-once in effect rests
-on three rules kept here:
+Pure and deterministic: no I/O, no clock, no environment. Every source's events go
+through here, and exactly-once in effect rests on three rules kept here for all of them:
 
 * **Log watermarks.** ``_meta.applied`` holds, per source ``topic:partition``, the
   offset of the last record that changed this document. Records of a partition reach a
   product in offset order, so a record at or below the watermark was applied already:
   redeliveries, replays from the beginning and re-folds after a crash are skipped.
-* **Event ids.** A source id (outbox ``id`` header, order id) seen among the last
-  ``recent_ids_kept`` ids of the product is skipped, which catches a source that
-  re-publishes the same event at a new offset.
-* **Ordering keys.** Snapshots (catalog, price, each review) carry
-  ``(updated_at, partition, offset)``; only a greater key replaces the stored one, so
-  an older snapshot never overwrites a newer one, whatever the delivery order.
+* **Event ids.** A source id (outbox ``id`` header, a natural id such as an order id)
+  seen among the last ``recent_ids_kept`` ids of the product is skipped, which catches a
+  source that re-publishes the same event at a new offset.
+* **Ordering keys.** Snapshots and keyed entries carry ``[updated_at, partition,
+  offset]``; only a greater key replaces the stored one, so an older snapshot never
+  overwrites a newer one, whatever the delivery order (``FoldStep.replace``).
+
+A source's own fold (``Source.fold``) only says what one event does to its section.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shopwindow.document import META, StockStatus, discount_percent, escape_key
-from shopwindow.materializer.events import (
-    CatalogDeletion,
-    CatalogSnapshot,
-    InventoryDelta,
-    OrderPlaced,
-    PriceDeletion,
-    PriceSnapshot,
-    ProductViewed,
-    ReviewUpserted,
-    SourcedEvent,
-    StockTake,
-    event_time,
-)
+from shopwindow.document import META, SCHEMA_VERSION, UPGRADED_FROM, escape_key
+from shopwindow.materializer.events import SourcedEvent
+from shopwindow.materializer.sources import CORE_SOURCES
+from shopwindow.materializer.sources.base import Effect, Source
 
 Document = dict[str, Any]
 OrderingKey = tuple[datetime, int, int]
+# Per keyed state (its collection), the entries stored there, by key.
+KeyedStore = Mapping[str, Mapping[str, dict[str, Any]]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class FoldSettings:
-    """Tunables of the fold.
+    """Tunables of the fold, and the sources it folds.
 
     Attributes:
         low_stock_threshold: At or below this many available units (and above zero) the
             status is ``LOW_STOCK``.
         recent_ids_kept: How many source event ids each document remembers.
+        sources: The installed sources; each gets its section in new documents.
     """
 
     low_stock_threshold: int = 5
     recent_ids_kept: int = 256
+    sources: tuple[Source[Any], ...] = field(default=CORE_SOURCES)
 
 
-class _Effect(enum.Enum):
-    NONE = 0  # Nothing changed; the record leaves no trace.
-    META = 1  # Only bookkeeping changed (e.g. a deletion of a product not yet cataloged).
-    PUBLIC = 2  # What clients see changed: the version goes up.
-
-
-def new_document(product_id: str) -> Document:
+def new_document(product_id: str, settings: FoldSettings) -> Document:
     """The document of a product nothing is known about yet."""
     return {
         "_id": product_id,
+        "schema_version": SCHEMA_VERSION,
         "version": 0,
         "updated_at": None,
         "visible": False,
-        "catalog": None,
-        "price": None,
-        "stock": {
-            "quantity": 0,
-            "available": 0,
-            "status": StockStatus.OUT_OF_STOCK.value,
-            "updated_at": None,
-        },
-        "rating": {"average": None, "count": 0, "sum": 0},
-        "popularity": {"views": 0, "orders": 0},
-        META: {
-            "revision": 0,
-            "applied": {},
-            "catalog_key": None,
-            "price_key": None,
-            "reviews": {},
-            "ids": [],
-        },
+        **{source.section: source.initial() for source in settings.sources},
+        META: {"revision": 0, "applied": {}, "ids": [], "keys": {}, "pending": {}},
     }
 
 
@@ -113,21 +87,28 @@ def fold(
     product_id: str,
     events: Sequence[SourcedEvent],
     settings: FoldSettings,
+    keyed: KeyedStore | None = None,
 ) -> FoldResult:
     """Apply a product's events, in log order per partition, to its document.
 
     Args:
-        doc: The stored document, or ``None`` when there is none yet.
+        doc: The stored document (of the current contract), or ``None``.
         product_id: The product the events are for.
         events: The product's events of one batch; events of one partition in offset
             order.
-        settings: Tunables.
+        settings: Tunables and sources.
+        keyed: The entries of keyed states the events (and the document's pending
+            entries) concern, as stored in their collections.
 
     Returns:
         The new document (``None`` when nothing changed) and what was applied.
     """
-    state = _copy(doc) if doc is not None else new_document(product_id)
+    state = _copy(doc) if doc is not None else new_document(product_id, settings)
+    for source in settings.sources:
+        if source.section not in state:  # A source added since the document was written.
+            state[source.section] = source.initial()
     meta = state[META]
+    meta.pop(UPGRADED_FROM, None)  # The new document is of the current contract.
     applied: list[SourcedEvent] = []
     redelivered = 0
     for sourced in events:
@@ -139,16 +120,16 @@ def fold(
         ):
             redelivered += 1
             continue
-        effect = _apply(state, sourced)
-        if effect is _Effect.NONE:
+        effect = sourced.source.fold(_Step(state, sourced, settings, keyed or {}), sourced.event)
+        if effect is Effect.NONE:
             continue
         applied.append(sourced)
         meta["applied"][watermark_key] = position.offset
         if source_id is not None:
             meta["ids"] = [*meta["ids"], source_id][-settings.recent_ids_kept :]
-        if effect is _Effect.PUBLIC:
+        if effect is Effect.PUBLIC:
             state["version"] += 1
-            when = event_time(sourced.event)
+            when = sourced.time
             if when is not None and (state["updated_at"] is None or when > state["updated_at"]):
                 state["updated_at"] = when
     if not applied:
@@ -172,143 +153,117 @@ def _copy(value: Any) -> Any:
 def _source_id(sourced: SourcedEvent) -> str | None:
     if sourced.event_id is not None:
         return f"id:{sourced.event_id}"
-    if isinstance(sourced.event, OrderPlaced):
-        return f"order:{sourced.event.order_id}"
-    return None
-
-
-def _key(time: datetime, sourced: SourcedEvent) -> OrderingKey:
-    return (time, sourced.position.partition, sourced.position.offset)
+    return sourced.topic.natural_id(sourced.event)
 
 
 def _stored_key(value: Sequence[Any] | None) -> OrderingKey | None:
     return None if value is None else (value[0], int(value[1]), int(value[2]))
 
 
-def _apply(state: Document, sourced: SourcedEvent) -> _Effect:
-    event = sourced.event
-    match event:
-        case CatalogSnapshot():
-            catalog = {
-                "name": event.name,
-                "description": event.description,
-                "brand": event.brand,
-                "category": event.category,
-                "images": list(event.images),
-                "attributes": [{"name": k, "value": v} for k, v in event.attributes.items()],
-            }
-            return _replace_snapshot(state, "catalog", catalog, event.updated_at, sourced)
-        case PriceSnapshot():
-            price = {
-                "currency": event.currency,
-                "amount": event.amount,
-                "list_amount": event.list_amount,
-                "segment_amounts": dict(event.segment_amounts),
-            }
-            return _replace_snapshot(state, "price", price, event.updated_at, sourced)
-        case CatalogDeletion():
-            return _delete_snapshot(state, "catalog", event.deleted_at, sourced)
-        case PriceDeletion():
-            return _delete_snapshot(state, "price", event.deleted_at, sourced)
-        case InventoryDelta():
-            return _set_stock(state, state["stock"]["quantity"] + event.quantity_change, event)
-        case StockTake():
-            return _set_stock(state, event.quantity, event)
-        case OrderPlaced():
-            state["popularity"]["orders"] += 1
-            return _Effect.PUBLIC
-        case ProductViewed():
-            state["popularity"]["views"] += 1
-            return _Effect.PUBLIC
-        case ReviewUpserted():
-            return _upsert_review(state, event, sourced)
+class _Keyed:
+    """A keyed state seen through the document: pending entries win over stored ones
+    when newer, and new entries become pending until the collection confirms them."""
+
+    def __init__(self, pending: dict[str, dict[str, Any]], stored: Mapping[str, Any]) -> None:
+        self._pending = pending
+        self._stored = stored
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        pending = self._pending.get(escape_key(key))
+        stored = self._stored.get(key)
+        if pending is None or (
+            stored is not None and tuple(stored["key"]) >= tuple(pending["key"])
+        ):
+            return stored
+        return pending
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        self._pending[escape_key(key)] = {**entry, "id": key}
 
 
-def _replace_snapshot(
-    state: Document,
-    field: str,
-    content: dict[str, Any],
-    updated_at: datetime,
-    sourced: SourcedEvent,
-) -> _Effect:
-    meta = state[META]
-    key = _key(updated_at, sourced)
-    stored = _stored_key(meta[f"{field}_key"])
-    if stored is not None and key <= stored:
-        return _Effect.NONE
-    meta[f"{field}_key"] = list(key)
-    current = state[field]
-    if current is not None and {k: v for k, v in current.items() if k in content} == content:
-        return _Effect.META  # Same content, newer time: nothing for clients to see.
-    state[field] = {**content, "updated_at": updated_at}
-    return _Effect.PUBLIC
+class _Step:
+    """``FoldStep`` for one event: its section, and the ordering-key rules."""
+
+    def __init__(
+        self, state: Document, sourced: SourcedEvent, settings: FoldSettings, keyed: KeyedStore
+    ) -> None:
+        self._state = state
+        self._sourced = sourced
+        self._section = sourced.source.section
+        self.settings = settings
+        self._keyed_store = keyed
+
+    @property
+    def section(self) -> Any:
+        return self._state[self._section]
+
+    @property
+    def keyed(self) -> _Keyed:
+        keyed_state = self._sourced.source.keyed_state
+        if keyed_state is None:
+            raise TypeError(f"source {self._section!r} declares no keyed state")
+        pending = self._state[META]["pending"].setdefault(keyed_state.collection, {})
+        return _Keyed(pending, self._keyed_store.get(keyed_state.collection, {}))
+
+    def assign(self, value: Any) -> None:
+        self._state[self._section] = value
+
+    def ordering_key(self, time: datetime) -> list[Any]:
+        position = self._sourced.position
+        return [time, position.partition, position.offset]
+
+    def _stored_key(self) -> OrderingKey | None:
+        return _stored_key(self._state[META]["keys"].get(self._section))
+
+    def replace(self, content: dict[str, Any], time: datetime) -> Effect:
+        key = self.ordering_key(time)
+        stored = self._stored_key()
+        if stored is not None and tuple(key) <= stored:
+            return Effect.NONE
+        self._state[META]["keys"][self._section] = key
+        current = self.section
+        if current is not None and {k: v for k, v in current.items() if k in content} == content:
+            return Effect.META  # Same content, newer time: nothing for clients to see.
+        self.assign({**content, "updated_at": time})
+        return Effect.PUBLIC
+
+    def delete(self, time: datetime | None) -> Effect:
+        stored = self._stored_key()
+        # Without a time of its own a deletion is ordered after the snapshot it deletes by
+        # its log position.
+        key = self.ordering_key(time or (stored[0] if stored else _EPOCH))
+        if stored is not None and tuple(key) <= stored:
+            return Effect.NONE
+        self._state[META]["keys"][self._section] = key
+        if self.section is None:
+            return Effect.META  # Remembered, so that an older snapshot cannot resurrect it.
+        self.assign(None)
+        return Effect.PUBLIC
+
+    def replace_entry(self, key: str, content: dict[str, Any] | None, time: datetime) -> Effect:
+        entries = self.section
+        escaped = escape_key(key)
+        new_key = self.ordering_key(time)
+        stored = entries.get(escaped)
+        if stored is not None and tuple(new_key) <= tuple(stored["key"]):
+            return Effect.NONE
+        entry = {"id": key, "key": new_key, "deleted": content is None, **(content or {})}
+        entries[escaped] = entry
+        if stored is None and content is None:
+            return Effect.META  # Remembered, so that an older entry cannot come back.
+        if stored is not None and _without_key(stored) == _without_key(entry):
+            return Effect.META  # Same content, newer time: nothing for clients to see.
+        return Effect.PUBLIC
 
 
-def _delete_snapshot(
-    state: Document, field: str, deleted_at: datetime | None, sourced: SourcedEvent
-) -> _Effect:
-    meta = state[META]
-    stored = _stored_key(meta[f"{field}_key"])
-    # Without a time of its own a deletion is ordered after the snapshot it deletes by
-    # its log position.
-    time = deleted_at or (stored[0] if stored else _EPOCH)
-    key = _key(time, sourced)
-    if stored is not None and key <= stored:
-        return _Effect.NONE
-    meta[f"{field}_key"] = list(key)
-    if state[field] is None:
-        return _Effect.META  # Remembered, so that an older snapshot cannot resurrect it.
-    state[field] = None
-    return _Effect.PUBLIC
-
-
-def _set_stock(state: Document, quantity: int, event: InventoryDelta | StockTake) -> _Effect:
-    stock = state["stock"]
-    newer = stock["updated_at"] is None or event.timestamp > stock["updated_at"]
-    if quantity == stock["quantity"] and not newer:
-        return _Effect.NONE
-    stock["quantity"] = quantity
-    if newer:
-        stock["updated_at"] = event.timestamp
-    return _Effect.PUBLIC
-
-
-def _upsert_review(state: Document, event: ReviewUpserted, sourced: SourcedEvent) -> _Effect:
-    reviews = state[META]["reviews"]
-    review_key = escape_key(event.review_id)
-    key = _key(event.updated_at, sourced)
-    stored = reviews.get(review_key)
-    if stored is not None and key <= _stored_key(stored["key"]):  # type: ignore[operator]
-        return _Effect.NONE
-    rating = state["rating"]
-    if stored is not None and not stored["deleted"]:
-        rating["count"] -= 1
-        rating["sum"] -= stored["rating"]
-    if not event.deleted:
-        rating["count"] += 1
-        rating["sum"] += event.rating
-    reviews[review_key] = {"rating": event.rating, "deleted": event.deleted, "key": list(key)}
-    unchanged = stored is not None and (stored["rating"], stored["deleted"]) == (
-        event.rating,
-        event.deleted,
-    )
-    if unchanged or (stored is None and event.deleted):
-        return _Effect.META
-    return _Effect.PUBLIC
+def _without_key(entry: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in entry.items() if name != "key"}
 
 
 def _derive(state: Document, settings: FoldSettings) -> None:
-    state["visible"] = state["catalog"] is not None
-    stock = state["stock"]
-    stock["available"] = max(stock["quantity"], 0)
-    if stock["available"] == 0:
-        stock["status"] = StockStatus.OUT_OF_STOCK.value
-    elif stock["available"] <= settings.low_stock_threshold:
-        stock["status"] = StockStatus.LOW_STOCK.value
-    else:
-        stock["status"] = StockStatus.IN_STOCK.value
-    price = state["price"]
-    if price is not None:
-        price["discount_percent"] = discount_percent(price["amount"], price["list_amount"])
-    rating = state["rating"]
-    rating["average"] = round(rating["sum"] / rating["count"], 2) if rating["count"] else None
+    for source in settings.sources:
+        if source.derive is not None:
+            source.derive(state[source.section], settings)
+    state["visible"] = all(
+        state[source.section] is not None for source in settings.sources if source.makes_visible
+    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from shopwindow.materializer.errors import poison_reason
 from shopwindow.materializer.events import SourcedEvent
-from shopwindow.materializer.fold import Document, FoldResult, FoldSettings, fold
+from shopwindow.materializer.fold import Document, FoldResult, FoldSettings, KeyedStore, fold
 
 Refusal = Callable[[Document], str | None]
 
@@ -40,6 +40,7 @@ def fold_isolating(
     events: Sequence[SourcedEvent],
     settings: FoldSettings,
     refusal: Refusal,
+    keyed: KeyedStore | None = None,
 ) -> IsolatedFold:
     """Fold ``events`` one by one, leaving out each that raises or makes ``doc``
     unstorable.
@@ -50,6 +51,7 @@ def fold_isolating(
         events: Its events of the batch, in log order per partition.
         settings: Tunables of the fold.
         refusal: Why a document cannot be stored, or ``None``.
+        keyed: Stored keyed entries the events concern.
 
     Returns:
         The fold of the kept events and the refused events with their reasons.
@@ -60,7 +62,7 @@ def fold_isolating(
     redelivered = 0
     for sourced in events:
         try:
-            step = fold(current, product_id, (sourced,), settings)
+            step = fold(current, product_id, (sourced,), settings, keyed)
         except Exception as error:
             refused.append((sourced, poison_reason(error)))
             continue

@@ -9,7 +9,7 @@ dead-letters it, so it never stalls a partition.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,11 @@ def _refused_or_raise(record: OutgoingRecord, error: KafkaError) -> RefusedRecor
 
 
 def changelog_record(
-    topic: str, product_id: str, doc: Mapping[str, Any], value: bytes | None = None
+    topic: str,
+    product_id: str,
+    doc: Mapping[str, Any],
+    sections: Collection[str],
+    value: bytes | None = None,
 ) -> OutgoingRecord:
     """The changelog record of a document: the public view, or a tombstone when the
     product is not visible (compaction then forgets it).
@@ -104,10 +108,11 @@ def changelog_record(
         topic: The changelog topic.
         product_id: The record key.
         doc: The document.
+        sections: The sections of installed sources, which the public view shows.
         value: The public view already encoded, if the caller has it.
     """
-    if doc.get("visible"):
-        value = value if value is not None else encode_changelog_value(doc)
+    if doc["visible"]:
+        value = value if value is not None else encode_changelog_value(doc, sections)
     else:
         value = None
     headers = [("version", str(doc["version"]).encode())]

@@ -19,7 +19,6 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from shopwindow.materializer.batch import Batch, build_batch
 from shopwindow.materializer.batch_writer import BatchWriter, WrittenBatch
-from shopwindow.materializer.decode import SourceKind
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.events import Position
 from shopwindow.materializer.metrics import MaterializerMetrics
@@ -32,24 +31,12 @@ from shopwindow.materializer.publishing import (
     refused_record_letter,
     send_all,
 )
+from shopwindow.materializer.sources import SourceRegistry
 from shopwindow.settings import MaterializerSettings
-from shopwindow.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
 Records = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
-
-
-def source_kinds(topics: TopicNames) -> dict[str, SourceKind]:
-    """What each configured source topic carries."""
-    return {
-        topics.catalog: SourceKind.CATALOG,
-        topics.prices: SourceKind.PRICES,
-        topics.inventory: SourceKind.INVENTORY,
-        topics.orders: SourceKind.ORDERS,
-        topics.clicks: SourceKind.CLICKS,
-        topics.reviews: SourceKind.REVIEWS,
-    }
 
 
 class Backoff:
@@ -80,6 +67,7 @@ class ConsumeLoop:
         writer: Folds and stores batches.
         settings: The materializer's settings.
         metrics: Where to count.
+        registry: The installed sources.
     """
 
     def __init__(
@@ -89,13 +77,15 @@ class ConsumeLoop:
         writer: BatchWriter,
         settings: MaterializerSettings,
         metrics: MaterializerMetrics,
+        registry: SourceRegistry,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
         self._writer = writer
         self._settings = settings
         self._metrics = metrics
-        self._kinds = source_kinds(settings.topics)
+        self._routes = registry.routes(settings.topics)
+        self._sections = registry.sections
         self._backoff = Backoff(settings.retry_backoff_initial_ms, settings.retry_backoff_max_ms)
         self.failing_dependency: str | None = None
 
@@ -172,7 +162,7 @@ class ConsumeLoop:
     async def _process(self, records: Records) -> None:
         batch = build_batch(
             (record for tp in sorted(records) for record in records[tp]),
-            self._kinds,
+            self._routes,
             timedelta(seconds=self._settings.max_future_skew_s),
         )
         written = await self._writer.write(batch.events_by_product)
@@ -201,11 +191,13 @@ class ConsumeLoop:
     def _changelog(self, written: WrittenBatch) -> list[OutgoingRecord]:
         topic = self._settings.topics.changelog
         return [
-            changelog_record(topic, product_id, doc, written.changelog_values.get(product_id))
+            changelog_record(
+                topic, product_id, doc, self._sections, written.changelog_values.get(product_id)
+            )
             for product_id, doc in written.changed.items()
             # A product that was never visible has nothing to retract; one whose write an
             # earlier attempt made may have lost its record, tombstone included.
-            if doc.get("visible")
+            if doc["visible"]
             or written.was_visible.get(product_id, True)
             or product_id in written.reannounced
         ]

@@ -23,6 +23,7 @@ from shopwindow.materializer.fold import FoldSettings
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.publishing import new_producer
 from shopwindow.materializer.runner import Backoff, ConsumeLoop
+from shopwindow.materializer.sources import CORE, SourceRegistry
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.probes import probe_routes
@@ -44,6 +45,7 @@ class Materializer:
         settings: The materializer's settings.
         metrics: Metrics to report into; a fresh registry by default.
         serve_http: Whether to serve ``/healthz``, ``/readyz`` and ``/metrics``.
+        registry: The installed sources: the core ones and those of extensions.
     """
 
     def __init__(
@@ -52,8 +54,10 @@ class Materializer:
         *,
         metrics: MaterializerMetrics | None = None,
         serve_http: bool = True,
+        registry: SourceRegistry = CORE,
     ) -> None:
         self.settings = settings
+        self.registry = registry
         self.metrics = metrics or MaterializerMetrics()
         self._client_id = f"shopwindow-materializer-{socket.gethostname()}-{os.getpid()}"
         self._mongo: AsyncMongoClient[MongoDocument] | None = None
@@ -96,7 +100,7 @@ class Materializer:
             self._started.append(self._producer.stop)
             await self._until_available(self._start_kafka_client(self._producer.start))
             consumer = AIOKafkaConsumer(
-                *settings.topics.sources,
+                *self.registry.topic_names(settings.topics),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.materializer_group_id,
                 client_id=self._client_id,
@@ -107,11 +111,13 @@ class Materializer:
             await self._until_available(self._start_kafka_client(consumer.start))
             writer = BatchWriter(
                 store,
-                FoldSettings(settings.low_stock_threshold),
+                FoldSettings(settings.low_stock_threshold, sources=self.registry.sources),
                 self.metrics,
                 DocumentCache(settings.document_cache_size),
             )
-            self.loop = ConsumeLoop(consumer, self._producer, writer, settings, self.metrics)
+            self.loop = ConsumeLoop(
+                consumer, self._producer, writer, settings, self.metrics, self.registry
+            )
             self._starting = False
             log.info("materializer started", extra={"group": self.settings.materializer_group_id})
         except BaseException:

@@ -14,6 +14,7 @@ import bson
 from shopwindow.document import (
     MAX_CHANGELOG_VALUE_BYTES,
     MAX_DOCUMENT_BYTES,
+    META,
     encode_changelog_value,
 )
 from shopwindow.mongo import CODEC_OPTIONS
@@ -45,7 +46,8 @@ def refusal(doc: Mapping[str, Any]) -> str | None:
     if size > MAX_DOCUMENT_BYTES:
         return f"the document would be {size} bytes; MongoDB stores at most {MAX_DOCUMENT_BYTES}"
     try:
-        value = encode_changelog_value(doc)
+        # Every section counts, hidden ones too: a conservative bound.
+        value = encode_changelog_value(doc, [key for key in doc if key != META])
     except Exception as error:
         return f"not encodable for the changelog: {type(error).__name__}: {error}"
     return changelog_value_refusal(value)

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bson.errors import InvalidDocument
-from pymongo import ASCENDING, InsertOne, UpdateOne, WriteConcern
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
-from shopwindow.document import COLLECTION
+from shopwindow.document import COLLECTION, META, NewerSchemaVersion, upgrade
 from shopwindow.materializer.errors import TransientError
-from shopwindow.materializer.write_plan import InsertPlan, WritePlan
+from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, WritePlan
 from shopwindow.mongo import MongoDocument
 
 _DUPLICATE_KEY = 11000
@@ -88,9 +88,8 @@ class SaleProductStore:
 
     def __init__(self, database: AsyncDatabase[MongoDocument]) -> None:
         # Majority: a document the changelog announced must survive a primary failover.
-        self._collection = database.get_collection(
-            COLLECTION, write_concern=WriteConcern(w="majority")
-        )
+        self._database = database.with_options(write_concern=WriteConcern(w="majority"))
+        self._collection = self._database.get_collection(COLLECTION)
 
     async def ensure_indexes(self) -> None:
         """Create the indexes the gateway needs; a no-op when they exist."""
@@ -111,9 +110,85 @@ class SaleProductStore:
         """
         try:
             cursor = self._collection.find({"_id": {"$in": list(product_ids)}})
+            found = [doc async for doc in cursor]
+        except PyMongoError as error:
+            raise _transient(error) from error
+        try:
+            return {doc["_id"]: upgrade(doc) for doc in found}
+        except NewerSchemaVersion as error:
+            # A newer materializer is rolling out: this one backs off without committing
+            # and leaves the product to it, rather than rewriting it in an older contract.
+            raise TransientError("schema_version", str(error)) from error
+
+    async def load_keyed(self, collection: str, keys: Collection[str]) -> dict[str, MongoDocument]:
+        """The entries of a keyed state's collection under ``keys``, by key.
+
+        Raises:
+            TransientError: When MongoDB cannot be reached.
+        """
+        try:
+            cursor = self._database[collection].find({"_id": {"$in": list(keys)}})
             return {doc["_id"]: doc async for doc in cursor}
         except PyMongoError as error:
             raise _transient(error) from error
+
+    async def flush_pending(
+        self, documents: Mapping[str, MongoDocument]
+    ) -> dict[str, MongoDocument]:
+        """Write the pending keyed entries of written documents to their collections, then
+        drop them from the documents.
+
+        An entry replaces a stored one only if its ordering key (``order``) is greater, so
+        a late flush never undoes a newer entry. The documents are cleared only if no
+        other writer changed them since (same revision).
+
+        Returns:
+            The cleared documents, as now stored.
+
+        Raises:
+            TransientError: When MongoDB is unavailable.
+        """
+        cleared: dict[str, MongoDocument] = {}
+        try:
+            for product_id, doc in documents.items():
+                for collection, entries in doc[META]["pending"].items():
+                    await self._upsert_newer(collection, entries.values())
+                result = await self._collection.update_one(
+                    {"_id": product_id, f"{META}.revision": doc[META]["revision"]},
+                    {"$set": {f"{META}.pending": {}}},
+                )
+                if result.matched_count:
+                    cleared[product_id] = {**doc, META: {**doc[META], "pending": {}}}
+        except PyMongoError as error:
+            raise _transient(error) from error
+        return cleared
+
+    async def _upsert_newer(self, collection: str, entries: Collection[Mapping[str, Any]]) -> None:
+        writes = [
+            UpdateOne(
+                {"_id": entry["id"], "order": {"$not": {"$gte": order_of(entry["key"])}}},
+                {
+                    "$set": {
+                        **{k: v for k, v in entry.items() if k != "id"},
+                        "order": order_of(entry["key"]),
+                    }
+                },
+                upsert=True,
+            )
+            for entry in entries
+        ]
+        if not writes:
+            return
+        try:
+            await self._database[collection].bulk_write(writes, ordered=False)
+        except BulkWriteError as error:
+            # A duplicate key means a newer entry is stored: the upsert found no older one
+            # to replace and could not insert. Anything else is an outage to retry.
+            others = [
+                e for e in error.details.get("writeErrors", []) if e.get("code") != _DUPLICATE_KEY
+            ]
+            if others or error.details.get("writeConcernErrors"):
+                raise TransientError("mongodb", f"keyed state write: {others[:1]}") from error
 
     async def write(self, plans: Mapping[str, WritePlan]) -> WriteOutcome:
         """Apply the plans in one unordered bulk write.
@@ -181,7 +256,17 @@ class SaleProductStore:
         return int(details.get("nMatched", 0))
 
 
-def _operation(plan: WritePlan) -> InsertOne[MongoDocument] | UpdateOne:
+def order_of(key: list[Any]) -> str:
+    """An ordering key ``[time, partition, offset]`` as text that sorts the same way, so
+    MongoDB can compare it in a filter."""
+    time, partition, offset = key
+    # strftime does not pad years below 1000; the explicit width does.
+    return f"{time.year:04d}-{time:%m-%dT%H:%M:%S.%f}|{int(partition):010d}|{int(offset):020d}"
+
+
+def _operation(plan: WritePlan) -> InsertOne[MongoDocument] | UpdateOne | ReplaceOne[Any]:
     if isinstance(plan, InsertPlan):
         return InsertOne(plan.document)
+    if isinstance(plan, ReplacePlan):
+        return ReplaceOne(plan.filter, plan.document)
     return UpdateOne(plan.filter, plan.update)

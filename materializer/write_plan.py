@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shopwindow.document import META
+from shopwindow.document import META, UPGRADED_FROM
 
 # Sub-documents diffed key by key instead of replaced whole, because they grow large.
-_DIFFED_PATHS = frozenset({META, f"{META}.reviews"})
+_DIFFED_PATHS = frozenset({META})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,16 @@ class UpdatePlan:
     update: dict[str, Any]
 
 
-WritePlan = InsertPlan | UpdatePlan
+@dataclass(frozen=True, slots=True)
+class ReplacePlan:
+    """Replace a document stored in an older contract, if it still has the revision the
+    fold read."""
+
+    filter: dict[str, Any]
+    document: dict[str, Any]
+
+
+WritePlan = InsertPlan | UpdatePlan | ReplacePlan
 
 
 def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
@@ -44,10 +53,14 @@ def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
         new: The folded document.
 
     Returns:
-        An insert for a new document, else a revision-guarded ``$set``/``$unset``.
+        An insert for a new document, a revision-guarded replacement for one stored in
+        an older contract, else a revision-guarded ``$set``/``$unset``.
     """
     if old is None:
         return InsertPlan(new)
+    guard = {"_id": new["_id"], f"{META}.revision": old[META]["revision"]}
+    if UPGRADED_FROM in old[META]:
+        return ReplacePlan(filter=guard, document=new)
     to_set: dict[str, Any] = {}
     to_unset: dict[str, Any] = {}
     _diff(old, new, "", to_set, to_unset)
@@ -56,7 +69,6 @@ def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
         update["$set"] = to_set
     if to_unset:
         update["$unset"] = to_unset
-    guard = {"_id": new["_id"], f"{META}.revision": old[META]["revision"]}
     return UpdatePlan(filter=guard, update=update)
 
 

@@ -18,6 +18,7 @@ from shopwindow.settings import (
     DevStackSettings,
     GatewaySettings,
     MaterializerSettings,
+    SourceSettings,
     load,
 )
 
@@ -56,13 +57,14 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _materialize(args: argparse.Namespace) -> int:
+    from shopwindow.extensions import installed_registry
     from shopwindow.materializer.service import Materializer
 
     settings = load(MaterializerSettings)
     setup_logging(settings.log_level)
 
     async def main() -> None:
-        async with Materializer(settings) as materializer:
+        async with Materializer(settings, registry=installed_registry(settings)) as materializer:
             await materializer.run()
 
     return _run(main())
@@ -111,9 +113,15 @@ def _demo_traffic(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from shopwindow.extensions import configured
     from shopwindow.gateway.schema import build_schema
 
-    sys.stdout.write(build_schema().as_str() + "\n")
+    if args.with_extensions:
+        # Only the extensions' code matters here; nothing connects.
+        extensions, registry = configured(load(SourceSettings))
+        sys.stdout.write(build_schema(extensions, registry).as_str() + "\n")
+    else:
+        sys.stdout.write(build_schema().as_str() + "\n")
     return 0
 
 
@@ -142,9 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--products", type=int, help="number of products (SHOPWINDOW_DEMO_PRODUCTS)")
     demo.add_argument("--count", type=int, help="stop after this many events (default: never)")
     demo.set_defaults(handler=_demo_traffic)
-    commands.add_parser("schema", help="print the GraphQL schema (SDL)").set_defaults(
-        handler=_schema
+    schema = commands.add_parser(
+        "schema", help="print the core GraphQL schema (SDL), the public contract"
     )
+    schema.add_argument(
+        "--with-extensions",
+        action="store_true",
+        help="print the schema composed with the installed extensions",
+    )
+    schema.set_defaults(handler=_schema)
     return parser
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shopwindow.materializer.sources import CORE
 from shopwindow.topics import TopicNames
 
 CATEGORIES = ("shoes", "jackets", "bags", "watches", "shirts")
@@ -82,7 +83,7 @@ class DemoEvents:
     def __init__(
         self, topics: TopicNames, products: Sequence[str], rng: random.Random, zipf_s: float = 1.0
     ) -> None:
-        self._topics = topics
+        self._topic = {t.setting: topics.source(t.setting, t.default_name) for t in CORE.topics}
         self._products = list(products)
         self._rng = rng
         weights = [1 / (rank**zipf_s) for rank in range(1, len(products) + 1)]
@@ -102,7 +103,7 @@ class DemoEvents:
             yield self.price(product_id, now)
             quantity = self._rng.randint(0, 200)
             value = _json({"product_id": product_id, "quantity": quantity, "timestamp": _iso(now)})
-            yield DemoRecord(self._topics.inventory, product_id.encode(), value, [])
+            yield DemoRecord(self._topic["inventory"], product_id.encode(), value, [])
 
     def next(self, now: datetime) -> DemoRecord:
         """One event of the steady mix."""
@@ -113,11 +114,11 @@ class DemoEvents:
             case "inventory":
                 change = self._rng.choice((-1, -1, -1, -2, 5, 10))
                 data = {"product_id": product_id, "quantity_change": change, "timestamp": _iso(now)}
-                return DemoRecord(self._topics.inventory, product_id.encode(), _json(data), [])
+                return DemoRecord(self._topic["inventory"], product_id.encode(), _json(data), [])
             case "clicks":
                 user = f"u{self._rng.randint(1, 50_000)}"
                 data = {"user_id": user, "product_id": product_id, "timestamp": _iso(now)}
-                return DemoRecord(self._topics.clicks, user.encode(), _json(data), [])
+                return DemoRecord(self._topic["clicks"], user.encode(), _json(data), [])
             case "orders":
                 return self.order(now)
             case "reviews":
@@ -141,7 +142,7 @@ class DemoEvents:
             "attributes": {"colour": rng.choice(("black", "white", "red")), "size": "M"},
             "updated_at": _iso(now),
         }
-        return DemoRecord(self._topics.catalog, product_id.encode(), debezium(row, now), [])
+        return DemoRecord(self._topic["catalog"], product_id.encode(), debezium(row, now), [])
 
     def price(self, product_id: str, now: datetime) -> DemoRecord:
         """A price snapshot, through the outbox."""
@@ -156,7 +157,7 @@ class DemoEvents:
             "updated_at": _iso(now),
         }
         value, headers = outbox(payload)
-        return DemoRecord(self._topics.prices, product_id.encode(), value, headers)
+        return DemoRecord(self._topic["prices"], product_id.encode(), value, headers)
 
     def order(self, now: datetime) -> DemoRecord:
         """An order of one to three products, keyed by order id."""
@@ -169,7 +170,7 @@ class DemoEvents:
             "amount": round(self._rng.uniform(10, 300), 2),
             "timestamp": _iso(now),
         }
-        return DemoRecord(self._topics.orders, order_id.encode(), _json(data), [])
+        return DemoRecord(self._topic["orders"], order_id.encode(), _json(data), [])
 
     def review(self, product_id: str, now: datetime) -> DemoRecord:
         """A new or edited review (a few review ids per product, so edits happen)."""
@@ -180,4 +181,4 @@ class DemoEvents:
             "deleted": self._rng.random() < 0.05,
             "updated_at": _iso(now),
         }
-        return DemoRecord(self._topics.reviews, product_id.encode(), _json(data), [])
+        return DemoRecord(self._topic["reviews"], product_id.encode(), _json(data), [])

@@ -7,6 +7,7 @@ import logging
 
 from shopwindow.demo_traffic import produce_demo_traffic
 from shopwindow.devstack import DevStack
+from shopwindow.extensions import installed_registry
 from shopwindow.gateway.app import create_app
 from shopwindow.http_server import HttpServer
 from shopwindow.materializer.service import Materializer
@@ -30,6 +31,7 @@ async def run_dev(settings: DevStackSettings) -> None:
         log_dir=settings.dev_data_dir / "logs",
         topics=settings.topics,
         partitions=settings.dev_topic_partitions,
+        registry=installed_registry(settings),
     )
     async with stack:
         servers = {
@@ -38,7 +40,9 @@ async def run_dev(settings: DevStackSettings) -> None:
             "topics": settings.topics,
         }
         gateway_settings = load(GatewaySettings, **servers)
-        async with Materializer(load(MaterializerSettings, **servers)) as materializer:
+        materializer_settings = load(MaterializerSettings, **servers)
+        registry = installed_registry(materializer_settings)
+        async with Materializer(materializer_settings, registry=registry) as materializer:
             gateway = HttpServer(
                 create_app(gateway_settings), gateway_settings.http_host, gateway_settings.http_port
             )

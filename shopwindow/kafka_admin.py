@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shopwindow.topics import TopicNames, topic_config
 
 
-async def create_topics(bootstrap_servers: str, topics: TopicNames, partitions: int) -> None:
+async def create_topics(
+    bootstrap_servers: str, topics: TopicNames, partitions: int, names: Iterable[str]
+) -> None:
     """Create every shopwindow topic that does not exist yet.
 
     Args:
         bootstrap_servers: Kafka bootstrap list.
-        topics: The names to create.
+        topics: The topic settings (the outputs get their configuration from them).
+        partitions: Partition count of created topics.
+        names: The topics to create.
         partitions: Partition count of each new topic.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
@@ -27,7 +33,7 @@ async def create_topics(bootstrap_servers: str, topics: TopicNames, partitions: 
                 replication_factor=1,
                 topic_configs=topic_config(topics, name),
             )
-            for name in topics.all
+            for name in names
             if name not in existing
         ]
         if wanted:

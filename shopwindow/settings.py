@@ -39,7 +39,20 @@ class _Base(BaseSettings):
     )
 
 
-class ConnectionSettings(_Base):
+class SourceSettings(_Base):
+    """What is consumed: the extensions to load (every role loads the same ones) and the
+    topic names."""
+
+    extensions: str = Field(
+        default="",
+        description="Comma-separated `module:attribute` extensions to load besides the "
+        "installed `shopwindow.extensions` entry points.",
+    )
+    topics: TopicNames = Field(default_factory=TopicNames)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+
+class ConnectionSettings(SourceSettings):
     """Where the Kafka cluster and the MongoDB database are; shared by every role."""
 
     kafka_bootstrap_servers: str = Field(
@@ -47,8 +60,6 @@ class ConnectionSettings(_Base):
     )
     mongodb_uri: SecretStr = Field(description="MongoDB connection string; may hold a password.")
     mongodb_database: str = Field(default="shopwindow", min_length=1)
-    topics: TopicNames = Field(default_factory=TopicNames)
-    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
 
 class GatewaySettings(ConnectionSettings):
@@ -90,11 +101,6 @@ class GatewaySettings(ConnectionSettings):
         default=10, gt=0, le=3600, description="How often to look for new changelog partitions."
     )
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
-    extensions: str = Field(
-        default="",
-        description="Comma-separated `module:attribute` extensions to load besides the "
-        "installed `shopwindow.extensions` entry points.",
-    )
 
 
 class MaterializerSettings(ConnectionSettings):
@@ -121,11 +127,9 @@ class MaterializerSettings(ConnectionSettings):
     )
 
 
-class _DemoTraffic(_Base):
+class _DemoTraffic(SourceSettings):
     demo_rate_per_s: float = Field(default=50.0, gt=0, le=100_000)
     demo_products: int = Field(default=200, ge=1, le=1_000_000)
-    topics: TopicNames = Field(default_factory=TopicNames)
-    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
 
 class DemoTrafficSettings(_DemoTraffic):

@@ -1,35 +1,46 @@
-"""Names of the Kafka topics shopwindow reads and writes."""
+"""Names of the Kafka topics shopwindow reads and writes.
+
+The input topics are declared by their sources (``shopwindow.materializer.sources``);
+each is named by ``SHOPWINDOW_TOPICS__<SETTING>`` or takes its source's default. The
+outputs, the changelog and the dead-letter topic, are fields here.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopwindow.document import MAX_RECORD_BYTES
 
+# Settings of the topics shopwindow writes; no source may use them.
+OUTPUT_SETTINGS = ("changelog", "dead_letter", "source_prefix")
+
 
 class TopicNames(BaseModel):
-    """Topic names, each configurable (``SHOPWINDOW_TOPICS__CATALOG=...``)."""
+    """Topic names, each configurable (``SHOPWINDOW_TOPICS__CATALOG=...``).
 
-    model_config = ConfigDict(frozen=True)
+    Input topics are the extra fields, by their source's setting; whether each names an
+    installed source is checked by the registry when the materializer starts.
+    """
 
-    catalog: str = Field(default="catalog.products", min_length=1)
-    prices: str = Field(default="pricing.prices", min_length=1)
-    inventory: str = Field(default="inventory", min_length=1)
-    orders: str = Field(default="orders", min_length=1)
-    clicks: str = Field(default="clicks", min_length=1)
-    reviews: str = Field(default="reviews", min_length=1)
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     changelog: str = Field(default="saleproduct.changes", min_length=1)
     dead_letter: str = Field(default="shopwindow.dlq", min_length=1)
+    source_prefix: str = Field(
+        default="", description="Prepended to the default name of every input topic."
+    )
 
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The input topics the materializer consumes."""
-        return (self.catalog, self.prices, self.inventory, self.orders, self.clicks, self.reviews)
+    @model_validator(mode="after")
+    def _names_are_text(self) -> TopicNames:
+        for setting, name in (self.model_extra or {}).items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"topic {setting!r} must be a non-empty name")
+        return self
 
-    @property
-    def all(self) -> tuple[str, ...]:
-        """Every topic, inputs and outputs."""
-        return (*self.sources, self.changelog, self.dead_letter)
+    def source(self, setting: str, default_name: str) -> str:
+        """The name of an input topic: configured, or its default under the prefix."""
+        configured: str | None = (self.model_extra or {}).get(setting)
+        return configured if configured is not None else self.source_prefix + default_name
 
     def with_prefix(self, prefix: str) -> TopicNames:
         """The same set of topics under a prefix, so parallel users never share data.
@@ -40,7 +51,12 @@ class TopicNames(BaseModel):
         Returns:
             A new ``TopicNames``.
         """
-        return TopicNames(**{name: prefix + value for name, value in self.model_dump().items()})
+        return TopicNames(
+            changelog=prefix + self.changelog,
+            dead_letter=prefix + self.dead_letter,
+            source_prefix=prefix + self.source_prefix,
+            **{setting: prefix + name for setting, name in (self.model_extra or {}).items()},
+        )
 
 
 # Compaction keeps the latest document per product on the changelog. Both topics we

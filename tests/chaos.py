@@ -29,6 +29,7 @@ from shopwindow.document import COLLECTION, public_view
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.service import Materializer
+from shopwindow.materializer.sources import CORE
 from shopwindow.mongo import mongo_client
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
@@ -67,7 +68,7 @@ async def lag(bootstrap: str, group: str, topics: TopicNames) -> int:
     try:
         partitions = [
             TopicPartition(topic, p)
-            for topic in topics.sources
+            for topic in CORE.topic_names(topics)
             for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
         ]
         ends = await consumer.end_offsets(partitions)
@@ -87,7 +88,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 async def documents(uri: str, database: str) -> dict[str, dict[str, Any]]:
     client = mongo_client(uri, "shopwindow-chaos")
     try:
-        return {doc["_id"]: public_view(doc) async for doc in client[database][COLLECTION].find()}
+        return {
+            doc["_id"]: public_view(doc, CORE.sections)
+            async for doc in client[database][COLLECTION].find()
+        }
     finally:
         await client.close()
 
@@ -112,7 +116,8 @@ async def clean_pass(stack: DevStack, topics: TopicNames, database: str, total: 
 def consumed(metrics: MaterializerMetrics, topics: TopicNames) -> float:
     sample = metrics.registry.get_sample_value
     return sum(
-        sample("shopwindow_events_consumed_total", {"topic": t}) or 0 for t in topics.sources
+        sample("shopwindow_events_consumed_total", {"topic": t}) or 0
+        for t in CORE.topic_names(topics)
     )
 
 
@@ -194,7 +199,9 @@ async def run(args: argparse.Namespace) -> int:
     async with servers() as stack:
         run_id = uuid.uuid4().hex[:8]
         topics = TopicNames().with_prefix(f"chaos{run_id}.")
-        await create_topics(stack.kafka_bootstrap_servers, topics, args.partitions)
+        await create_topics(
+            stack.kafka_bootstrap_servers, topics, args.partitions, CORE.all_topics(topics)
+        )
         records = stream(topics, args.events, args.products)
         started = time.perf_counter()
         kills = await chaos_pass(stack, topics, f"chaos_{run_id}", records, args)

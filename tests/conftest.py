@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
 from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.sources import CORE
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames
@@ -61,7 +62,9 @@ async def stack(
 async def topics(stack: DevStack) -> TopicNames:
     """Fresh topics for this test."""
     names = TopicNames().with_prefix(f"t{uuid.uuid4().hex[:10]}.")
-    await create_topics(stack.kafka_bootstrap_servers, names, TEST_PARTITIONS)
+    await create_topics(
+        stack.kafka_bootstrap_servers, names, TEST_PARTITIONS, CORE.all_topics(names)
+    )
     return names
 
 

@@ -12,6 +12,7 @@ from shopwindow.gateway.app import create_app
 from shopwindow.http_server import HttpServer
 from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames
+from tests import kinds
 from tests.helpers import eventually, produce, running_materializer
 
 QUERY = '{ product(id: "abc") { id name stock { available } } }'
@@ -27,17 +28,17 @@ async def test_catalog_and_inventory_events_are_served_as_one_product(
         stack.kafka_bootstrap_servers,
         [
             (
-                topics.catalog,
+                kinds.CATALOG.name_in(topics),
                 "abc",
                 {"product_id": "abc", "name": "Trail shoe", "updated_at": "2024-06-18T12:00:00Z"},
             ),
             (
-                topics.inventory,
+                kinds.INVENTORY.name_in(topics),
                 "abc",
                 {"product_id": "abc", "quantity": 10, "timestamp": "2024-06-18T12:30:00Z"},
             ),
             (
-                topics.inventory,
+                kinds.INVENTORY.name_in(topics),
                 "abc",
                 {"product_id": "abc", "quantity_change": -1, "timestamp": "2024-06-18T12:36:56Z"},
             ),

@@ -8,6 +8,7 @@ from types import TracebackType
 from shopwindow.devstack.secantus import SecantusServer
 from shopwindow.devstack.tansu import TansuBroker
 from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.sources import CORE, SourceRegistry
 from shopwindow.topics import TopicNames
 
 
@@ -22,6 +23,7 @@ class DevStack:
         log_dir: Where the stand-ins write their output.
         topics: Topics to create once Kafka answers; ``None`` creates none.
         partitions: Partition count of created topics.
+        registry: The sources whose input topics are created.
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class DevStack:
         log_dir: Path,
         topics: TopicNames | None = None,
         partitions: int = 4,
+        registry: SourceRegistry = CORE,
     ) -> None:
         self.broker = None if kafka_bootstrap_servers else TansuBroker(log_dir)
         self.database = None if mongodb_uri else SecantusServer(mongodb_storage_path, log_dir)
@@ -40,6 +43,7 @@ class DevStack:
         self._mongodb_uri = mongodb_uri
         self._topics = topics
         self._partitions = partitions
+        self._registry = registry
 
     @property
     def kafka_bootstrap_servers(self) -> str:
@@ -65,7 +69,12 @@ class DevStack:
             if self.database:
                 await self.database.start()
             if self._topics:
-                await create_topics(self.kafka_bootstrap_servers, self._topics, self._partitions)
+                await create_topics(
+                    self.kafka_bootstrap_servers,
+                    self._topics,
+                    self._partitions,
+                    self._registry.all_topics(self._topics),
+                )
         except BaseException:
             await self.stop()
             raise

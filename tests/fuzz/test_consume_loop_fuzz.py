@@ -14,9 +14,10 @@ from aiokafka import AIOKafkaProducer
 from hypothesis import strategies as st
 
 from shopwindow.materializer.batch import build_batch
-from shopwindow.materializer.decode import SourceKind
-from shopwindow.materializer.runner import source_kinds
 from shopwindow.materializer.service import Materializer
+from shopwindow.materializer.sources import CORE
+from shopwindow.materializer.sources.base import SourceTopic
+from tests import kinds
 from tests.fuzz import SCALE, drawn
 from tests.helpers import consume_all, eventually
 from tests.materializer.conftest import World
@@ -37,7 +38,7 @@ class Produced:
 
 
 @st.composite
-def values(draw: st.DrawFn, kind: SourceKind) -> bytes | None:
+def values(draw: st.DrawFn, kind: SourceTopic) -> bytes | None:
     """Anything a buggy or hostile producer could put in a record's value."""
     shape = draw(st.sampled_from(["bytes", "json", "plain", "debezium", "outbox", "none"]))
     if shape == "bytes":
@@ -58,8 +59,8 @@ def values(draw: st.DrawFn, kind: SourceKind) -> bytes | None:
 
 
 @st.composite
-def records(draw: st.DrawFn) -> tuple[SourceKind, bytes | None, bytes | None, list[Any]]:
-    kind = draw(st.sampled_from(list(SourceKind)))
+def records(draw: st.DrawFn) -> tuple[SourceTopic, bytes | None, bytes | None, list[Any]]:
+    kind = draw(st.sampled_from(list(kinds.ALL)))
     key = draw(st.none() | st.binary(max_size=8) | st.just(b"abc"))
     headers = draw(
         st.lists(
@@ -73,7 +74,7 @@ def records(draw: st.DrawFn) -> tuple[SourceKind, bytes | None, bytes | None, li
 
 
 async def produce_all(world: World, drawn: list[Any]) -> list[Produced]:
-    topic_of = {kind: getattr(world.topics, kind.value) for kind in SourceKind}
+    topic_of = {kind: kind.name_in(world.topics) for kind in kinds.ALL}
     producer = AIOKafkaProducer(
         bootstrap_servers=world.stack.kafka_bootstrap_servers, enable_idempotence=False
     )
@@ -106,14 +107,14 @@ async def consumed(materializer: Materializer) -> float:
 async def test_every_hostile_record_is_applied_or_dead_lettered(world: World) -> None:
     batches = drawn(st.lists(records(), min_size=1, max_size=25), EXAMPLES)
     produced = await produce_all(world, [record for batch in batches for record in batch])
-    kinds = source_kinds(world.topics)
+    routes = CORE.routes(world.topics)
     skew = timedelta(seconds=world.settings().max_future_skew_s)
     # What the pure decoder refuses must be dead-lettered; the fold and the store may
     # refuse more, but never fewer.
     refused_at_the_door = {
         (r.topic, r.partition, r.offset)
         for r in produced
-        if build_batch([r], kinds, skew).dead_letters
+        if build_batch([r], routes, skew).dead_letters
     }
     async with Materializer(world.settings()) as materializer:
         task = asyncio.create_task(materializer.run())

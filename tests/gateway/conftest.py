@@ -12,15 +12,17 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shopwindow.document import COLLECTION
+from shopwindow.extensions import Extension
 from shopwindow.gateway.app import create_app
-from shopwindow.gateway.extensions import GatewayExtension
 from shopwindow.http_server import HttpServer
-from shopwindow.materializer.decode import SourceKind, decode_record
-from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import Position
 from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import GatewaySettings
+from tests import kinds
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, price, review, stock_take
 
@@ -33,11 +35,12 @@ async def seed(mongo: AsyncMongoClient[MongoDocument], database_name: str) -> Ca
     offsets = itertools.count()
     await SaleProductStore(mongo[database_name]).ensure_indexes()
 
-    async def store(product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]) -> None:
+    async def store(product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]) -> None:
         sourced = [
-            SourcedEvent(
+            kinds.sourced_event(
+                kind,
                 decode_record(kind, product_id.encode(), encode(value)).event,
-                Position(kind.value, 0, next(offsets)),
+                Position(kind.setting, 0, next(offsets)),
             )
             for kind, value in events
         ]
@@ -50,11 +53,11 @@ async def seed(mongo: AsyncMongoClient[MongoDocument], database_name: str) -> Ca
 
 def full_product(
     product_id: str, category: str = "shoes", **fields: Any
-) -> list[tuple[SourceKind, dict[str, Any] | None]]:
+) -> list[tuple[SourceTopic, dict[str, Any] | None]]:
     """Events of a product with catalog, price, stock and a review."""
     return [
         (
-            SourceKind.CATALOG,
+            kinds.CATALOG,
             catalog(
                 product_id,
                 category=category,
@@ -65,11 +68,11 @@ def full_product(
             ),
         ),
         (
-            SourceKind.PRICES,
+            kinds.PRICES,
             price(product_id, "17.99", list_amount="19.99", segment_amounts={"gold": "15.00"}),
         ),
-        (SourceKind.INVENTORY, stock_take(3, product_id)),
-        (SourceKind.REVIEWS, review(f"r-{product_id}", 4, product_id=product_id)),
+        (kinds.INVENTORY, stock_take(3, product_id)),
+        (kinds.REVIEWS, review(f"r-{product_id}", 4, product_id=product_id)),
     ]
 
 
@@ -82,7 +85,7 @@ def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
 
     @contextlib.asynccontextmanager
     async def run(
-        with_extensions: Sequence[GatewayExtension] | None = None, **overrides: Any
+        with_extensions: Sequence[Extension] | None = None, **overrides: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
         server = HttpServer(
             create_app(gateway_settings(**overrides), with_extensions), "127.0.0.1", 0

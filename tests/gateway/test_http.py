@@ -8,7 +8,7 @@ import logging
 import pytest
 import strawberry
 
-from shopwindow.gateway.extensions import GatewayExtension
+from shopwindow.extensions import Extension
 from tests.gateway.conftest import GatewayFactory
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -152,7 +152,7 @@ class TroubleQuery:
         raise RuntimeError("secret connection string mongodb://admin:hunter2@db")
 
 
-TROUBLE = GatewayExtension(name="trouble", query=TroubleQuery)
+TROUBLE = Extension(name="trouble", query=TroubleQuery)
 
 
 async def test_errors_are_masked_and_logged_with_the_request_id(

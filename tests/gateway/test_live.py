@@ -9,6 +9,8 @@ from typing import Any, cast
 from shopwindow.document import encode_changelog_value
 from shopwindow.gateway.live import ChangelogHub, LiveSubscription
 from shopwindow.gateway.loaders import ProductDocuments
+from shopwindow.materializer.sources import CORE, inventory
+from shopwindow.sale_product import SaleProduct, read_sale_product
 
 
 def doc(version: int, available: int = 1, product_id: str = "abc") -> dict[str, Any]:
@@ -24,8 +26,8 @@ class StoredDocuments:
     def __init__(self, *docs: dict[str, Any]) -> None:
         self.docs = {d["_id"]: d for d in docs}
 
-    async def by_ids(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
-        return [self.docs.get(i) for i in ids]
+    async def by_ids(self, ids: Sequence[str]) -> list[SaleProduct | None]:
+        return [read_sale_product(self.docs[i]) if i in self.docs else None for i in ids]
 
 
 def hub_over(*docs: dict[str, Any]) -> ChangelogHub:
@@ -35,25 +37,25 @@ def hub_over(*docs: dict[str, Any]) -> ChangelogHub:
 async def test_a_slow_subscriber_gets_the_latest_value_not_a_queue() -> None:
     subscription = LiveSubscription(["abc"])
     for version in range(1, 21):
-        subscription.offer(doc(version))
-    subscription.offer(doc(3))  # A stale copy arriving late changes nothing.
-    assert (await subscription.next())["version"] == 20
+        subscription.offer(read_sale_product(doc(version)))
+    subscription.offer(read_sale_product(doc(3)))  # A stale copy arriving late changes nothing.
+    assert (await subscription.next()).version == 20
     assert subscription._pending == {}
 
 
 def publish(hub: ChangelogHub, *docs: dict[str, Any]) -> None:
     for change in docs:
-        hub._dispatch(change["_id"].encode(), encode_changelog_value(change))
+        hub._dispatch(change["_id"].encode(), encode_changelog_value(change, CORE.sections))
 
 
-async def next_of(updates: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], await asyncio.wait_for(anext(updates), 1))
+async def next_of(updates: Any) -> SaleProduct:
+    return cast(SaleProduct, await asyncio.wait_for(anext(updates), 1))
 
 
 async def test_current_value_first_then_newer_changes_of_the_followed_value() -> None:
     hub = hub_over(doc(5, available=3), doc(1, product_id="other"))
-    updates = hub.follow(["abc"], lambda d: d["stock"]["available"])
-    assert (await next_of(updates))["version"] == 5
+    updates = hub.follow(["abc"], lambda d: d.get(inventory.SOURCE).available)
+    assert (await next_of(updates)).version == 5
     publish(
         hub,
         doc(4, available=9),  # Older than what was sent: dropped.
@@ -61,7 +63,7 @@ async def test_current_value_first_then_newer_changes_of_the_followed_value() ->
         doc(9, available=7, product_id="other"),  # Not followed.
     )
     publish(hub, doc(7, available=2))
-    assert (await next_of(updates))["version"] == 7
+    assert (await next_of(updates)).version == 7
     assert hub.subscriptions == 1
     await updates.aclose()
     assert hub.subscriptions == 0
@@ -69,12 +71,12 @@ async def test_current_value_first_then_newer_changes_of_the_followed_value() ->
 
 async def test_a_change_reaches_only_that_products_subscribers() -> None:
     hub = hub_over(doc(1), doc(1, product_id="def"))
-    abc = hub.follow(["abc"], lambda d: d["version"])
-    both = hub.follow(["abc", "def"], lambda d: d["version"])
+    abc = hub.follow(["abc"], lambda d: d.version)
+    both = hub.follow(["abc", "def"], lambda d: d.version)
     await next_of(abc)
-    assert {(await next_of(both))["_id"] for _ in range(2)} == {"abc", "def"}
+    assert {(await next_of(both)).id for _ in range(2)} == {"abc", "def"}
     publish(hub, doc(2, product_id="def"))
-    assert (await next_of(both))["_id"] == "def"
+    assert (await next_of(both)).id == "def"
     pending = asyncio.ensure_future(anext(abc))
     await asyncio.sleep(0.05)
     assert not pending.done()
@@ -86,7 +88,7 @@ async def test_a_change_reaches_only_that_products_subscribers() -> None:
 
 async def test_unreadable_changelog_records_are_skipped() -> None:
     hub = hub_over(doc(1))
-    updates = hub.follow(["abc"], lambda d: d["version"])
+    updates = hub.follow(["abc"], lambda d: d.version)
     await next_of(updates)
     for junk in (
         b"{not json",
@@ -96,5 +98,5 @@ async def test_unreadable_changelog_records_are_skipped() -> None:
     ):
         hub._dispatch(b"abc", junk)
     publish(hub, doc(3))
-    assert (await next_of(updates))["version"] == 3
+    assert (await next_of(updates)).version == 3
     await updates.aclose()

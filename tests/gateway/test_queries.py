@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from shopwindow.materializer.decode import SourceKind
+from tests import kinds
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.materializer.conftest import catalog, stock_take
 
@@ -64,7 +64,7 @@ async def test_a_product_page_in_one_query(seed: Seed, gateway: GatewayFactory) 
 async def test_unknown_and_uncataloged_products_are_null(
     seed: Seed, gateway: GatewayFactory
 ) -> None:
-    await seed("stock-only", (SourceKind.INVENTORY, stock_take(5, "stock-only")))
+    await seed("stock-only", (kinds.INVENTORY, stock_take(5, "stock-only")))
     async with gateway() as http:
         body = await query(
             http, '{ a: product(id: "nope") { id } b: product(id: "stock-only") { id } }'
@@ -73,8 +73,8 @@ async def test_unknown_and_uncataloged_products_are_null(
 
 
 async def test_products_keep_the_order_of_ids(seed: Seed, gateway: GatewayFactory) -> None:
-    await seed("a", (SourceKind.CATALOG, catalog("a", name="A")))
-    await seed("b", (SourceKind.CATALOG, catalog("b", name="B")))
+    await seed("a", (kinds.CATALOG, catalog("a", name="A")))
+    await seed("b", (kinds.CATALOG, catalog("b", name="B")))
     async with gateway() as http:
         body = await query(http, '{ products(ids: ["b", "x", "a", "b"]) { name } }')
     assert body["data"]["products"] == [{"name": "B"}, None, {"name": "A"}, {"name": "B"}]
@@ -90,7 +90,7 @@ async def test_too_many_ids_is_a_clear_error(gateway: GatewayFactory) -> None:
 
 async def test_every_lookup_of_a_request_is_one_batch(seed: Seed, gateway: GatewayFactory) -> None:
     for product_id in "abcd":
-        await seed(product_id, (SourceKind.CATALOG, catalog(product_id)))
+        await seed(product_id, (kinds.CATALOG, catalog(product_id)))
     async with gateway() as http:
         await query(
             http,
@@ -103,7 +103,7 @@ async def test_every_lookup_of_a_request_is_one_batch(seed: Seed, gateway: Gatew
 
 
 async def test_an_operator_as_id_is_just_a_string(seed: Seed, gateway: GatewayFactory) -> None:
-    await seed("abc", (SourceKind.CATALOG, catalog("abc")))
+    await seed("abc", (kinds.CATALOG, catalog("abc")))
     async with gateway() as http:
         by_literal = await query(
             http, "query($id: ID!) { product(id: $id) { id } }", id='{"$gt": ""}'
@@ -122,8 +122,8 @@ async def test_an_operator_as_id_is_just_a_string(seed: Seed, gateway: GatewayFa
 
 async def test_category_pages_walk_every_product_once(seed: Seed, gateway: GatewayFactory) -> None:
     for n in range(5):
-        await seed(f"s{n}", (SourceKind.CATALOG, catalog(f"s{n}", category="shoes")))
-    await seed("bag", (SourceKind.CATALOG, catalog("bag", category="bags")))
+        await seed(f"s{n}", (kinds.CATALOG, catalog(f"s{n}", category="shoes")))
+    await seed("bag", (kinds.CATALOG, catalog("bag", category="bags")))
     page = """query($after: String) {
         productsByCategory(category: "shoes", first: 2, after: $after) {
             edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }"""

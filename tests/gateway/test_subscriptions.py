@@ -24,12 +24,15 @@ from websockets.exceptions import ConnectionClosed
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.gateway.live import ChangelogHub
-from shopwindow.materializer.decode import SourceKind, decode_record
-from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import Position
 from shopwindow.materializer.fold import FoldSettings, fold
 from shopwindow.materializer.publishing import changelog_record
+from shopwindow.materializer.sources import CORE
+from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
+from tests import kinds
 from tests.conftest import TEST_PARTITIONS
 from tests.gateway.conftest import GatewayFactory, full_product
 from tests.helpers import encode, eventually
@@ -59,25 +62,25 @@ class Source:
         self._offsets = itertools.count()
 
     async def apply(
-        self, product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]
+        self, product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]
     ) -> dict[str, Any]:
         """Fold and store, then announce on the changelog."""
         doc = await self.apply_quietly(product_id, *events)
-        record = changelog_record(self._topic, product_id, doc)
+        record = changelog_record(self._topic, product_id, doc, CORE.sections)
         await self._producer.send_and_wait(
             record.topic, record.value, key=record.key, headers=record.headers
         )
         return doc
 
     async def apply_in_one_batch(
-        self, product_id: str, changes: list[tuple[SourceKind, dict[str, Any] | None]]
+        self, product_id: str, changes: list[tuple[SourceTopic, dict[str, Any] | None]]
     ) -> int:
         """Fold each change separately but announce them all in one Kafka record batch,
         as a busy materializer would; returns the last version."""
         batch = self._producer.create_batch()
         for kind, value in changes:
             doc = await self.apply_quietly(product_id, (kind, value))
-            record = changelog_record(self._topic, product_id, doc)
+            record = changelog_record(self._topic, product_id, doc, CORE.sections)
             assert batch.append(
                 key=record.key, value=record.value, timestamp=None, headers=record.headers
             )
@@ -85,13 +88,14 @@ class Source:
         return int(doc["version"])
 
     async def apply_quietly(
-        self, product_id: str, *events: tuple[SourceKind, dict[str, Any] | None]
+        self, product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]
     ) -> dict[str, Any]:
         """Fold and store, without announcing."""
         sourced = [
-            SourcedEvent(
+            kinds.sourced_event(
+                kind,
                 decode_record(kind, product_id.encode(), encode(value)).event,
-                Position(kind.value, 0, next(self._offsets)),
+                Position(kind.setting, 0, next(self._offsets)),
             )
             for kind, value in events
         ]
@@ -163,7 +167,7 @@ async def test_current_value_then_every_change(
     async with following(gateway, STOCK, protocol=protocol) as subscribed:
         updates = subscribed.updates
         first = await anext(updates)
-        await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
+        await source.apply("abc", (kinds.INVENTORY, delta(-1, minutes=1)))
         second = await asyncio.wait_for(anext(updates), 10)
     assert first["stockChanged"] == {"productId": "abc", "version": 4, "stock": {"available": 3}}
     assert second["stockChanged"] == {"productId": "abc", "version": 5, "stock": {"available": 2}}
@@ -203,12 +207,12 @@ async def test_a_segment_token_sees_its_price_and_unchanged_prices_push_nothing(
         same = price(
             "abc", "17.99", minutes=5, list_amount="19.99", segment_amounts={"gold": "15.00"}
         )
-        await source.apply("abc", (SourceKind.PRICES, same))
-        await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=6)))
+        await source.apply("abc", (kinds.PRICES, same))
+        await source.apply("abc", (kinds.INVENTORY, delta(-1, minutes=6)))
         cheaper = price(
             "abc", "17.99", minutes=7, list_amount="19.99", segment_amounts={"gold": "14.00"}
         )
-        await source.apply("abc", (SourceKind.PRICES, cheaper))
+        await source.apply("abc", (kinds.PRICES, cheaper))
         second = await asyncio.wait_for(anext(updates), 10)
     assert first["priceChanged"] == {
         "version": 4,
@@ -227,8 +231,8 @@ async def test_a_burst_of_changes_is_conflated_to_the_latest(
     async with following(gateway, STOCK) as subscribed:
         updates = subscribed.updates
         first = await anext(updates)
-        burst: list[tuple[SourceKind, dict[str, Any] | None]] = [
-            (SourceKind.INVENTORY, delta(5, minutes=n)) for n in range(1, 21)
+        burst: list[tuple[SourceTopic, dict[str, Any] | None]] = [
+            (kinds.INVENTORY, delta(5, minutes=n)) for n in range(1, 21)
         ]
         last_version = await source.apply_in_one_batch("abc", burst)
         received = [await asyncio.wait_for(anext(updates), 10)]
@@ -255,7 +259,7 @@ async def test_list_pages_follow_several_products_within_a_cap(
     async with following(gateway, query, ws_max_products_per_subscription=2) as subscribed:
         live, updates = subscribed.live, subscribed.updates
         initial = {(await anext(updates))["stocksChanged"]["productId"] for _ in range(2)}
-        await source.apply("b", (SourceKind.INVENTORY, delta(-3, "b", minutes=1)))
+        await source.apply("b", (kinds.INVENTORY, delta(-3, "b", minutes=1)))
         change = await asyncio.wait_for(anext(updates), 10)
         three = 'subscription { stocksChanged(productIds: ["a", "b", "c"]) { productId } }'
         with pytest.raises(TransportQueryError, match="between 1 and 2"):
@@ -279,7 +283,7 @@ async def test_no_gap_across_a_broker_outage(
         finally:
             stack.broker.process.resume()
         for minute in (1, 2, 3):
-            await source.apply("abc", (SourceKind.INVENTORY, delta(-1, minutes=minute)))
+            await source.apply("abc", (kinds.INVENTORY, delta(-1, minutes=minute)))
         seen = [first["stockChanged"]]
         while seen[-1]["version"] < 7:
             seen.append((await asyncio.wait_for(anext(updates), 20))["stockChanged"])
@@ -322,7 +326,7 @@ async def test_a_restarted_changelog_reader_rereads_what_it_missed(
     async with following(gateway, STOCK) as subscribed:
         first = await anext(subscribed.updates)
         # A change the reader never sees on the changelog: stored while it was away.
-        await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-3, minutes=1)))
+        await source.apply_quietly("abc", (kinds.INVENTORY, delta(-3, minutes=1)))
         real_getmany = AIOKafkaConsumer.getmany
         failures: list[bool] = []
 
@@ -354,8 +358,8 @@ async def test_partitions_added_to_the_changelog_are_read(
                 )
             except IncompatibleBrokerVersion:
                 pytest.skip("the broker cannot add partitions (the Tansu stand-in cannot)")
-            doc = await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
-            record = changelog_record(topics.changelog, "abc", doc)
+            doc = await source.apply_quietly("abc", (kinds.INVENTORY, delta(-1, minutes=1)))
+            record = changelog_record(topics.changelog, "abc", doc, CORE.sections)
             await source._producer.send_and_wait(
                 record.topic, record.value, key=record.key, partition=TEST_PARTITIONS
             )
@@ -383,8 +387,8 @@ async def test_a_partition_the_reader_did_not_know_at_start_is_followed(
     await source.apply("abc", *full_product("abc"))
     async with following(gateway, STOCK, changelog_partition_refresh_s=0.2) as subscribed:
         await anext(subscribed.updates)
-        doc = await source.apply_quietly("abc", (SourceKind.INVENTORY, delta(-1, minutes=1)))
-        record = changelog_record(topics.changelog, "abc", doc)
+        doc = await source.apply_quietly("abc", (kinds.INVENTORY, delta(-1, minutes=1)))
+        record = changelog_record(topics.changelog, "abc", doc, CORE.sections)
         await source._producer.send_and_wait(
             record.topic, record.value, key=record.key, partition=TEST_PARTITIONS - 1
         )

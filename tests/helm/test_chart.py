@@ -19,7 +19,10 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from shopwindow.materializer.sources import CORE
 from shopwindow.settings import GatewaySettings, MaterializerSettings
+from shopwindow.topics import TopicNames
+from tests import kinds
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "shopwindow"
 KUBERNETES_VERSION = "1.30.0"
@@ -174,7 +177,7 @@ def settings_from(
         monkeypatch.setenv(name, value)
     known = {f"SHOPWINDOW_{field.upper()}" for field in cls.model_fields} | {
         f"SHOPWINDOW_TOPICS__{topic.upper()}"
-        for topic in cls.model_fields["topics"].annotation.model_fields  # type: ignore[union-attr]
+        for topic in [*TopicNames.model_fields, *(t.setting for t in CORE.topics)]
     }
     return cls(), {name for name in env if name not in known}
 
@@ -206,7 +209,7 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
         == 9200
     )
     assert materializer.materializer_group_id == "shop-materializer"
-    assert materializer.topics.inventory == "stock.deltas"
+    assert kinds.INVENTORY.name_in(materializer.topics) == "stock.deltas"
     assert materializer.kafka_bootstrap_servers == "kafka-0:9092,kafka-1:9092"
     assert gateway.mongodb_uri.get_secret_value() == secrets["mongo-credentials/uri"]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from shopwindow.materializer.sources import CORE
 from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames, topic_config
 
@@ -27,7 +28,7 @@ def test_compose_creates_every_topic_and_compacts_the_changelog() -> None:
     script = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["topics"][
         "command"
     ][0]
-    for topic in TopicNames().all:
+    for topic in CORE.all_topics(TopicNames()):
         assert topic in script
     assert "--topic saleproduct.changes --partitions 6 --config cleanup.policy=compact" in script
     # Sized as the topics the dev stack and the tests create.

@@ -13,16 +13,18 @@ from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
-from shopwindow.materializer.decode import SourceKind, decode_record
+from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position, SourcedEvent
+from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
+from tests import kinds
 from tests.helpers import Record, encode, produce
 
 T0 = datetime(2024, 6, 18, 12, 0, tzinfo=UTC)
 
-TOPIC_OF_KIND = {kind: kind.value for kind in SourceKind}
+TOPIC_OF_KIND = {kind: kind.setting for kind in kinds.ALL}
 
 
 def at(minutes: float) -> str:
@@ -39,10 +41,10 @@ def sourced() -> SourcedFactory:
 
     Offsets count up per ``(kind, partition)`` unless given.
     """
-    counters: dict[tuple[SourceKind, int], itertools.count[int]] = {}
+    counters: dict[tuple[SourceTopic, int], itertools.count[int]] = {}
 
     def build(
-        kind: SourceKind,
+        kind: SourceTopic,
         value: dict[str, Any] | None,
         *,
         key: str | None = None,
@@ -60,7 +62,7 @@ def sourced() -> SourcedFactory:
         position = Position(
             TOPIC_OF_KIND[kind], partition, next(counter) if offset is None else offset
         )
-        return SourcedEvent(decoded.event, position, decoded.event_id)
+        return kinds.sourced_event(kind, decoded.event, position, decoded.event_id)
 
     return build
 

@@ -9,10 +9,14 @@ from datetime import timedelta
 import pytest
 
 from shopwindow.materializer.batch import build_batch
-from shopwindow.materializer.decode import SourceKind
+from shopwindow.materializer.sources import CORE
+from tests import kinds
 from tests.materializer.conftest import T0, catalog, price
 
-KINDS = {"catalog": SourceKind.CATALOG, "prices": SourceKind.PRICES}
+ROUTES = {
+    "catalog": (CORE.source_of(kinds.CATALOG), kinds.CATALOG),
+    "prices": (CORE.source_of(kinds.PRICES), kinds.PRICES),
+}
 T0_MS = int(T0.timestamp() * 1000)
 MINUTE_MS = 60_000
 
@@ -55,7 +59,7 @@ CASES: list[tuple[str, Record, str | None]] = [
 
 @pytest.mark.parametrize(("record", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_each_record_is_an_event_or_a_dead_letter(record: Record, reason: str | None) -> None:
-    batch = build_batch([record], KINDS, timedelta(minutes=5))
+    batch = build_batch([record], ROUTES, timedelta(minutes=5))
     assert batch.next_offsets == {(record.topic, 0): 1}
     if reason is None:
         assert not batch.dead_letters and list(batch.events_by_product) == ["abc"]

@@ -8,12 +8,12 @@ from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
 from shopwindow.materializer.batch_writer import BatchWriter
-from shopwindow.materializer.decode import SourceKind
 from shopwindow.materializer.document_cache import DocumentCache
 from shopwindow.materializer.fold import FoldSettings
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
+from tests import kinds
 from tests.materializer.conftest import SourcedFactory, catalog, click, delta, stock_take
 
 
@@ -32,11 +32,11 @@ async def test_stale_caches_and_concurrent_writes_lose_no_event(
     for round_number in range(10):
         # Each writer owns a partition, as two group members would; both touch "abc".
         await asyncio.gather(
-            first.write({"abc": [sourced(SourceKind.CLICKS, click(), partition=0)]}),
-            second.write({"abc": [sourced(SourceKind.CLICKS, click(), partition=1)]}),
-            first.write({"def": [sourced(SourceKind.INVENTORY, delta(-1, "def"))]})
+            first.write({"abc": [sourced(kinds.CLICKS, click(), partition=0)]}),
+            second.write({"abc": [sourced(kinds.CLICKS, click(), partition=1)]}),
+            first.write({"def": [sourced(kinds.INVENTORY, delta(-1, "def"))]})
             if round_number % 2
-            else second.write({"def": [sourced(SourceKind.INVENTORY, delta(-1, "def"))]}),
+            else second.write({"def": [sourced(kinds.INVENTORY, delta(-1, "def"))]}),
         )
     store = SaleProductStore(mongo[database_name])
     docs = await store.load(["abc", "def"])
@@ -68,15 +68,15 @@ async def test_an_unstorable_event_is_refused_and_never_freezes_its_product(
     sourced: SourcedFactory,
 ) -> None:
     target = writer(mongo, database_name)
-    await target.write({"abc": [sourced(SourceKind.CATALOG, catalog())]})
-    huge = sourced(SourceKind.CATALOG, catalog(description="x" * (17 * 1024 * 1024), minutes=1))
+    await target.write({"abc": [sourced(kinds.CATALOG, catalog())]})
+    huge = sourced(kinds.CATALOG, catalog(description="x" * (17 * 1024 * 1024), minutes=1))
     written = await target.write(
-        {"abc": [huge, sourced(SourceKind.INVENTORY, stock_take(5, minutes=1))]}
+        {"abc": [huge, sourced(kinds.INVENTORY, stock_take(5, minutes=1))]}
     )
     assert list(written.refused) == [(huge.position, "abc")]
     assert "MongoDB stores at most" in written.refused[(huge.position, "abc")]
     assert not written.failed
-    later = await target.write({"abc": [sourced(SourceKind.INVENTORY, delta(-1, minutes=2))]})
+    later = await target.write({"abc": [sourced(kinds.INVENTORY, delta(-1, minutes=2))]})
     assert not later.refused and not later.failed
     doc = (await SaleProductStore(mongo[database_name]).load(["abc"]))["abc"]
     assert (doc["catalog"]["description"], doc["stock"]["quantity"]) == ("", 4)

@@ -8,15 +8,13 @@ from typing import Any
 
 import pytest
 
-from shopwindow.materializer.decode import PoisonEvent, SourceKind, decode_record
-from shopwindow.materializer.events import (
-    CatalogDeletion,
-    InventoryDelta,
-    PriceDeletion,
-    PriceSnapshot,
-    ReviewUpserted,
-    StockTake,
-)
+from shopwindow.materializer.decode import PoisonEvent, decode_record
+from shopwindow.materializer.sources.base import SourceTopic
+from shopwindow.materializer.sources.catalog import CatalogDeletion
+from shopwindow.materializer.sources.inventory import InventoryDelta, StockTake
+from shopwindow.materializer.sources.prices import PriceDeletion, PriceSnapshot
+from shopwindow.materializer.sources.reviews import ReviewUpserted
+from tests import kinds
 from tests.materializer.conftest import catalog, delta, price, review, stock_take
 
 ROW = catalog("abc", name="Boot")
@@ -26,70 +24,70 @@ def raw(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-ACCEPTED: list[tuple[str, SourceKind, bytes | None, bytes | None, Any]] = [
-    ("plain JSON", SourceKind.CATALOG, b"abc", raw(ROW), ("name", "Boot")),
+ACCEPTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, Any]] = [
+    ("plain JSON", kinds.CATALOG, b"abc", raw(ROW), ("name", "Boot")),
     (
         "Debezium create",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": None, "after": ROW, "op": "c", "ts_ms": 1}),
         ("name", "Boot"),
     ),
     (
         "Debezium snapshot read",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": None, "after": ROW, "op": "r", "ts_ms": 1}),
         ("name", "Boot"),
     ),
     (
         "Debezium with schema wrapper",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"schema": {}, "payload": {"before": ROW, "after": ROW, "op": "u", "ts_ms": 1}}),
         ("name", "Boot"),
     ),
     (
         "outbox payload as JSON string",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw(json.dumps(ROW)),
         ("name", "Boot"),
     ),
     (
         "money as a string stays exact",
-        SourceKind.PRICES,
+        kinds.PRICES,
         b"abc",
         raw(price(amount="17.99")),
         ("amount", Decimal("17.99")),
     ),
     (
         "money as a JSON number stays exact",
-        SourceKind.PRICES,
+        kinds.PRICES,
         b"abc",
         b'{"product_id":"abc","currency":"EUR","amount":17.99,"updated_at":"2024-06-18T12:00:00Z"}',
         ("amount", Decimal("17.99")),
     ),
-    ("inventory delta", SourceKind.INVENTORY, b"abc", raw(delta(-1)), InventoryDelta),
-    ("stock take", SourceKind.INVENTORY, b"abc", raw(stock_take(42)), StockTake),
-    ("catalog tombstone", SourceKind.CATALOG, b"abc", None, CatalogDeletion),
+    ("inventory delta", kinds.INVENTORY, b"abc", raw(delta(-1)), InventoryDelta),
+    ("stock take", kinds.INVENTORY, b"abc", raw(stock_take(42)), StockTake),
+    ("catalog tombstone", kinds.CATALOG, b"abc", None, CatalogDeletion),
     (
         "Debezium catalog delete",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": ROW, "after": None, "op": "d", "ts_ms": 1}),
         CatalogDeletion,
     ),
     (
         "price tombstone with a Debezium key",
-        SourceKind.PRICES,
+        kinds.PRICES,
         raw({"schema": {}, "payload": {"product_id": "abc"}}),
         None,
         PriceDeletion,
     ),
     (
         "Debezium review delete",
-        SourceKind.REVIEWS,
+        kinds.REVIEWS,
         b"abc",
         raw({"before": review("r1", 4), "after": None, "op": "d", "ts_ms": 1718712000000}),
         ("deleted", True),
@@ -102,7 +100,7 @@ ACCEPTED: list[tuple[str, SourceKind, bytes | None, bytes | None, Any]] = [
     [case[1:] for case in ACCEPTED],
     ids=[case[0] for case in ACCEPTED],
 )
-def test_accepted(kind: SourceKind, key: bytes | None, value: bytes | None, expected: Any) -> None:
+def test_accepted(kind: SourceTopic, key: bytes | None, value: bytes | None, expected: Any) -> None:
     event = decode_record(kind, key, value).event
     if isinstance(expected, type):
         assert isinstance(event, expected)
@@ -112,135 +110,135 @@ def test_accepted(kind: SourceKind, key: bytes | None, value: bytes | None, expe
 
 
 def test_outbox_id_header_is_the_event_id() -> None:
-    decoded = decode_record(SourceKind.PRICES, b"abc", raw(json.dumps(price())), [("id", b"e-1")])
+    decoded = decode_record(kinds.PRICES, b"abc", raw(json.dumps(price())), [("id", b"e-1")])
     assert isinstance(decoded.event, PriceSnapshot)
     assert decoded.event_id == "e-1"
 
 
 def test_review_delete_keeps_its_identity() -> None:
     event = decode_record(
-        SourceKind.REVIEWS, b"abc", raw({"before": review("r9", 3), "op": "d", "ts_ms": 1})
+        kinds.REVIEWS, b"abc", raw({"before": review("r9", 3), "op": "d", "ts_ms": 1})
     ).event
     assert isinstance(event, ReviewUpserted)
     assert (event.review_id, event.deleted) == ("r9", True)
 
 
-REJECTED: list[tuple[str, SourceKind, bytes | None, bytes | None, str]] = [
-    ("bad JSON", SourceKind.CATALOG, b"abc", b"{not json", "invalid JSON"),
-    ("not an object", SourceKind.CATALOG, b"abc", b"[1, 2]", "expected a JSON object"),
+REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
+    ("bad JSON", kinds.CATALOG, b"abc", b"{not json", "invalid JSON"),
+    ("not an object", kinds.CATALOG, b"abc", b"[1, 2]", "expected a JSON object"),
     (
         "NaN is not JSON",
-        SourceKind.PRICES,
+        kinds.PRICES,
         b"abc",
         b'{"product_id":"abc","currency":"EUR","amount":NaN,"updated_at":"2024-06-18T12:00:00Z"}',
         "invalid JSON",
     ),
-    ("missing field", SourceKind.CATALOG, b"abc", raw({"product_id": "abc"}), "name"),
-    ("negative money", SourceKind.PRICES, b"abc", raw(price(amount="-1")), "non-negative"),
+    ("missing field", kinds.CATALOG, b"abc", raw({"product_id": "abc"}), "name"),
+    ("negative money", kinds.PRICES, b"abc", raw(price(amount="-1")), "non-negative"),
     (
         "bad timestamp",
-        SourceKind.INVENTORY,
+        kinds.INVENTORY,
         b"abc",
         raw({"product_id": "abc", "quantity_change": 1, "timestamp": "yesterday"}),
         "timestamp",
     ),
     (
         "fractional delta",
-        SourceKind.INVENTORY,
+        kinds.INVENTORY,
         b"abc",
         raw({"product_id": "abc", "quantity_change": 1.5, "timestamp": "2024-06-18T12:00:00Z"}),
         "quantity_change",
     ),
     (
         "neither delta nor level",
-        SourceKind.INVENTORY,
+        kinds.INVENTORY,
         b"abc",
         raw({"product_id": "abc"}),
         "neither",
     ),
     (
         "unknown Debezium op",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": None, "after": ROW, "op": "x"}),
         "unknown Debezium op",
     ),
-    ("rating out of range", SourceKind.REVIEWS, b"abc", raw(review("r1", 9)), "rating"),
-    ("tombstone on a counter topic", SourceKind.CLICKS, b"u1", None, "delete"),
-    ("tombstone without a key", SourceKind.CATALOG, None, None, "key"),
+    ("rating out of range", kinds.REVIEWS, b"abc", raw(review("r1", 9)), "rating"),
+    ("tombstone on a counter topic", kinds.CLICKS, b"u1", None, "delete"),
+    ("tombstone without a key", kinds.CATALOG, None, None, "key"),
     (
         "operator as id",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({**ROW, "product_id": {"$gt": ""}}),
         "product_id",
     ),
     (
         "Debezium ts_ms past year 9999",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": ROW, "after": None, "op": "d", "ts_ms": 253402300800000}),
         "ts_ms",
     ),
     (
         "Debezium ts_ms past the platform's range",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({"before": None, "after": ROW, "op": "c", "ts_ms": 2**63}),
         "ts_ms",
     ),
     (
         "time past year 9999 once in UTC",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({**ROW, "updated_at": "9999-12-31T23:59:59-01:00"}),
         "out of range",
     ),
     (
         "time before year 1 once in UTC",
-        SourceKind.INVENTORY,
+        kinds.INVENTORY,
         b"abc",
         raw({"product_id": "abc", "quantity": 1, "timestamp": "0001-01-01T00:00:00+01:00"}),
         "out of range",
     ),
     (
         "lone surrogate in a name",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         b'{"product_id":"abc","name":"\\ud800","updated_at":"2024-06-18T12:00:00Z"}',
         "surrogate",
     ),
     (
         "lone surrogate in an attribute key",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({**ROW, "attributes": {"\ud800": "x"}}),
         "surrogate",
     ),
     (
         "lone surrogate in an attribute value",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({**ROW, "attributes": {"colour": "\udfff"}}),
         "surrogate",
     ),
     (
         "lone surrogate in an image URL",
-        SourceKind.CATALOG,
+        kinds.CATALOG,
         b"abc",
         raw({**ROW, "images": ["https://img/\ud83d.jpg"]}),
         "surrogate",
     ),
     (
         "lone surrogate in a product id",
-        SourceKind.CLICKS,
+        kinds.CLICKS,
         b"u1",
         raw({"product_id": "\udc00", "timestamp": "2024-06-18T12:00:00Z"}),
         "surrogate",
     ),
     (
         "unsafe segment name",
-        SourceKind.PRICES,
+        kinds.PRICES,
         b"abc",
         raw(price(segment_amounts={"$where": "1"})),
         "segment_amounts",
@@ -253,7 +251,7 @@ REJECTED: list[tuple[str, SourceKind, bytes | None, bytes | None, str]] = [
     [case[1:] for case in REJECTED],
     ids=[case[0] for case in REJECTED],
 )
-def test_rejected(kind: SourceKind, key: bytes | None, value: bytes | None, reason: str) -> None:
+def test_rejected(kind: SourceTopic, key: bytes | None, value: bytes | None, reason: str) -> None:
     with pytest.raises(PoisonEvent) as raised:
         decode_record(kind, key, value)
     assert reason in raised.value.reason

@@ -13,10 +13,12 @@ import bson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.materializer.decode import PoisonEvent, SourceKind, decode_record
-from shopwindow.materializer.events import Position, SourcedEvent, product_ids_of
+from shopwindow.materializer.decode import PoisonEvent, decode_record
+from shopwindow.materializer.events import Position
 from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.mongo import CODEC_OPTIONS
+from tests import kinds
 from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
 
 FIELDS = [
@@ -88,18 +90,18 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-VALID: dict[SourceKind, list[dict[str, Any]]] = {
-    SourceKind.CATALOG: [catalog(images=["i"], attributes={"a": 1}, brand="b", category="c")],
-    SourceKind.PRICES: [price(list_amount="2", segment_amounts={"gold": "1"})],
-    SourceKind.INVENTORY: [delta(-1), stock_take(5)],
-    SourceKind.ORDERS: [order("o1", "abc")],
-    SourceKind.CLICKS: [click()],
-    SourceKind.REVIEWS: [review("r1", 4)],
+VALID: dict[SourceTopic, list[dict[str, Any]]] = {
+    kinds.CATALOG: [catalog(images=["i"], attributes={"a": 1}, brand="b", category="c")],
+    kinds.PRICES: [price(list_amount="2", segment_amounts={"gold": "1"})],
+    kinds.INVENTORY: [delta(-1), stock_take(5)],
+    kinds.ORDERS: [order("o1", "abc")],
+    kinds.CLICKS: [click()],
+    kinds.REVIEWS: [review("r1", 4)],
 }
 
 
 @st.composite
-def event_like(draw: st.DrawFn, kind: SourceKind) -> dict[str, Any]:
+def event_like(draw: st.DrawFn, kind: SourceTopic) -> dict[str, Any]:
     """A valid event of ``kind`` with one to three fields replaced by hostile values."""
     data = dict(draw(st.sampled_from(VALID[kind])))
     for field in draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3)):
@@ -107,14 +109,14 @@ def event_like(draw: st.DrawFn, kind: SourceKind) -> dict[str, Any]:
     return data
 
 
-def storable(kind: SourceKind, key: bytes | None, value: bytes | None) -> None:
+def storable(kind: SourceTopic, key: bytes | None, value: bytes | None) -> None:
     try:
         decoded = decode_record(kind, key, value)
     except PoisonEvent as poison:
         assert poison.reason
         return
-    for product_id in product_ids_of(decoded.event):
-        sourced = SourcedEvent(decoded.event, Position("t.x", 0, 1), decoded.event_id)
+    for product_id in kind.product_ids(decoded.event):
+        sourced = kinds.sourced_event(kind, decoded.event, Position("t.x", 0, 1), decoded.event_id)
         document = fold(None, product_id, [sourced], FoldSettings()).document
         if document is not None:
             bson.encode(document, codec_options=CODEC_OPTIONS)
@@ -122,24 +124,24 @@ def storable(kind: SourceKind, key: bytes | None, value: bytes | None) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    kind=st.sampled_from(list(SourceKind)),
+    kind=st.sampled_from(list(kinds.ALL)),
     key=st.binary(max_size=8) | st.none(),
     value=st.binary(max_size=64) | st.none(),
 )
 def test_any_bytes_are_an_event_or_poison(
-    kind: SourceKind, key: bytes | None, value: bytes | None
+    kind: SourceTopic, key: bytes | None, value: bytes | None
 ) -> None:
     storable(kind, key, value)
 
 
 @settings(max_examples=1500, deadline=None)
 @given(
-    kind=st.sampled_from(list(SourceKind)),
+    kind=st.sampled_from(list(kinds.ALL)),
     envelope=st.sampled_from(["plain", "debezium", "outbox"]),
     draw=st.data(),
 )
 def test_hostile_event_values_are_stored_or_refused(
-    kind: SourceKind, envelope: str, draw: st.DataObject
+    kind: SourceTopic, envelope: str, draw: st.DataObject
 ) -> None:
     data = draw.draw(event_like(kind))
     if envelope == "debezium":
@@ -153,4 +155,4 @@ def test_hostile_event_values_are_stored_or_refused(
 
 
 def test_deeply_nested_json_is_poison() -> None:
-    storable(SourceKind.CATALOG, b"abc", b"[" * 100_000 + b"]" * 100_000)
+    storable(kinds.CATALOG, b"abc", b"[" * 100_000 + b"]" * 100_000)

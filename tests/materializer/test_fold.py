@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from shopwindow.materializer.decode import SourceKind
 from shopwindow.materializer.events import SourcedEvent
 from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.sources.base import SourceTopic
+from tests import kinds
 from tests.materializer.conftest import (
     SourcedFactory,
     catalog,
@@ -23,16 +24,16 @@ from tests.materializer.conftest import (
 )
 
 CATALOG, PRICES, INVENTORY, ORDERS, CLICKS, REVIEWS = (
-    SourceKind.CATALOG,
-    SourceKind.PRICES,
-    SourceKind.INVENTORY,
-    SourceKind.ORDERS,
-    SourceKind.CLICKS,
-    SourceKind.REVIEWS,
+    kinds.CATALOG,
+    kinds.PRICES,
+    kinds.INVENTORY,
+    kinds.ORDERS,
+    kinds.CLICKS,
+    kinds.REVIEWS,
 )
 SETTINGS = FoldSettings(low_stock_threshold=5)
 
-Step = tuple[SourceKind, dict[str, Any] | None, dict[str, Any]]
+Step = tuple[SourceTopic, dict[str, Any] | None, dict[str, Any]]
 
 
 def run(

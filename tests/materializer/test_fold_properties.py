@@ -2,8 +2,9 @@
 
 A simulated consumer group delivers a random event log in random batches, with random
 interleavings of partitions, redelivered records, crashes between the write and the
-commit, crashes half-way through a batch's writes, and replays from the beginning. The
-documents it leaves must equal those of one clean pass.
+commit, crashes half-way through a batch's writes, crashes before keyed state (reviews)
+reaches its collection, and replays from the beginning. The documents and the reviews
+it leaves must equal those of one clean pass, and every average rating must be exact.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shopwindow.materializer.decode import SourceKind, decode_record
-from shopwindow.materializer.events import Position, SourcedEvent, product_ids_of
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import Position, SourcedEvent
 from shopwindow.materializer.fold import FoldSettings, fold
+from tests import kinds
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
 
@@ -36,19 +38,19 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
     offsets: dict[tuple[str, int], int] = defaultdict(int)
     log: list[SourcedEvent] = []
     for _ in range(draw(st.integers(1, 40))):
-        kind = draw(st.sampled_from(list(SourceKind)))
+        kind = draw(st.sampled_from(list(kinds.ALL)))
         product = draw(st.sampled_from(PRODUCTS))
         minutes = draw(st.integers(0, 5))
         key = product
         value: dict[str, Any] | None
         match kind:
-            case SourceKind.CATALOG:
+            case kinds.CATALOG:
                 value = draw(
                     st.sampled_from([catalog(product, minutes, name=n) for n in "xyz"] + [None])
                 )
-            case SourceKind.PRICES:
+            case kinds.PRICES:
                 value = price(product, draw(st.sampled_from(["9.99", "12.50"])), minutes)
-            case SourceKind.INVENTORY:
+            case kinds.INVENTORY:
                 value = draw(
                     st.sampled_from(
                         [
@@ -58,17 +60,17 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
                         ]
                     )
                 )
-            case SourceKind.ORDERS:
+            case kinds.ORDERS:
                 key = f"o{draw(st.integers(1, 6))}"  # Re-used ids: a producer's retries.
                 value = order(
                     key,
                     *draw(st.lists(st.sampled_from(PRODUCTS), min_size=1, max_size=3)),
                     minutes=minutes,
                 )
-            case SourceKind.CLICKS:
+            case kinds.CLICKS:
                 key = f"u{draw(st.integers(1, 9))}"
                 value = click(product, minutes)
-            case SourceKind.REVIEWS:
+            case kinds.REVIEWS:
                 value = review(
                     f"r{draw(st.integers(1, 3))}{product}",
                     draw(st.integers(1, 5)),
@@ -77,14 +79,13 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
                     product,
                 )
         partition = (
-            _partition(key)
-            if kind is not SourceKind.CLICKS
-            else draw(st.integers(0, PARTITIONS - 1))
+            _partition(key) if kind is not kinds.CLICKS else draw(st.integers(0, PARTITIONS - 1))
         )
-        topic = kind.value
+        topic = kind.setting
         decoded = decode_record(kind, key.encode(), encode(value))
         log.append(
-            SourcedEvent(
+            kinds.sourced_event(
+                kind,
                 decoded.event,
                 Position(topic, partition, offsets[topic, partition]),
                 decoded.event_id,
@@ -94,27 +95,73 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
     return log
 
 
+# Per collection, the entries of keyed state by key, as MongoDB would hold them.
+Keyed = dict[str, dict[str, dict[str, Any]]]
+
+
 def _apply_batch(
-    store: dict[str, dict[str, Any]], batch: list[SourcedEvent], written: set[str] | None = None
+    store: dict[str, dict[str, Any]],
+    keyed: Keyed,
+    batch: list[SourcedEvent],
+    written: set[str] | None = None,
+    flush: bool = True,
 ) -> None:
     by_product: dict[str, list[SourcedEvent]] = defaultdict(list)
     for sourced in batch:
-        for product_id in product_ids_of(sourced.event):
+        for product_id in sourced.topic.product_ids(sourced.event):
             by_product[product_id].append(sourced)
     for product_id, events in by_product.items():
         if written is not None and product_id not in written:
             continue  # The process died before this document's write.
-        result = fold(store.get(product_id), product_id, events, SETTINGS)
+        result = fold(store.get(product_id), product_id, events, SETTINGS, keyed)
         if result.document is not None:
             store[product_id] = result.document
+    if flush:  # As the batch writer does once the documents are written.
+        for product_id in by_product:
+            if product_id in store:
+                _flush(store[product_id], keyed)
 
 
-def _comparable(store: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _flush(doc: dict[str, Any], keyed: Keyed) -> None:
+    for collection, entries in doc["_meta"]["pending"].items():
+        _merge(keyed.setdefault(collection, {}), entries.values())
+    doc["_meta"]["pending"] = {}
+
+
+def _merge(target: dict[str, dict[str, Any]], entries: Any) -> None:
+    # A newer entry replaces an older one, never the reverse (the store's guarded upsert).
+    for entry in entries:
+        current = target.get(entry["id"])
+        if current is None or tuple(current["key"]) < tuple(entry["key"]):
+            target[entry["id"]] = {k: v for k, v in entry.items() if k != "id"}
+
+
+def _comparable(store: dict[str, dict[str, Any]], keyed: Keyed) -> Any:
     out = copy.deepcopy(store)
+    effective = copy.deepcopy(keyed)
     for doc in out.values():
         del doc["_meta"]["revision"]  # Counts writes, which depend on batching.
         doc["_meta"]["ids"] = sorted(doc["_meta"]["ids"])
-    return out
+        # Entries still pending are as good as stored: the fold reads them first.
+        _flush(doc, effective)
+    return out, effective
+
+
+def _exact_ratings(log: list[SourcedEvent]) -> dict[str, tuple[int, int]]:
+    """Per product, (count, sum) of the reviews whose newest state is not deleted."""
+    newest: dict[str, Any] = {}
+    for sourced in log:
+        if sourced.topic is kinds.REVIEWS:
+            event: Any = sourced.event
+            key = (event.updated_at, sourced.position.partition, sourced.position.offset)
+            if event.review_id not in newest or key > newest[event.review_id][0]:
+                newest[event.review_id] = (key, event)
+    ratings: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for _, event in newest.values():
+        if not event.deleted:
+            count, total = ratings[event.product_id]
+            ratings[event.product_id] = (count + 1, total + event.rating)
+    return ratings
 
 
 @settings(max_examples=300, deadline=None)
@@ -123,9 +170,11 @@ def test_any_delivery_leaves_the_documents_of_one_clean_pass(
     log: list[SourcedEvent], data: st.DataObject
 ) -> None:
     clean: dict[str, dict[str, Any]] = {}
-    _apply_batch(clean, log)
+    clean_keyed: Keyed = {}
+    _apply_batch(clean, clean_keyed, log)
 
     store: dict[str, dict[str, Any]] = {}
+    keyed: Keyed = {}
     committed: dict[tuple[str, int], int] = defaultdict(int)
     mishaps = 0
     while True:
@@ -152,12 +201,18 @@ def test_any_delivery_leaves_the_documents_of_one_clean_pass(
             else "none"
         )
         if mishap == "half":
-            products = sorted({p for s in batch for p in product_ids_of(s.event)})
+            products = sorted({p for s in batch for p in s.topic.product_ids(s.event)})
             _apply_batch(
-                store, batch, set(data.draw(st.lists(st.sampled_from(products), unique=True)))
+                store,
+                keyed,
+                batch,
+                set(data.draw(st.lists(st.sampled_from(products), unique=True))),
+                flush=data.draw(st.booleans()),
             )
+        elif mishap == "crash":
+            _apply_batch(store, keyed, batch, flush=data.draw(st.booleans()))
         else:
-            _apply_batch(store, batch)
+            _apply_batch(store, keyed, batch)
         if mishap == "none":
             for sourced in batch:
                 tp = (sourced.position.topic, sourced.position.partition)
@@ -166,4 +221,10 @@ def test_any_delivery_leaves_the_documents_of_one_clean_pass(
             committed.clear()  # Someone reset the group's offsets to the beginning.
         mishaps += mishap != "none"
 
-    assert _comparable(store) == _comparable(clean)
+    assert _comparable(store, keyed) == _comparable(clean, clean_keyed)
+    exact = _exact_ratings(log)
+    for product_id, doc in store.items():
+        rating = doc["rating"]
+        assert (rating["count"], rating["sum"]) == exact[product_id]
+        count, total = exact[product_id]
+        assert rating["average"] == (round(total / count, 2) if count else None)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from shopwindow.materializer.decode import SourceKind
 from shopwindow.materializer.fold import Document, FoldSettings, fold
 from shopwindow.materializer.isolation import fold_isolating
+from tests import kinds
 from tests.materializer.conftest import SourcedFactory, catalog, delta, stock_take
 
 
@@ -23,10 +23,10 @@ def test_an_unstorable_snapshot_is_refused_and_later_events_apply(
     sourced: SourcedFactory,
 ) -> None:
     events = [
-        sourced(SourceKind.CATALOG, catalog(name="Fine", minutes=0)),
-        sourced(SourceKind.CATALOG, catalog(name="Huge", minutes=1)),
-        sourced(SourceKind.INVENTORY, stock_take(5)),
-        sourced(SourceKind.INVENTORY, delta(-1, minutes=1)),
+        sourced(kinds.CATALOG, catalog(name="Fine", minutes=0)),
+        sourced(kinds.CATALOG, catalog(name="Huge", minutes=1)),
+        sourced(kinds.INVENTORY, stock_take(5)),
+        sourced(kinds.INVENTORY, delta(-1, minutes=1)),
     ]
     isolated = fold_isolating(None, "abc", events, FoldSettings(), refuse_named("Huge"))
     doc = isolated.result.document
@@ -47,13 +47,15 @@ def test_an_unstorable_snapshot_is_refused_and_later_events_apply(
 def test_an_event_that_raises_in_the_fold_is_refused_with_its_exception(
     sourced: SourcedFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = [sourced(SourceKind.INVENTORY, stock_take(5)), sourced(SourceKind.CATALOG, catalog())]
+    events = [sourced(kinds.INVENTORY, stock_take(5)), sourced(kinds.CATALOG, catalog())]
     original = fold
 
-    def fold_that_breaks_on_catalogs(doc: Any, pid: str, evs: Any, settings: Any) -> Any:
+    def fold_that_breaks_on_catalogs(
+        doc: Any, pid: str, evs: Any, settings: Any, keyed: Any
+    ) -> Any:
         if any(e.position.topic == "catalog" for e in evs):
             raise ZeroDivisionError("division by zero")
-        return original(doc, pid, evs, settings)
+        return original(doc, pid, evs, settings, keyed)
 
     monkeypatch.setattr("shopwindow.materializer.isolation.fold", fold_that_breaks_on_catalogs)
     isolated = fold_isolating(None, "abc", events, FoldSettings(), lambda doc: None)
@@ -63,6 +65,6 @@ def test_an_event_that_raises_in_the_fold_is_refused_with_its_exception(
 
 
 def test_nothing_kept_means_nothing_to_write(sourced: SourcedFactory) -> None:
-    events = [sourced(SourceKind.CATALOG, catalog(name="Huge"))]
+    events = [sourced(kinds.CATALOG, catalog(name="Huge"))]
     isolated = fold_isolating(None, "abc", events, FoldSettings(), refuse_named("Huge"))
     assert isolated.result.document is None and isolated.result.applied == ()

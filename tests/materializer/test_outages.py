@@ -18,6 +18,7 @@ import pytest
 from shopwindow.document import COLLECTION
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.service import Materializer
+from tests import kinds
 from tests.helpers import eventually, running_materializer
 from tests.materializer.conftest import World, catalog, delta, stock_take
 
@@ -47,7 +48,10 @@ async def ten_in_stock(world: World) -> AsyncIterator[tuple[Materializer, httpx.
     """A materializer that has stored 10 units of "abc", and a client of its probes."""
     topics = world.topics
     await world.produce(
-        [(topics.catalog, "abc", catalog()), (topics.inventory, "abc", stock_take(10))]
+        [
+            (kinds.CATALOG.name_in(topics), "abc", catalog()),
+            (kinds.INVENTORY.name_in(topics), "abc", stock_take(10)),
+        ]
     )
     async with running_materializer(world.settings()) as materializer:
         await eventually(lambda: quantity(world), lambda q: q == 10)
@@ -57,7 +61,9 @@ async def ten_in_stock(world: World) -> AsyncIterator[tuple[Materializer, httpx.
 
 async def four_sold_then_six_stored(world: World) -> None:
     """Produce four deltas of -1 and wait until the document shows 6 units."""
-    await world.produce([(world.topics.inventory, "abc", delta(-1, minutes=n)) for n in range(4)])
+    await world.produce(
+        [(kinds.INVENTORY.name_in(world.topics), "abc", delta(-1, minutes=n)) for n in range(4)]
+    )
     await eventually(lambda: quantity(world), lambda q: q == 6, timeout_s=60)
 
 

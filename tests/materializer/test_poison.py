@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.publishing import OutgoingRecord, RefusedRecord, send_all
+from tests import kinds
 from tests.helpers import Record, consume_all, eventually, running_materializer
 from tests.materializer.conftest import World, at, catalog, price, stock_take
 
@@ -24,11 +25,17 @@ def hostile(topics: Any) -> list[tuple[str, Record]]:
     debezium = {"before": None, "after": catalog(), "op": "c", "ts_ms": 253402300800000}
     surrogate = b'{"product_id":"abc","name":"\\ud800","updated_at":"' + at(1).encode() + b'"}'
     return [
-        ("ts_ms", (topics.catalog, "abc", debezium)),
-        ("out of range", (topics.catalog, "abc", catalog(updated_at="9999-12-31T23:59:59-01:00"))),
-        ("surrogate", (topics.catalog, "abc", surrogate)),
-        ("surrogate", (topics.catalog, "abc", catalog(attributes={"\ud800": 1}))),
-        ("ahead of the record", (topics.prices, "abc", price(updated_at="9999-01-01T00:00:00Z"))),
+        ("ts_ms", (kinds.CATALOG.name_in(topics), "abc", debezium)),
+        (
+            "out of range",
+            (kinds.CATALOG.name_in(topics), "abc", catalog(updated_at="9999-12-31T23:59:59-01:00")),
+        ),
+        ("surrogate", (kinds.CATALOG.name_in(topics), "abc", surrogate)),
+        ("surrogate", (kinds.CATALOG.name_in(topics), "abc", catalog(attributes={"\ud800": 1}))),
+        (
+            "ahead of the record",
+            (kinds.PRICES.name_in(topics), "abc", price(updated_at="9999-01-01T00:00:00Z")),
+        ),
     ]
 
 
@@ -38,8 +45,11 @@ async def test_hostile_records_are_dead_lettered_and_the_product_keeps_flowing(
     topics = world.topics
     cases = hostile(topics)
     await world.produce(
-        [(topics.catalog, "abc", catalog()), *(record for _, record in cases)]
-        + [(topics.inventory, "abc", stock_take(7)), (topics.prices, "abc", price())]
+        [(kinds.CATALOG.name_in(topics), "abc", catalog()), *(record for _, record in cases)]
+        + [
+            (kinds.INVENTORY.name_in(topics), "abc", stock_take(7)),
+            (kinds.PRICES.name_in(topics), "abc", price()),
+        ]
     )
     async with running_materializer(world.settings()):
         docs = await eventually(
@@ -69,12 +79,12 @@ async def test_a_record_the_broker_refuses_for_good_is_dead_lettered_not_retried
             max_request_size=4000,
         )
 
-    monkeypatch.setattr("materializer.service.new_producer", small_producer)
+    monkeypatch.setattr("shopwindow.materializer.service.new_producer", small_producer)
     topics = world.topics
     await world.produce(
         [
-            (topics.catalog, "big", catalog("big", description="x" * 6000)),
-            (topics.catalog, "abc", catalog()),
+            (kinds.CATALOG.name_in(topics), "big", catalog("big", description="x" * 6000)),
+            (kinds.CATALOG.name_in(topics), "abc", catalog()),
         ]
     )
     async with running_materializer(world.settings()) as materializer:
@@ -91,7 +101,7 @@ async def test_a_record_the_broker_refuses_for_good_is_dead_lettered_not_retried
     assert (letters[0].key, letters[0].value) == (b"big", None)
     assert headers["dlq.topic"] == topics.changelog.encode()
     assert b"MessageSizeTooLargeError" in headers["dlq.reason"]
-    assert headers["dlq.sources"].startswith(topics.catalog.encode())
+    assert headers["dlq.sources"].startswith(kinds.CATALOG.name_in(topics).encode())
     assert {r.key for r in changelog} == {b"abc"}
     assert refused is not None and refused >= 1
 
@@ -110,12 +120,12 @@ async def test_a_tombstone_survives_a_failed_first_publish(
             raise TransientError("kafka", "the broker went away before acknowledging")
         return await send_all(producer, records)
 
-    monkeypatch.setattr("materializer.runner.send_all", flaky_send_all)
+    monkeypatch.setattr("shopwindow.materializer.runner.send_all", flaky_send_all)
     topics = world.topics
-    await world.produce([(topics.catalog, "abc", catalog())])
+    await world.produce([(kinds.CATALOG.name_in(topics), "abc", catalog())])
     async with running_materializer(world.settings()):
         await eventually(world.documents, lambda d: d.get("abc", {}).get("visible") is True)
-        await world.produce([(topics.catalog, "abc", None)])
+        await world.produce([(kinds.CATALOG.name_in(topics), "abc", None)])
         records = await consume_all(
             world.stack.kafka_bootstrap_servers, topics.changelog, expect_at_least=2
         )

@@ -14,10 +14,12 @@ from pymongo import AsyncMongoClient
 from shopwindow.document import COLLECTION
 from shopwindow.materializer.runner import ConsumeLoop
 from shopwindow.materializer.service import Materializer
+from shopwindow.materializer.sources import CORE
 from shopwindow.materializer.store import CATEGORY_INDEX
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
+from tests import kinds
 from tests.conftest import TEST_PARTITIONS
 from tests.helpers import Record, consume_all, eventually, running_materializer
 from tests.materializer.conftest import (
@@ -38,17 +40,22 @@ Mongo = AsyncMongoClient[MongoDocument]
 def workload(topics: TopicNames) -> list[Record]:
     """A mixed workload over three products, including one cataloged late."""
     records: list[Record] = [
-        (topics.catalog, "abc", catalog("abc")),
-        (topics.catalog, "def", catalog("def", name="Sandal", category="shoes")),
-        (topics.prices, "abc", price("abc", "19.99", list_amount="24.99")),
-        (topics.inventory, "abc", stock_take(10, "abc")),
-        (topics.inventory, "ghi", stock_take(3, "ghi")),
+        (kinds.CATALOG.name_in(topics), "abc", catalog("abc")),
+        (kinds.CATALOG.name_in(topics), "def", catalog("def", name="Sandal", category="shoes")),
+        (kinds.PRICES.name_in(topics), "abc", price("abc", "19.99", list_amount="24.99")),
+        (kinds.INVENTORY.name_in(topics), "abc", stock_take(10, "abc")),
+        (kinds.INVENTORY.name_in(topics), "ghi", stock_take(3, "ghi")),
     ]
-    records += [(topics.inventory, "abc", delta(-1, "abc", minutes=n)) for n in range(1, 8)]
-    records += [(topics.clicks, f"u{n}", click("abc", minutes=n)) for n in range(5)]
-    records += [(topics.orders, "o1", order("o1", "abc", "def", minutes=2))]
-    records += [(topics.reviews, "abc", review("r1", 4)), (topics.reviews, "abc", review("r2", 2))]
-    records += [(topics.catalog, "ghi", catalog("ghi", name="Late", minutes=9))]
+    records += [
+        (kinds.INVENTORY.name_in(topics), "abc", delta(-1, "abc", minutes=n)) for n in range(1, 8)
+    ]
+    records += [(kinds.CLICKS.name_in(topics), f"u{n}", click("abc", minutes=n)) for n in range(5)]
+    records += [(kinds.ORDERS.name_in(topics), "o1", order("o1", "abc", "def", minutes=2))]
+    records += [
+        (kinds.REVIEWS.name_in(topics), "abc", review("r1", 4)),
+        (kinds.REVIEWS.name_in(topics), "abc", review("r2", 2)),
+    ]
+    records += [(kinds.CATALOG.name_in(topics), "ghi", catalog("ghi", name="Late", minutes=9))]
     return records
 
 
@@ -143,7 +150,10 @@ async def test_a_crash_between_write_and_commit_loses_and_doubles_nothing(
 async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(world: World) -> None:
     topics = world.topics
     await world.produce(
-        [(topics.inventory, "abc", b"{not json"), (topics.inventory, "abc", stock_take(4))],
+        [
+            (kinds.INVENTORY.name_in(topics), "abc", b"{not json"),
+            (kinds.INVENTORY.name_in(topics), "abc", stock_take(4)),
+        ],
         headers=[("trace", b"t-1")],
     )
     async with running_materializer(world.settings()):
@@ -162,16 +172,19 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(worl
     assert (letter.key, letter.value) == (b"abc", b"{not json")
     assert headers["trace"] == b"t-1"
     assert headers["dlq.reason"].startswith(b"invalid JSON")
-    assert (headers["dlq.topic"], headers["dlq.offset"]) == (topics.inventory.encode(), b"0")
+    assert (headers["dlq.topic"], headers["dlq.offset"]) == (
+        kinds.INVENTORY.name_in(topics).encode(),
+        b"0",
+    )
     assert int(headers["dlq.partition"]) in range(TEST_PARTITIONS)
 
 
 async def test_changes_are_published_to_the_changelog_with_their_version(world: World) -> None:
     topics = world.topics
-    await world.produce([(topics.catalog, "abc", catalog())])
+    await world.produce([(kinds.CATALOG.name_in(topics), "abc", catalog())])
     async with running_materializer(world.settings()):
         await eventually(world.documents, lambda d: "abc" in d)
-        await world.produce([(topics.catalog, "abc", None)])
+        await world.produce([(kinds.CATALOG.name_in(topics), "abc", None)])
         records = await consume_all(
             world.stack.kafka_bootstrap_servers, topics.changelog, expect_at_least=2
         )
@@ -188,10 +201,17 @@ async def test_changes_are_published_to_the_changelog_with_their_version(world: 
 async def test_two_processes_share_the_partitions(world: World) -> None:
     topics = world.topics
     products = [f"p{n}" for n in range(30)]
-    records: list[Record] = [(topics.catalog, p, catalog(p)) for p in products]
-    records += [(topics.inventory, p, delta(-1, p, minutes=n)) for n in range(5) for p in products]
-    records += [(topics.orders, f"o{n}", order(f"o{n}", *products[n : n + 3])) for n in range(27)]
-    all_partitions = {(t, p) for t in topics.sources for p in range(TEST_PARTITIONS)}
+    records: list[Record] = [(kinds.CATALOG.name_in(topics), p, catalog(p)) for p in products]
+    records += [
+        (kinds.INVENTORY.name_in(topics), p, delta(-1, p, minutes=n))
+        for n in range(5)
+        for p in products
+    ]
+    records += [
+        (kinds.ORDERS.name_in(topics), f"o{n}", order(f"o{n}", *products[n : n + 3]))
+        for n in range(27)
+    ]
+    all_partitions = {(t, p) for t in CORE.topic_names(topics) for p in range(TEST_PARTITIONS)}
     async with contextlib.AsyncExitStack() as processes:
         members = [
             await processes.enter_async_context(running_materializer(world.settings()))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopwindow.materializer.write_plan import InsertPlan, UpdatePlan, plan_write
+from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, UpdatePlan, plan_write
 
 
 def test_a_new_document_is_inserted() -> None:
@@ -16,7 +16,7 @@ def test_an_update_sets_only_what_changed_and_is_guarded_by_the_revision() -> No
         "version": 1,
         "stock": {"quantity": 1},
         "popularity": {"views": 3},
-        "_meta": {"revision": 4, "applied": {"a:0": 1}, "reviews": {"r1": {"rating": 2}}},
+        "_meta": {"revision": 4, "applied": {"a:0": 1}, "ids": ["x"]},
     }
     new = {
         "_id": "abc",
@@ -26,7 +26,7 @@ def test_an_update_sets_only_what_changed_and_is_guarded_by_the_revision() -> No
         "_meta": {
             "revision": 5,
             "applied": {"a:0": 2},
-            "reviews": {"r1": {"rating": 2}, "r2": {"rating": 5}},
+            "ids": ["x"],
         },
     }
     plan = plan_write(old, new)
@@ -38,7 +38,6 @@ def test_an_update_sets_only_what_changed_and_is_guarded_by_the_revision() -> No
                 "stock": {"quantity": 0},
                 "_meta.revision": 5,
                 "_meta.applied": {"a:0": 2},
-                "_meta.reviews.r2": {"rating": 5},
             }
         },
     )
@@ -58,3 +57,11 @@ def test_a_value_of_another_type_is_set_even_when_equal() -> None:
     plan = plan_write(old, new)
     assert isinstance(plan, UpdatePlan)
     assert plan.update["$set"]["flag"] is True
+
+
+def test_a_document_upgraded_on_reading_is_replaced_whole() -> None:
+    old = {"_id": "abc", "version": 1, "_meta": {"revision": 4, "upgraded_from": 1}}
+    new = {"_id": "abc", "version": 2, "_meta": {"revision": 5}}
+    assert plan_write(old, new) == ReplacePlan(
+        filter={"_id": "abc", "_meta.revision": 4}, document=new
+    )

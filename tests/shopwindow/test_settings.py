@@ -6,6 +6,7 @@ import pytest
 
 from shopwindow.cli import main
 from shopwindow.settings import ConfigurationError, GatewaySettings, MaterializerSettings, load
+from tests import kinds
 
 REQUIRED = {
     "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
@@ -35,7 +36,7 @@ def test_the_uri_is_a_secret(environment: pytest.MonkeyPatch) -> None:
 
 def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
     environment.setenv("SHOPWINDOW_TOPICS__INVENTORY", "stock.deltas")
-    assert load(MaterializerSettings).topics.inventory == "stock.deltas"
+    assert kinds.INVENTORY.name_in(load(MaterializerSettings).topics) == "stock.deltas"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,10 @@
-"""Example BFF extension: ``similarProducts(id, first)``, same-category products."""
+"""Example BFF extension: ``Product.similarProducts(first)``, same-category products.
+
+A resolver-only field: it adds no source and stores nothing. The category's product ids
+come from its own per-request DataLoader (one index query per category and request,
+however many products on the page ask); the products themselves come through the core
+loader, so they share the request's batched ``$in`` read with every other lookup.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
 from shopwindow.document import COLLECTION
+from shopwindow.extensions import Extension
 from shopwindow.gateway.context import Info
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.extensions import GatewayExtension
-from shopwindow.gateway.types import Product, product_from_document
+from shopwindow.gateway.types import Product, product_of
+from shopwindow.materializer.sources import catalog
 from shopwindow.mongo import MongoDocument
 
 MAX_SIMILAR = 20
@@ -40,28 +47,31 @@ def similar_ids_loader(
     return lambda: DataLoader(load_fn=load)
 
 
-async def resolve_similar_products(info: Info, id: strawberry.ID, first: int = 4) -> list[Product]:
+async def resolve_similar_products(root: Product, info: Info, first: int = 4) -> list[Product]:
     if not 0 <= first <= MAX_SIMILAR:
         raise UserInputError(f"'first' must be between 0 and {MAX_SIMILAR}.")
-    doc = await info.context.products.load(str(id))
-    if doc is None or not doc["catalog"].get("category"):
+    category = (root.sale_product.get(catalog.SOURCE) or _NO_CATALOG).category
+    if not category:
         return []
-    ids = await info.context.loaders["similar_ids"].load((doc["catalog"]["category"], first + 1))
-    others = [other for other in ids if other != doc["_id"]][:first]
+    ids = await info.context.loaders["similar_ids"].load((category, first + 1))
+    others = [other for other in ids if other != root.sale_product.id][:first]
     docs = await info.context.products.load_many(others)
-    return [product_from_document(d, info.context.segment) for d in docs if d is not None]
+    return [product_of(d, info.context.segment) for d in docs if d is not None]
+
+
+_NO_CATALOG = catalog.Catalog("", "", None, None, (), ())
 
 
 @strawberry.type
-class SimilarQuery:
+class SimilarProductFields:
     similar_products: list[Product] = strawberry.field(
         resolver=resolve_similar_products,
         description="Other products of the same category (example extension).",
     )
 
 
-extension = GatewayExtension(
+extension = Extension(
     name="similar-products",
-    query=SimilarQuery,
+    fields={Product: SimilarProductFields},
     loaders={"similar_ids": similar_ids_loader},
 )

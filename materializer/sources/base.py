@@ -1,0 +1,170 @@
+"""What a source declares: its topics, its section of the document, its fold, its fields.
+
+A ``Source`` is one unit, like a topic declared in Quix Streams: the topic settings and
+decoders of the records feeding it, the products and time of each event, the fold of
+those events into its own section of the SaleProduct, any keyed state it keeps beside
+the document, and the GraphQL fields it adds to ``Product``. The registry derives
+settings, chart values and documentation from these declarations; the fold core
+(``materializer.fold``) applies the exactly-once rules to every source alike.
+
+Pure declarations: nothing here reads the environment or does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from shopwindow.materializer.envelope import Envelope
+from shopwindow.topics import TopicNames
+
+if TYPE_CHECKING:
+    from shopwindow.materializer.fold import FoldSettings
+
+T = TypeVar("T")
+E = TypeVar("E", bound=BaseModel)
+
+
+class Effect(enum.Enum):
+    """What applying one event did to the document."""
+
+    NONE = 0  # Nothing changed; the record leaves no trace.
+    META = 1  # Only bookkeeping changed (e.g. a deletion of a product not yet cataloged).
+    PUBLIC = 2  # What clients see changed: the version goes up.
+
+
+def _no_id(event: Any) -> str | None:
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class SourceTopic:
+    """One input topic: its setting, default name and how to read its records.
+
+    Attributes:
+        setting: The settings key; ``SHOPWINDOW_TOPICS__<SETTING>`` names the topic.
+        default_name: The topic's name unless configured.
+        description: One line for the README and the chart.
+        shape: The record value, as the README's table of source events shows it.
+        decode: Validates an unwrapped record (plain JSON, Debezium or outbox) into an
+            event; raises ``PoisonEvent`` or a validation error for a bad record.
+        product_ids: The products an event concerns (an order concerns several).
+        event_time: When the source says the event happened, if it says.
+        natural_id: An id that makes a re-published event recognisable (an order id);
+            the outbox ``id`` header, when present, wins.
+    """
+
+    setting: str
+    default_name: str
+    description: str
+    shape: str
+    decode: Callable[[Envelope], BaseModel]
+    product_ids: Callable[[Any], tuple[str, ...]]
+    event_time: Callable[[Any], datetime | None]
+    natural_id: Callable[[Any], str | None] = _no_id
+
+    def name_in(self, topics: TopicNames) -> str:
+        """The topic's configured name."""
+        return topics.source(self.setting, self.default_name)
+
+
+class KeyedEntries(Protocol):
+    """The keyed state of one source as the fold sees it for one product."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The newest known entry under ``key``."""
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        """Record a new entry; it is written to the state's collection with the document."""
+
+
+class FoldStep(Protocol):
+    """One event being applied to its source's section, with the rules of the core."""
+
+    @property
+    def section(self) -> Any:
+        """The section's current value (mutable; the fold works on a private copy)."""
+
+    @property
+    def settings(self) -> FoldSettings:
+        """Tunables of the fold."""
+
+    @property
+    def keyed(self) -> KeyedEntries:
+        """The source's keyed state, when it declares one."""
+
+    def ordering_key(self, time: datetime) -> list[Any]:
+        """``[time, partition, offset]``: the order of this event among snapshots."""
+
+    def replace(self, content: dict[str, Any], time: datetime) -> Effect:
+        """Replace the section with a snapshot unless a newer one was applied."""
+
+    def delete(self, time: datetime | None) -> Effect:
+        """Clear the section unless a newer snapshot was applied; remembered either way."""
+
+    def assign(self, value: Any) -> None:
+        """Set the section to ``value``."""
+
+    def replace_entry(self, key: str, content: dict[str, Any] | None, time: datetime) -> Effect:
+        """In a section that maps keys to entries, replace the entry under ``key`` (or
+        delete it, ``content=None``) unless a newer one was applied. A deletion leaves a
+        marker so that an older entry cannot come back."""
+
+
+@dataclass(frozen=True)
+class KeyedState:
+    """State a source keeps per key in a collection of its own, not in the document.
+
+    Entries are written with the document's exactly-once rules: each carries the
+    ordering key (``order``) of the event that wrote it, and a write never replaces a
+    newer entry.
+
+    Attributes:
+        collection: The MongoDB collection (``reviews``).
+        key_of: The key of an event's entry (the review id).
+    """
+
+    collection: str
+    key_of: Callable[[Any], str]
+
+
+@dataclass(frozen=True, eq=False)
+class Source(Generic[T]):
+    """A section of the SaleProduct and everything that feeds and serves it.
+
+    Attributes:
+        section: The document field the source owns.
+        topics: The topics whose events fold into the section.
+        initial: The section of a product nothing is known about yet.
+        fold: Applies one event (``step.event``) to the section.
+        read: The section as readers see it, typed (gateway, subscriptions, extensions).
+        derive: Recomputes the section's derived values after a fold.
+        product_fields: A strawberry type whose fields join ``Product``.
+        keyed_state: State kept per key outside the document.
+        makes_visible: The product is served only while this section is set.
+    """
+
+    section: str
+    topics: tuple[SourceTopic, ...]
+    initial: Callable[[], Any]
+    fold: Callable[[FoldStep, Any], Effect]
+    read: Callable[[Any], T]
+    derive: Callable[[Any, FoldSettings], None] | None = None
+    product_fields: type | None = None
+    keyed_state: KeyedState | None = None
+    makes_visible: bool = False
+    types: tuple[type, ...] = field(default=())
+
+
+def read_optional(read: Callable[[Mapping[str, Any]], T]) -> Callable[[Any], T | None]:
+    """A ``read`` for a section that may be ``None``."""
+
+    def reader(value: Any) -> T | None:
+        return None if value is None else read(value)
+
+    return reader

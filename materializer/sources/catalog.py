@@ -1,0 +1,192 @@
+"""The catalog: a product's name, description, brand, category, images and attributes.
+
+Snapshots (``catalog.products``, usually Debezium CDC of the catalog table) replace the
+section whole, newest event time first; a delete or tombstone takes the product off the
+page. Only products with a catalog section are served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from pydantic import Field, field_validator
+
+from shopwindow.gateway.types import Product
+from shopwindow.materializer.envelope import Envelope, deleted_product_id, validate
+from shopwindow.materializer.events import (
+    ProductId,
+    SourceEvent,
+    Text,
+    Timestamp,
+    encodable,
+    storable_decimal,
+)
+from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+
+
+class CatalogSnapshot(SourceEvent):
+    """The full catalog record of a product."""
+
+    product_id: ProductId
+    name: Text
+    description: Text = ""
+    brand: Text | None = None
+    category: Text | None = None
+    images: list[Text] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    updated_at: Timestamp
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_are_scalars(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            encodable(key)
+            if isinstance(item, str):
+                encodable(item)
+            if not isinstance(item, str | int | float | bool | Decimal) and item is not None:
+                raise ValueError(f"attribute {key!r} must be a scalar")
+            if isinstance(item, Decimal):
+                storable_decimal(item)
+            elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+                raise ValueError(f"attribute {key!r} does not fit in 64 bits")
+        return value
+
+
+class CatalogDeletion(SourceEvent):
+    """A product left the catalog (tombstone or CDC delete)."""
+
+    product_id: ProductId
+    deleted_at: Timestamp | None = None
+
+
+def decode(envelope: Envelope) -> CatalogSnapshot | CatalogDeletion:
+    """A catalog record: a snapshot, or a deletion of the product."""
+    if envelope.is_delete:
+        deletion = {"product_id": deleted_product_id(envelope), "deleted_at": envelope.source_time}
+        return validate(CatalogDeletion, deletion)
+    assert envelope.data is not None
+    return validate(CatalogSnapshot, envelope.data)
+
+
+def fold(step: FoldStep, event: Any) -> Effect:
+    """Apply a snapshot or a deletion, newest ordering key winning."""
+    if isinstance(event, CatalogDeletion):
+        return step.delete(event.deleted_at)
+    snapshot: CatalogSnapshot = event
+    content = {
+        "name": snapshot.name,
+        "description": snapshot.description,
+        "brand": snapshot.brand,
+        "category": snapshot.category,
+        "images": list(snapshot.images),
+        "attributes": [{"name": k, "value": v} for k, v in snapshot.attributes.items()],
+    }
+    return step.replace(content, snapshot.updated_at)
+
+
+@strawberry.type(description="A product attribute, such as colour or size.")
+class Attribute:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The catalog section, typed."""
+
+    name: str
+    description: str
+    brand: str | None
+    category: str | None
+    images: tuple[str, ...]
+    attributes: tuple[tuple[str, str], ...]
+
+
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def read(section: Mapping[str, Any] | None) -> Catalog | None:
+    """The typed catalog, or ``None`` for a product not (or no longer) cataloged."""
+    if section is None:
+        return None
+    return Catalog(
+        name=section["name"],
+        description=section.get("description") or "",
+        brand=section.get("brand"),
+        category=section.get("category"),
+        images=tuple(section.get("images") or ()),
+        attributes=tuple(
+            (item["name"], _attribute_value(item["value"]))
+            for item in section.get("attributes") or ()
+        ),
+    )
+
+
+def catalog_of(root: Product) -> Catalog:
+    """The catalog of a served product (served products are cataloged)."""
+    catalog = root.sale_product.get(SOURCE)
+    assert catalog is not None
+    return catalog
+
+
+def _name(root: Product) -> str:
+    return catalog_of(root).name
+
+
+def _description(root: Product) -> str:
+    return catalog_of(root).description
+
+
+def _brand(root: Product) -> str | None:
+    return catalog_of(root).brand
+
+
+def _category(root: Product) -> str | None:
+    return catalog_of(root).category
+
+
+def _images(root: Product) -> list[str]:
+    return list(catalog_of(root).images)
+
+
+def _attributes(root: Product) -> list[Attribute]:
+    return [Attribute(name=name, value=value) for name, value in catalog_of(root).attributes]
+
+
+@strawberry.type
+class CatalogFields:
+    name: str = strawberry.field(resolver=_name)
+    description: str = strawberry.field(resolver=_description)
+    brand: str | None = strawberry.field(resolver=_brand)
+    category: str | None = strawberry.field(resolver=_category)
+    images: list[str] = strawberry.field(resolver=_images)
+    attributes: list[Attribute] = strawberry.field(resolver=_attributes)
+
+
+TOPIC = SourceTopic(
+    setting="catalog",
+    default_name="catalog.products",
+    description="catalog snapshots and deletions (Debezium CDC of the catalog table)",
+    shape='`{"product_id","name","description","brand","category","images":[...],'
+    '"attributes":{...},"updated_at"}`; a tombstone or CDC delete hides the product',
+    decode=decode,
+    product_ids=lambda event: (event.product_id,),
+    event_time=lambda event: getattr(event, "updated_at", None) or event.deleted_at,
+)
+
+SOURCE: Source[Catalog | None] = Source(
+    section="catalog",
+    topics=(TOPIC,),
+    initial=lambda: None,
+    fold=fold,
+    read=read,
+    product_fields=CatalogFields,
+    makes_visible=True,
+)

@@ -1,0 +1,139 @@
+"""Stock: how many units can be bought, from deltas and stock takes.
+
+The stock service publishes deltas (``quantity_change``) as units are reserved and
+restocked, and stock takes (``quantity``) that replace the count. Deltas add up, so
+their order does not matter; the watermark and event ids make each count once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from shopwindow.document import StockStatus, parse_time
+from shopwindow.gateway.types import Product
+from shopwindow.materializer.envelope import Envelope, validate
+from shopwindow.materializer.errors import PoisonEvent
+from shopwindow.materializer.events import ProductId, Quantity, SourceEvent, Timestamp
+from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+
+if TYPE_CHECKING:
+    from shopwindow.materializer.fold import FoldSettings
+
+# The stored status values are the public enum: one definition for both roles.
+strawberry.enum(StockStatus, name="StockStatus", description="Whether a product can be bought now.")
+
+
+class InventoryDelta(SourceEvent):
+    """A change of the stock level, as the stock service publishes it."""
+
+    product_id: ProductId
+    quantity_change: Quantity
+    timestamp: Timestamp
+
+
+class StockTake(SourceEvent):
+    """A counted stock level that replaces the current one."""
+
+    product_id: ProductId
+    quantity: Quantity
+    timestamp: Timestamp
+
+
+def decode(envelope: Envelope) -> InventoryDelta | StockTake:
+    """A delta or a stock take, by the field it carries."""
+    if envelope.is_delete or envelope.data is None:
+        raise PoisonEvent("a delete means nothing on an inventory topic")
+    if "quantity_change" in envelope.data:
+        return validate(InventoryDelta, envelope.data)
+    if "quantity" in envelope.data:
+        return validate(StockTake, envelope.data)
+    raise PoisonEvent("inventory event has neither 'quantity_change' nor 'quantity'")
+
+
+def initial() -> dict[str, Any]:
+    """Nothing in stock."""
+    return {
+        "quantity": 0,
+        "available": 0,
+        "status": StockStatus.OUT_OF_STOCK.value,
+        "updated_at": None,
+    }
+
+
+def fold(step: FoldStep, event: Any) -> Effect:
+    """Add a delta, or replace the count with a stock take."""
+    stock = step.section
+    quantity = (
+        stock["quantity"] + event.quantity_change
+        if isinstance(event, InventoryDelta)
+        else event.quantity
+    )
+    newer = stock["updated_at"] is None or event.timestamp > stock["updated_at"]
+    if quantity == stock["quantity"] and not newer:
+        return Effect.NONE
+    stock["quantity"] = quantity
+    if newer:
+        stock["updated_at"] = event.timestamp
+    return Effect.PUBLIC
+
+
+def derive(stock: dict[str, Any], settings: FoldSettings) -> None:
+    """Units available (never below zero) and the status the page shows."""
+    stock["available"] = max(stock["quantity"], 0)
+    if stock["available"] == 0:
+        stock["status"] = StockStatus.OUT_OF_STOCK.value
+    elif stock["available"] <= settings.low_stock_threshold:
+        stock["status"] = StockStatus.LOW_STOCK.value
+    else:
+        stock["status"] = StockStatus.IN_STOCK.value
+
+
+@strawberry.type(description="How many units can be bought.")
+class Stock:
+    available: int
+    status: StockStatus
+    updated_at: datetime | None
+
+
+def read(section: Mapping[str, Any]) -> Stock:
+    """The typed stock section (stored or announced)."""
+    return Stock(
+        available=section["available"],
+        status=StockStatus(section["status"]),
+        updated_at=parse_time(section.get("updated_at")),
+    )
+
+
+def _stock(root: Product) -> Stock:
+    return root.sale_product.get(SOURCE)
+
+
+@strawberry.type
+class StockFields:
+    stock: Stock = strawberry.field(resolver=_stock)
+
+
+TOPIC = SourceTopic(
+    setting="inventory",
+    default_name="inventory",
+    description="stock deltas (`quantity_change`) and stock takes (`quantity`)",
+    shape='deltas `{"product_id","quantity_change":-1,"timestamp"}` and stock takes '
+    '`{"product_id","quantity":42,"timestamp"}`',
+    decode=decode,
+    product_ids=lambda event: (event.product_id,),
+    event_time=lambda event: event.timestamp,
+)
+
+SOURCE: Source[Stock] = Source(
+    section="stock",
+    topics=(TOPIC,),
+    initial=initial,
+    fold=fold,
+    read=read,
+    derive=derive,
+    product_fields=StockFields,
+)

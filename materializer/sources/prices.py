@@ -1,0 +1,170 @@
+"""Prices: what a product costs, its list price and the prices of customer segments.
+
+Snapshots (``pricing.prices``, often through the outbox) replace the section whole,
+newest event time first; a delete withdraws the price. ``Product.price`` is what the
+viewer pays: their segment's price when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from pydantic import Field
+
+from shopwindow.document import discount_percent, parse_decimal
+from shopwindow.gateway.types import Product
+from shopwindow.materializer.envelope import Envelope, deleted_product_id, validate
+from shopwindow.materializer.events import (
+    Money,
+    ProductId,
+    SegmentName,
+    SourceEvent,
+    Text,
+    Timestamp,
+)
+from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+
+if TYPE_CHECKING:
+    from shopwindow.materializer.fold import FoldSettings
+
+
+class PriceSnapshot(SourceEvent):
+    """The current price of a product."""
+
+    product_id: ProductId
+    currency: Annotated[Text, Field(min_length=3, max_length=3)]
+    amount: Money
+    list_amount: Money | None = None
+    segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)
+    updated_at: Timestamp
+
+
+class PriceDeletion(SourceEvent):
+    """A product's price was withdrawn (tombstone or CDC delete)."""
+
+    product_id: ProductId
+    deleted_at: Timestamp | None = None
+
+
+def decode(envelope: Envelope) -> PriceSnapshot | PriceDeletion:
+    """A price record: a snapshot, or the withdrawal of the price."""
+    if envelope.is_delete:
+        deletion = {"product_id": deleted_product_id(envelope), "deleted_at": envelope.source_time}
+        return validate(PriceDeletion, deletion)
+    assert envelope.data is not None
+    return validate(PriceSnapshot, envelope.data)
+
+
+def fold(step: FoldStep, event: Any) -> Effect:
+    """Apply a snapshot or a withdrawal, newest ordering key winning."""
+    if isinstance(event, PriceDeletion):
+        return step.delete(event.deleted_at)
+    snapshot: PriceSnapshot = event
+    content = {
+        "currency": snapshot.currency,
+        "amount": snapshot.amount,
+        "list_amount": snapshot.list_amount,
+        "segment_amounts": dict(snapshot.segment_amounts),
+    }
+    return step.replace(content, snapshot.updated_at)
+
+
+def derive(section: dict[str, Any] | None, settings: FoldSettings) -> None:
+    """The discount against the list price, stored so every reader agrees on it."""
+    if section is not None:
+        section["discount_percent"] = discount_percent(section["amount"], section["list_amount"])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrice:
+    """The price section, typed."""
+
+    currency: str
+    amount: Decimal
+    list_amount: Decimal | None
+    discount_percent: Decimal | None
+    segment_amounts: Mapping[str, Decimal]
+
+
+def read(section: Mapping[str, Any] | None) -> StoredPrice | None:
+    """The typed price section (stored or announced), or ``None`` without a price."""
+    if section is None:
+        return None
+    amount = parse_decimal(section["amount"])
+    assert amount is not None
+    return StoredPrice(
+        currency=section["currency"],
+        amount=amount,
+        list_amount=parse_decimal(section.get("list_amount")),
+        discount_percent=parse_decimal(section.get("discount_percent")),
+        segment_amounts={
+            name: Decimal(value) if isinstance(value, str) else value
+            for name, value in (section.get("segment_amounts") or {}).items()
+        },
+    )
+
+
+@strawberry.type(description="What the viewer pays; amounts are exact decimal strings.")
+class Price:
+    amount: Decimal = strawberry.field(description="The price the viewer pays.")
+    list_amount: Decimal | None = strawberry.field(
+        description="The regular price, when it differs from or frames `amount`."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    discount_percent: Decimal | None = strawberry.field(
+        description="How far `amount` is below the list price, in percent."
+    )
+
+
+def viewer_price(price: StoredPrice | None, segment: str | None) -> Price | None:
+    """The price the viewer pays: the segment's price when there is one.
+
+    Args:
+        price: The stored price.
+        segment: The viewer's customer segment, from the token.
+    """
+    if price is None:
+        return None
+    amount, list_amount, discount = price.amount, price.list_amount, price.discount_percent
+    segment_amount = price.segment_amounts.get(segment) if segment else None
+    if segment_amount is not None:
+        list_amount, amount = amount, segment_amount
+        discount = discount_percent(amount, list_amount)
+    return Price(
+        amount=amount, list_amount=list_amount, currency=price.currency, discount_percent=discount
+    )
+
+
+def _price(root: Product) -> Price | None:
+    return viewer_price(root.sale_product.get(SOURCE), root.segment)
+
+
+@strawberry.type
+class PriceFields:
+    price: Price | None = strawberry.field(resolver=_price)
+
+
+TOPIC = SourceTopic(
+    setting="prices",
+    default_name="pricing.prices",
+    description="price snapshots and withdrawals, with segment prices",
+    shape='`{"product_id","currency","amount","list_amount",'
+    '"segment_amounts":{"gold":"17.99"},"updated_at"}`; a tombstone withdraws the price',
+    decode=decode,
+    product_ids=lambda event: (event.product_id,),
+    event_time=lambda event: getattr(event, "updated_at", None) or event.deleted_at,
+)
+
+SOURCE: Source[StoredPrice | None] = Source(
+    section="price",
+    topics=(TOPIC,),
+    initial=lambda: None,
+    fold=fold,
+    read=read,
+    derive=derive,
+    product_fields=PriceFields,
+)

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 CONFORMANCE := tests/conformance
 CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 
-.PHONY: run test lint fuzz chaos bench-materializer bench-gateway bench-live clean
+.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ fuzz: $(STAMP)
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
+
+## generate: rewrite schema.graphql and the topic lists derived from the source registry.
+generate: $(STAMP)
+	$(BIN)/python -m shopwindow.generated
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

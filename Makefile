@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 CONFORMANCE := tests/conformance
 CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 
-.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live clean
+.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live bench-contract clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench-materializer: $(STAMP)
 ## bench-gateway: gateway req/s and latency against a bare Starlette endpoint.
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway
+
+## bench-contract: what the typed document contract costs the fold and the readers.
+bench-contract: $(STAMP)
+	$(BIN)/python -m bench.contract
 
 ## bench-live: change-to-client latency and memory of 10,000 subscriptions.
 bench-live: $(STAMP)

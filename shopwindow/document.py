@@ -23,9 +23,12 @@ import enum
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypedDict
+from typing import Any
 
 import orjson
+
+# pydantic validates TypedDicts from typing_extensions only, before Python 3.12.
+from typing_extensions import TypedDict
 
 COLLECTION = "sale_products"
 META = "_meta"

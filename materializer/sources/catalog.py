@@ -16,7 +16,6 @@ import strawberry
 from pydantic import Field, field_validator
 
 from shopwindow.gateway.types import Product
-from shopwindow.materializer.envelope import Envelope, deleted_product_id, validate
 from shopwindow.materializer.events import (
     ProductId,
     SourceEvent,
@@ -25,7 +24,13 @@ from shopwindow.materializer.events import (
     encodable,
     storable_decimal,
 )
-from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.materializer.sources.base import Source, SourceTopic
+from shopwindow.materializer.sources.snapshots import (
+    SnapshotDeletion,
+    snapshot_decoder,
+    snapshot_fold,
+    snapshot_time,
+)
 
 
 class CatalogSnapshot(SourceEvent):
@@ -56,28 +61,13 @@ class CatalogSnapshot(SourceEvent):
         return value
 
 
-class CatalogDeletion(SourceEvent):
+class CatalogDeletion(SnapshotDeletion):
     """A product left the catalog (tombstone or CDC delete)."""
 
-    product_id: ProductId
-    deleted_at: Timestamp | None = None
 
-
-def decode(envelope: Envelope) -> CatalogSnapshot | CatalogDeletion:
-    """A catalog record: a snapshot, or a deletion of the product."""
-    if envelope.is_delete:
-        deletion = {"product_id": deleted_product_id(envelope), "deleted_at": envelope.source_time}
-        return validate(CatalogDeletion, deletion)
-    assert envelope.data is not None
-    return validate(CatalogSnapshot, envelope.data)
-
-
-def fold(step: FoldStep, event: Any) -> Effect:
-    """Apply a snapshot or a deletion, newest ordering key winning."""
-    if isinstance(event, CatalogDeletion):
-        return step.delete(event.deleted_at)
-    snapshot: CatalogSnapshot = event
-    content = {
+def content(snapshot: CatalogSnapshot) -> dict[str, Any]:
+    """The catalog section a snapshot sets."""
+    return {
         "name": snapshot.name,
         "description": snapshot.description,
         "brand": snapshot.brand,
@@ -85,7 +75,6 @@ def fold(step: FoldStep, event: Any) -> Effect:
         "images": list(snapshot.images),
         "attributes": [{"name": k, "value": v} for k, v in snapshot.attributes.items()],
     }
-    return step.replace(content, snapshot.updated_at)
 
 
 @strawberry.type(description="A product attribute, such as colour or size.")
@@ -176,16 +165,16 @@ TOPIC = SourceTopic(
     description="catalog snapshots and deletions (Debezium CDC of the catalog table)",
     shape='`{"product_id","name","description","brand","category","images":[...],'
     '"attributes":{...},"updated_at"}`; a tombstone or CDC delete hides the product',
-    decode=decode,
+    decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
     product_ids=lambda event: (event.product_id,),
-    event_time=lambda event: getattr(event, "updated_at", None) or event.deleted_at,
+    event_time=snapshot_time,
 )
 
 SOURCE: Source[Catalog | None] = Source(
     section="catalog",
     topics=(TOPIC,),
     initial=lambda: None,
-    fold=fold,
+    fold=snapshot_fold(content),
     read=read,
     product_fields=CatalogFields,
     makes_visible=True,

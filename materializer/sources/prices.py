@@ -17,7 +17,6 @@ from pydantic import Field
 
 from shopwindow.document import discount_percent, parse_decimal
 from shopwindow.gateway.types import Product
-from shopwindow.materializer.envelope import Envelope, deleted_product_id, validate
 from shopwindow.materializer.events import (
     Money,
     ProductId,
@@ -26,7 +25,13 @@ from shopwindow.materializer.events import (
     Text,
     Timestamp,
 )
-from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.materializer.sources.base import Source, SourceTopic
+from shopwindow.materializer.sources.snapshots import (
+    SnapshotDeletion,
+    snapshot_decoder,
+    snapshot_fold,
+    snapshot_time,
+)
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings
@@ -43,34 +48,18 @@ class PriceSnapshot(SourceEvent):
     updated_at: Timestamp
 
 
-class PriceDeletion(SourceEvent):
+class PriceDeletion(SnapshotDeletion):
     """A product's price was withdrawn (tombstone or CDC delete)."""
 
-    product_id: ProductId
-    deleted_at: Timestamp | None = None
 
-
-def decode(envelope: Envelope) -> PriceSnapshot | PriceDeletion:
-    """A price record: a snapshot, or the withdrawal of the price."""
-    if envelope.is_delete:
-        deletion = {"product_id": deleted_product_id(envelope), "deleted_at": envelope.source_time}
-        return validate(PriceDeletion, deletion)
-    assert envelope.data is not None
-    return validate(PriceSnapshot, envelope.data)
-
-
-def fold(step: FoldStep, event: Any) -> Effect:
-    """Apply a snapshot or a withdrawal, newest ordering key winning."""
-    if isinstance(event, PriceDeletion):
-        return step.delete(event.deleted_at)
-    snapshot: PriceSnapshot = event
-    content = {
+def content(snapshot: PriceSnapshot) -> dict[str, Any]:
+    """The price section a snapshot sets."""
+    return {
         "currency": snapshot.currency,
         "amount": snapshot.amount,
         "list_amount": snapshot.list_amount,
         "segment_amounts": dict(snapshot.segment_amounts),
     }
-    return step.replace(content, snapshot.updated_at)
 
 
 def derive(section: dict[str, Any] | None, settings: FoldSettings) -> None:
@@ -154,16 +143,16 @@ TOPIC = SourceTopic(
     description="price snapshots and withdrawals, with segment prices",
     shape='`{"product_id","currency","amount","list_amount",'
     '"segment_amounts":{"gold":"17.99"},"updated_at"}`; a tombstone withdraws the price',
-    decode=decode,
+    decode=snapshot_decoder(PriceSnapshot, PriceDeletion),
     product_ids=lambda event: (event.product_id,),
-    event_time=lambda event: getattr(event, "updated_at", None) or event.deleted_at,
+    event_time=snapshot_time,
 )
 
 SOURCE: Source[StoredPrice | None] = Source(
     section="price",
     topics=(TOPIC,),
     initial=lambda: None,
-    fold=fold,
+    fold=snapshot_fold(content),
     read=read,
     derive=derive,
     product_fields=PriceFields,

@@ -31,7 +31,6 @@ from shopwindow.sale_product import SaleProduct, read_sale_product
 
 log = logging.getLogger(__name__)
 
-Document = SaleProduct
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -40,17 +39,17 @@ class LiveSubscription:
 
     def __init__(self, product_ids: Sequence[str]) -> None:
         self.product_ids = tuple(dict.fromkeys(product_ids))
-        self._pending: dict[str, Document] = {}
+        self._pending: dict[str, SaleProduct] = {}
         self._ready = asyncio.Event()
 
-    def offer(self, doc: Document) -> None:
+    def offer(self, doc: SaleProduct) -> None:
         """Keep ``doc`` if it is newer than what is pending for its product."""
         pending = self._pending.get(doc.id)
         if pending is None or doc.version > pending.version:
             self._pending[doc.id] = doc
             self._ready.set()
 
-    async def next(self) -> Document:
+    async def next(self) -> SaleProduct:
         """The next pending document, waiting for one."""
         while not self._pending:
             self._ready.clear()
@@ -212,8 +211,8 @@ class ChangelogHub:
             subscription.offer(doc)
 
     async def follow(
-        self, product_ids: Sequence[str], value_of: Callable[[Document], Hashable]
-    ) -> AsyncGenerator[Document, None]:
+        self, product_ids: Sequence[str], value_of: Callable[[SaleProduct], Hashable]
+    ) -> AsyncGenerator[SaleProduct, None]:
         """The current documents of the products, then every change of ``value_of``.
 
         Args:

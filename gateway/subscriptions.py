@@ -9,11 +9,12 @@ import strawberry
 
 from shopwindow.gateway.context import GatewayContext, Info
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.live import ChangelogHub, Document
+from shopwindow.gateway.live import ChangelogHub
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import inventory, prices
 from shopwindow.materializer.sources.inventory import Stock
 from shopwindow.materializer.sources.prices import Price, viewer_price
+from shopwindow.sale_product import SaleProduct
 
 
 @strawberry.type(description="A product's stock after a change.")
@@ -30,13 +31,13 @@ class PriceUpdate:
     version: int
 
 
-def _stock_value(doc: Document) -> Hashable:
+def _stock_value(doc: SaleProduct) -> Hashable:
     stock = doc.get(inventory.SOURCE)
     return (stock.available, stock.status)
 
 
-def _price_value(segment: str | None) -> Callable[[Document], Hashable]:
-    def value(doc: Document) -> Hashable:
+def _price_value(segment: str | None) -> Callable[[SaleProduct], Hashable]:
+    def value(doc: SaleProduct) -> Hashable:
         price = viewer_price(doc.get(prices.SOURCE), segment)
         if price is None:
             return None
@@ -46,8 +47,8 @@ def _price_value(segment: str | None) -> Callable[[Document], Hashable]:
 
 
 async def _follow(
-    info: Info, product_ids: Sequence[str], value_of: Callable[[Document], Hashable]
-) -> AsyncGenerator[Document, None]:
+    info: Info, product_ids: Sequence[str], value_of: Callable[[SaleProduct], Hashable]
+) -> AsyncGenerator[SaleProduct, None]:
     context: GatewayContext = info.context
     limits = context.limits
     connection = context.connection
@@ -70,7 +71,7 @@ async def _follow(
         connection.active_subscriptions -= 1
 
 
-def _stock_update(doc: Document) -> StockUpdate:
+def _stock_update(doc: SaleProduct) -> StockUpdate:
     return StockUpdate(
         product_id=strawberry.ID(doc.id),
         stock=doc.get(inventory.SOURCE),
@@ -90,7 +91,7 @@ async def stocks_changed(
         yield _stock_update(doc)
 
 
-def _price_update(doc: Document, segment: str | None) -> PriceUpdate:
+def _price_update(doc: SaleProduct, segment: str | None) -> PriceUpdate:
     return PriceUpdate(
         product_id=strawberry.ID(doc.id),
         price=viewer_price(doc.get(prices.SOURCE), segment),
@@ -112,7 +113,7 @@ async def prices_changed(
         yield _price_update(doc, segment)
 
 
-def _version(doc: Document) -> Any:
+def _version(doc: SaleProduct) -> Any:
     return doc.version
 
 

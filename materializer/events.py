@@ -36,6 +36,11 @@ def _to_utc_millis(value: datetime) -> datetime:
 
 
 def encodable(value: str) -> str:
+    """``value`` if UTF-8 can encode it.
+
+    Raises:
+        ValueError: For a lone surrogate.
+    """
     # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 encoder (BSON's, the
     # changelog's) accepts; refused here, it is this record's problem, not the write's.
     try:
@@ -54,6 +59,11 @@ MAX_QUANTITY = 10**9
 
 
 def storable_decimal(value: Decimal) -> Decimal:
+    """``value`` if MongoDB's Decimal128 can hold it exactly.
+
+    Raises:
+        ValueError: For infinities, NaN, more than 34 digits or too large an exponent.
+    """
     sign, digits, exponent = value.as_tuple()
     if (
         not value.is_finite()

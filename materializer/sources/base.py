@@ -13,7 +13,7 @@ Pure declarations: nothing here reads the environment or does I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -159,12 +159,3 @@ class Source(Generic[T]):
     keyed_state: KeyedState | None = None
     makes_visible: bool = False
     types: tuple[type, ...] = field(default=())
-
-
-def read_optional(read: Callable[[Mapping[str, Any]], T]) -> Callable[[Any], T | None]:
-    """A ``read`` for a section that may be ``None``."""
-
-    def reader(value: Any) -> T | None:
-        return None if value is None else read(value)
-
-    return reader

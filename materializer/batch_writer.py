@@ -188,11 +188,12 @@ class BatchWriter:
         # they are in their collections, they leave the document. A crash in between
         # leaves them pending, and the next write of the document flushes them again.
         documents = {**written.unflushed, **written.changed}
-        flushed = await self._store.flush_pending(
-            {pid: doc for pid, doc in documents.items() if any(doc[META]["pending"].values())}
-        )
-        for product_id, doc in flushed.items():
-            self._cache.put(product_id, doc)
+        pending = {pid: doc for pid, doc in documents.items() if any(doc[META]["pending"].values())}
+        if await self._store.flush_pending(pending):
+            for product_id, doc in pending.items():
+                self._cache.put(product_id, {**doc, META: {**doc[META], "pending": {}}})
+        else:
+            self._cache.forget(pending)
 
     async def _read(self, product_ids: set[str], *, use_cache: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}

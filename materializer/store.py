@@ -132,36 +132,45 @@ class SaleProductStore:
         except PyMongoError as error:
             raise _transient(error) from error
 
-    async def flush_pending(
-        self, documents: Mapping[str, MongoDocument]
-    ) -> dict[str, MongoDocument]:
+    async def flush_pending(self, documents: Mapping[str, MongoDocument]) -> bool:
         """Write the pending keyed entries of written documents to their collections, then
-        drop them from the documents.
+        drop them from the documents: one bulk write per collection, one to clear.
 
         An entry replaces a stored one only if its ordering key (``order``) is greater, so
-        a late flush never undoes a newer entry. The documents are cleared only if no
-        other writer changed them since (same revision).
+        a late flush never undoes a newer entry. A document is cleared only if no other
+        writer changed it since (same revision); one that was not keeps its entries,
+        which its next write flushes again.
 
         Returns:
-            The cleared documents, as now stored.
+            Whether every document was cleared.
 
         Raises:
             TransientError: When MongoDB is unavailable.
         """
-        cleared: dict[str, MongoDocument] = {}
+        if not documents:
+            return True
+        newest: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for doc in documents.values():
+            for collection, entries in doc[META]["pending"].items():
+                by_id = newest.setdefault(collection, {})
+                for entry in entries.values():
+                    known = by_id.get(entry["id"])
+                    if known is None or tuple(known["key"]) < tuple(entry["key"]):
+                        by_id[entry["id"]] = entry
+        clear = [
+            UpdateOne(
+                {"_id": product_id, f"{META}.revision": doc[META]["revision"]},
+                {"$set": {f"{META}.pending": {}}},
+            )
+            for product_id, doc in documents.items()
+        ]
         try:
-            for product_id, doc in documents.items():
-                for collection, entries in doc[META]["pending"].items():
-                    await self._upsert_newer(collection, entries.values())
-                result = await self._collection.update_one(
-                    {"_id": product_id, f"{META}.revision": doc[META]["revision"]},
-                    {"$set": {f"{META}.pending": {}}},
-                )
-                if result.matched_count:
-                    cleared[product_id] = {**doc, META: {**doc[META], "pending": {}}}
+            for collection, by_id in newest.items():
+                await self._upsert_newer(collection, list(by_id.values()))
+            result = await self._collection.bulk_write(clear, ordered=False)
         except PyMongoError as error:
             raise _transient(error) from error
-        return cleared
+        return result.matched_count == len(clear)
 
     async def _upsert_newer(self, collection: str, entries: Collection[Mapping[str, Any]]) -> None:
         writes = [
@@ -177,8 +186,6 @@ class SaleProductStore:
             )
             for entry in entries
         ]
-        if not writes:
-            return
         try:
             await self._database[collection].bulk_write(writes, ordered=False)
         except BulkWriteError as error:

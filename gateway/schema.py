@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import strawberry
@@ -12,6 +12,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 from shopwindow.extensions import Extension
+from shopwindow.gateway.added_fields import AddedFields
 from shopwindow.gateway.context import Info
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.loaders import encode_cursor
@@ -111,31 +112,13 @@ class GatewaySchema(strawberry.Schema):
 
     _operations: OperationStreams | None = None
 
-    def __init__(self, *args: Any, added_fields: Mapping[type, Sequence[type]], **kwargs: Any):
-        # Fields that sources and extensions add to existing types, by the type they
-        # extend: consulted by Strawberry's get_fields hook while the schema is built.
+    def __init__(self, *args: Any, added_fields: AddedFields, **kwargs: Any):
+        # Consulted by Strawberry's get_fields hook while the schema is built.
         self._added_fields = added_fields
         super().__init__(*args, **kwargs)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
-        own = type_definition.fields
-        extras = [
-            field
-            for fields_type in self._added_fields.get(type_definition.origin, ())
-            for field in fields_type.__strawberry_definition__.fields  # type: ignore[attr-defined]
-        ]
-        if not extras:
-            return own
-        names = [field.python_name for field in own]
-        for field in extras:
-            if field.python_name in names:
-                raise ValueError(
-                    f"{type_definition.name}.{field.name} is declared twice; "
-                    "a source or extension may only add new fields"
-                )
-            names.append(field.python_name)
-        # Identity first, then the added fields, then the rest of the core type.
-        return [*own[:1], *extras, *own[1:]]
+        return self._added_fields.fields_of(type_definition)
 
     def use_operations(self, operations: OperationStreams) -> None:
         """Route every streamed operation through ``operations``."""
@@ -182,5 +165,5 @@ def build_schema(
         subscription=Subscription,
         types=[t for e in extensions for t in e.types]
         + [t for source in registry.sources for t in source.types],
-        added_fields=added,
+        added_fields=AddedFields(added),
     )

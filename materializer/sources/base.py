@@ -42,6 +42,10 @@ def _no_id(event: Any) -> str | None:
     return None
 
 
+def _its_product(event: Any) -> tuple[str, ...]:
+    return (event.product_id,)
+
+
 @dataclass(frozen=True, eq=False)
 class SourceTopic:
     """One input topic: its setting, default name and how to read its records.
@@ -53,8 +57,9 @@ class SourceTopic:
         shape: The record value, as the README's table of source events shows it.
         decode: Validates an unwrapped record (plain JSON, Debezium or outbox) into an
             event; raises ``PoisonEvent`` or a validation error for a bad record.
-        product_ids: The products an event concerns (an order concerns several).
         event_time: When the source says the event happened, if it says.
+        product_ids: The products an event concerns (an order concerns several); by
+            default the one its ``product_id`` names.
         natural_id: An id that makes a re-published event recognisable (an order id);
             the outbox ``id`` header, when present, wins.
     """
@@ -64,8 +69,8 @@ class SourceTopic:
     description: str
     shape: str
     decode: Callable[[Envelope], BaseModel]
-    product_ids: Callable[[Any], tuple[str, ...]]
     event_time: Callable[[Any], datetime | None]
+    product_ids: Callable[[Any], tuple[str, ...]] = _its_product
     natural_id: Callable[[Any], str | None] = _no_id
 
     def name_in(self, topics: TopicNames) -> str:

@@ -166,7 +166,6 @@ TOPIC = SourceTopic(
     shape='`{"product_id","name","description","brand","category","images":[...],'
     '"attributes":{...},"updated_at"}`; a tombstone or CDC delete hides the product',
     decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
-    product_ids=lambda event: (event.product_id,),
     event_time=snapshot_time,
 )
 

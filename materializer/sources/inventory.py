@@ -124,7 +124,6 @@ TOPIC = SourceTopic(
     shape='deltas `{"product_id","quantity_change":-1,"timestamp"}` and stock takes '
     '`{"product_id","quantity":42,"timestamp"}`',
     decode=decode,
-    product_ids=lambda event: (event.product_id,),
     event_time=lambda event: event.timestamp,
 )
 

@@ -91,7 +91,6 @@ CLICKS = SourceTopic(
     description="product page views",
     shape='key: user id; `{"user_id","product_id","timestamp"}`: one view',
     decode=_upsert(ProductViewed, "clicks"),
-    product_ids=lambda event: (event.product_id,),
     event_time=lambda event: event.timestamp,
 )
 

@@ -144,7 +144,6 @@ TOPIC = SourceTopic(
     shape='`{"product_id","currency","amount","list_amount",'
     '"segment_amounts":{"gold":"17.99"},"updated_at"}`; a tombstone withdraws the price',
     decode=snapshot_decoder(PriceSnapshot, PriceDeletion),
-    product_ids=lambda event: (event.product_id,),
     event_time=snapshot_time,
 )
 

@@ -118,7 +118,6 @@ TOPIC = SourceTopic(
     shape='`{"review_id","product_id","rating":1..5,"deleted":false,"updated_at"}`; '
     "each review's state is kept in the `reviews` collection",
     decode=decode,
-    product_ids=lambda event: (event.product_id,),
     event_time=lambda event: event.updated_at,
 )
 

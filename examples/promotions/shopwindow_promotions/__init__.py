@@ -135,7 +135,6 @@ TOPIC = SourceTopic(
     shape='`{"product_id","promotion_id","label","discount_percent","starts_at","ends_at",'
     '"deleted"}`',
     decode=decode,
-    product_ids=lambda event: (event.product_id,),
     event_time=lambda event: event.updated_at,
 )
 

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from shopwindow.gateway.auth import ANONYMOUS, Viewer
+from shopwindow.gateway.freshness import Freshness
 from shopwindow.gateway.loaders import CategoryPages
 from shopwindow.sale_product import SaleProduct
 
@@ -51,6 +52,7 @@ class GatewayContext:
         loaders: Loaders contributed by extensions, by name.
         live: The changelog hub feeding subscriptions.
         connection: The WebSocket connection the operation came over; ``None`` over HTTP.
+        freshness: The age of what the operation returned.
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -61,6 +63,7 @@ class GatewayContext:
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     live: Any = None
     connection: WebSocketConnection | None = None
+    freshness: Freshness = field(default_factory=Freshness)
 
     @property
     def segment(self) -> str | None:

@@ -148,7 +148,7 @@ class GraphQLEndpoint:
             body["errors"] = [e.formatted for e in result.errors]
         if not request_failed:  # Execution never started otherwise: no data at all.
             body["data"] = result.data
-        body["extensions"] = self._policy.cost_extension(operation)
+        body["extensions"] = self._policy.result_extensions(operation, context)
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 

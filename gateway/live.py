@@ -81,11 +81,26 @@ class ChangelogHub:
         self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        # The next offset to read per partition, as far as this reader knows.
+        self._next: dict[TopicPartition, int] = {}
 
     @property
     def subscriptions(self) -> int:
         """Product subscriptions currently registered."""
         return sum(len(subscribers) for subscribers in self._subscribers.values())
+
+    def lag(self) -> int | None:
+        """Changelog records this reader has not read yet, by the broker's last report;
+        ``None`` while it is not reading."""
+        consumer = self._consumer
+        if consumer is None or not self._next:
+            return None
+        behind = 0
+        for tp, next_offset in self._next.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                behind += max(highwater - next_offset, 0)
+        return behind
 
     async def start(self) -> None:
         """Start reading the changelog from its end, in the background.
@@ -129,7 +144,8 @@ class ChangelogHub:
                 consumer.assign(partitions)
                 await consumer.seek_to_end(*partitions)
                 for tp in partitions:
-                    await consumer.position(tp)  # Fixes the end before the re-read below.
+                    # Fixes the end before the re-read below.
+                    self._next[tp] = await consumer.position(tp)
                 await self._reread_subscribed()
                 await self._follow(consumer, set(partitions))
             except KafkaError as error:
@@ -141,6 +157,7 @@ class ChangelogHub:
                 await asyncio.sleep(1)
             finally:
                 self._consumer = None
+                self._next.clear()
                 await consumer.stop()
 
     async def _follow(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
@@ -148,9 +165,11 @@ class ChangelogHub:
         refresh_at = loop.time() + self._partition_refresh_s
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batches.values():
+            for tp, records in batches.items():
                 for record in records:
                     self._dispatch(record.key, record.value)
+                if records:
+                    self._next[tp] = records[-1].offset + 1
             if loop.time() >= refresh_at:
                 refresh_at = loop.time() + self._partition_refresh_s
                 assigned = await self._add_new_partitions(consumer, assigned)
@@ -172,6 +191,7 @@ class ChangelogHub:
             consumer.seek(tp, offset)
         # Everything in a partition that did not exist before is new to every subscriber.
         await consumer.seek_to_beginning(*added)
+        self._next.update((tp, 0) for tp in added)
         log.info(
             "changelog partitions added", extra={"partitions": sorted(tp.partition for tp in added)}
         )

@@ -185,6 +185,12 @@ class OperationPolicy:
             }
         }
 
+    def result_extensions(self, operation: Operation, context: GatewayContext) -> dict[str, Any]:
+        """What every executed result reports: its cost, and how fresh its products are
+        (``context.freshness`` starts afresh, for a subscription's next event)."""
+        lag = context.live.lag() if context.live is not None else None
+        return {**self.cost_extension(operation), "freshness": context.freshness.report(lag)}
+
     async def execute(self, operation: Operation, context: GatewayContext) -> ExecutionResult:
         """Run a query or mutation under the timeout, with its errors masked.
 

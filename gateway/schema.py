@@ -41,7 +41,7 @@ class ProductConnection:
 
 async def resolve_product(info: Info, id: strawberry.ID) -> Product | None:
     doc = await info.context.products.load(str(id))
-    return product_of(doc, info.context.segment) if doc else None
+    return product_of(doc, info.context) if doc else None
 
 
 def resolve_products(info: Info, ids: list[strawberry.ID]) -> list[Product | None]:
@@ -62,8 +62,7 @@ async def resolve_products_by_category(
         raise UserInputError(f"'first' must be between 0 and {cap}.")
     docs, more = await info.context.categories.page(category, after, first)
     edges = [
-        ProductEdge(cursor=encode_cursor(d.id), node=product_of(d, info.context.segment))
-        for d in docs
+        ProductEdge(cursor=encode_cursor(d.id), node=product_of(d, info.context)) for d in docs
     ]
     return ProductConnection(
         edges=edges,

@@ -66,6 +66,7 @@ async def _follow(
     connection.active_subscriptions += 1
     try:
         async for doc in hub.follow([str(i) for i in product_ids], value_of):
+            context.freshness.saw(doc)
             yield doc
     finally:
         connection.active_subscriptions -= 1
@@ -119,7 +120,7 @@ def _version(doc: SaleProduct) -> Any:
 
 async def product_changed(info: Info, id: strawberry.ID) -> AsyncGenerator[Product, None]:
     async for doc in _follow(info, [id], _version):
-        yield product_of(doc, info.context.segment)
+        yield product_of(doc, info.context)
 
 
 _EACH = "First the current value, then every change; versions never go backwards."

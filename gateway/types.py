@@ -12,6 +12,7 @@ from datetime import datetime
 
 import strawberry
 
+from shopwindow.gateway.context import GatewayContext
 from shopwindow.sale_product import SaleProduct
 
 
@@ -22,21 +23,29 @@ class Product:
     updated_at: datetime | None = strawberry.field(
         description="When the newest change the product reflects happened at its source."
     )
+    materialized_at: datetime | None = strawberry.field(
+        description="When shopwindow last wrote this product's document; with `updatedAt`, "
+        "how long the change took to reach the page."
+    )
     sale_product: strawberry.Private[SaleProduct]
     segment: strawberry.Private[str | None]
 
 
-def product_of(sale_product: SaleProduct, segment: str | None = None) -> Product:
-    """The ``Product`` a client sees of a visible document.
+def product_of(sale_product: SaleProduct, context: GatewayContext) -> Product:
+    """The ``Product`` a client sees of a visible document; counted in the result's
+    ``extensions.freshness``.
 
     Args:
         sale_product: The typed document.
-        segment: The viewer's customer segment, if authenticated.
+        context: The operation's context (the viewer's segment, the freshness report).
     """
+    context.freshness.saw(sale_product)
+    segment = context.segment
     return Product(
         id=strawberry.ID(sale_product.id),
         version=sale_product.version,
         updated_at=sale_product.updated_at,
+        materialized_at=sale_product.materialized_at,
         sale_product=sale_product,
         segment=segment,
     )

@@ -85,6 +85,7 @@ class WebSocketOperations:
         except TimeoutError:
             yield ExecutionResult(data=None, errors=[_TIMEOUT], extensions=extensions)
             return
+        extensions = self._policy.result_extensions(operation, context)
         yield ExecutionResult(data=done.data, errors=done.errors, extensions=extensions)
 
     async def _subscription(
@@ -100,7 +101,8 @@ class WebSocketOperations:
             return
         async with aclosing(source):
             async for result in source:
-                yield ExecutionResult(data=result.data, errors=result.errors)
+                extensions = self._policy.result_extensions(operation, context)
+                yield ExecutionResult(data=result.data, errors=result.errors, extensions=extensions)
 
 
 class LiveEndpoint(GraphQL[Any, None]):

@@ -8,7 +8,7 @@ dead letters and the rest of its events are written.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +69,7 @@ class BatchWriter:
         settings: Tunables of the fold.
         metrics: Where to count.
         cache: Documents this process wrote; ``None`` reads every document each batch.
+        clock: The time a document is materialized at (``materialized_at``).
     """
 
     def __init__(
@@ -77,12 +78,14 @@ class BatchWriter:
         settings: FoldSettings,
         metrics: MaterializerMetrics,
         cache: DocumentCache | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._settings = settings
         self._metrics = metrics
         self._cache = cache if cache is not None else DocumentCache(0)
         self._sections = frozenset(source.section for source in settings.sources)
+        self._clock = clock
 
     async def write(self, events_by_product: Mapping[str, Sequence[SourcedEvent]]) -> WrittenBatch:
         """Fold every product's events into its document and store the results.
@@ -151,14 +154,21 @@ class BatchWriter:
     ) -> _Folded:
         if not isolate:
             try:
-                result = fold(old, product_id, events, self._settings, keyed)
+                result = self._stamped(fold(old, product_id, events, self._settings, keyed))
                 value = self._changelog_value(result)
                 if value is None or changelog_value_refusal(value) is None:
                     return _Folded(result, value)
             except Exception:
                 pass  # Some event is poison: single it out below.
         isolated = fold_isolating(old, product_id, events, self._settings, refusal, keyed)
-        return _Folded(isolated.result, self._changelog_value(isolated.result), isolated.refused)
+        result = self._stamped(isolated.result)
+        return _Folded(result, self._changelog_value(result), isolated.refused)
+
+    def _stamped(self, result: FoldResult) -> FoldResult:
+        # The fold has no clock; the write is what materializes the document.
+        if result.document is not None:
+            result.document["materialized_at"] = _to_millis(self._clock())
+        return result
 
     def _changelog_value(self, result: FoldResult) -> bytes | None:
         doc = result.document
@@ -227,3 +237,8 @@ class BatchWriter:
                 when = sourced.time
                 if when is not None:
                     self._metrics.freshness_seconds.observe(max((now - when).total_seconds(), 0))
+
+
+def _to_millis(time: datetime) -> datetime:
+    # MongoDB keeps milliseconds; the changelog then announces what is stored.
+    return time.replace(microsecond=time.microsecond // 1000 * 1000)

@@ -60,6 +60,7 @@ def new_document(product_id: str, settings: FoldSettings) -> Document:
         "schema_version": SCHEMA_VERSION,
         "version": 0,
         "updated_at": None,
+        "materialized_at": None,  # Stamped by the writer: the fold has no clock.
         "visible": False,
         **{source.section: source.initial() for source in settings.sources},
         META: {"revision": 0, "applied": {}, "ids": [], "keys": {}, "pending": {}},

@@ -2,7 +2,7 @@
 
 The materializer stores one document per product in the ``sale_products`` collection:
 
-    {_id, schema_version, version, updated_at, visible,
+    {_id, schema_version, version, updated_at, materialized_at, visible,
      <section>: ...,            # one per declared source: catalog, price, stock, ...
      _meta: {revision, applied, ids, keys, pending}}   # the fold's bookkeeping, never served
 
@@ -36,7 +36,7 @@ SCHEMA_VERSION = 2
 # In _meta of a document upgraded on reading: the version it is stored in. Never written.
 UPGRADED_FROM = "upgraded_from"
 # The fields every document has, whatever sources are installed.
-COMMON_FIELDS = ("_id", "schema_version", "version", "updated_at", "visible")
+COMMON_FIELDS = ("_id", "schema_version", "version", "updated_at", "materialized_at", "visible")
 
 
 class Meta(TypedDict):
@@ -65,6 +65,7 @@ class StoredDocument(TypedDict):
     schema_version: int
     version: int
     updated_at: datetime | None
+    materialized_at: datetime | None
     visible: bool
     _meta: Meta
 

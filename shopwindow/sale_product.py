@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from shopwindow.document import parse_time, upgrade
+from shopwindow.document import COMMON_FIELDS, META, parse_time, upgrade
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -43,6 +43,7 @@ class SaleProduct:
         schema_version: The document contract the materializer wrote it under.
         version: Increases with every change clients can see.
         updated_at: When the newest change it reflects happened at its source.
+        materialized_at: When the materializer last wrote it.
         visible: Whether it is served (it is cataloged).
         sections: The sections, raw, by name; read them with ``get``.
     """
@@ -51,6 +52,7 @@ class SaleProduct:
     schema_version: int
     version: int
     updated_at: datetime | None
+    materialized_at: datetime | None
     visible: bool
     sections: Mapping[str, Any]
     _read: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -65,7 +67,7 @@ class SaleProduct:
         return value
 
 
-_COMMON = frozenset({"_id", "schema_version", "version", "updated_at", "visible", "_meta"})
+_COMMON = frozenset({*COMMON_FIELDS, META})
 
 
 def read_sale_product(document: Mapping[str, Any]) -> SaleProduct:
@@ -83,6 +85,7 @@ def read_sale_product(document: Mapping[str, Any]) -> SaleProduct:
         schema_version=doc["schema_version"],
         version=doc["version"],
         updated_at=parse_time(doc.get("updated_at")),
+        materialized_at=parse_time(doc.get("materialized_at")),
         visible=bool(doc.get("visible")),
         sections={key: value for key, value in doc.items() if key not in _COMMON},
     )

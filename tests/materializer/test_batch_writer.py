@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from pymongo import AsyncMongoClient
 
@@ -80,3 +81,20 @@ async def test_an_unstorable_event_is_refused_and_never_freezes_its_product(
     assert not later.refused and not later.failed
     doc = (await SaleProductStore(mongo[database_name]).load(["abc"]))["abc"]
     assert (doc["catalog"]["description"], doc["stock"]["quantity"]) == ("", 4)
+
+
+async def test_each_written_document_says_when_it_was_materialized(
+    stack: DevStack,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    sourced: SourcedFactory,
+) -> None:
+    when = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
+    store = SaleProductStore(mongo[database_name])
+    stamped = BatchWriter(store, FoldSettings(), MaterializerMetrics(), clock=lambda: when)
+    written = await stamped.write({"abc": [sourced(kinds.CATALOG, catalog())]})
+    expected = when.replace(microsecond=123000)  # MongoDB keeps milliseconds.
+    assert (await store.load(["abc"]))["abc"]["materialized_at"] == expected
+    assert (
+        b'"materialized_at":"2026-11-23T12:00:00.123000+00:00"' in written.changelog_values["abc"]
+    )

@@ -56,7 +56,7 @@ async def resolve_similar_products(root: Product, info: Info, first: int = 4) ->
     ids = await info.context.loaders["similar_ids"].load((category, first + 1))
     others = [other for other in ids if other != root.sale_product.id][:first]
     docs = await info.context.products.load_many(others)
-    return [product_of(d, info.context.segment) for d in docs if d is not None]
+    return [product_of(d, info.context) for d in docs if d is not None]
 
 
 _NO_CATALOG = catalog.Catalog("", "", None, None, (), ())

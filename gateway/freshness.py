@@ -1,0 +1,39 @@
+"""How fresh an answer is: reported in ``extensions.freshness`` of every result.
+
+Clients of an eventually consistent read model should see how old what they got is:
+the oldest ``materializedAt`` among the products in the result, and how many changelog
+records this replica's reader has still to read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shopwindow.sale_product import SaleProduct
+
+
+class Freshness:
+    """What one result returned, as far as its age goes."""
+
+    def __init__(self) -> None:
+        self._oldest: datetime | None = None
+
+    def saw(self, product: SaleProduct) -> None:
+        """Count a product the result returns."""
+        when = product.materialized_at
+        if when is not None and (self._oldest is None or when < self._oldest):
+            self._oldest = when
+
+    def report(self, changelog_lag: int | None) -> dict[str, Any]:
+        """The ``freshness`` extension, and start afresh (for a subscription's next event).
+
+        Args:
+            changelog_lag: Changelog records this replica has not read yet; ``None``
+                while its reader is not assigned.
+        """
+        oldest, self._oldest = self._oldest, None
+        return {
+            "oldestMaterializedAt": oldest.isoformat() if oldest else None,
+            "changelogLag": changelog_lag,
+        }

@@ -15,6 +15,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
 from shopwindow.gateway.auth import TokenVerifier, Viewer
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
+from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
 from shopwindow.gateway.live import ChangelogHub
 from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
@@ -64,12 +65,15 @@ def create_app(
     registry = registry_with([source for e in extensions for source in e.sources])
     schema = build_schema(extensions, registry)
     verifier = TokenVerifier(settings)
+    cache = DocumentCache(settings.document_cache_mb * 1024 * 1024, metrics)
     hub = ChangelogHub(
         settings.kafka_bootstrap_servers,
         settings.topics.changelog,
         documents,
         settings.changelog_partition_refresh_s,
+        cache,
     )
+    documents.use_cache(cache, hub.is_current)
     resolver_limits = ResolverLimits(
         settings.max_ids_per_query,
         settings.max_page_size,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
 
@@ -26,6 +27,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shopwindow.document import NewerSchemaVersion, decode_changelog_value
+from shopwindow.gateway.document_cache import (
+    CURRENT_LAG_RECORDS,
+    CURRENT_WITHIN_MS,
+    DocumentCache,
+)
 from shopwindow.gateway.loaders import ProductDocuments
 from shopwindow.sale_product import SaleProduct, read_sale_product
 
@@ -65,6 +71,8 @@ class ChangelogHub:
         bootstrap_servers: Kafka bootstrap list.
         topic: The changelog topic.
         documents: Reads current documents for new subscribers.
+        partition_refresh_s: How often to look for new changelog partitions.
+        cache: The document cache this reader feeds, if any.
     """
 
     def __init__(
@@ -73,11 +81,13 @@ class ChangelogHub:
         topic: str,
         documents: ProductDocuments,
         partition_refresh_s: float = 10.0,
+        cache: DocumentCache | None = None,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._documents = documents
         self._partition_refresh_s = partition_refresh_s
+        self._cache = cache if cache is not None and cache.enabled else None
         self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -88,6 +98,21 @@ class ChangelogHub:
     def subscriptions(self) -> int:
         """Product subscriptions currently registered."""
         return sum(len(subscribers) for subscribers in self._subscribers.values())
+
+    def is_current(self) -> bool:
+        """Whether the reader has heard from the broker within ``CURRENT_WITHIN_MS`` on
+        every partition and is at most ``CURRENT_LAG_RECORDS`` behind: then the document
+        cache it feeds may answer."""
+        consumer = self._consumer
+        lag = self.lag()
+        if consumer is None or lag is None or lag > CURRENT_LAG_RECORDS:
+            return False
+        oldest_allowed_ms = time.time() * 1000 - CURRENT_WITHIN_MS
+        for tp in self._next:
+            polled_ms = consumer.last_poll_timestamp(tp)
+            if polled_ms is None or polled_ms < oldest_allowed_ms:
+                return False
+        return True
 
     def lag(self) -> int | None:
         """Changelog records this reader has not read yet, by the broker's last report;
@@ -146,6 +171,9 @@ class ChangelogHub:
                 for tp in partitions:
                     # Fixes the end before the re-read below.
                     self._next[tp] = await consumer.position(tp)
+                if self._cache is not None:
+                    # Whatever changed while no reader read is not on the changelog ahead.
+                    self._cache.clear()
                 await self._reread_subscribed()
                 await self._follow(consumer, set(partitions))
             except KafkaError as error:
@@ -167,7 +195,7 @@ class ChangelogHub:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
-                    self._dispatch(record.key, record.value)
+                    self._dispatch(record.key, record.value, record.headers)
                 if records:
                     self._next[tp] = records[-1].offset + 1
             if loop.time() >= refresh_at:
@@ -216,18 +244,35 @@ class ChangelogHub:
             log.warning("changelog topic not found; waiting", extra={"topic": self._topic})
             await asyncio.sleep(1)
 
-    def _dispatch(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None or value is None:
-            return  # A tombstone: the product left; live views keep its last value.
-        subscribers = self._subscribers.get(key.decode("utf-8", "replace"))
-        if not subscribers:
+    def _dispatch(
+        self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        if key is None:
+            return
+        product_id = key.decode("utf-8", "replace")
+        cache = self._cache
+        if value is None:
+            # A tombstone: the product left; live views keep its last value.
+            if cache is not None:
+                version = _version_header(headers)
+                if version is None:
+                    cache.forget(product_id)
+                else:
+                    cache.gone(product_id, version)
+            return
+        subscribers = self._subscribers.get(product_id)
+        if not subscribers and cache is None:
             return
         try:
             doc = read_sale_product(decode_changelog_value(value))
         except (ValueError, ArithmeticError, TypeError, KeyError, NewerSchemaVersion) as error:
             log.warning("unreadable changelog record", extra={"key": key, "error": str(error)})
+            if cache is not None:
+                cache.forget(product_id)  # MongoDB answers for it from now on.
             return
-        for subscription in subscribers:
+        if cache is not None:
+            cache.put(doc, len(value))
+        for subscription in subscribers or ():
             subscription.offer(doc)
 
     async def follow(
@@ -268,3 +313,13 @@ class ChangelogHub:
                 subscribers.discard(subscription)
                 if not subscribers:
                     del self._subscribers[product_id]
+
+
+def _version_header(headers: Sequence[tuple[str, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == "version":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import bson
 from pymongo.asynchronous.collection import AsyncCollection
 from strawberry.dataloader import DataLoader
 
 from shopwindow.document import META, NewerSchemaVersion
+from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.mongo import MongoDocument
+from shopwindow.mongo import CODEC_OPTIONS, MongoDocument
 from shopwindow.sale_product import SaleProduct, read_sale_product
 
 # The fold's bookkeeping can be large and is never served.
@@ -23,30 +25,60 @@ _CURSOR_PREFIX = "sw1:"
 
 
 class ProductDocuments:
-    """Reads visible SaleProduct documents.
+    """Reads visible SaleProduct documents: from the document cache while the changelog
+    reader is current, else (and for misses) from MongoDB in one ``$in`` query.
 
     Args:
         collection: The ``sale_products`` collection.
-        metrics: Records DataLoader batch sizes.
+        metrics: Records DataLoader batch sizes and the cache's answers.
     """
 
     def __init__(self, collection: AsyncCollection[MongoDocument], metrics: GatewayMetrics) -> None:
         self._collection = collection
         self._batch_size = metrics.loader_batch_size.labels("products")
+        self._lookups = metrics.cache_lookups
+        self._cache: DocumentCache | None = None
+        self._cache_is_current: Callable[[], bool] = lambda: False
+
+    def use_cache(self, cache: DocumentCache, is_current: Callable[[], bool]) -> None:
+        """Answer from ``cache`` whenever ``is_current()`` says its feed is current."""
+        self._cache = cache if cache.enabled else None
+        self._cache_is_current = is_current
 
     async def by_ids(self, ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
         """The documents in the order of ``ids``; ``None`` for unknown or hidden ones.
 
         A document of a newer contract is an error for its id alone.
         """
-        self._batch_size.observe(len(ids))
         # Ids reach here as GraphQL ID values, i.e. strings; str() keeps it so, and a
         # string in $in is only ever compared, never read as an operator.
         keys = [str(product_id) for product_id in ids]
-        cursor = self._collection.find(
-            {"_id": {"$in": list(dict.fromkeys(keys))}, "visible": True}, _PUBLIC_FIELDS
-        )
-        found = {doc["_id"]: _read(doc) async for doc in cursor}
+        found: dict[str, SaleProduct | None | NewerSchemaVersion] = {}
+        cache = self._cache
+        epoch = cache.epoch if cache is not None else 0
+        if cache is not None and self._cache_is_current():
+            for key in keys:
+                hit, cached = cache.lookup(key)
+                if hit:
+                    found[key] = cached
+            self._lookups.labels("hit").inc(len(found))
+            self._lookups.labels("miss").inc(len(keys) - len(found))
+        elif cache is not None:
+            # Behind or cut off, the reader may not have applied what MongoDB holds;
+            # what is read now is as new as anything, and versions decide what is kept.
+            self._lookups.labels("bypass").inc(len(keys))
+        missing = [key for key in dict.fromkeys(keys) if key not in found]
+        if missing:
+            self._batch_size.observe(len(missing))
+            cursor = self._collection.find(
+                {"_id": {"$in": missing}, "visible": True}, _PUBLIC_FIELDS
+            )
+            async for doc in cursor:
+                product = _read(doc)
+                found[doc["_id"]] = product
+                if cache is not None and isinstance(product, SaleProduct):
+                    size = len(bson.encode(doc, codec_options=CODEC_OPTIONS))
+                    cache.put(product, size, read_in=epoch)
         return [found.get(key) for key in keys]
 
     def loader(self) -> DataLoader[str, SaleProduct | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class GatewayMetrics:
@@ -33,5 +33,22 @@ class GatewayMetrics:
             "Keys per DataLoader batch (one MongoDB query each).",
             ["loader"],
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "shopwindow_document_cache_lookups",
+            "Product lookups by the document cache's answer: hit, miss, or bypass (the "
+            "changelog reader is not current, so MongoDB answers).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.cache_bytes = Gauge(
+            "shopwindow_document_cache_bytes",
+            "Bytes of the documents the cache holds (their changelog size).",
+            registry=self.registry,
+        )
+        self.cache_documents = Gauge(
+            "shopwindow_document_cache_documents",
+            "Documents the cache holds.",
             registry=self.registry,
         )

@@ -101,6 +101,14 @@ class GatewaySettings(ConnectionSettings):
         default=10, gt=0, le=3600, description="How often to look for new changelog partitions."
     )
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    document_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        le=1024 * 1024,
+        description="Documents fed by the changelog and served without a database read, "
+        "counted by their encoded size (in memory they take a few times more); 0 turns "
+        "the cache off.",
+    )
 
 
 class MaterializerSettings(ConnectionSettings):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension
 from shopwindow.gateway.app import create_app
@@ -22,7 +23,9 @@ from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
 from shopwindow.settings import GatewaySettings
+from shopwindow.topics import TopicNames
 from tests import kinds
+from tests.gateway.changelog_source import Source
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, price, review, stock_take
 
@@ -98,3 +101,13 @@ def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
             await server.stop()
 
     return run
+
+
+@pytest.fixture
+async def source(
+    stack: DevStack, topics: TopicNames, mongo: AsyncMongoClient[MongoDocument], database_name: str
+) -> AsyncIterator[Source]:
+    made = Source(stack, topics, mongo, database_name)
+    await made._producer.start()
+    yield made
+    await made._producer.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,108 +11,30 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaConnectionError
 from gql import Client, gql
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.websockets import WebsocketsTransport
-from pymongo import AsyncMongoClient
 from websockets.exceptions import ConnectionClosed
 
 from shopwindow.devstack import DevStack
-from shopwindow.document import COLLECTION
 from shopwindow.gateway.live import ChangelogHub
-from shopwindow.materializer.decode import decode_record
-from shopwindow.materializer.events import Position
-from shopwindow.materializer.fold import FoldSettings, fold
 from shopwindow.materializer.publishing import changelog_record
 from shopwindow.materializer.sources import CORE
 from shopwindow.materializer.sources.base import SourceTopic
-from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.conftest import TEST_PARTITIONS
+from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory, full_product
-from tests.helpers import encode, eventually
+from tests.helpers import eventually
 from tests.materializer.conftest import delta, price
 
 PROTOCOLS = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL]
 SECRET = "test-secret-of-at-least-32-bytes!!"
 STOCK = 'subscription { stockChanged(productId: "abc") { productId version stock { available } } }'
-
-
-class Source:
-    """Does what the materializer does: fold, store, then announce on the changelog."""
-
-    def __init__(
-        self,
-        stack: DevStack,
-        topics: TopicNames,
-        mongo: AsyncMongoClient[MongoDocument],
-        database: str,
-    ) -> None:
-        self._collection = mongo[database][COLLECTION]
-        self._topic = topics.changelog
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=stack.kafka_bootstrap_servers, enable_idempotence=False
-        )
-        self._docs: dict[str, dict[str, Any]] = {}
-        self._offsets = itertools.count()
-
-    async def apply(
-        self, product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]
-    ) -> dict[str, Any]:
-        """Fold and store, then announce on the changelog."""
-        doc = await self.apply_quietly(product_id, *events)
-        record = changelog_record(self._topic, product_id, doc, CORE.sections)
-        await self._producer.send_and_wait(
-            record.topic, record.value, key=record.key, headers=record.headers
-        )
-        return doc
-
-    async def apply_in_one_batch(
-        self, product_id: str, changes: list[tuple[SourceTopic, dict[str, Any] | None]]
-    ) -> int:
-        """Fold each change separately but announce them all in one Kafka record batch,
-        as a busy materializer would; returns the last version."""
-        batch = self._producer.create_batch()
-        for kind, value in changes:
-            doc = await self.apply_quietly(product_id, (kind, value))
-            record = changelog_record(self._topic, product_id, doc, CORE.sections)
-            assert batch.append(
-                key=record.key, value=record.value, timestamp=None, headers=record.headers
-            )
-        await (await self._producer.send_batch(batch, self._topic, partition=0))
-        return int(doc["version"])
-
-    async def apply_quietly(
-        self, product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]
-    ) -> dict[str, Any]:
-        """Fold and store, without announcing."""
-        sourced = [
-            kinds.sourced_event(
-                kind,
-                decode_record(kind, product_id.encode(), encode(value)).event,
-                Position(kind.setting, 0, next(self._offsets)),
-            )
-            for kind, value in events
-        ]
-        doc = fold(self._docs.get(product_id), product_id, sourced, FoldSettings()).document
-        assert doc is not None
-        self._docs[product_id] = doc
-        await self._collection.replace_one({"_id": product_id}, doc, upsert=True)
-        return doc
-
-
-@pytest.fixture
-async def source(
-    stack: DevStack, topics: TopicNames, mongo: AsyncMongoClient[MongoDocument], database_name: str
-) -> AsyncIterator[Source]:
-    made = Source(stack, topics, mongo, database_name)
-    await made._producer.start()
-    yield made
-    await made._producer.stop()
 
 
 @contextlib.asynccontextmanager

@@ -50,6 +50,7 @@ NON_DEFAULT: dict[str, Any] = {
         "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12},
         "containerPort": 8080,
         "graphiql": True,
+        "documentCacheMB": 0,
         "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
     },
     "materializer": {"replicaCount": 6, "containerPort": 9200, "groupId": "shop-materializer"},
@@ -203,6 +204,7 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     assert (
         gateway.max_tokens == 5000 and gateway.graphiql is True and gateway.jwt_audience == "shop"
     )
+    assert gateway.document_cache_mb == 0
     assert (
         materializer.materializer_http_port
         == container(docs, "materializer")["ports"][0]["containerPort"]

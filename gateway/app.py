@@ -14,6 +14,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
 from shopwindow.gateway.auth import TokenVerifier, Viewer
+from shopwindow.gateway.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
 from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
@@ -72,6 +73,10 @@ def create_app(
         documents,
         settings.changelog_partition_refresh_s,
         cache,
+        settings.topics.progress,
+    )
+    gate = ConsistencyGate(
+        hub.applied, registry.topic_names(settings.topics), settings.consistency_wait_ms / 1000
     )
     documents.use_cache(cache, hub.is_current)
     resolver_limits = ResolverLimits(
@@ -85,7 +90,8 @@ def create_app(
         viewer: Viewer, request_id: str, connection: WebSocketConnection | None
     ) -> GatewayContext:
         # One per operation, whatever the transport: DataLoader caches never outlive it.
-        products = documents.loader()
+        reads = ReadOptions()
+        products = documents.loader(reads)
         return GatewayContext(
             products=products,
             categories=CategoryPages(documents, products),
@@ -95,6 +101,8 @@ def create_app(
             loaders={name: make() for name, make in loader_factories.items()},
             live=hub,
             connection=connection,
+            reads=reads,
+            consistency=gate,
         )
 
     policy = OperationPolicy(

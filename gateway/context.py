@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,12 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from shopwindow.gateway.auth import ANONYMOUS, Viewer
+from shopwindow.gateway.consistency import (
+    ConsistencyGate,
+    ConsistencyReport,
+    ReadOptions,
+    SourcePosition,
+)
 from shopwindow.gateway.freshness import Freshness
 from shopwindow.gateway.loaders import CategoryPages
 from shopwindow.sale_product import SaleProduct
@@ -53,6 +60,9 @@ class GatewayContext:
         live: The changelog hub feeding subscriptions.
         connection: The WebSocket connection the operation came over; ``None`` over HTTP.
         freshness: The age of what the operation returned.
+        reads: How the operation's loader reads (fresh after a read-your-writes wait).
+        consistency: Waits for the positions a client names (read-your-writes).
+        consistency_report: What the operation waited for, if it did.
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -64,6 +74,22 @@ class GatewayContext:
     live: Any = None
     connection: WebSocketConnection | None = None
     freshness: Freshness = field(default_factory=Freshness)
+    reads: ReadOptions = field(default_factory=ReadOptions)
+    consistency: ConsistencyGate | None = None
+    consistency_report: ConsistencyReport | None = None
+
+    async def read_after(self, positions: Collection[SourcePosition]) -> None:
+        """Wait until the records at ``positions`` are applied (within the bound), and
+        read fresh documents from then on."""
+        if not positions or self.consistency is None:
+            return
+        report = await self.consistency.wait(positions)
+        if self.consistency_report is not None:
+            report.requested = sorted({*self.consistency_report.requested, *report.requested})
+            report.pending = sorted({*self.consistency_report.pending, *report.pending})
+            report.waited_ms += self.consistency_report.waited_ms
+        self.consistency_report = report
+        self.reads.fresh = True
 
     @property
     def segment(self) -> str | None:

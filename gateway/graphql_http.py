@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
+from shopwindow.gateway.consistency import HEADER, parse_after
 from shopwindow.gateway.context import GatewayContext
+from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.policy import OperationPolicy, OperationRefused
 
@@ -136,6 +138,13 @@ class GraphQLEndpoint:
             return _respond(errors, _status(400, media_type), media_type)
         _check_method(request.method, operation.definition)
         context = self._context_factory(viewer, request_id, None)
+        after = request.headers.get(HEADER)
+        if after is not None and context.consistency is not None:
+            try:
+                positions = parse_after(after, context.consistency.sources)
+            except UserInputError as error:
+                raise RequestError(400, str(error), "BAD_USER_INPUT") from None
+            await context.read_after(positions)
         try:
             result = await self._policy.execute(operation, context)
         except TimeoutError:

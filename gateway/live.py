@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shopwindow.document import NewerSchemaVersion, decode_changelog_value
+from shopwindow.gateway.consistency import AppliedPositions
 from shopwindow.gateway.document_cache import (
     CURRENT_LAG_RECORDS,
     CURRENT_WITHIN_MS,
@@ -73,6 +74,7 @@ class ChangelogHub:
         documents: Reads current documents for new subscribers.
         partition_refresh_s: How often to look for new changelog partitions.
         cache: The document cache this reader feeds, if any.
+        progress_topic: The materializer's progress topic, followed into ``applied``.
     """
 
     def __init__(
@@ -82,12 +84,15 @@ class ChangelogHub:
         documents: ProductDocuments,
         partition_refresh_s: float = 10.0,
         cache: DocumentCache | None = None,
+        progress_topic: str | None = None,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._documents = documents
         self._partition_refresh_s = partition_refresh_s
         self._cache = cache if cache is not None and cache.enabled else None
+        self._progress_topic = progress_topic
+        self.applied = AppliedPositions()
         self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -166,8 +171,13 @@ class ChangelogHub:
                 await consumer.start()
                 self._consumer = consumer
                 partitions = await self._partitions(consumer)
-                consumer.assign(partitions)
+                progress = self._progress_partitions(consumer)
+                consumer.assign([*partitions, *progress])
                 await consumer.seek_to_end(*partitions)
+                if progress:
+                    # Compacted: from the beginning, the latest position of each source
+                    # partition, then every new one.
+                    await consumer.seek_to_beginning(*progress)
                 for tp in partitions:
                     # Fixes the end before the re-read below.
                     self._next[tp] = await consumer.position(tp)
@@ -194,6 +204,10 @@ class ChangelogHub:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batches.items():
+                if tp.topic != self._topic:
+                    for record in records:
+                        self.applied.record(record.value)
+                    continue
                 for record in records:
                     self._dispatch(record.key, record.value, record.headers)
                 if records:
@@ -201,6 +215,17 @@ class ChangelogHub:
             if loop.time() >= refresh_at:
                 refresh_at = loop.time() + self._partition_refresh_s
                 assigned = await self._add_new_partitions(consumer, assigned)
+
+    def _progress_partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        if self._progress_topic is None:
+            return []
+        found = consumer.partitions_for_topic(self._progress_topic) or ()
+        if not found:
+            log.warning(
+                "progress topic not found; read-your-writes waits will time out",
+                extra={"topic": self._progress_topic},
+            )
+        return [TopicPartition(self._progress_topic, p) for p in sorted(found)]
 
     async def _add_new_partitions(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
@@ -212,9 +237,11 @@ class ChangelogHub:
         added = found - assigned
         if not added:
             return assigned
-        # assign() forgets positions; those of the partitions read so far are kept.
-        positions = {tp: await consumer.position(tp) for tp in assigned}
-        consumer.assign(sorted(assigned | added))
+        # assign() forgets positions; those of the partitions read so far are kept, the
+        # progress topic's included.
+        kept = assigned | set(consumer.assignment()) - {*found}
+        positions = {tp: await consumer.position(tp) for tp in kept}
+        consumer.assign(sorted(kept | added))
         for tp, offset in positions.items():
             consumer.seek(tp, offset)
         # Everything in a partition that did not exist before is new to every subscriber.

@@ -13,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from strawberry.dataloader import DataLoader
 
 from shopwindow.document import META, NewerSchemaVersion
+from shopwindow.gateway.consistency import ReadOptions
 from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.metrics import GatewayMetrics
@@ -45,10 +46,16 @@ class ProductDocuments:
         self._cache = cache if cache.enabled else None
         self._cache_is_current = is_current
 
-    async def by_ids(self, ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
+    async def by_ids(
+        self, ids: Sequence[str], *, fresh: bool = False
+    ) -> list[SaleProduct | None | NewerSchemaVersion]:
         """The documents in the order of ``ids``; ``None`` for unknown or hidden ones.
 
         A document of a newer contract is an error for its id alone.
+
+        Args:
+            ids: Product ids.
+            fresh: Read MongoDB even for cached products (what is read is still kept).
         """
         # Ids reach here as GraphQL ID values, i.e. strings; str() keeps it so, and a
         # string in $in is only ever compared, never read as an operator.
@@ -56,14 +63,14 @@ class ProductDocuments:
         found: dict[str, SaleProduct | None | NewerSchemaVersion] = {}
         cache = self._cache
         epoch = cache.epoch if cache is not None else 0
-        if cache is not None and self._cache_is_current():
+        if cache is not None and not fresh and self._cache_is_current():
             for key in keys:
                 hit, cached = cache.lookup(key)
                 if hit:
                     found[key] = cached
             self._lookups.labels("hit").inc(len(found))
             self._lookups.labels("miss").inc(len(keys) - len(found))
-        elif cache is not None:
+        elif cache is not None and not fresh:
             # Behind or cut off, the reader may not have applied what MongoDB holds;
             # what is read now is as new as anything, and versions decide what is kept.
             self._lookups.labels("bypass").inc(len(keys))
@@ -81,9 +88,18 @@ class ProductDocuments:
                     cache.put(product, size, read_in=epoch)
         return [found.get(key) for key in keys]
 
-    def loader(self) -> DataLoader[str, SaleProduct | None]:
-        """A fresh per-request loader over ``by_ids``."""
-        return DataLoader(load_fn=self.by_ids)
+    def loader(self, reads: ReadOptions | None = None) -> DataLoader[str, SaleProduct | None]:
+        """A fresh per-request loader over ``by_ids``.
+
+        Args:
+            reads: The operation's read options; fresh reads skip the cache.
+        """
+        options = reads or ReadOptions()
+
+        async def load(ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
+            return await self.by_ids(ids, fresh=options.fresh)
+
+        return DataLoader(load_fn=load)
 
     async def category_page(
         self, category: str, after_id: str | None, first: int

@@ -189,7 +189,13 @@ class OperationPolicy:
         """What every executed result reports: its cost, and how fresh its products are
         (``context.freshness`` starts afresh, for a subscription's next event)."""
         lag = context.live.lag() if context.live is not None else None
-        return {**self.cost_extension(operation), "freshness": context.freshness.report(lag)}
+        extensions = {
+            **self.cost_extension(operation),
+            "freshness": context.freshness.report(lag),
+        }
+        if context.consistency_report is not None:
+            extensions["consistency"] = context.consistency_report.as_extension()
+        return extensions
 
     async def execute(self, operation: Operation, context: GatewayContext) -> ExecutionResult:
         """Run a query or mutation under the timeout, with its errors masked.

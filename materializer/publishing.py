@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
@@ -117,6 +118,21 @@ def changelog_record(
         value = None
     headers = [("version", str(doc["version"]).encode())]
     return OutgoingRecord(topic, product_id.encode(), value, headers)
+
+
+def progress_record(
+    topic: str, source_topic: str, partition: int, next_offset: int
+) -> OutgoingRecord:
+    """A progress record: every record of ``source_topic``/``partition`` before
+    ``next_offset`` is applied (written to MongoDB and announced). Keyed by the source
+    partition on a compacted topic, so the latest is kept; gateways wait on it to read
+    a client's own writes.
+    """
+    key = f"{source_topic}:{partition}".encode()
+    value = orjson.dumps(
+        {"topic": source_topic, "partition": partition, "next_offset": next_offset}
+    )
+    return OutgoingRecord(topic, key, value, [])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from shopwindow.materializer.publishing import (
     RefusedRecord,
     changelog_record,
     dead_letter_record,
+    progress_record,
     refused_record_letter,
     send_all,
 )
@@ -170,6 +171,12 @@ class ConsumeLoop:
         letters = batch.dead_letters + self._unwritten(batch, written)
         outgoing = self._changelog(written)
         outgoing += [dead_letter_record(dead_letter_topic, x) for x in letters]
+        # Sent with the batch's other records, before the commit: once they are
+        # acknowledged, every record of the batch is applied, dead letters included.
+        outgoing += [
+            progress_record(self._settings.topics.progress, topic, partition, next_offset)
+            for (topic, partition), next_offset in batch.next_offsets.items()
+        ]
         refused = await send_all(self._producer, outgoing)
         if refused:
             await self._dead_letter_refused(batch, refused)

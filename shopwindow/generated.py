@@ -34,6 +34,11 @@ def _outputs() -> list[tuple[str, str, str]]:
     return [
         ("changelog", str(fields["changelog"].default), "Compacted changelog of the documents"),
         ("dead_letter", str(fields["dead_letter"].default), "Dead-letter topic"),
+        (
+            "progress",
+            str(fields["progress"].default),
+            "Compacted: per source partition, the offset up to which records are applied",
+        ),
     ]
 
 

@@ -101,6 +101,13 @@ class GatewaySettings(ConnectionSettings):
         default=10, gt=0, le=3600, description="How often to look for new changelog partitions."
     )
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    consistency_wait_ms: int = Field(
+        default=2000,
+        ge=0,
+        le=60_000,
+        description="Longest wait for the positions a client names in Shopwindow-After or "
+        "`after` (read-your-writes); past it, the answer says what is not applied yet.",
+    )
     document_cache_mb: int = Field(
         default=64,
         ge=0,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shopwindow.document import MAX_RECORD_BYTES
 
 # Settings of the topics shopwindow writes; no source may use them.
-OUTPUT_SETTINGS = ("changelog", "dead_letter", "source_prefix")
+OUTPUT_SETTINGS = ("changelog", "dead_letter", "progress", "source_prefix")
 
 
 class TopicNames(BaseModel):
@@ -26,6 +26,11 @@ class TopicNames(BaseModel):
 
     changelog: str = Field(default="saleproduct.changes", min_length=1)
     dead_letter: str = Field(default="shopwindow.dlq", min_length=1)
+    progress: str = Field(
+        default="shopwindow.progress",
+        min_length=1,
+        description="Per source partition, the offset up to which every record is applied.",
+    )
     source_prefix: str = Field(
         default="", description="Prepended to the default name of every input topic."
     )
@@ -54,6 +59,7 @@ class TopicNames(BaseModel):
         return TopicNames(
             changelog=prefix + self.changelog,
             dead_letter=prefix + self.dead_letter,
+            progress=prefix + self.progress,
             source_prefix=prefix + self.source_prefix,
             **{setting: prefix + name for setting, name in (self.model_extra or {}).items()},
         )
@@ -67,7 +73,7 @@ CHANGELOG_CONFIG = {"cleanup.policy": "compact", **SIZED_CONFIG}
 
 def topic_config(topics: TopicNames, name: str) -> dict[str, str]:
     """The configuration shopwindow creates topic ``name`` with."""
-    if name == topics.changelog:
+    if name in (topics.changelog, topics.progress):
         return CHANGELOG_CONFIG
     if name == topics.dead_letter:
         return SIZED_CONFIG

@@ -29,17 +29,24 @@ async def produce(
     bootstrap_servers: str,
     records: Iterable[Record],
     headers: list[tuple[str, bytes]] | None = None,
-) -> None:
-    """Produce records and wait until each is acknowledged."""
+) -> list[str]:
+    """Produce records and wait until each is acknowledged.
+
+    Returns:
+        Where each record landed, as ``topic:partition:offset``.
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
     await producer.start()
+    landed = []
     try:
         for topic, key, value in records:
-            await producer.send_and_wait(
+            meta = await producer.send_and_wait(
                 topic, encode(value), key=key.encode() if key else None, headers=headers or []
             )
+            landed.append(f"{topic}:{meta.partition}:{meta.offset}")
     finally:
         await producer.stop()
+    return landed
 
 
 async def consume_all(

@@ -87,8 +87,9 @@ class SourceRegistry:
         return tuple(self.by_name(topics))
 
     def all_topics(self, topics: TopicNames) -> tuple[str, ...]:
-        """Every topic shopwindow reads or writes: the inputs, the changelog, the DLQ."""
-        return (*self.topic_names(topics), topics.changelog, topics.dead_letter)
+        """Every topic shopwindow reads or writes: the inputs, the changelog, the DLQ and
+        the progress topic."""
+        return (*self.topic_names(topics), topics.changelog, topics.dead_letter, topics.progress)
 
     def keyed_collections(self) -> tuple[str, ...]:
         """The collections of every keyed state."""

@@ -303,7 +303,11 @@ class ChangelogHub:
             subscription.offer(doc)
 
     async def follow(
-        self, product_ids: Sequence[str], value_of: Callable[[SaleProduct], Hashable]
+        self,
+        product_ids: Sequence[str],
+        value_of: Callable[[SaleProduct], Hashable],
+        *,
+        fresh: bool = False,
     ) -> AsyncGenerator[SaleProduct, None]:
         """The current documents of the products, then every change of ``value_of``.
 
@@ -311,6 +315,7 @@ class ChangelogHub:
             product_ids: The products to follow.
             value_of: What the subscriber sees of a document; a change that leaves it
                 equal is not delivered.
+            fresh: Read the current documents from MongoDB, not the document cache.
 
         Yields:
             Documents, never older than one already yielded for the same product.
@@ -320,7 +325,7 @@ class ChangelogHub:
             self._subscribers[product_id].add(subscription)
         sent: dict[str, tuple[int, Hashable]] = {}
         try:
-            for doc in await self._documents.by_ids(subscription.product_ids):
+            for doc in await self._documents.by_ids(subscription.product_ids, fresh=fresh):
                 if isinstance(doc, NewerSchemaVersion):
                     raise doc
                 if doc is not None:

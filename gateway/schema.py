@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, NewType, Protocol, cast
+from typing import Any, Protocol, cast
 
 import strawberry
 from graphql import OperationType
@@ -15,10 +15,10 @@ from strawberry.types.field import StrawberryField
 
 from shopwindow.extensions import Extension
 from shopwindow.gateway.added_fields import AddedFields
-from shopwindow.gateway.consistency import MAX_POSITIONS, position
 from shopwindow.gateway.context import Info
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.loaders import encode_cursor
+from shopwindow.gateway.positions import OFFSET_SCALAR, After, Offset, read_after
 from shopwindow.gateway.subscriptions import Subscription
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import CORE, SourceRegistry
@@ -42,55 +42,12 @@ class ProductConnection:
     page_info: PageInfo
 
 
-def _offset(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise ValueError("An offset is a non-negative integer (as a number or a string).")
-    return int(value)
-
-
-Offset = NewType("Offset", int)
-OFFSET_SCALAR = strawberry.scalar(
-    name="Offset",
-    serialize=str,
-    parse_value=_offset,
-    description="A Kafka offset: a 64-bit integer, given as a number or a string.",
-)
-
-
-@strawberry.input(description="Where a record sits in a source topic.")
-class SourcePositionInput:
-    topic: str
-    partition: int
-    offset: Offset
-
-
-_AFTER = (
-    "Source records (e.g. the event the client just produced) to wait for before reading, "
-    "within SHOPWINDOW_CONSISTENCY_WAIT_MS; `extensions.consistency` reports the outcome."
-)
-
-
-async def _read_after(info: Info, after: list[SourcePositionInput] | None) -> None:
-    if not after:
-        return
-    gate = info.context.consistency
-    if gate is None:
-        return
-    if len(after) > MAX_POSITIONS:
-        raise UserInputError(f"At most {MAX_POSITIONS} positions in 'after'.")
-    await info.context.read_after(
-        [position(p.topic, p.partition, int(p.offset), gate.sources) for p in after]
-    )
-
-
 async def resolve_product(
     info: Info,
     id: strawberry.ID,
-    after: Annotated[
-        list[SourcePositionInput] | None, strawberry.argument(description=_AFTER)
-    ] = None,
+    after: After = None,
 ) -> Product | None:
-    await _read_after(info, after)
+    await read_after(info, after)
     doc = await info.context.products.load(str(id))
     return product_of(doc, info.context) if doc else None
 
@@ -98,14 +55,12 @@ async def resolve_product(
 async def resolve_products(
     info: Info,
     ids: list[strawberry.ID],
-    after: Annotated[
-        list[SourcePositionInput] | None, strawberry.argument(description=_AFTER)
-    ] = None,
+    after: After = None,
 ) -> list[Product | None]:
     cap = info.context.limits.max_ids_per_query
     if len(ids) > cap:
         raise UserInputError(f"At most {cap} ids per query.")
-    await _read_after(info, after)
+    await read_after(info, after)
     loads = [info.context.products.load(str(i)) for i in ids]
     docs = await asyncio.gather(*loads, return_exceptions=True)
     # A document that cannot be read is an error (and null) for its own item only:

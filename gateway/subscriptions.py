@@ -10,6 +10,7 @@ import strawberry
 from shopwindow.gateway.context import GatewayContext, Info
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.live import ChangelogHub
+from shopwindow.gateway.positions import After, SourcePositionInput, read_after
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import inventory, prices
 from shopwindow.materializer.sources.inventory import Stock
@@ -47,7 +48,10 @@ def _price_value(segment: str | None) -> Callable[[SaleProduct], Hashable]:
 
 
 async def _follow(
-    info: Info, product_ids: Sequence[str], value_of: Callable[[SaleProduct], Hashable]
+    info: Info,
+    product_ids: Sequence[str],
+    value_of: Callable[[SaleProduct], Hashable],
+    after: list[SourcePositionInput] | None,
 ) -> AsyncGenerator[SaleProduct, None]:
     context: GatewayContext = info.context
     limits = context.limits
@@ -62,10 +66,13 @@ async def _follow(
         raise UserInputError(
             f"At most {limits.max_subscriptions_per_connection} subscriptions per connection."
         )
+    # A client that just caused a change gets a first value that includes it.
+    await read_after(info, after)
     hub: ChangelogHub = context.live
     connection.active_subscriptions += 1
     try:
-        async for doc in hub.follow([str(i) for i in product_ids], value_of):
+        ids = [str(i) for i in product_ids]
+        async for doc in hub.follow(ids, value_of, fresh=context.reads.fresh):
             context.freshness.saw(doc)
             yield doc
     finally:
@@ -80,15 +87,17 @@ def _stock_update(doc: SaleProduct) -> StockUpdate:
     )
 
 
-async def stock_changed(info: Info, product_id: strawberry.ID) -> AsyncGenerator[StockUpdate, None]:
-    async for doc in _follow(info, [product_id], _stock_value):
+async def stock_changed(
+    info: Info, product_id: strawberry.ID, after: After = None
+) -> AsyncGenerator[StockUpdate, None]:
+    async for doc in _follow(info, [product_id], _stock_value, after):
         yield _stock_update(doc)
 
 
 async def stocks_changed(
-    info: Info, product_ids: list[strawberry.ID]
+    info: Info, product_ids: list[strawberry.ID], after: After = None
 ) -> AsyncGenerator[StockUpdate, None]:
-    async for doc in _follow(info, product_ids, _stock_value):
+    async for doc in _follow(info, product_ids, _stock_value, after):
         yield _stock_update(doc)
 
 
@@ -100,17 +109,19 @@ def _price_update(doc: SaleProduct, segment: str | None) -> PriceUpdate:
     )
 
 
-async def price_changed(info: Info, product_id: strawberry.ID) -> AsyncGenerator[PriceUpdate, None]:
+async def price_changed(
+    info: Info, product_id: strawberry.ID, after: After = None
+) -> AsyncGenerator[PriceUpdate, None]:
     segment = info.context.segment
-    async for doc in _follow(info, [product_id], _price_value(segment)):
+    async for doc in _follow(info, [product_id], _price_value(segment), after):
         yield _price_update(doc, segment)
 
 
 async def prices_changed(
-    info: Info, product_ids: list[strawberry.ID]
+    info: Info, product_ids: list[strawberry.ID], after: After = None
 ) -> AsyncGenerator[PriceUpdate, None]:
     segment = info.context.segment
-    async for doc in _follow(info, product_ids, _price_value(segment)):
+    async for doc in _follow(info, product_ids, _price_value(segment), after):
         yield _price_update(doc, segment)
 
 
@@ -118,8 +129,10 @@ def _version(doc: SaleProduct) -> Any:
     return doc.version
 
 
-async def product_changed(info: Info, id: strawberry.ID) -> AsyncGenerator[Product, None]:
-    async for doc in _follow(info, [id], _version):
+async def product_changed(
+    info: Info, id: strawberry.ID, after: After = None
+) -> AsyncGenerator[Product, None]:
+    async for doc in _follow(info, [id], _version, after):
         yield product_of(doc, info.context)
 
 

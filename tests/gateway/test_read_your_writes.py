@@ -20,6 +20,7 @@ from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.conftest import GatewayFactory
+from tests.gateway.transports import TRANSPORT_WS, WebSocket
 from tests.helpers import eventually, produce, running_materializer
 from tests.materializer.conftest import catalog, delta, stock_take
 
@@ -69,8 +70,21 @@ async def test_a_client_reads_its_own_write_by_header_and_by_argument(
         body = (
             await http.post("/graphql", json={"query": by_argument, "variables": {"after": after}})
         ).json()
-    assert body["data"]["product"]["stock"] == {"available": 7}
-    assert body["extensions"]["consistency"]["met"] is True
+        assert body["data"]["product"]["stock"] == {"available": 7}
+        assert body["extensions"]["consistency"]["met"] is True
+        # A subscriber whose client just caused a change gets it in its first value.
+        [where] = await produce(
+            stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=4))]
+        )
+        topic, partition, offset = where.split(":")
+        subscription = (
+            "subscription($after: [SourcePositionInput!]) "
+            '{ stockChanged(productId: "abc", after: $after) { stock { available } } }'
+        )
+        after = [{"topic": topic, "partition": int(partition), "offset": int(offset)}]
+        first = await WebSocket(TRANSPORT_WS).run(http, subscription, {"after": after})
+    assert first["data"]["stockChanged"]["stock"] == {"available": 6}
+    assert first["extensions"]["consistency"]["met"] is True
 
 
 async def test_an_unmet_wait_is_reported_not_failed(

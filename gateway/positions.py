@@ -1,0 +1,65 @@
+"""Source positions as GraphQL arguments: ``after: [SourcePositionInput!]``.
+
+Queries and subscriptions take the positions of the records a client caused, and read
+only once those are applied (``consistency``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NewType
+
+import strawberry
+
+from shopwindow.gateway.consistency import MAX_POSITIONS, position
+from shopwindow.gateway.context import Info
+from shopwindow.gateway.errors import UserInputError
+
+
+def _offset(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError("An offset is a non-negative integer (as a number or a string).")
+    return int(value)
+
+
+Offset = NewType("Offset", int)
+OFFSET_SCALAR = strawberry.scalar(
+    name="Offset",
+    serialize=str,
+    parse_value=_offset,
+    description="A Kafka offset: a 64-bit integer, given as a number or a string.",
+)
+
+
+@strawberry.input(description="Where a record sits in a source topic.")
+class SourcePositionInput:
+    topic: str
+    partition: int
+    offset: Offset
+
+
+_AFTER = (
+    "Source records (e.g. the event the client just produced) to wait for before reading, "
+    "within SHOPWINDOW_CONSISTENCY_WAIT_MS; `extensions.consistency` reports the outcome."
+)
+
+
+After = Annotated[list[SourcePositionInput] | None, strawberry.argument(description=_AFTER)]
+
+
+async def read_after(info: Info, after: list[SourcePositionInput] | None) -> None:
+    """Wait until the positions in ``after`` are applied; then the operation reads fresh.
+
+    Raises:
+        UserInputError: When a position names no source topic, is out of range, or there
+            are too many.
+    """
+    if not after:
+        return
+    gate = info.context.consistency
+    if gate is None:
+        return
+    if len(after) > MAX_POSITIONS:
+        raise UserInputError(f"At most {MAX_POSITIONS} positions in 'after'.")
+    await info.context.read_after(
+        [position(p.topic, p.partition, int(p.offset), gate.sources) for p in after]
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
@@ -91,3 +93,19 @@ class Source:
         await self._producer.send_and_wait(
             record.topic, record.value, key=record.key, headers=record.headers
         )
+
+
+def fail_changelog_fetch_once(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Make the next Kafka fetch fail, as a broker going away would: the changelog reader
+    restarts. Returns a list that holds one item once the fetch has failed."""
+    real_getmany = AIOKafkaConsumer.getmany
+    failures: list[bool] = []
+
+    async def getmany_failing_once(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(True)
+            raise KafkaConnectionError("the broker went away")
+        return await real_getmany(self, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "getmany", getmany_failing_once)
+    return failures

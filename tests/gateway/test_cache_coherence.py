@@ -8,15 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaConnectionError
 from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from tests import kinds
-from tests.gateway.changelog_source import Source
+from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
 from tests.gateway.conftest import GatewayFactory, full_product
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, delta
@@ -109,16 +107,7 @@ async def test_a_restarted_reader_leaves_no_stale_product(
         # Stored and never announced: only MongoDB knows.
         await source.apply_quietly("abc", (kinds.INVENTORY, delta(-3, minutes=1)))
         assert (await _product(http))["version"] == 4  # The cached copy, for now.
-        real_getmany = AIOKafkaConsumer.getmany
-        failures: list[bool] = []
-
-        async def getmany_failing_once(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
-            if not failures:
-                failures.append(True)
-                raise KafkaConnectionError("the broker went away")
-            return await real_getmany(self, *args, **kwargs)
-
-        monkeypatch.setattr(AIOKafkaConsumer, "getmany", getmany_failing_once)
+        failures = fail_changelog_fetch_once(monkeypatch)
         served = await eventually(lambda: _product(http), lambda p: p["version"] == 5)
     assert failures
     assert served["stock"] == {"available": 0}

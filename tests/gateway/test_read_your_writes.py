@@ -49,39 +49,39 @@ async def test_a_client_reads_its_own_write_by_header_and_by_argument(
             return body
 
         await eventually(stock, lambda b: b["data"]["product"] is not None)
-        for change in (1, 2):
+        for minute in (1, 2):
             [where] = await produce(
-                stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=change))]
+                stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=minute))]
             )
             # Asked at once: without the wait the materializer may not have folded it.
             body = await stock(headers={"Shopwindow-After": where})
-            assert body["data"]["product"]["stock"] == {"available": 10 - change}
+            assert body["data"]["product"]["stock"] == {"available": 10 - minute}
             assert body["extensions"]["consistency"]["met"] is True
             assert body["extensions"]["consistency"]["pending"] == []
-        [where] = await produce(
-            stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=3))]
-        )
-        topic, partition, offset = where.split(":")
+
+        async def change(minutes: int) -> list[dict[str, Any]]:
+            [where] = await produce(
+                stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=minutes))]
+            )
+            topic, partition, offset = where.split(":")
+            return [{"topic": topic, "partition": int(partition), "offset": offset}]
+
+        after = await change(3)
         by_argument = (
             "query($after: [SourcePositionInput!]) "
             '{ product(id: "abc", after: $after) { stock { available } } }'
         )
-        after = [{"topic": topic, "partition": int(partition), "offset": offset}]
         body = (
             await http.post("/graphql", json={"query": by_argument, "variables": {"after": after}})
         ).json()
         assert body["data"]["product"]["stock"] == {"available": 7}
         assert body["extensions"]["consistency"]["met"] is True
         # A subscriber whose client just caused a change gets it in its first value.
-        [where] = await produce(
-            stack.kafka_bootstrap_servers, [(inventory, "abc", delta(-1, minutes=4))]
-        )
-        topic, partition, offset = where.split(":")
+        after = await change(4)
         subscription = (
             "subscription($after: [SourcePositionInput!]) "
             '{ stockChanged(productId: "abc", after: $after) { stock { available } } }'
         )
-        after = [{"topic": topic, "partition": int(partition), "offset": int(offset)}]
         first = await WebSocket(TRANSPORT_WS).run(http, subscription, {"after": after})
     assert first["data"]["stockChanged"]["stock"] == {"available": 6}
     assert first["extensions"]["consistency"]["met"] is True

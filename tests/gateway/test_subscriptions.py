@@ -13,7 +13,7 @@ import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
-from aiokafka.errors import IncompatibleBrokerVersion, KafkaConnectionError
+from aiokafka.errors import IncompatibleBrokerVersion
 from gql import Client, gql
 from gql.transport.exceptions import TransportError, TransportQueryError, TransportServerError
 from gql.transport.websockets import WebsocketsTransport
@@ -27,7 +27,7 @@ from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.conftest import TEST_PARTITIONS
-from tests.gateway.changelog_source import Source
+from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
 from tests.gateway.conftest import GatewayFactory, full_product
 from tests.helpers import eventually
 from tests.materializer.conftest import delta, price
@@ -248,16 +248,7 @@ async def test_a_restarted_changelog_reader_rereads_what_it_missed(
         first = await anext(subscribed.updates)
         # A change the reader never sees on the changelog: stored while it was away.
         await source.apply_quietly("abc", (kinds.INVENTORY, delta(-3, minutes=1)))
-        real_getmany = AIOKafkaConsumer.getmany
-        failures: list[bool] = []
-
-        async def getmany_failing_once(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
-            if not failures:
-                failures.append(True)
-                raise KafkaConnectionError("the broker went away")
-            return await real_getmany(self, *args, **kwargs)
-
-        monkeypatch.setattr(AIOKafkaConsumer, "getmany", getmany_failing_once)
+        failures = fail_changelog_fetch_once(monkeypatch)
         change = await asyncio.wait_for(anext(subscribed.updates), 20)
     assert failures
     assert first["stockChanged"]["stock"] == {"available": 3}

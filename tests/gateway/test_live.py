@@ -26,7 +26,7 @@ class StoredDocuments:
     def __init__(self, *docs: dict[str, Any]) -> None:
         self.docs = {d["_id"]: d for d in docs}
 
-    async def by_ids(self, ids: Sequence[str]) -> list[SaleProduct | None]:
+    async def by_ids(self, ids: Sequence[str], *, fresh: bool = False) -> list[SaleProduct | None]:
         return [read_sale_product(self.docs[i]) if i in self.docs else None for i in ids]
 
 

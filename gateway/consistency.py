@@ -12,6 +12,7 @@ anyway, and ``extensions.consistency`` says which positions were not applied yet
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from typing import Any
 import orjson
 
 from shopwindow.gateway.errors import UserInputError
+
+log = logging.getLogger(__name__)
 
 HEADER = "shopwindow-after"
 MAX_POSITIONS = 20
@@ -87,7 +90,8 @@ class AppliedPositions:
             progress: Any = orjson.loads(value or b"")
             key = (str(progress["topic"]), int(progress["partition"]))
             next_offset = int(progress["next_offset"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            log.warning("unreadable progress record", extra={"error": str(error)})
             return
         if next_offset > self._next.get(key, -1):
             self._next[key] = next_offset

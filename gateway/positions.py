@@ -16,7 +16,11 @@ from shopwindow.gateway.errors import UserInputError
 
 
 def _offset(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    # ASCII digits only: str.isdigit() would take "١٢" (Arabic-Indic) for 12.
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not text.isascii():
+        raise ValueError("An offset is a non-negative integer (as a number or a string).")
+    if not text.isdigit():  # Negative numbers, words, empty text.
         raise ValueError("An offset is a non-negative integer (as a number or a string).")
     return int(value)
 

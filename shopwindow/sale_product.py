@@ -79,7 +79,9 @@ def read_sale_product(document: Mapping[str, Any]) -> SaleProduct:
     Raises:
         NewerSchemaVersion: When a newer materializer wrote it.
     """
-    doc = upgrade(dict(document))
+    # Readers never see _meta; leaving it out also keeps the upgrade from touching the
+    # caller's nested bookkeeping.
+    doc = upgrade({key: value for key, value in document.items() if key != META})
     return SaleProduct(
         id=str(doc["_id"]),
         schema_version=doc["schema_version"],

@@ -14,6 +14,7 @@ import pytest
 
 from shopwindow.generated import ROOT, render
 from shopwindow.materializer.sources import CORE, RegistryError, SourceRegistry
+from shopwindow.materializer.sources.base import SourceTopic
 from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 
@@ -27,11 +28,8 @@ def test_the_checked_in_file_is_what_the_code_derives(path: Path) -> None:
 
 @pytest.mark.parametrize("topic", CORE.topics, ids=lambda t: t.setting)
 def test_every_source_topic_is_a_setting(
-    topic: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    topic: SourceTopic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shopwindow.materializer.sources.base import SourceTopic
-
-    assert isinstance(topic, SourceTopic)
     monkeypatch.setenv(f"SHOPWINDOW_TOPICS__{topic.setting.upper()}", "renamed")
     settings = MaterializerSettings(kafka_bootstrap_servers="k:9092", mongodb_uri="mongodb://m")
     assert topic.name_in(settings.topics) == "renamed"

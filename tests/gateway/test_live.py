@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from shopwindow.document import encode_changelog_value
+from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.live import ChangelogHub, LiveSubscription
 from shopwindow.gateway.loaders import ProductDocuments
+from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.materializer.sources import CORE, inventory
 from shopwindow.sale_product import SaleProduct, read_sale_product
 
@@ -100,3 +102,24 @@ async def test_unreadable_changelog_records_are_skipped() -> None:
     publish(hub, doc(3))
     assert (await next_of(updates)).version == 3
     await updates.aclose()
+
+
+def test_the_changelog_feeds_the_document_cache_tombstones_included() -> None:
+    cache = DocumentCache(10_000, GatewayMetrics())
+    hub = ChangelogHub(
+        "unused:9092", "changes", cast(ProductDocuments, StoredDocuments()), cache=cache
+    )
+    hub._dispatch(b"abc", encode_changelog_value(doc(3), CORE.sections))
+    cached = cache.lookup("abc")[1]
+    assert cached is not None and cached.version == 3
+    # Hidden at version 4: an older copy cannot come back.
+    hub._dispatch(b"abc", None, [("version", b"4")])
+    hub._dispatch(b"abc", encode_changelog_value(doc(3), CORE.sections))
+    assert cache.lookup("abc") == (True, None)
+    # A tombstone without a readable version, or an unreadable record: forgotten, so
+    # MongoDB answers for the product.
+    hub._dispatch(b"def", encode_changelog_value(doc(1, product_id="def"), CORE.sections))
+    hub._dispatch(b"def", None, [("version", b"\xff")])
+    hub._dispatch(b"ghi", encode_changelog_value(doc(1, product_id="ghi"), CORE.sections))
+    hub._dispatch(b"ghi", b'{"_id": "ghi", "version": 2, "schema_version": 99}')
+    assert cache.lookup("def") == cache.lookup("ghi") == (False, None)

@@ -20,7 +20,7 @@ from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.conftest import GatewayFactory
-from tests.gateway.transports import TRANSPORT_WS, WebSocket
+from tests.gateway.transports import LEGACY_WS, TRANSPORT_WS, TRANSPORTS, Transport, WebSocket
 from tests.helpers import eventually, produce, running_materializer
 from tests.materializer.conftest import catalog, delta, stock_take
 
@@ -154,3 +154,55 @@ async def test_a_wait_is_woken_by_progress_and_ignores_junk() -> None:
     # Progress never goes back.
     applied.record(b'{"topic": "inventory", "partition": 0, "next_offset": 2}')
     assert applied.pending(wanted) == []
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        [{"topic": "unknown.topic", "partition": 0, "offset": 1}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": -1}],
+        [{"topic": "INVENTORY", "partition": -1, "offset": 1}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": "9" * 20}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": "9" * 5000}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": "١٢"}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": "1e3"}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": True}],
+        [{"topic": "INVENTORY", "partition": 0, "offset": 1}] * (MAX_POSITIONS + 1),
+    ],
+    ids=[
+        "unknown-topic",
+        "negative-offset",
+        "negative-partition",
+        "offset-past-int64",
+        "offset-of-5000-digits",
+        "unicode-digits",
+        "exponent",
+        "boolean",
+        "too-many",
+    ],
+)
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.name)
+async def test_hostile_after_arguments_are_refused_on_every_transport(
+    after: list[dict[str, Any]],
+    transport: Transport,
+    topics: TopicNames,
+    gateway: GatewayFactory,
+) -> None:
+    inventory = kinds.INVENTORY.name_in(topics)
+    variables = {
+        "after": [{**p, "topic": p["topic"].replace("INVENTORY", inventory)} for p in after]
+    }
+    if transport.name == LEGACY_WS:  # That protocol carries subscriptions only.
+        document = (
+            "subscription($after: [SourcePositionInput!]) "
+            '{ stockChanged(productId: "abc", after: $after) { version } }'
+        )
+    else:
+        document = (
+            'query($after: [SourcePositionInput!]) { product(id: "abc", after: $after) { id } }'
+        )
+    async with gateway(consistency_wait_ms=100) as http:
+        body = await transport.run(http, document, variables)
+    codes = [e.get("extensions", {}).get("code") for e in body["errors"]]
+    assert codes and "INTERNAL" not in codes, body
+    assert "consistency" not in body.get("extensions", {})

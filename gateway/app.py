@@ -18,9 +18,11 @@ from shopwindow.gateway.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
 from shopwindow.gateway.document_cache import DocumentCache
 from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
+from shopwindow.gateway.http_caching import HttpCaching
 from shopwindow.gateway.live import ChangelogHub
 from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
 from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.persisted import load_manifest
 from shopwindow.gateway.policy import Limits, OperationPolicy
 from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
@@ -49,9 +51,15 @@ def create_app(
 
     Raises:
         ExtensionError: When an extension cannot be loaded.
+        ManifestError: When the trusted-documents manifest cannot be used.
     """
     if extensions is None:
         extensions = load_extensions(settings.extensions)
+    trusted = (
+        load_manifest(settings.persisted_manifest)
+        if settings.persisted_only and settings.persisted_manifest is not None
+        else None
+    )
     client = mongo_client(
         settings.mongodb_uri.get_secret_value(), "shopwindow-gateway", serverSelectionTimeoutMS=5000
     )
@@ -115,12 +123,21 @@ def create_app(
             max_cost=settings.max_query_cost,
             timeout_s=settings.request_timeout_ms / 1000,
             introspection=settings.introspection,
+            persisted_query_bytes=settings.persisted_query_cache_mb * 1024 * 1024,
         ),
         metrics,
+        trusted,
     )
+    metrics.persisted_query_bytes.set_function(lambda: policy.persisted.stored_bytes)
     endpoint = GraphQLEndpoint(
         policy,
-        HttpLimits(max_body_bytes=settings.max_body_bytes, graphiql=settings.graphiql),
+        HttpLimits(
+            max_body_bytes=settings.max_body_bytes,
+            graphiql=settings.graphiql,
+            caching=HttpCaching(
+                settings.http_cache_max_age_s, settings.http_cache_stale_while_revalidate_s
+            ),
+        ),
         verifier,
         context,
         metrics,
@@ -142,6 +159,7 @@ def create_app(
             connection_init_timeout_s=settings.ws_connection_init_timeout_s,
             max_message_bytes=settings.ws_max_message_bytes,
         ),
+        policy.resolve,
     )
 
     async def readiness() -> list[str]:

@@ -18,12 +18,19 @@ class Freshness:
 
     def __init__(self) -> None:
         self._oldest: datetime | None = None
+        self._documents: list[tuple[str, int]] = []
 
     def saw(self, product: SaleProduct) -> None:
         """Count a product the result returns."""
+        self._documents.append((product.id, product.version))
         when = product.materialized_at
         if when is not None and (self._oldest is None or when < self._oldest):
             self._oldest = when
+
+    @property
+    def documents(self) -> list[tuple[str, int]]:
+        """``(id, version)`` of every product returned since the last report."""
+        return self._documents
 
     def report(self, changelog_lag: int | None) -> dict[str, Any]:
         """The ``freshness`` extension, and start afresh (for a subscription's next event).
@@ -33,6 +40,7 @@ class Freshness:
                 while its reader is not assigned.
         """
         oldest, self._oldest = self._oldest, None
+        self._documents = []
         return {
             "oldestMaterializedAt": oldest.isoformat() if oldest else None,
             "changelogLag": changelog_lag,

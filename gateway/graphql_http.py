@@ -8,6 +8,8 @@
   mistyped parameters) are 400 for every client.
 * Operations are checked, run and masked by the ``OperationPolicy`` every transport
   shares; results are serialized by orjson.
+* Persisted operations (``extensions.persistedQuery``) are resolved by that policy; a
+  GET for one gets an entity tag and caching headers (``http_caching``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
 from shopwindow.gateway.consistency import HEADER, parse_after
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.http_caching import NO_STORE, VARY, HttpCaching, entity_tag, matches
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.policy import OperationPolicy, OperationRefused
+from shopwindow.gateway.persisted import BAD_REQUEST, NOT_FOUND
+from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
 
 # A client's request id goes into logs and headers: only a short, plain one is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -44,6 +48,7 @@ class HttpLimits:
 
     max_body_bytes: int
     graphiql: bool
+    caching: HttpCaching = HttpCaching(max_age_s=0, stale_while_revalidate_s=0)
 
 
 def _status(status: int, media_type: str) -> int:
@@ -124,7 +129,9 @@ class GraphQLEndpoint:
         return "text/html" in accept and "query" not in request.query_params
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
-        query, variables, operation_name = await _read_params(request, self._limits.max_body_bytes)
+        query, variables, operation_name, extensions = await _read_params(
+            request, self._limits.max_body_bytes
+        )
         try:
             viewer = self._verifier.viewer(request.headers.get("authorization"))
         except AuthenticationError as error:
@@ -132,10 +139,9 @@ class GraphQLEndpoint:
                 401, str(error), "UNAUTHENTICATED", {"www-authenticate": "Bearer"}
             ) from None
         try:
-            operation = self._policy.check(query, variables, operation_name)
+            operation = self._policy.check(query, variables, operation_name, extensions)
         except OperationRefused as refused:
-            errors = {"errors": [e.formatted for e in refused.errors]}
-            return _respond(errors, _status(400, media_type), media_type)
+            return _refusal(refused, media_type)
         _check_method(request.method, operation.definition)
         context = self._context_factory(viewer, request_id, None)
         after = request.headers.get(HEADER)
@@ -152,6 +158,8 @@ class GraphQLEndpoint:
         # No data and no field path: the request itself was wrong (e.g. a variable of
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
+        if request.method == "GET" and operation.persisted_id and not result.errors:
+            return self._cacheable(request, operation, context, result.data, media_type)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -161,10 +169,52 @@ class GraphQLEndpoint:
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 
+    def _cacheable(
+        self,
+        request: Request,
+        operation: Operation,
+        context: GatewayContext,
+        data: Any,
+        media_type: str,
+    ) -> Response:
+        # Serialized once: the entity tag digests the very bytes the body carries.
+        data_bytes = orjson.dumps(data)
+        assert operation.persisted_id is not None
+        tag = entity_tag(
+            operation.persisted_id,
+            operation.name,
+            operation.variables,
+            context.segment,
+            context.freshness.documents,
+            data_bytes,
+        )
+        if context.consistency_report is not None:
+            cache_control = NO_STORE
+        else:
+            cache_control = self._limits.caching.cache_control(context.viewer.subject is not None)
+        headers = {"etag": tag, "cache-control": cache_control, "vary": VARY}
+        if matches(request.headers.get("if-none-match"), tag):
+            self._metrics.not_modified.inc()
+            return Response(status_code=304, headers=headers)
+        extensions = orjson.dumps(self._policy.result_extensions(operation, context))
+        body = b'{"data":' + data_bytes + b',"extensions":' + extensions + b"}"
+        return Response(body, 200, headers=headers, media_type=media_type)
+
+
+def _refusal(refused: OperationRefused, media_type: str) -> Response:
+    errors = {"errors": [e.formatted for e in refused.errors]}
+    if refused.code == NOT_FOUND:
+        # Not a failure: an APQ client's cue to send the text. Never cached.
+        return _respond(errors, 200, media_type, {"cache-control": NO_STORE})
+    if refused.code == BAD_REQUEST:
+        return _respond(errors, 400, media_type)  # Malformed, for every client.
+    return _respond(errors, _status(400, media_type), media_type)
+
 
 def _respond(
     body: Mapping[str, Any], status: int, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
+    headers = {"cache-control": NO_STORE, **(headers or {})}
     return Response(orjson.dumps(body), status, headers=headers, media_type=media_type)
 
 
@@ -192,7 +242,7 @@ def _check_method(method: str, operation: OperationDefinitionNode) -> None:
 
 async def _read_params(
     request: Request, max_body_bytes: int
-) -> tuple[str, dict[str, Any] | None, str | None]:
+) -> tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]:
     if request.method == "GET":
         params: Mapping[str, Any] = request.query_params
         variables = _json_param(params, "variables")
@@ -241,13 +291,15 @@ def _json_param(params: Mapping[str, Any], name: str) -> Any:
 
 def _validate_params(
     query: Any, variables: Any, operation_name: Any, extensions: Any
-) -> tuple[str, dict[str, Any] | None, str | None]:
-    if not isinstance(query, str) or not query.strip():
-        raise RequestError(400, "'query' must be a non-empty string.", "BAD_REQUEST")
+) -> tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]:
     if extensions is not None and not isinstance(extensions, dict):
         raise RequestError(400, "'extensions' must be an object.", "BAD_REQUEST")
+    persisted = extensions is not None and "persistedQuery" in extensions
+    # A persisted operation may come without its text (the policy resolves it).
+    if not (persisted and query is None) and (not isinstance(query, str) or not query.strip()):
+        raise RequestError(400, "'query' must be a non-empty string.", "BAD_REQUEST")
     if variables is not None and not isinstance(variables, dict):
         raise RequestError(400, "'variables' must be an object.", "BAD_REQUEST")
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestError(400, "'operationName' must be a string.", "BAD_REQUEST")
-    return query, variables, operation_name
+    return query, variables, operation_name, extensions

@@ -52,3 +52,13 @@ class GatewayMetrics:
             "Documents the cache holds.",
             registry=self.registry,
         )
+        self.not_modified = Counter(
+            "shopwindow_graphql_not_modified",
+            "GET requests for persisted queries answered 304 Not Modified.",
+            registry=self.registry,
+        )
+        self.persisted_query_bytes = Gauge(
+            "shopwindow_persisted_query_bytes",
+            "Bytes of operation text the automatic persisted query store holds.",
+            registry=self.registry,
+        )

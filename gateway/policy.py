@@ -38,6 +38,7 @@ from shopwindow.gateway.cost import CostEstimator
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
 from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.persisted import PersistedOperations, PersistedRefusal
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Limits:
     max_cost: int
     timeout_s: float
     introspection: bool
+    persisted_query_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class Operation:
     variables: dict[str, Any] | None
     name: str | None
     cost: int
+    persisted_id: str | None = None
 
 
 OperationContextFactory = Callable[..., GatewayContext]
@@ -100,9 +103,17 @@ class OperationPolicy:
         schema: The executable schema.
         limits: The limits of every operation.
         metrics: Where to count errors.
+        trusted_documents: The only operations that may run, by id (trusted-documents
+            mode); ``None`` runs any valid operation, with automatic persisted queries.
     """
 
-    def __init__(self, schema: GraphQLSchema, limits: Limits, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        limits: Limits,
+        metrics: GatewayMetrics,
+        trusted_documents: Mapping[str, str] | None = None,
+    ) -> None:
         self._schema = schema
         self.limits = limits
         self._metrics = metrics
@@ -115,6 +126,13 @@ class OperationPolicy:
         if not limits.introspection:
             self._rules.append(NoSchemaIntrospectionCustomRule)
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
+        self.persisted = PersistedOperations(
+            trusted_documents, limits.persisted_query_bytes, self._valid
+        )
+
+    def _valid(self, query: str) -> bool:
+        prepared = self.prepare(query)
+        return prepared.document is not None and not prepared.errors
 
     @property
     def _hide_suggestions(self) -> bool:
@@ -146,14 +164,33 @@ class OperationPolicy:
         }
         return Prepared(document, errors, fragments)
 
+    def resolve(self, query: Any, extensions: Any) -> tuple[str, str | None]:
+        """The text of the operation a request names, and its persisted id if any.
+
+        Raises:
+            OperationRefused: An unknown or untrusted persisted operation, or no text.
+        """
+        try:
+            text = self.persisted.resolve(query, extensions)
+        except PersistedRefusal as refusal:
+            self._metrics.errors.labels(refusal.code).inc()
+            raise OperationRefused([refusal.error], refusal.code) from None
+        return text.query, text.persisted_id
+
     def check(
-        self, query: str, variables: dict[str, Any] | None, operation_name: str | None
+        self,
+        query: Any,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: Any = None,
     ) -> Operation:
-        """Everything that can be checked before running.
+        """Everything that can be checked before running, the persisted operation a
+        request names by ``extensions.persistedQuery`` resolved first.
 
         Raises:
             OperationRefused: With the client's errors and a code.
         """
+        query, persisted_id = self.resolve(query, extensions)
         prepared = self.prepare(query)
         if prepared.document is None:
             raise self._refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")
@@ -170,7 +207,9 @@ class OperationPolicy:
                 extensions={"cost": cost, "limit": self.limits.max_cost},
             )
             raise self._refuse([error], "QUERY_TOO_COSTLY")
-        return Operation(prepared.document, definition, variables, operation_name, cost)
+        return Operation(
+            prepared.document, definition, variables, operation_name, cost, persisted_id
+        )
 
     def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
         self._metrics.errors.labels(code).inc()

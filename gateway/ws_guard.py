@@ -9,7 +9,10 @@ would choke on, and so that both protocols get the same hygiene:
   long, with a bounded operation id and a well-typed payload (else close 4400, or
   1009 for size), and nothing is logged as an error;
 * connections without an operation for ``idle_timeout_s`` are closed (1001), and
-  clients too slow to take a message within ``send_timeout_s`` are cut.
+  clients too slow to take a message within ``send_timeout_s`` are cut;
+* an operation named by ``extensions.persistedQuery`` is resolved to its text before
+  Strawberry sees it, and one that may not run (an APQ miss, an untrusted document) is
+  answered with an ``error`` message for its id, as the HTTP endpoint answers it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from shopwindow.gateway.policy import OperationRefused
+
 log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
@@ -29,6 +34,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (query, extensions) as sent -> (the text to run, its persisted id); see OperationPolicy.
+Resolve = Callable[[Any, Any], tuple[str, str | None]]
 
 MAX_OPERATION_ID_CHARS = 128
 
@@ -46,6 +53,7 @@ class _Protocol:
     starts: str
     ends_in: str
     ends_out: frozenset[str]
+    errors_as_list: bool
 
 
 _PROTOCOLS = {
@@ -54,14 +62,28 @@ _PROTOCOLS = {
         "subscribe",
         "complete",
         frozenset({"complete", "error"}),
+        errors_as_list=True,
     ),
     "graphql-ws": _Protocol(
         frozenset({"connection_init", "connection_terminate", "start", "stop"}),
         "start",
         "stop",
         frozenset({"complete", "error"}),
+        errors_as_list=False,
     ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    # Sent to the client in place of passing the frame on.
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +103,13 @@ class WebSocketGuard:
     Args:
         app: The WebSocket ASGI app.
         limits: The bounds.
+        resolve: Resolves persisted operations, as for HTTP.
     """
 
-    def __init__(self, app: ASGIApp, limits: GuardLimits) -> None:
+    def __init__(self, app: ASGIApp, limits: GuardLimits, resolve: Resolve) -> None:
         self._app = app
         self.limits = limits
+        self.resolve = resolve
         self.connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,48 +184,76 @@ class _GuardedConnection:
             message = receiving.result()
             if message.get("type") != "websocket.receive" or self._protocol is None:
                 return message
-            problem = self._check(message)
-            if problem is None:
-                return message
-            await self._close(*problem)
-            return {"type": "websocket.disconnect", "code": problem[0]}
+            verdict = self._check(message)
+            if isinstance(verdict, _Answer):
+                await self._send_guarded({"type": "websocket.send", "text": verdict.text})
+                continue
+            if isinstance(verdict, _Close):
+                await self._close(verdict.code, verdict.reason)
+                return {"type": "websocket.disconnect", "code": verdict.code}
+            return verdict
 
-    def _check(self, message: Message) -> tuple[int, str] | None:
+    def _check(self, message: Message) -> Message | _Close | _Answer:
         assert self._protocol is not None
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if isinstance(text, str) else len(data or b"")
         if size > self._limits.max_message_bytes:
-            return _TOO_BIG, f"Messages are limited to {self._limits.max_message_bytes} bytes"
+            return _Close(
+                _TOO_BIG, f"Messages are limited to {self._limits.max_message_bytes} bytes"
+            )
         if not isinstance(text, str):
-            return _BAD_MESSAGE, "WebSocket message type must be text"
+            return _Close(_BAD_MESSAGE, "WebSocket message type must be text")
         try:
             frame = json.loads(text)
         except (ValueError, RecursionError):
-            return _BAD_MESSAGE, "WebSocket message must be valid JSON"
+            return _Close(_BAD_MESSAGE, "WebSocket message must be valid JSON")
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            return _BAD_MESSAGE, "WebSocket message must be an object with a type"
+            return _Close(_BAD_MESSAGE, "WebSocket message must be an object with a type")
         kind = frame["type"]
         if kind not in self._protocol.incoming:
-            return _BAD_MESSAGE, f"Unknown message type: {kind[:64]}"
+            return _Close(_BAD_MESSAGE, f"Unknown message type: {kind[:64]}")
         if kind == "connection_init":
             if self._initialised:
-                return _TOO_MANY_INITS, "Too many initialisation requests"
+                return _Close(_TOO_MANY_INITS, "Too many initialisation requests")
             self._initialised = True
-            return None
+            return message
         if "id" in frame or kind in (self._protocol.starts, self._protocol.ends_in):
             operation_id = frame.get("id")
             if not isinstance(operation_id, str) or not 0 < len(operation_id) <= (
                 MAX_OPERATION_ID_CHARS
             ):
-                return _BAD_MESSAGE, "Operation ids are strings of 1 to 128 characters"
+                return _Close(_BAD_MESSAGE, "Operation ids are strings of 1 to 128 characters")
             if kind == self._protocol.starts:
-                problem = _check_payload(frame.get("payload"))
-                if problem is not None:
-                    return _BAD_MESSAGE, problem
-                self._operations.add(operation_id)
-            elif kind == self._protocol.ends_in:
+                return self._start(message, frame, operation_id)
+            if kind == self._protocol.ends_in:
                 self._ended(operation_id)
-        return None
+        return message
+
+    def _start(
+        self, message: Message, frame: dict[str, Any], operation_id: str
+    ) -> Message | _Close | _Answer:
+        assert self._protocol is not None
+        payload = frame.get("payload")
+        problem = _check_payload(payload)
+        if problem is not None:
+            return _Close(_BAD_MESSAGE, problem)
+        assert isinstance(payload, dict)
+        try:
+            query, _ = self._guard.resolve(payload.get("query"), payload.get("extensions"))
+        except OperationRefused as refused:
+            errors = [e.formatted for e in refused.errors]
+            answer = {
+                "id": operation_id,
+                "type": "error",
+                "payload": errors if self._protocol.errors_as_list else errors[0],
+            }
+            return _Answer(json.dumps(answer))
+        self._operations.add(operation_id)
+        if query == payload.get("query"):
+            return message
+        # Strawberry's handlers need the text: hand them the resolved operation.
+        payload["query"] = query
+        return {**message, "text": json.dumps(frame)}
 
     def _ended(self, operation_id: str) -> None:
         self._operations.discard(operation_id)
@@ -241,7 +293,12 @@ class _GuardedConnection:
 def _check_payload(payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return "The payload must be an object"
-    if not isinstance(payload.get("query"), str):
+    extensions = payload.get("extensions")
+    persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
+    # A persisted operation may come without its text (resolved before Strawberry).
+    if not isinstance(payload.get("query"), str) and not (
+        persisted and payload.get("query") is None
+    ):
         return "The payload's query must be a string"
     if not isinstance(payload.get("variables"), dict | None):
         return "The payload's variables must be an object"

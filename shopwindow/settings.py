@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopwindow.topics import TopicNames
@@ -116,6 +116,39 @@ class GatewaySettings(ConnectionSettings):
         "counted by their encoded size (in memory they take a few times more); 0 turns "
         "the cache off.",
     )
+    http_cache_max_age_s: int = Field(
+        default=5,
+        ge=0,
+        le=365 * 24 * 3600,
+        description="max-age of GET answers to persisted queries (public for anonymous "
+        "viewers, private for authenticated ones).",
+    )
+    http_cache_stale_while_revalidate_s: int = Field(
+        default=30,
+        ge=0,
+        le=365 * 24 * 3600,
+        description="How long a CDN may serve an anonymous answer stale while it revalidates.",
+    )
+    persisted_query_cache_mb: int = Field(
+        default=16,
+        ge=0,
+        le=4096,
+        description="Operation texts kept for automatic persisted queries, per replica.",
+    )
+    persisted_only: bool = Field(
+        default=False,
+        description="Trusted documents: run only the operations of persisted_manifest.",
+    )
+    persisted_manifest: Path | None = Field(
+        default=None,
+        description="Apollo persisted-query manifest (JSON) of the trusted documents.",
+    )
+
+    @model_validator(mode="after")
+    def _trusted_documents_need_a_manifest(self) -> GatewaySettings:
+        if self.persisted_only and self.persisted_manifest is None:
+            raise ValueError("persisted_only needs persisted_manifest")
+        return self
 
 
 class MaterializerSettings(ConnectionSettings):

@@ -24,9 +24,10 @@ class Transport(Protocol):
     async def run(
         self,
         http: httpx.AsyncClient,
-        document: str,
+        document: str | None,
         variables: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -36,12 +37,13 @@ class Http:
     async def run(
         self,
         http: httpx.AsyncClient,
-        document: str,
+        document: str | None,
         variables: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         response = await http.post(
-            "/graphql", json={"query": document, "variables": variables}, headers=headers
+            "/graphql", json=_payload(document, variables, extensions), headers=headers
         )
         # A timeout is a 504 by design; any other 5xx is a crash that got through.
         assert response.status_code < 500 or response.status_code == 504, response.text
@@ -57,9 +59,10 @@ class WebSocket:
     async def run(
         self,
         http: httpx.AsyncClient,
-        document: str,
+        document: str | None,
         variables: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         url = f"ws://127.0.0.1:{http.base_url.port}/graphql"
         async with (
@@ -67,7 +70,7 @@ class WebSocket:
             connect(url, subprotocols=[self.name], open_timeout=10) as ws,  # type: ignore[list-item]
         ):
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-            payload = {"query": document, "variables": variables}
+            payload = _payload(document, variables, extensions)
             await ws.send(json.dumps({"type": self._start, "id": "1", "payload": payload}))
             while True:
                 frame = json.loads(await ws.recv(decode=True))
@@ -80,6 +83,18 @@ class WebSocket:
                     errors = frame["payload"]
                     return {"errors": errors if isinstance(errors, list) else [errors]}
                 raise AssertionError(f"unexpected frame {frame}")
+
+
+def _payload(
+    document: str | None, variables: dict[str, Any] | None, extensions: dict[str, Any] | None
+) -> dict[str, Any]:
+    # A persisted operation may be named by its hash alone: no query at all.
+    payload: dict[str, Any] = {"variables": variables}
+    if document is not None:
+        payload["query"] = document
+    if extensions is not None:
+        payload["extensions"] = extensions
+    return payload
 
 
 TRANSPORTS: list[Transport] = [Http(), WebSocket(TRANSPORT_WS), WebSocket(LEGACY_WS)]

@@ -51,6 +51,8 @@ NON_DEFAULT: dict[str, Any] = {
         "containerPort": 8080,
         "graphiql": True,
         "documentCacheMB": 0,
+        "httpCache": {"maxAgeSeconds": 60},
+        "persistedQueries": {"trustedDocumentsConfigMap": "shop-operations"},
         "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
     },
     "materializer": {"replicaCount": 6, "containerPort": 9200, "groupId": "shop-materializer"},
@@ -193,6 +195,9 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     [mount] = [m for m in gateway_container["volumeMounts"] if m["name"] == "jwt"]
     assert gateway_env["SHOPWINDOW_JWT_JWKS_FILE"] == f"{mount['mountPath']}/jwt-jwks.json"
     gateway_env.pop("SHOPWINDOW_JWT_JWKS_FILE")
+    [trusted] = [m for m in gateway_container["volumeMounts"] if m["name"] == "trusted-documents"]
+    manifest = gateway_env["SHOPWINDOW_PERSISTED_MANIFEST"]
+    assert manifest == f"{trusted['mountPath']}/manifest.json"
 
     gateway, unknown_to_gateway = settings_from(GatewaySettings, gateway_env, monkeypatch)
     materializer, unknown_to_materializer = settings_from(
@@ -205,6 +210,9 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
         gateway.max_tokens == 5000 and gateway.graphiql is True and gateway.jwt_audience == "shop"
     )
     assert gateway.document_cache_mb == 0
+    assert gateway.http_cache_max_age_s == 60 and gateway.http_cache_stale_while_revalidate_s == 30
+    # The manifest's path was checked above: a file only the pod has.
+    assert gateway.persisted_only is True
     assert (
         materializer.materializer_http_port
         == container(docs, "materializer")["ports"][0]["containerPort"]

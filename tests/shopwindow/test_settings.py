@@ -50,6 +50,9 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_MAX_QUERY_COST", "0", "SHOPWINDOW_MAX_QUERY_COST: Input should be greater"),
         ("SHOPWINDOW_WS_MAX_MESSAGE_BYTES", "10", "SHOPWINDOW_WS_MAX_MESSAGE_BYTES: Input should"),
         ("SHOPWINDOW_WS_CONNECTION_INIT_TIMEOUT_S", "-1", "SHOPWINDOW_WS_CONNECTION_INIT_TIMEOUT"),
+        ("SHOPWINDOW_PERSISTED_ONLY", "true", "persisted_only needs persisted_manifest"),
+        ("SHOPWINDOW_HTTP_CACHE_MAX_AGE_S", "-5", "SHOPWINDOW_HTTP_CACHE_MAX_AGE_S: Input"),
+        ("SHOPWINDOW_PERSISTED_QUERY_CACHE_MB", "1e9", "SHOPWINDOW_PERSISTED_QUERY_CACHE_MB"),
     ],
 )
 def test_invalid_values_are_named(

@@ -1,0 +1,155 @@
+"""Persisted operations on every transport, and HTTP caching of persisted GETs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from shopwindow.gateway.persisted import sha256_of
+from shopwindow.topics import TopicNames
+from tests import kinds
+from tests.gateway.changelog_source import Source
+from tests.gateway.conftest import GatewayFactory, Seed, full_product
+from tests.gateway.test_auth import SECRET, token
+from tests.gateway.transports import LEGACY_WS, TRANSPORTS, Transport
+from tests.helpers import eventually
+from tests.materializer.conftest import price
+
+PAGE = "query Page($id: ID!) { product(id: $id) { id name price { amount } } }"
+LIVE = "subscription Live($id: ID!) { product: productChanged(id: $id) { id name } }"
+
+
+def persisted(query: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256_of(query)}}
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.name)
+async def test_an_apq_miss_then_the_text_then_a_hit(
+    transport: Transport, seed: Seed, gateway: GatewayFactory
+) -> None:
+    await seed("abc", *full_product("abc"))
+    # A text of its own per transport, so that each starts with a miss; the legacy
+    # WebSocket protocol carries subscriptions only.
+    field = "productChanged(id:" if transport.name == LEGACY_WS else "product(id:"
+    query = f'{{ {transport.name.replace("-", "_")}: {field} "abc") {{ name }} }}'
+    if transport.name == LEGACY_WS:
+        query = "subscription " + query
+    async with gateway() as http:
+        missed = await transport.run(http, None, extensions=persisted(query))
+        assert codes(missed) == ["PERSISTED_QUERY_NOT_FOUND"]
+        assert missed["errors"][0]["message"] == "PersistedQueryNotFound"
+        sent = await transport.run(http, query, extensions=persisted(query))
+        hit = await transport.run(http, None, extensions=persisted(query))
+        wrong = await transport.run(http, "{ __typename }", extensions=persisted(query))
+    expected = {transport.name.replace("-", "_"): {"name": "Trail shoe"}}
+    assert sent["data"] == hit["data"] == expected
+    assert codes(wrong) == ["BAD_REQUEST"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.name)
+async def test_trusted_documents_refuse_every_other_operation(
+    transport: Transport, tmp_path: Path, seed: Seed, gateway: GatewayFactory
+) -> None:
+    await seed("abc", *full_product("abc"))
+    manifest = tmp_path / "manifest.json"
+    operations = [
+        {"id": "page-1", "name": "Page", "type": "query", "body": PAGE},
+        {"id": "live-1", "name": "Live", "type": "subscription", "body": LIVE},
+    ]
+    # The legacy WebSocket protocol carries subscriptions only.
+    op_id, text = ("live-1", LIVE) if transport.name == LEGACY_WS else ("page-1", PAGE)
+    manifest.write_bytes(
+        orjson.dumps(
+            {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
+        )
+    )
+    by_id = {"persistedQuery": {"version": 1, "sha256Hash": op_id}}
+    async with gateway(persisted_only=True, persisted_manifest=manifest) as http:
+        listed = await transport.run(http, None, {"id": "abc"}, extensions=by_id)
+        listed_text = await transport.run(http, text, {"id": "abc"})
+        other = await transport.run(http, '{ product(id: "abc") { id } }')
+        learnt = await transport.run(http, "{ __typename }", extensions=persisted("{ __typename }"))
+        unknown = await transport.run(
+            http, None, extensions={"persistedQuery": {"version": 1, "sha256Hash": "page-2"}}
+        )
+    assert listed["data"]["product"]["id"] == "abc"
+    assert listed_text["data"] == listed["data"]
+    for refused in (other, learnt, unknown):
+        assert codes(refused) == ["PERSISTED_QUERY_NOT_IN_LIST"]
+        assert "data" not in refused or refused["data"] is None
+
+
+async def get(
+    http: httpx.AsyncClient, query: str | None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    params = {"variables": '{"id": "abc"}', "extensions": orjson.dumps(persisted(PAGE)).decode()}
+    if query is not None:
+        params["query"] = query
+    return await http.get("/graphql", params=params, headers=headers)
+
+
+async def test_a_persisted_get_is_revalidated_with_its_entity_tag(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with gateway(http_cache_max_age_s=7, http_cache_stale_while_revalidate_s=60) as http:
+        missed = await get(http, None)
+        assert missed.status_code == 200 and missed.headers["cache-control"] == "no-store"
+        first = await get(http, PAGE)
+        assert first.status_code == 200, first.text
+        tag = first.headers["etag"]
+        assert tag.startswith('W/"')
+        assert first.headers["cache-control"] == "public, max-age=7, stale-while-revalidate=60"
+        assert "Authorization" in first.headers["vary"]
+        # What a CDN or browser does: ask again, by hash alone, with the tag.
+        same = await get(http, None, {"if-none-match": tag})
+        assert same.status_code == 304 and same.content == b""
+        assert same.headers["etag"] == tag
+        await source.apply("abc", (kinds.PRICES, price("abc", "12.50", minutes=1)))
+
+        async def revalidate() -> httpx.Response:
+            return await get(http, None, {"if-none-match": tag})
+
+        changed = await eventually(revalidate, lambda r: r.status_code == 200)
+        assert changed.headers["etag"] != tag
+        assert changed.json()["data"]["product"]["price"] == {"amount": "12.50"}
+        metrics = (await http.get("/metrics")).text
+    [counted] = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("shopwindow_graphql_not_modified_total")
+    ]
+    assert float(counted.split()[1]) >= 1  # And more while the change travelled.
+
+
+async def test_only_anonymous_successful_persisted_gets_are_shared(
+    topics: TopicNames, seed: Seed, gateway: GatewayFactory
+) -> None:
+    await seed("abc", *full_product("abc"))
+    async with gateway(jwt_hs256_secret=SECRET) as http:
+        await get(http, PAGE)
+        signed_in = await get(http, None, {"authorization": f"Bearer {token(segment='gold')}"})
+        after = f"{kinds.INVENTORY.name_in(topics)}:0:0"
+        consistent = await get(http, None, {"shopwindow-after": after})
+        posted = await http.post("/graphql", json={"query": PAGE, "variables": {"id": "abc"}})
+        failing = await http.get(
+            "/graphql",
+            params={
+                "query": "{ products(ids: []) { id } nope }",
+                "extensions": orjson.dumps(persisted("{ products(ids: []) { id } nope }")).decode(),
+            },
+        )
+    assert signed_in.headers["cache-control"] == "private, max-age=5"
+    assert signed_in.json()["data"]["product"]["price"] == {"amount": "15.00"}
+    assert consistent.headers["cache-control"] == "no-store"
+    for response in (posted, failing):
+        assert response.headers["cache-control"] == "no-store"
+        assert "etag" not in response.headers

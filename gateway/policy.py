@@ -14,9 +14,10 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -24,6 +25,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     execute,
     get_operation_ast,
     parse,
@@ -39,10 +41,12 @@ from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import PersistedOperations, PersistedRefusal
+from shopwindow.gateway.plan import ExecutionPlan, Unplannable
 
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 1000
+_COSTS_PER_DOCUMENT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +64,16 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A parsed and validated document, cached per query text."""
+    """A parsed and validated document, cached per query text, with what each of its
+    operations compiles to."""
 
     document: DocumentNode | None
     errors: list[GraphQLError]
     fragments: Mapping[str, FragmentDefinitionNode]
+    # By operation name: its plan, or None where graphql-core runs it.
+    plans: dict[str | None, ExecutionPlan | None] = field(default_factory=dict)
+    # By operation name and variables: the estimated cost.
+    costs: dict[tuple[str | None, bytes], int] = field(default_factory=dict)
 
 
 class OperationRefused(Exception):
@@ -91,6 +100,7 @@ class Operation:
     name: str | None
     cost: int
     persisted_id: str | None = None
+    plan: ExecutionPlan | None = None
 
 
 OperationContextFactory = Callable[..., GatewayContext]
@@ -105,6 +115,8 @@ class OperationPolicy:
         metrics: Where to count errors.
         trusted_documents: The only operations that may run, by id (trusted-documents
             mode); ``None`` runs any valid operation, with automatic persisted queries.
+        plans: Run queries through execution plans (``gateway.plan``); graphql-core
+            runs everything when off.
     """
 
     def __init__(
@@ -113,7 +125,9 @@ class OperationPolicy:
         limits: Limits,
         metrics: GatewayMetrics,
         trusted_documents: Mapping[str, str] | None = None,
+        plans: bool = True,
     ) -> None:
+        self._plans = plans
         self._schema = schema
         self.limits = limits
         self._metrics = metrics
@@ -200,7 +214,7 @@ class OperationPolicy:
         if definition is None:
             error = GraphQLError("Operation not found or ambiguous; give operationName.")
             raise self._refuse([error], "BAD_REQUEST")
-        cost = self._cost.estimate(definition, prepared.fragments, variables)
+        cost = self._estimate(prepared, definition, operation_name, variables)
         if cost > self.limits.max_cost:
             error = GraphQLError(
                 f"The query's estimated cost is {cost}; the limit is {self.limits.max_cost}.",
@@ -208,8 +222,50 @@ class OperationPolicy:
             )
             raise self._refuse([error], "QUERY_TOO_COSTLY")
         return Operation(
-            prepared.document, definition, variables, operation_name, cost, persisted_id
+            prepared.document,
+            definition,
+            variables,
+            operation_name,
+            cost,
+            persisted_id,
+            self._plan(prepared, definition, operation_name),
         )
+
+    def _estimate(
+        self,
+        prepared: Prepared,
+        definition: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> int:
+        # The estimate depends on the operation and its variables only: a persisted
+        # operation asked again with the same variables costs a dict lookup.
+        try:
+            key = (operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        except TypeError:
+            return self._cost.estimate(definition, prepared.fragments, variables)
+        cost = prepared.costs.get(key)
+        if cost is None:
+            cost = self._cost.estimate(definition, prepared.fragments, variables)
+            if len(prepared.costs) >= _COSTS_PER_DOCUMENT:
+                prepared.costs.clear()
+            prepared.costs[key] = cost
+        return cost
+
+    def _plan(
+        self, prepared: Prepared, definition: OperationDefinitionNode, operation_name: str | None
+    ) -> ExecutionPlan | None:
+        if not self._plans or definition.operation is not OperationType.QUERY:
+            return None
+        if operation_name not in prepared.plans:
+            try:
+                plan: ExecutionPlan | None = ExecutionPlan(
+                    self._schema, definition, prepared.fragments
+                )
+            except Unplannable:
+                plan = None
+            prepared.plans[operation_name] = plan
+        return prepared.plans[operation_name]
 
     def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
         self._metrics.errors.labels(code).inc()
@@ -242,6 +298,14 @@ class OperationPolicy:
         Raises:
             TimeoutError: When it took longer than the timeout.
         """
+        plan = operation.plan
+        if plan is not None:
+            hide = self._hide_suggestions
+            async with asyncio.timeout(self.limits.timeout_s):
+                planned = plan.execute(context, operation.variables, hide)
+                if not isinstance(planned, ExecutionResult):
+                    planned = await planned
+            return self.masked(planned, context.request_id)
         result = await self._start(execute, operation, context)
         assert isinstance(result, ExecutionResult)
         return self.masked(result, context.request_id)

@@ -164,7 +164,7 @@ def test_an_entity_tag_changes_with_anything_a_viewer_would_see() -> None:
     same = tag()
     assert tag(variables={"n": 1, "id": "a"}) == same  # Key order is not a difference.
     assert tag(documents=[("b", 1), ("a", 3)]) == same
-    for change in [
+    changes: list[dict[str, Any]] = [
         {"persisted_id": "other"},
         {"operation_name": "Page"},
         {"variables": {"id": "b", "n": 1}},
@@ -172,7 +172,8 @@ def test_an_entity_tag_changes_with_anything_a_viewer_would_see() -> None:
         {"documents": [("a", 4), ("b", 1)]},
         {"documents": [("a", 3)]},
         {"data": b'{"product":{"id":"b"}}'},
-    ]:
+    ]
+    for change in changes:
         assert tag(**change) != same, change
 
 

@@ -1,11 +1,15 @@
-"""Gateway throughput and latency against a bare Starlette endpoint, in the same run.
+"""Gateway throughput and latency against bare Starlette endpoints, in the same run.
 
     make bench-gateway            # or: python -m bench.gateway --help
 
-The gateway (document cache on, then off) and the bare endpoint each run as their own
-uvicorn process (uvloop, httptools) over the same MongoDB documents; a keep-alive
-HTTP/1.1 load generator drives the product-page query at a fixed concurrency against
-each in turn and prints req/s, p50, p99 and the ratios to the bare endpoint.
+The gateway (document cache on, then off), a bare endpoint doing the same MongoDB
+lookup and a bare endpoint answering the same JSON from memory each run as their own
+uvicorn process (uvloop, httptools) over the same MongoDB documents. A keep-alive
+HTTP/1.1 load generator sends each the product-page operation as a persisted query
+(``GET /graphql`` with the operation's hash and the product id in ``variables``, as an
+Apollo client with APQ over GET sends it) at a fixed concurrency, and prints req/s,
+p50, p99 and the ratios. Then ``bench.gateway_consistency`` measures what
+read-your-writes adds to p99 while 500 writes/s flow through a materializer.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
 from bench.common import percentile, report, servers
+from bench.gateway_consistency import read_your_writes
 from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
 from shopwindow.document import COLLECTION
+from shopwindow.gateway.persisted import sha256_of
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position, SourcedEvent
@@ -37,9 +44,23 @@ from shopwindow.materializer.sources import CORE
 from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 
-QUERY = """query {{ product(id: "{id}") {{ id name brand images attributes {{ name value }}
-  price {{ amount listAmount currency discountPercent }} stock {{ available status }}
-  rating {{ average count }} version updatedAt }} }}"""
+QUERY = """query ProductPage($id: ID!) { product(id: $id) { id name brand images
+  attributes { name value } price { amount listAmount currency discountPercent }
+  stock { available status } rating { average count } version updatedAt } }"""
+PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": sha256_of(QUERY)}}
+
+
+def persisted_get(product_id: str) -> bytes:
+    """The raw HTTP/1.1 request of the persisted product-page query for one product."""
+    query = urlencode(
+        {
+            "extensions": orjson.dumps(PERSISTED).decode(),
+            "variables": orjson.dumps({"id": product_id}).decode(),
+        }
+    )
+    return (
+        f"GET /graphql?{query} HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n\r\n".encode()
+    )
 
 
 async def seed(uri: str, database: str, count: int) -> dict[str, dict[str, Any]]:
@@ -101,8 +122,15 @@ async def start_server(factory: str, port: int, env: dict[str, str]) -> asyncio.
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:
-                await client.post(
-                    f"http://127.0.0.1:{port}/graphql", json={"query": QUERY.format(id="x")}
+                # Registers the persisted query with the gateway (APQ); bare endpoints
+                # just answer.
+                await client.get(
+                    f"http://127.0.0.1:{port}/graphql",
+                    params={
+                        "query": QUERY,
+                        "extensions": orjson.dumps(PERSISTED).decode(),
+                        "variables": '{"id": "x"}',
+                    },
                 )
                 return process
             except httpx.TransportError:
@@ -112,7 +140,7 @@ async def start_server(factory: str, port: int, env: dict[str, str]) -> asyncio.
 
 
 async def load(
-    port: int, bodies: Sequence[bytes], concurrency: int, seconds: float
+    port: int, requests: Sequence[bytes], concurrency: int, seconds: float
 ) -> tuple[int, list[float]]:
     """Drive the server with ``concurrency`` keep-alive connections for ``seconds``."""
     latencies: list[float] = []
@@ -125,12 +153,9 @@ async def load(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while time.perf_counter() < deadline:
-                body = rng.choice(bodies)
+                request = rng.choice(requests)
                 started = time.perf_counter()
-                writer.write(
-                    b"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                )
+                writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n"):
@@ -147,6 +172,40 @@ async def load(
     return errors, latencies
 
 
+RUNS = {
+    "a gateway": ("gateway", {}),
+    "c gateway, document cache off": ("gateway", {"SHOPWINDOW_DOCUMENT_CACHE_MB": "0"}),
+    "b bare Starlette + MongoDB": ("baseline", {}),
+    "m bare Starlette from memory": ("memory", {}),
+}
+
+
+async def measure(
+    factory: str, env: dict[str, str], ids: Sequence[str], args: argparse.Namespace
+) -> tuple[Any, float, list[float], int]:
+    """Start one server, check its answer, drive it; its data, req/s, latencies, errors."""
+    port = free_port()
+    process = await start_server(factory, port, env)
+    requests = [persisted_get(pid) for pid in ids]
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(
+                f"http://127.0.0.1:{port}/graphql",
+                params={
+                    "extensions": orjson.dumps(PERSISTED).decode(),
+                    "variables": orjson.dumps({"id": ids[0]}).decode(),
+                },
+            )
+            # The same data; the gateway's own extensions (cost, freshness) aside.
+            data = response.json()["data"]
+        await load(port, requests, args.concurrency, 2)  # Warm-up.
+        errors, latencies = await load(port, requests, args.concurrency, args.seconds)
+    finally:
+        process.terminate()
+        await process.wait()
+    return data, len(latencies) / args.seconds, latencies, errors
+
+
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         database = f"bench_gateway_{uuid.uuid4().hex[:8]}"
@@ -154,43 +213,16 @@ async def run(args: argparse.Namespace) -> None:
             stack.kafka_bootstrap_servers, TopicNames(), 1, CORE.all_topics(TopicNames())
         )
         ids = list(await seed(stack.mongodb_uri, database, args.products))
-        bodies = [orjson.dumps({"query": QUERY.format(id=pid)}) for pid in ids]
         env = server_env(stack, database)
-        results: dict[str, Any] = {}
-        answers: dict[str, Any] = {}
-        runs = {
-            "gateway": ("gateway", env),
-            "gateway, cache off": ("gateway", {**env, "SHOPWINDOW_DOCUMENT_CACHE_MB": "0"}),
-            "baseline": ("baseline", env),
+        results = {
+            name: await measure(factory, {**env, **extra}, ids, args)
+            for name, (factory, extra) in RUNS.items()
         }
-        for name, (factory, server_environment) in runs.items():
-            port = free_port()
-            process = await start_server(factory, port, server_environment)
-            try:
-                async with httpx.AsyncClient() as client:
-                    response = await client.post(
-                        f"http://127.0.0.1:{port}/graphql",
-                        content=bodies[0],
-                        headers={"content-type": "application/json"},
-                    )
-                    # The same data; the gateway's own extensions (its cost report) aside.
-                    answers[name] = response.json()["data"]
-                await load(port, bodies, args.concurrency, 2)  # Warm-up.
-                errors, latencies = await load(port, bodies, args.concurrency, args.seconds)
-                results[name] = (len(latencies) / args.seconds, latencies, errors)
-            finally:
-                process.terminate()
-                await process.wait()
-    if len({orjson.dumps(answer) for answer in answers.values()}) != 1:
-        raise SystemExit(f"the servers answer differently:\n{answers}")
-    (a_rate, a_lat, a_err), (b_rate, b_lat, b_err) = results["gateway"], results["baseline"]
-    c_rate, c_lat, c_err = results["gateway, cache off"]
+        consistency = await read_your_writes(stack, env, args.writes_per_s, args.seconds)
+    if len({orjson.dumps(data) for data, *_ in results.values()}) != 1:
+        raise SystemExit(f"the servers answer differently:\n{results}")
     rows = []
-    for label, rate, latencies, errors in (
-        ("a gateway", a_rate, a_lat, a_err),
-        ("c gateway, document cache off", c_rate, c_lat, c_err),
-        ("b bare Starlette", b_rate, b_lat, b_err),
-    ):
+    for label, (_, rate, latencies, errors) in results.items():
         rows.append((f"{label} req/s", f"{rate:,.0f}  (errors: {errors})"))
         rows.append(
             (
@@ -199,13 +231,19 @@ async def run(args: argparse.Namespace) -> None:
                 f"{percentile(latencies, 0.99) * 1000:.1f} ms",
             )
         )
-    rows.append(("ratio a/b", f"{a_rate / b_rate:.2f}  (target >= 0.3)"))
-    rows.append(("ratio c/b", f"{c_rate / b_rate:.2f}"))
+    a, b, c, m = (results[name] for name in RUNS)
+    p99 = {name: percentile(result[2], 0.99) for name, result in results.items()}
+    a_p99, b_p99 = p99["a gateway"], p99["b bare Starlette + MongoDB"]
+    rows.append(("ratio a/b (req/s)", f"{a[1] / b[1]:.2f}  (target >= 1.5)"))
+    rows.append(("p99 a - b", f"{(a_p99 - b_p99) * 1000:+.1f} ms  (target <= 0)"))
+    rows.append(("ratio a/m (req/s)", f"{a[1] / m[1]:.2f}  (target >= 0.5)"))
+    rows.append(("ratio c/b (req/s)", f"{c[1] / b[1]:.2f}"))
     report(
-        f"gateway: product-page query, {args.concurrency} connections, {args.seconds:.0f} s each, "
-        f"{args.products} products",
+        f"gateway: persisted product-page query over GET, {args.concurrency} connections, "
+        f"{args.seconds:.0f} s each, {args.products} products",
         rows,
     )
+    report(f"read-your-writes at {args.writes_per_s} writes/s", consistency)
 
 
 def main() -> None:
@@ -213,6 +251,7 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--writes-per-s", type=int, default=500)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -1,14 +1,18 @@
-"""The two servers ``bench/gateway.py`` compares, as uvicorn app factories.
+"""The servers ``bench/gateway.py`` compares, as uvicorn app factories.
 
 * ``gateway``: the real gateway, from the ``SHOPWINDOW_*`` settings.
 * ``baseline``: a bare Starlette endpoint doing the same lookup by ``_id`` and
   returning the same JSON, with no GraphQL at all.
+* ``memory``: a bare Starlette endpoint returning the same JSON from a dict filled at
+  start: the limit of the HTTP stack.
+
+The bare endpoints take the request the gateway takes (``GET /graphql`` with the
+product id in ``variables``) and ignore the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -26,8 +30,6 @@ from shopwindow.materializer.sources import inventory, prices, reviews
 from shopwindow.mongo import mongo_client
 from shopwindow.sale_product import read_sale_product
 from shopwindow.settings import GatewaySettings, load
-
-_ID = re.compile(r'product\(id: "([^"]+)"\)')
 
 
 def gateway() -> Starlette:
@@ -73,6 +75,15 @@ def product_json(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _product_id(request: Request) -> str:
+    variables = orjson.loads(request.query_params.get("variables") or "{}")
+    return str(variables.get("id", ""))
+
+
+def _answer(product: dict[str, Any] | None) -> Response:
+    return Response(orjson.dumps({"data": {"product": product}}), media_type="application/json")
+
+
 def baseline() -> Starlette:
     """The same lookup and JSON without GraphQL."""
     settings = load(GatewaySettings)
@@ -80,17 +91,35 @@ def baseline() -> Starlette:
     collection = client[settings.mongodb_database][COLLECTION]
 
     async def endpoint(request: Request) -> Response:
-        payload = orjson.loads(await request.body())
-        match = _ID.search(payload["query"])
-        doc = await collection.find_one(
-            {"_id": match.group(1) if match else "", "visible": True}, {META: 0}
-        )
-        body = {"data": {"product": product_json(doc) if doc else None}}
-        return Response(orjson.dumps(body), media_type="application/json")
+        doc = await collection.find_one({"_id": _product_id(request), "visible": True}, {META: 0})
+        return _answer(product_json(doc) if doc else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await client.close()
 
-    return Starlette(routes=[Route("/graphql", endpoint, methods=["POST"])], lifespan=lifespan)
+    return Starlette(routes=[Route("/graphql", endpoint, methods=["GET"])], lifespan=lifespan)
+
+
+def memory() -> Starlette:
+    """The same JSON from memory: what the HTTP stack alone can serve."""
+    settings = load(GatewaySettings)
+    products: dict[str, dict[str, Any]] = {}
+
+    async def endpoint(request: Request) -> Response:
+        return _answer(products.get(_product_id(request)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = mongo_client(settings.mongodb_uri.get_secret_value(), "shopwindow-bench-memory")
+        try:
+            async for doc in client[settings.mongodb_database][COLLECTION].find(
+                {"visible": True}, {META: 0}
+            ):
+                products[doc["_id"]] = product_json(doc)
+        finally:
+            await client.close()
+        yield
+
+    return Starlette(routes=[Route("/graphql", endpoint, methods=["GET"])], lifespan=lifespan)

@@ -4,8 +4,8 @@ Each selected field costs 1, and what is selected inside a field that takes seve
 products is counted once per product: the length of its ``ids``/``productIds``
 argument or its ``first`` (for a subscription, each product it follows). Lists without
 such an argument (images, attributes) are bounded by one document and count once.
-The estimate depends on the variables, so it is computed per request, on a document
-that already passed validation.
+The estimate depends only on the variables given to those arguments
+(``size_variables``), so the policy keeps it per operation and their values.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
 _SIZE_BY_LENGTH = ("ids", "productIds")
 _SIZE_BY_COUNT = "first"
+_SIZE_ARGUMENTS = frozenset({*_SIZE_BY_LENGTH, _SIZE_BY_COUNT})
 
 
 class CostEstimator:
@@ -62,6 +63,28 @@ class CostEstimator:
         if root is None:
             return 0
         return _Walk(self._schema, fragments, variables or {}).cost(operation.selection_set, root)
+
+    @staticmethod
+    def size_variables(
+        operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+    ) -> tuple[str, ...]:
+        """The variables whose values the estimate of ``operation`` depends on, sorted."""
+        found: set[str] = set()
+        sets = [operation.selection_set, *(f.selection_set for f in fragments.values())]
+        while sets:
+            selection_set = sets.pop()
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    for argument in selection.arguments or ():
+                        if argument.name.value in _SIZE_ARGUMENTS and isinstance(
+                            argument.value, VariableNode
+                        ):
+                            found.add(argument.value.name.value)
+                if isinstance(selection, FieldNode | InlineFragmentNode) and (
+                    selection.selection_set is not None
+                ):
+                    sets.append(selection.selection_set)
+        return tuple(sorted(found))
 
 
 class _Walk:
@@ -111,7 +134,11 @@ class _Walk:
         return fields.get(name)
 
     def _list_size(self, node: FieldNode, definition: GraphQLField) -> int:
-        given = {a.name.value: self._value(a.value) for a in node.arguments or ()}
+        given = {
+            a.name.value: self._value(a.value)
+            for a in node.arguments or ()
+            if a.name.value in _SIZE_ARGUMENTS
+        }
         for name in _SIZE_BY_LENGTH:
             if isinstance(given.get(name), list):
                 return max(len(given[name]), 1)

@@ -46,7 +46,7 @@ from shopwindow.gateway.plan import ExecutionPlan, Unplannable
 log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 1000
-_COSTS_PER_DOCUMENT = 64
+_COSTS_PER_OPERATION = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +72,8 @@ class Prepared:
     fragments: Mapping[str, FragmentDefinitionNode]
     # By operation name: its plan, or None where graphql-core runs it.
     plans: dict[str | None, ExecutionPlan | None] = field(default_factory=dict)
-    # By operation name and variables: the estimated cost.
-    costs: dict[tuple[str | None, bytes], int] = field(default_factory=dict)
+    # By operation name: the variables its cost depends on, and its cost by their values.
+    costs: dict[str | None, tuple[tuple[str, ...], dict[bytes, int]]] = field(default_factory=dict)
 
 
 class OperationRefused(Exception):
@@ -238,18 +238,23 @@ class OperationPolicy:
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> int:
-        # The estimate depends on the operation and its variables only: a persisted
-        # operation asked again with the same variables costs a dict lookup.
+        # The estimate depends on the operation and the variables of its size arguments
+        # only: a persisted operation asked again for another product id costs a lookup.
+        entry = prepared.costs.get(operation_name)
+        if entry is None:
+            names = self._cost.size_variables(definition, prepared.fragments)
+            entry = prepared.costs[operation_name] = (names, {})
+        names, by_values = entry
         try:
-            key = (operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+            key = orjson.dumps([(variables or {}).get(name) for name in names])
         except TypeError:
             return self._cost.estimate(definition, prepared.fragments, variables)
-        cost = prepared.costs.get(key)
+        cost = by_values.get(key)
         if cost is None:
             cost = self._cost.estimate(definition, prepared.fragments, variables)
-            if len(prepared.costs) >= _COSTS_PER_DOCUMENT:
-                prepared.costs.clear()
-            prepared.costs[key] = cost
+            if len(by_values) >= _COSTS_PER_OPERATION:
+                by_values.clear()
+            by_values[key] = cost
         return cost
 
     def _plan(

@@ -31,10 +31,11 @@ from strawberry.dataloader import DataLoader
 from shopwindow.document import NewerSchemaVersion
 from shopwindow.gateway.auth import ANONYMOUS, Viewer
 from shopwindow.gateway.context import GatewayContext
+from shopwindow.gateway.cost import CostEstimator
 from shopwindow.gateway.loaders import CategoryPages, encode_cursor
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.plan import ExecutionPlan, Unplannable
-from shopwindow.gateway.policy import Limits, OperationPolicy
+from shopwindow.gateway.policy import Limits, OperationPolicy, OperationRefused
 from shopwindow.gateway.schema import build_schema
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position
@@ -261,3 +262,37 @@ def test_the_policy_plans_queries_once_and_leaves_the_rest() -> None:
     assert policy.check('subscription { productChanged(id: "a") { id } }', None, None).plan is None
     off = OperationPolicy(SCHEMA, limits, GatewayMetrics(), plans=False)
     assert off.check(query, None, None).plan is None
+
+
+def test_a_cost_is_kept_per_operation_and_the_values_of_its_size_variables() -> None:
+    limits = Limits(
+        max_depth=10,
+        max_aliases=10,
+        max_tokens=1000,
+        max_cost=1000,
+        timeout_s=1,
+        introspection=True,
+    )
+    policy = OperationPolicy(SCHEMA, limits, GatewayMetrics())
+    text = (
+        "query($id: ID!, $ids: [ID!]!, $first: Int = 3) { product(id: $id) { id } "
+        "products(ids: $ids) { id name } "
+        'productsByCategory(category: "x", first: $first) { edges { node { id } } } }'
+    )
+
+    document = parse(text)
+    [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+    def cost(**variables: Any) -> int:
+        kept = policy.check(text, variables, None).cost
+        assert kept == CostEstimator(SCHEMA).estimate(operation, {}, variables)
+        return kept
+
+    base = cost(id="a", ids=["a", "b"])
+    assert cost(id="zzz", ids=["c", "d"]) == base  # Same sizes: the same cost.
+    assert cost(id="a", ids=["a", "b", "c"]) == base + 2
+    assert cost(id="a", ids=["a", "b"], first=10) != base
+    assert cost(id="zzz", ids=["a", "b"], first=3) != cost(id="a", ids=["a", "b"], first=4)
+    # A value orjson cannot key (an integer beyond 64 bits) is estimated, not kept.
+    with pytest.raises(OperationRefused, match="estimated cost is 3541774862152233910280"):
+        cost(id="a", ids=["a", "b"], first=2**70)

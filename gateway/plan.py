@@ -269,10 +269,13 @@ def _field(
     return_type = definition.type
     nullable = not isinstance(return_type, GraphQLNonNull)
     resolve = definition.resolve
-    # Strawberry marks fields without a resolver: they need no resolve-info nor arguments.
+    # Strawberry marks fields without a resolver: they need no resolve-info nor arguments,
+    # and its field's getter reads them (the frame of Strawberry's wrapper is skipped).
     basic = (
         resolve is not None and getattr(resolve, "_is_default", False) and not nodes[0].arguments
     )
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    read = getattr(strawberry_field, "get_result", None)
     has_arguments = bool(definition.args or nodes[0].arguments)
 
     def fail(raw: Exception, path: Path, run: _Run) -> None:
@@ -284,7 +287,7 @@ def _field(
     def run_field(source: Any, path: Path, run: _Run) -> Any:
         try:
             if basic:
-                result = resolve(source, None)
+                result = read(source, None, (), {}) if read is not None else resolve(source, None)
             else:
                 info = GraphQLResolveInfo(
                     name,
@@ -339,8 +342,10 @@ def _completer(
     plan: ExecutionPlan, return_type: GraphQLOutputType, nodes: list[FieldNode], where: str
 ) -> Complete:
     if isinstance(return_type, GraphQLNonNull):
-        inner = _completer(plan, return_type.of_type, nodes, where)
         message = f"Cannot return null for non-nullable field {where}."
+        if is_leaf_type(return_type.of_type):
+            return _non_null_leaf(return_type.of_type, message)
+        inner = _completer(plan, return_type.of_type, nodes, where)
 
         def complete_non_null(value: Any, path: Path, run: _Run) -> Any:
             if isinstance(value, Exception):
@@ -356,21 +361,14 @@ def _completer(
     if isinstance(return_type, GraphQLList):
         return _list_completer(plan, return_type, nodes, where)
     if is_leaf_type(return_type):
-        coerce = return_type.coerce_output_value
+        coerce = _coercer(return_type)
 
         def complete_leaf(value: Any, path: Path, run: _Run) -> Any:
             if isinstance(value, Exception):
                 raise value
             if value is None or value is Undefined:
                 return None
-            coerced = coerce(value)
-            if coerced is Undefined or coerced is None:
-                raise TypeError(
-                    f"Expected `{inspect(return_type)}.coerce_output_value("
-                    f"{inspect(value)})` to return non-nullable value, returned:"
-                    f" {inspect(coerced)}"
-                )
-            return coerced
+            return coerce(value)
 
         return complete_leaf
     if not isinstance(return_type, GraphQLObjectType):
@@ -387,6 +385,35 @@ def _completer(
         return _execute_object(sub_plan, value, path, run)
 
     return complete_object
+
+
+def _coercer(leaf_type: Any) -> Callable[[Any], Any]:
+    coerce_output_value = leaf_type.coerce_output_value
+
+    def coerce(value: Any) -> Any:
+        coerced = coerce_output_value(value)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                f"{inspect(value)})` to return non-nullable value, returned:"
+                f" {inspect(coerced)}"
+            )
+        return coerced
+
+    return coerce
+
+
+def _non_null_leaf(leaf_type: Any, message: str) -> Complete:
+    coerce = _coercer(leaf_type)
+
+    def complete_non_null_leaf(value: Any, path: Path, run: _Run) -> Any:
+        if isinstance(value, Exception):
+            raise value
+        if value is None or value is Undefined:
+            raise TypeError(message)
+        return coerce(value)
+
+    return complete_non_null_leaf
 
 
 async def _non_null_later(completed: Awaitable[Any], message: str) -> Any:

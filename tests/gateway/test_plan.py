@@ -3,6 +3,7 @@
 Hypothesis writes queries over the real schema (aliases, repeated fields, inline and
 named fragments, variables, arguments out of range, unknown and failing products) and
 runs each through both executors over the same documents, made by the real fold.
+``make fuzz`` runs it at ``SHOPWINDOW_FUZZ_SCALE`` times the examples.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from shopwindow.materializer.fold import FoldSettings, fold
 from shopwindow.materializer.sources import catalog
 from shopwindow.sale_product import SaleProduct, read_sale_product
 from tests import kinds
+from tests.fuzz import SCALE
 from tests.gateway.conftest import full_product
 from tests.helpers import encode
 
@@ -194,7 +196,7 @@ def errors(result: ExecutionResult) -> list[tuple[str, Any, Any]]:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=query(), segment=st.sampled_from([None, "gold"]))
 def test_a_plan_answers_as_graphql_core_does(text: str, segment: str | None) -> None:
     assume(not validate(SCHEMA, parse(text), specified_rules))

@@ -153,3 +153,31 @@ async def test_only_anonymous_successful_persisted_gets_are_shared(
     for response in (posted, failing):
         assert response.headers["cache-control"] == "no-store"
         assert "etag" not in response.headers
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        {"persistedQuery": {"version": 1, "sha256Hash": "f" * 10_000}},
+        {"persistedQuery": {"version": "1", "sha256Hash": "0" * 64}},
+        {"persistedQuery": {"version": 1, "sha256Hash": ["0" * 64]}},
+        {"persistedQuery": []},
+        {"persistedQuery": "\u0000"},
+    ],
+)
+async def test_hostile_persisted_query_extensions_get_a_clean_error(
+    transport: Transport, extensions: dict[str, Any], seed: Seed, gateway: GatewayFactory
+) -> None:
+    await seed("a", *full_product("a"))
+    async with gateway() as http:
+        answer = await transport.run(http, None, extensions=extensions)
+        # The connection and the server survive it.
+        after = await transport.run(
+            http,
+            'subscription { productChanged(id: "a") { id } }'
+            if transport.name == LEGACY_WS
+            else "{ __typename }",
+        )
+    assert codes(answer) == ["BAD_REQUEST"]
+    assert "errors" not in after and after["data"]

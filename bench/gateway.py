@@ -2,7 +2,8 @@
 
     make bench-gateway            # or: python -m bench.gateway --help
 
-The gateway (document cache on, then off), a bare endpoint doing the same MongoDB
+The gateway (with both caches, without its response cache, without its document
+cache), a bare endpoint doing the same MongoDB
 lookup and a bare endpoint answering the same JSON from memory each run as their own
 uvicorn process (uvloop, httptools) over the same MongoDB documents. A keep-alive
 HTTP/1.1 load generator sends each the product-page operation as a persisted query
@@ -174,6 +175,7 @@ async def load(
 
 RUNS = {
     "a gateway": ("gateway", {}),
+    "r gateway, response cache off": ("gateway", {"SHOPWINDOW_RESPONSE_CACHE_MB": "0"}),
     "c gateway, document cache off": ("gateway", {"SHOPWINDOW_DOCUMENT_CACHE_MB": "0"}),
     "b bare Starlette + MongoDB": ("baseline", {}),
     "m bare Starlette from memory": ("memory", {}),
@@ -231,12 +233,14 @@ async def run(args: argparse.Namespace) -> None:
                 f"{percentile(latencies, 0.99) * 1000:.1f} ms",
             )
         )
-    a, b, c, m = (results[name] for name in RUNS)
+    a, r, c, b, m = (results[name] for name in RUNS)
     p99 = {name: percentile(result[2], 0.99) for name, result in results.items()}
     a_p99, b_p99 = p99["a gateway"], p99["b bare Starlette + MongoDB"]
     rows.append(("ratio a/b (req/s)", f"{a[1] / b[1]:.2f}  (target >= 1.5)"))
     rows.append(("p99 a - b", f"{(a_p99 - b_p99) * 1000:+.1f} ms  (target <= 0)"))
     rows.append(("ratio a/m (req/s)", f"{a[1] / m[1]:.2f}  (target >= 0.5)"))
+    rows.append(("ratio r/b (req/s)", f"{r[1] / b[1]:.2f}"))
+    rows.append(("ratio r/m (req/s)", f"{r[1] / m[1]:.2f}"))
     rows.append(("ratio c/b (req/s)", f"{c[1] / b[1]:.2f}"))
     report(
         f"gateway: persisted product-page query over GET, {args.concurrency} connections, "

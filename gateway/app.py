@@ -24,6 +24,7 @@ from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import load_manifest
 from shopwindow.gateway.policy import Limits, OperationPolicy
+from shopwindow.gateway.response_cache import ResponseCache, document_fields
 from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
@@ -87,6 +88,15 @@ def create_app(
         hub.applied, registry.topic_names(settings.topics), settings.consistency_wait_ms / 1000
     )
     documents.use_cache(cache, hub.is_current)
+    responses = ResponseCache(
+        settings.response_cache_mb * 1024 * 1024,
+        cache,
+        hub.is_current,
+        # Extensions' fields may read their own collections: never kept.
+        document_fields(build_schema((), registry)._schema),
+        hub.lag,
+        metrics,
+    )
     resolver_limits = ResolverLimits(
         settings.max_ids_per_query,
         settings.max_page_size,
@@ -142,6 +152,7 @@ def create_app(
         context,
         metrics,
         get_graphql_ide_html() if settings.graphiql else None,
+        responses,
     )
     schema.use_operations(WebSocketOperations(policy, context))
     live = LiveEndpoint(

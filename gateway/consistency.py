@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -127,9 +127,12 @@ class ReadOptions:
     Attributes:
         fresh: Read MongoDB, not the document cache: after a wait for applied positions,
             MongoDB has every write those records caused, the cache maybe not yet.
+        versions: What the loader read: product id -> version, ``None`` where no
+            readable document was found (what a cached response depends on).
     """
 
     fresh: bool = False
+    versions: dict[str, int | None] = field(default_factory=dict)
 
 
 class ConsistencyGate:

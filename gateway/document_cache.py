@@ -60,6 +60,12 @@ class DocumentCache:
         self._entries.move_to_end(product_id)
         return True, entry[0]
 
+    def version_of(self, product_id: str) -> int | None:
+        """The version of the product's cached document; ``None`` when it is not cached
+        or gone. Not a use: the least recently used order stays."""
+        entry = self._entries.get(product_id)
+        return entry[1] if entry is not None and entry[0] is not None else None
+
     def put(self, product: SaleProduct, size_bytes: int, read_in: int | None = None) -> None:
         """Keep ``product`` unless as new a version is cached or it cannot fit at all.
 

@@ -41,7 +41,22 @@ class Freshness:
         """
         oldest, self._oldest = self._oldest, None
         self._documents = []
-        return {
-            "oldestMaterializedAt": oldest.isoformat() if oldest else None,
-            "changelogLag": changelog_lag,
-        }
+        return freshness_report(oldest, changelog_lag)
+
+    @property
+    def oldest(self) -> datetime | None:
+        """The oldest ``materializedAt`` among the products returned since the last report."""
+        return self._oldest
+
+
+def freshness_report(oldest: datetime | None, changelog_lag: int | None) -> dict[str, Any]:
+    """The ``freshness`` extension of a result.
+
+    Args:
+        oldest: The oldest ``materializedAt`` among its products.
+        changelog_lag: Changelog records this replica has not read yet.
+    """
+    return {
+        "oldestMaterializedAt": oldest.isoformat() if oldest else None,
+        "changelogLag": changelog_lag,
+    }

@@ -9,7 +9,8 @@
 * Operations are checked, run and masked by the ``OperationPolicy`` every transport
   shares; results are serialized by orjson.
 * Persisted operations (``extensions.persistedQuery``) are resolved by that policy; a
-  GET for one gets an entity tag and caching headers (``http_caching``).
+  GET for one gets an entity tag and caching headers (``http_caching``), and may be
+  answered from the ``ResponseCache`` without running.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
 from shopwindow.gateway.consistency import HEADER, parse_after
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.freshness import freshness_report
 from shopwindow.gateway.http_caching import NO_STORE, VARY, HttpCaching, entity_tag, matches
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import BAD_REQUEST, NOT_FOUND
 from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
+from shopwindow.gateway.response_cache import CachedResponse, Key, ResponseCache
 
 # A client's request id goes into logs and headers: only a short, plain one is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -83,6 +86,7 @@ class GraphQLEndpoint:
         context_factory: Builds the per-request context (fresh DataLoaders).
         metrics: Where to count.
         graphiql_html: The page served to browsers, if any.
+        responses: Keeps answers to persisted GETs, if any.
     """
 
     def __init__(
@@ -93,7 +97,9 @@ class GraphQLEndpoint:
         context_factory: ContextFactory,
         metrics: GatewayMetrics,
         graphiql_html: str | None,
+        responses: ResponseCache | None = None,
     ) -> None:
+        self._responses = responses
         self._policy = policy
         self._limits = limits
         self._verifier = verifier
@@ -143,8 +149,19 @@ class GraphQLEndpoint:
         except OperationRefused as refused:
             return _refusal(refused, media_type)
         _check_method(request.method, operation.definition)
-        context = self._context_factory(viewer, request_id, None)
         after = request.headers.get(HEADER)
+        key = self._response_key(request, operation, viewer, after)
+        if key is not None and self._responses is not None:
+            kept = self._responses.get(key)
+            if kept is not None:
+                lag = self._responses.changelog_lag()
+                extensions = {
+                    **self._policy.cost_extension(operation),
+                    "freshness": freshness_report(kept.oldest_materialized_at, lag),
+                }
+                answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
+                return self._persisted_answer(request, viewer, answer, media_type)
+        context = self._context_factory(viewer, request_id, None)
         if after is not None and context.consistency is not None:
             try:
                 positions = parse_after(after, context.consistency.sources)
@@ -159,7 +176,7 @@ class GraphQLEndpoint:
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
         if request.method == "GET" and operation.persisted_id and not result.errors:
-            return self._cacheable(request, operation, context, result.data, media_type)
+            return self._cacheable(request, operation, context, result.data, media_type, key)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -169,6 +186,23 @@ class GraphQLEndpoint:
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 
+    def _response_key(
+        self, request: Request, operation: Operation, viewer: Viewer, after: str | None
+    ) -> Key | None:
+        if (
+            self._responses is None
+            or request.method != "GET"
+            or operation.persisted_id is None
+            or after is not None
+            or not self._responses.covers(operation.plan)
+        ):
+            return None
+        try:
+            variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # E.g. an integer beyond 64 bits: not worth keeping.
+            return None
+        return (operation.persisted_id, operation.name, variables, viewer.segment)
+
     def _cacheable(
         self,
         request: Request,
@@ -176,6 +210,7 @@ class GraphQLEndpoint:
         context: GatewayContext,
         data: Any,
         media_type: str,
+        key: Key | None,
     ) -> Response:
         # Serialized once: the entity tag digests the very bytes the body carries.
         data_bytes = orjson.dumps(data)
@@ -188,17 +223,43 @@ class GraphQLEndpoint:
             context.freshness.documents,
             data_bytes,
         )
-        if context.consistency_report is not None:
+        consistent = context.consistency_report is not None
+        if key is not None and not consistent and self._responses is not None:
+            versions = context.reads.versions
+            oldest = context.freshness.oldest
+
+            def entry() -> CachedResponse:
+                read = tuple(sorted((i, v) for i, v in versions.items() if v is not None))
+                return CachedResponse(data_bytes, tag, read, oldest)
+
+            self._responses.put(key, versions, entry)
+        extensions = self._policy.result_extensions(operation, context)
+        answer = _Answer(data_bytes, tag, extensions, consistent)
+        return self._persisted_answer(request, context.viewer, answer, media_type)
+
+    def _persisted_answer(
+        self, request: Request, viewer: Viewer, answer: _Answer, media_type: str
+    ) -> Response:
+        if answer.consistent:
             cache_control = NO_STORE
         else:
-            cache_control = self._limits.caching.cache_control(context.viewer.subject is not None)
-        headers = {"etag": tag, "cache-control": cache_control, "vary": VARY}
-        if matches(request.headers.get("if-none-match"), tag):
+            cache_control = self._limits.caching.cache_control(viewer.subject is not None)
+        headers = {"etag": answer.tag, "cache-control": cache_control, "vary": VARY}
+        if matches(request.headers.get("if-none-match"), answer.tag):
             self._metrics.not_modified.inc()
             return Response(status_code=304, headers=headers)
-        extensions = orjson.dumps(self._policy.result_extensions(operation, context))
-        body = b'{"data":' + data_bytes + b',"extensions":' + extensions + b"}"
+        extensions = orjson.dumps(answer.extensions)
+        body = b'{"data":' + answer.data + b',"extensions":' + extensions + b"}"
         return Response(body, 200, headers=headers, media_type=media_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    # A persisted GET's answer, run now or kept.
+    data: bytes
+    tag: str
+    extensions: dict[str, Any]
+    consistent: bool
 
 
 def _refusal(refused: OperationRefused, media_type: str) -> Response:

@@ -97,7 +97,12 @@ class ProductDocuments:
         options = reads or ReadOptions()
 
         async def load(ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
-            return await self.by_ids(ids, fresh=options.fresh)
+            found = await self.by_ids(ids, fresh=options.fresh)
+            for product_id, product in zip(ids, found, strict=True):
+                options.versions[str(product_id)] = (
+                    product.version if isinstance(product, SaleProduct) else None
+                )
+            return found
 
         return DataLoader(load_fn=load)
 

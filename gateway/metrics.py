@@ -62,3 +62,15 @@ class GatewayMetrics:
             "Bytes of operation text the automatic persisted query store holds.",
             registry=self.registry,
         )
+        self.response_cache_lookups = Counter(
+            "shopwindow_response_cache_lookups",
+            "Persisted GETs by the response cache's answer: hit, miss, or stale (a product "
+            "it read changed, or the changelog reader is not current).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.response_cache_bytes = Gauge(
+            "shopwindow_response_cache_bytes",
+            "Bytes of the answers the response cache keeps.",
+            registry=self.registry,
+        )

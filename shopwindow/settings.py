@@ -116,6 +116,13 @@ class GatewaySettings(ConnectionSettings):
         "counted by their encoded size (in memory they take a few times more); 0 turns "
         "the cache off.",
     )
+    response_cache_mb: int = Field(
+        default=32,
+        ge=0,
+        le=1024 * 1024,
+        description="Answers to persisted GETs kept while every product they read is "
+        "unchanged in the document cache; 0 turns it off.",
+    )
     http_cache_max_age_s: int = Field(
         default=5,
         ge=0,

@@ -8,8 +8,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from pymongo import AsyncMongoClient
 
+from shopwindow.document import COLLECTION
 from shopwindow.gateway.persisted import sha256_of
+from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import Source
@@ -17,7 +20,7 @@ from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.test_auth import SECRET, token
 from tests.gateway.transports import LEGACY_WS, TRANSPORTS, Transport
 from tests.helpers import eventually
-from tests.materializer.conftest import price
+from tests.materializer.conftest import catalog, price
 
 PAGE = "query Page($id: ID!) { product(id: $id) { id name price { amount } } }"
 LIVE = "subscription Live($id: ID!) { product: productChanged(id: $id) { id name } }"
@@ -181,3 +184,59 @@ async def test_hostile_persisted_query_extensions_get_a_clean_error(
         )
     assert codes(answer) == ["BAD_REQUEST"]
     assert "errors" not in after and after["data"]
+
+
+async def kept_answers(http: httpx.AsyncClient) -> float:
+    metrics = (await http.get("/metrics")).text
+    prefix = 'shopwindow_response_cache_lookups_total{result="hit"}'
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+async def test_a_kept_answer_is_served_until_a_product_it_read_changes(
+    source: Source,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    gateway: GatewayFactory,
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    async with gateway() as http:
+        await get(http, PAGE)
+
+        async def name_and_hits() -> tuple[str, float]:
+            body = (await get(http, None)).json()
+            return body["data"]["product"]["name"], await kept_answers(http)
+
+        await eventually(name_and_hits, lambda answer: answer[1] >= 2)
+        # Changed in MongoDB behind the changelog's back: the kept answer still holds.
+        await mongo[database_name][COLLECTION].update_one(
+            {"_id": "abc"}, {"$set": {"catalog.name": "Not announced"}}
+        )
+        assert (await name_and_hits())[0] == "Trail shoe"
+        # An announced change makes it stale: the operation runs again.
+        await source.apply("abc", (kinds.CATALOG, catalog(name="Announced", minutes=1)))
+        await eventually(name_and_hits, lambda answer: answer[0] == "Announced")
+        body = (await get(http, None)).json()
+    assert body["extensions"]["cost"]["requestedQueryCost"] > 0
+    assert set(body["extensions"]["freshness"]) == {"oldestMaterializedAt", "changelogLag"}
+
+
+async def test_answers_reading_more_than_known_products_by_id_are_never_kept(
+    topics: TopicNames, source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    listing = '{ productsByCategory(category: "shoes") { edges { node { name } } } }'
+    after = {"shopwindow-after": f"{kinds.INVENTORY.name_in(topics)}:0:0"}
+
+    async def ask(query: str, variables: str, headers: dict[str, str] | None = None) -> Any:
+        params = {"variables": variables, "extensions": orjson.dumps(persisted(query)).decode()}
+        await http.get("/graphql", params={**params, "query": query}, headers=headers)
+        return (await http.get("/graphql", params=params, headers=headers)).json()
+
+    async with gateway() as http:
+        await eventually(lambda: ask(PAGE, '{"id": "abc"}'), lambda b: b["data"]["product"])
+        for _ in range(3):
+            await ask(listing, "{}")
+            await ask(PAGE, '{"id": "unknown"}')  # Null: its absence cannot be checked.
+            await ask(PAGE, '{"id": "abc"}', after)
+        hits = await kept_answers(http)
+    assert hits == 0

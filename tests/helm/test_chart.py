@@ -52,6 +52,7 @@ NON_DEFAULT: dict[str, Any] = {
         "graphiql": True,
         "documentCacheMB": 0,
         "httpCache": {"maxAgeSeconds": 60},
+        "responseCacheMB": 7,
         "persistedQueries": {"trustedDocumentsConfigMap": "shop-operations"},
         "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
     },
@@ -213,6 +214,7 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     assert gateway.http_cache_max_age_s == 60 and gateway.http_cache_stale_while_revalidate_s == 30
     # The manifest's path was checked above: a file only the pod has.
     assert gateway.persisted_only is True
+    assert gateway.response_cache_mb == 7
     assert (
         materializer.materializer_http_port
         == container(docs, "materializer")["ports"][0]["containerPort"]

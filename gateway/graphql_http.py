@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,11 @@ from shopwindow.gateway.response_cache import CachedResponse, Key, ResponseCache
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# query, variables, operationName, extensions
+Params = tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]
+# Decoded GET query strings kept, and the longest kept.
+_KEPT_QUERY_STRINGS = 1024
+_MAX_KEPT_QUERY_STRING_BYTES = 4096
 JSON = "application/json"
 
 
@@ -100,6 +106,7 @@ class GraphQLEndpoint:
         responses: ResponseCache | None = None,
     ) -> None:
         self._responses = responses
+        self._parsed_queries: OrderedDict[bytes, Params] = OrderedDict()
         self._policy = policy
         self._limits = limits
         self._verifier = verifier
@@ -135,9 +142,12 @@ class GraphQLEndpoint:
         return "text/html" in accept and "query" not in request.query_params
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
-        query, variables, operation_name, extensions = await _read_params(
-            request, self._limits.max_body_bytes
-        )
+        if request.method == "GET":
+            query, variables, operation_name, extensions = self._get_params(request)
+        else:
+            query, variables, operation_name, extensions = await _read_params(
+                request, self._limits.max_body_bytes
+            )
         try:
             viewer = self._verifier.viewer(request.headers.get("authorization"))
         except AuthenticationError as error:
@@ -185,6 +195,21 @@ class GraphQLEndpoint:
         body["extensions"] = self._policy.result_extensions(operation, context)
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
+
+    def _get_params(self, request: Request) -> Params:
+        # Clients of persisted GETs repeat the same query strings: each is decoded once
+        # (the values are shared, and nothing downstream changes them).
+        raw: bytes = request.scope.get("query_string", b"")
+        params = self._parsed_queries.get(raw)
+        if params is not None:
+            self._parsed_queries.move_to_end(raw)
+            return params
+        params = _get_params(request)
+        if len(raw) <= _MAX_KEPT_QUERY_STRING_BYTES:
+            self._parsed_queries[raw] = params
+            if len(self._parsed_queries) > _KEPT_QUERY_STRINGS:
+                self._parsed_queries.popitem(last=False)
+        return params
 
     def _response_key(
         self, request: Request, operation: Operation, viewer: Viewer, after: str | None
@@ -301,16 +326,14 @@ def _check_method(method: str, operation: OperationDefinitionNode) -> None:
         )
 
 
-async def _read_params(
-    request: Request, max_body_bytes: int
-) -> tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]:
-    if request.method == "GET":
-        params: Mapping[str, Any] = request.query_params
-        variables = _json_param(params, "variables")
-        extensions = _json_param(params, "extensions")
-        return _validate_params(
-            params.get("query"), variables, params.get("operationName"), extensions
-        )
+def _get_params(request: Request) -> Params:
+    params: Mapping[str, Any] = request.query_params
+    variables = _json_param(params, "variables")
+    extensions = _json_param(params, "extensions")
+    return _validate_params(params.get("query"), variables, params.get("operationName"), extensions)
+
+
+async def _read_params(request: Request, max_body_bytes: int) -> Params:
     if request.method != "POST":
         raise RequestError(405, "Use GET or POST.", "METHOD_NOT_ALLOWED", {"allow": "GET, POST"})
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -350,9 +373,7 @@ def _json_param(params: Mapping[str, Any], name: str) -> Any:
         raise RequestError(400, f"'{name}' is not valid JSON.", "BAD_REQUEST") from None
 
 
-def _validate_params(
-    query: Any, variables: Any, operation_name: Any, extensions: Any
-) -> tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]:
+def _validate_params(query: Any, variables: Any, operation_name: Any, extensions: Any) -> Params:
     if extensions is not None and not isinstance(extensions, dict):
         raise RequestError(400, "'extensions' must be an object.", "BAD_REQUEST")
     persisted = extensions is not None and "persistedQuery" in extensions

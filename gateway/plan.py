@@ -122,12 +122,15 @@ class ExecutionPlan:
         self._operation = operation
         self._fragments = dict(fragments)
         self._fields: set[str] = set()
+        self._arguments: set[str] = set()
         self._root = _compile_object(self, schema.query_type, [operation.selection_set])
         self.fields = frozenset(self._fields)
+        self.arguments = frozenset(self._arguments)
 
     fields: frozenset[str]
-    """Every field the plan reads, as ``Type.field``, and every argument it is given,
-    as ``Type.field(argument)``."""
+    """Every field the plan reads, as ``Type.field``."""
+    arguments: frozenset[str]
+    """Every argument its fields are given, as ``Type.field(argument)``."""
 
     def execute(
         self, context: Any, variables: dict[str, Any] | None, hide_suggestions: bool
@@ -249,7 +252,7 @@ def _compile_object(
             raise Unplannable(f"{name} is not a field of {object_type.name}")
         where = f"{object_type.name}.{name}"
         plan._fields.add(where)
-        plan._fields.update(f"{where}({a.name.value})" for n in nodes for a in n.arguments or ())
+        plan._arguments.update(f"{where}({a.name.value})" for n in nodes for a in n.arguments or ())
         complete = _completer(plan, definition.type, nodes, where)
         compiled.append((key, _field(object_type, name, nodes, definition, complete)))
     return _ObjectPlan(object_type.name, tuple(compiled))

@@ -115,8 +115,7 @@ class ResponseCache:
         """Whether answers of ``plan`` may be kept."""
         if plan is None or self._max_bytes <= 0 or not self._documents.enabled:
             return False
-        fields = {f for f in plan.fields if "(" not in f}
-        return fields <= self._cacheable_fields and not plan.fields & _WAITS
+        return plan.fields <= self._cacheable_fields and not plan.arguments & _WAITS
 
     def get(self, key: Key) -> CachedResponse | None:
         """The kept answer for ``key`` if every product it read is unchanged."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,14 @@ from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.freshness import freshness_report
 from shopwindow.gateway.http_caching import NO_STORE, VARY, HttpCaching, entity_tag, matches
+from shopwindow.gateway.http_params import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    GetParams,
+    RequestError,
+    read_post_params,
+    response_media_type,
+)
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import BAD_REQUEST, NOT_FOUND
 from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
@@ -41,14 +48,6 @@ from shopwindow.gateway.response_cache import CachedResponse, Key, ResponseCache
 
 # A client's request id goes into logs and headers: only a short, plain one is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-# query, variables, operationName, extensions
-Params = tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None]
-# Decoded GET query strings kept, and the longest kept.
-_KEPT_QUERY_STRINGS = 1024
-_MAX_KEPT_QUERY_STRING_BYTES = 4096
-JSON = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +64,6 @@ def _status(status: int, media_type: str) -> int:
     # 4xx for application/graphql-response+json; legacy application/json clients
     # expect them with 200.
     return status if media_type == GRAPHQL_RESPONSE else 200
-
-
-class RequestError(Exception):
-    """An HTTP request that is not a well-formed GraphQL request, with its status; every
-    client gets that status."""
-
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.headers = headers or {}
 
 
 # (viewer, request id, WebSocket connection or None) -> a fresh context.
@@ -106,7 +94,7 @@ class GraphQLEndpoint:
         responses: ResponseCache | None = None,
     ) -> None:
         self._responses = responses
-        self._parsed_queries: OrderedDict[bytes, Params] = OrderedDict()
+        self._get_params = GetParams()
         self._policy = policy
         self._limits = limits
         self._verifier = verifier
@@ -124,7 +112,7 @@ class GraphQLEndpoint:
             if self._wants_graphiql(request):
                 assert self._graphiql_html is not None
                 return HTMLResponse(self._graphiql_html)
-            media_type = _response_media_type(request.headers.get("accept"))
+            media_type = response_media_type(request.headers.get("accept"))
             response = await self._handle(request, request_id, media_type)
         except RequestError as error:
             self._metrics.errors.labels(error.code).inc()
@@ -143,9 +131,9 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         if request.method == "GET":
-            query, variables, operation_name, extensions = self._get_params(request)
+            query, variables, operation_name, extensions = self._get_params.of(request)
         else:
-            query, variables, operation_name, extensions = await _read_params(
+            query, variables, operation_name, extensions = await read_post_params(
                 request, self._limits.max_body_bytes
             )
         try:
@@ -195,21 +183,6 @@ class GraphQLEndpoint:
         body["extensions"] = self._policy.result_extensions(operation, context)
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
-
-    def _get_params(self, request: Request) -> Params:
-        # Clients of persisted GETs repeat the same query strings: each is decoded once
-        # (the values are shared, and nothing downstream changes them).
-        raw: bytes = request.scope.get("query_string", b"")
-        params = self._parsed_queries.get(raw)
-        if params is not None:
-            self._parsed_queries.move_to_end(raw)
-            return params
-        params = _get_params(request)
-        if len(raw) <= _MAX_KEPT_QUERY_STRING_BYTES:
-            self._parsed_queries[raw] = params
-            if len(self._parsed_queries) > _KEPT_QUERY_STRINGS:
-                self._parsed_queries.popitem(last=False)
-        return params
 
     def _response_key(
         self, request: Request, operation: Operation, viewer: Viewer, after: str | None
@@ -304,17 +277,6 @@ def _respond(
     return Response(orjson.dumps(body), status, headers=headers, media_type=media_type)
 
 
-def _response_media_type(accept: str | None) -> str:
-    if not accept:
-        return JSON  # The specification: no Accept header means application/json.
-    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
-    if GRAPHQL_RESPONSE in kinds:
-        return GRAPHQL_RESPONSE
-    if JSON in kinds or "*/*" in kinds or "application/*" in kinds:
-        return JSON
-    raise RequestError(406, f"Cannot answer in any of: {accept}", "NOT_ACCEPTABLE")
-
-
 def _check_method(method: str, operation: OperationDefinitionNode) -> None:
     if operation.operation is OperationType.SUBSCRIPTION:
         raise RequestError(
@@ -324,64 +286,3 @@ def _check_method(method: str, operation: OperationDefinitionNode) -> None:
         raise RequestError(
             405, "Only queries may use GET.", "METHOD_NOT_ALLOWED", {"allow": "POST"}
         )
-
-
-def _get_params(request: Request) -> Params:
-    params: Mapping[str, Any] = request.query_params
-    variables = _json_param(params, "variables")
-    extensions = _json_param(params, "extensions")
-    return _validate_params(params.get("query"), variables, params.get("operationName"), extensions)
-
-
-async def _read_params(request: Request, max_body_bytes: int) -> Params:
-    if request.method != "POST":
-        raise RequestError(405, "Use GET or POST.", "METHOD_NOT_ALLOWED", {"allow": "GET, POST"})
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != JSON:
-        raise RequestError(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-        raise RequestError(413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body_bytes:
-            raise RequestError(
-                413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE"
-            )
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise RequestError(400, "Body is not valid JSON.", "BAD_REQUEST") from None
-    if not isinstance(payload, dict):
-        raise RequestError(400, "Body must be a JSON object.", "BAD_REQUEST")
-    return _validate_params(
-        payload.get("query"),
-        payload.get("variables"),
-        payload.get("operationName"),
-        payload.get("extensions"),
-    )
-
-
-def _json_param(params: Mapping[str, Any], name: str) -> Any:
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RequestError(400, f"'{name}' is not valid JSON.", "BAD_REQUEST") from None
-
-
-def _validate_params(query: Any, variables: Any, operation_name: Any, extensions: Any) -> Params:
-    if extensions is not None and not isinstance(extensions, dict):
-        raise RequestError(400, "'extensions' must be an object.", "BAD_REQUEST")
-    persisted = extensions is not None and "persistedQuery" in extensions
-    # A persisted operation may come without its text (the policy resolves it).
-    if not (persisted and query is None) and (not isinstance(query, str) or not query.strip()):
-        raise RequestError(400, "'query' must be a non-empty string.", "BAD_REQUEST")
-    if variables is not None and not isinstance(variables, dict):
-        raise RequestError(400, "'variables' must be an object.", "BAD_REQUEST")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise RequestError(400, "'operationName' must be a string.", "BAD_REQUEST")
-    return query, variables, operation_name, extensions

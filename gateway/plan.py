@@ -17,11 +17,8 @@ mutations, introspection, directives on selections, and abstract types.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from typing import Any, TypeGuard
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Any
 
 from graphql import (
     ExecutionResult,
@@ -43,59 +40,23 @@ from graphql import (
     is_leaf_type,
     located_error,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
-from graphql.pyutils import is_awaitable as _is_awaitable
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from graphql.type.definition import GraphQLResolveInfoHelpers
 
-# Most values are of these types: no need to ask whether they are awaitable.
-_PLAIN: frozenset[type] = frozenset(
-    {str, int, float, bool, type(None), dict, list, tuple, Decimal, datetime}
+from shopwindow.gateway.plan_run import (
+    Complete,
+    FieldRun,
+    ObjectPlan,
+    PlanRun,
+    execute_object,
+    is_awaitable,
 )
-
-
-def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    """Whether ``value`` is awaitable, quickly for plain values."""
-    return type(value) not in _PLAIN and _is_awaitable(value)
+from shopwindow.gateway.plan_values import leaf, list_of, non_null, non_null_leaf
 
 
 class Unplannable(Exception):
     """An operation a plan does not cover; graphql-core runs it."""
-
-
-@dataclass(slots=True)
-class _Run:
-    """The state of one execution of a plan."""
-
-    schema: GraphQLSchema
-    fragments: dict[str, FragmentDefinitionNode]
-    operation: OperationDefinitionNode
-    variables: VariableValues
-    context: Any
-    hide_suggestions: bool
-    errors: list[GraphQLError] = field(default_factory=list)
-    error_paths: set[tuple[str | int, ...]] = field(default_factory=set)
-    tracked: list[Awaitable[Any]] = field(default_factory=list)
-
-    def add_error(self, error: GraphQLError, path: Path) -> None:
-        # As graphql-core: no error below a position already nulled by another.
-        keys = tuple(path.as_list())
-        if any(keys[:n] in self.error_paths for n in range(len(keys) + 1)):
-            return
-        self.error_paths.add(keys)
-        self.errors.append(error)
-
-
-# (source, path, run) -> the completed value, or an awaitable of it.
-FieldRun = Callable[[Any, Path, _Run], Any]
-# (value, path, run) -> the completed value, or an awaitable of it.
-Complete = Callable[[Any, Path, _Run], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _ObjectPlan:
-    type_name: str
-    fields: tuple[tuple[str, FieldRun], ...]
 
 
 class ExecutionPlan:
@@ -144,11 +105,11 @@ class ExecutionPlan:
         )
         if isinstance(coerced, list):
             return ExecutionResult(None, coerced)
-        run = _Run(
+        run = PlanRun(
             self._schema, self._fragments, self._operation, coerced, context, hide_suggestions
         )
         try:
-            data = _execute_object(self._root, None, None, run)
+            data = execute_object(self._root, None, None, run)
         except GraphQLError as error:
             run.errors.append(error)  # A non-null root field failed: no data at all.
             return ExecutionResult(None, run.errors)
@@ -157,7 +118,7 @@ class ExecutionPlan:
         return ExecutionResult(data, run.errors or None)
 
 
-async def _finish(data: Any, run: _Run) -> ExecutionResult:
+async def _finish(data: Any, run: PlanRun) -> ExecutionResult:
     try:
         if is_awaitable(data):
             data = await data
@@ -167,30 +128,6 @@ async def _finish(data: Any, run: _Run) -> ExecutionResult:
     if run.tracked:
         await asyncio.gather(*run.tracked, return_exceptions=True)
     return ExecutionResult(data, run.errors or None)
-
-
-def _execute_object(plan: _ObjectPlan, source: Any, path: Path | None, run: _Run) -> Any:
-    results: dict[str, Any] = {}
-    pending: list[tuple[str, Awaitable[Any]]] = []
-    for key, field_run in plan.fields:
-        value = field_run(source, Path(path, key, plan.type_name), run)
-        if is_awaitable(value):
-            pending.append((key, value))
-        results[key] = value
-    if not pending:
-        return results
-    return _settle_object(results, pending)
-
-
-async def _settle_object(
-    results: dict[str, Any], pending: list[tuple[str, Awaitable[Any]]]
-) -> dict[str, Any]:
-    # A non-null field that fails nulls this object: as graphql-core does, the
-    # siblings still running are cancelled and the failure propagates.
-    settled = await gather_with_cancel(*(value for _, value in pending))
-    for (key, _), value in zip(pending, settled, strict=True):
-        results[key] = value
-    return results
 
 
 def _collect(
@@ -238,7 +175,7 @@ def _applies(plan: ExecutionPlan, condition: Any, object_type: GraphQLObjectType
 
 def _compile_object(
     plan: ExecutionPlan, object_type: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
-) -> _ObjectPlan:
+) -> ObjectPlan:
     if object_type.is_type_of is not None:
         raise Unplannable("is_type_of checks")
     compiled = []
@@ -255,11 +192,11 @@ def _compile_object(
         plan._arguments.update(f"{where}({a.name.value})" for n in nodes for a in n.arguments or ())
         complete = _completer(plan, definition.type, nodes, where)
         compiled.append((key, _field(object_type, name, nodes, definition, complete)))
-    return _ObjectPlan(object_type.name, tuple(compiled))
+    return ObjectPlan(object_type.name, tuple(compiled))
 
 
 def _constant(value: str) -> FieldRun:
-    def run_constant(source: Any, path: Path, run: _Run) -> str:
+    def run_constant(source: Any, path: Path, run: PlanRun) -> str:
         return value
 
     return run_constant
@@ -290,13 +227,13 @@ def _field(
     read = getattr(strawberry_field, "get_result", None)
     has_arguments = bool(definition.args or nodes[0].arguments)
 
-    def fail(raw: Exception, path: Path, run: _Run) -> None:
+    def fail(raw: Exception, path: Path, run: PlanRun) -> None:
         error = located_error(raw, nodes, path.as_list())
         if not nullable:
             raise error
         run.add_error(error, path)
 
-    def run_field(source: Any, path: Path, run: _Run) -> Any:
+    def run_field(source: Any, path: Path, run: PlanRun) -> Any:
         try:
             if basic:
                 result = read(source, None, (), {}) if read is not None else resolve(source, None)
@@ -334,14 +271,14 @@ def _field(
         except Exception as raw:
             return fail(raw, path, run)
 
-    async def settle(result: Awaitable[Any], path: Path, run: _Run) -> Any:
+    async def settle(result: Awaitable[Any], path: Path, run: PlanRun) -> Any:
         try:
             completed = complete(await result, path, run)
             return await completed if is_awaitable(completed) else completed
         except Exception as raw:
             return fail(raw, path, run)
 
-    async def settle_completed(completed: Awaitable[Any], path: Path, run: _Run) -> Any:
+    async def settle_completed(completed: Awaitable[Any], path: Path, run: PlanRun) -> Any:
         try:
             return await completed
         except Exception as raw:
@@ -356,146 +293,25 @@ def _completer(
     if isinstance(return_type, GraphQLNonNull):
         message = f"Cannot return null for non-nullable field {where}."
         if is_leaf_type(return_type.of_type):
-            return _non_null_leaf(return_type.of_type, message)
-        inner = _completer(plan, return_type.of_type, nodes, where)
-
-        def complete_non_null(value: Any, path: Path, run: _Run) -> Any:
-            if isinstance(value, Exception):
-                raise value
-            completed = inner(value, path, run)
-            if is_awaitable(completed):
-                return _non_null_later(completed, message)
-            if completed is None:
-                raise TypeError(message)
-            return completed
-
-        return complete_non_null
+            return non_null_leaf(return_type.of_type, message)
+        return non_null(_completer(plan, return_type.of_type, nodes, where), message)
     if isinstance(return_type, GraphQLList):
-        return _list_completer(plan, return_type, nodes, where)
+        item_type = return_type.of_type
+        complete_item = _completer(plan, item_type, nodes, where)
+        return list_of(complete_item, nodes, not isinstance(item_type, GraphQLNonNull), where)
     if is_leaf_type(return_type):
-        coerce = _coercer(return_type)
-
-        def complete_leaf(value: Any, path: Path, run: _Run) -> Any:
-            if isinstance(value, Exception):
-                raise value
-            if value is None or value is Undefined:
-                return None
-            return coerce(value)
-
-        return complete_leaf
+        return leaf(return_type)
     if not isinstance(return_type, GraphQLObjectType):
         raise Unplannable("abstract types")
     sub_plan = _compile_object(
         plan, return_type, [n.selection_set for n in nodes if n.selection_set]
     )
 
-    def complete_object(value: Any, path: Path, run: _Run) -> Any:
+    def complete_object(value: Any, path: Path, run: PlanRun) -> Any:
         if isinstance(value, Exception):
             raise value
         if value is None or value is Undefined:
             return None
-        return _execute_object(sub_plan, value, path, run)
+        return execute_object(sub_plan, value, path, run)
 
     return complete_object
-
-
-def _coercer(leaf_type: Any) -> Callable[[Any], Any]:
-    coerce_output_value = leaf_type.coerce_output_value
-
-    def coerce(value: Any) -> Any:
-        coerced = coerce_output_value(value)
-        if coerced is Undefined or coerced is None:
-            raise TypeError(
-                f"Expected `{inspect(leaf_type)}.coerce_output_value("
-                f"{inspect(value)})` to return non-nullable value, returned:"
-                f" {inspect(coerced)}"
-            )
-        return coerced
-
-    return coerce
-
-
-def _non_null_leaf(leaf_type: Any, message: str) -> Complete:
-    coerce = _coercer(leaf_type)
-
-    def complete_non_null_leaf(value: Any, path: Path, run: _Run) -> Any:
-        if isinstance(value, Exception):
-            raise value
-        if value is None or value is Undefined:
-            raise TypeError(message)
-        return coerce(value)
-
-    return complete_non_null_leaf
-
-
-async def _non_null_later(completed: Awaitable[Any], message: str) -> Any:
-    value = await completed
-    if value is None:
-        raise TypeError(message)
-    return value
-
-
-def _list_completer(
-    plan: ExecutionPlan, return_type: GraphQLList[Any], nodes: list[FieldNode], where: str
-) -> Complete:
-    item_type = return_type.of_type
-    complete_item = _completer(plan, item_type, nodes, where)
-    nullable_items = not isinstance(item_type, GraphQLNonNull)
-    message = f"Expected Iterable, but did not find one for field '{where}'."
-
-    def complete_list(value: Any, path: Path, run: _Run) -> Any:
-        if isinstance(value, Exception):
-            raise value
-        if value is None or value is Undefined:
-            return None
-        if not is_iterable(value):
-            raise GraphQLError(message)
-        completed: list[Any] = []
-        pending: list[int] = []
-        for index, item in enumerate(value):
-            item_path = Path(path, index, None)
-            try:
-                if is_awaitable(item):
-                    done = _item_later(item, complete_item, item_path, run)
-                else:
-                    done = complete_item(item, item_path, run)
-                if is_awaitable(done):
-                    done = _item_settled(done, nodes, nullable_items, item_path, run)
-                    pending.append(index)
-            except Exception as raw:
-                error = located_error(raw, nodes, item_path.as_list())
-                if not nullable_items:
-                    raise error from None
-                run.add_error(error, item_path)
-                done = None
-            completed.append(done)
-        if not pending:
-            return completed
-        return _settle_list(completed, pending)
-
-    return complete_list
-
-
-async def _item_later(item: Awaitable[Any], complete: Complete, path: Path, run: _Run) -> Any:
-    done = complete(await item, path, run)
-    return await done if is_awaitable(done) else done
-
-
-async def _item_settled(
-    done: Awaitable[Any], nodes: list[FieldNode], nullable: bool, path: Path, run: _Run
-) -> Any:
-    try:
-        return await done
-    except Exception as raw:
-        error = located_error(raw, nodes, path.as_list())
-        if not nullable:
-            raise error from None
-        run.add_error(error, path)
-        return None
-
-
-async def _settle_list(completed: list[Any], pending: list[int]) -> list[Any]:
-    settled = await gather_with_cancel(*(completed[i] for i in pending))
-    for index, value in zip(pending, settled, strict=True):
-        completed[index] = value
-    return completed

@@ -12,41 +12,32 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
-    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
-    OperationType,
     execute,
     get_operation_ast,
-    parse,
     specified_rules,
     subscribe,
-    validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from shopwindow.gateway.context import GatewayContext
-from shopwindow.gateway.cost import CostEstimator
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import PersistedOperations, PersistedRefusal
-from shopwindow.gateway.plan import ExecutionPlan, Unplannable
+from shopwindow.gateway.plan import ExecutionPlan
+from shopwindow.gateway.prepared import PreparedDocuments
 
 log = logging.getLogger(__name__)
-
-_CACHE_SIZE = 1000
-_COSTS_PER_OPERATION = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +51,6 @@ class Limits:
     timeout_s: float
     introspection: bool
     persisted_query_bytes: int = 16 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A parsed and validated document, cached per query text, with what each of its
-    operations compiles to."""
-
-    document: DocumentNode | None
-    errors: list[GraphQLError]
-    fragments: Mapping[str, FragmentDefinitionNode]
-    # By operation name: its plan, or None where graphql-core runs it.
-    plans: dict[str | None, ExecutionPlan | None] = field(default_factory=dict)
-    # By operation name: the variables its cost depends on, and its cost by their values.
-    costs: dict[str | None, tuple[tuple[str, ...], dict[bytes, int]]] = field(default_factory=dict)
 
 
 class OperationRefused(Exception):
@@ -127,56 +104,31 @@ class OperationPolicy:
         trusted_documents: Mapping[str, str] | None = None,
         plans: bool = True,
     ) -> None:
-        self._plans = plans
         self._schema = schema
         self.limits = limits
         self._metrics = metrics
-        self._cost = CostEstimator(schema)
-        self._rules = [
+        rules = [
             *specified_rules,
             max_depth_rule(limits.max_depth),
             max_aliases_rule(limits.max_aliases),
         ]
         if not limits.introspection:
-            self._rules.append(NoSchemaIntrospectionCustomRule)
-        self._entries: OrderedDict[str, Prepared] = OrderedDict()
+            rules.append(NoSchemaIntrospectionCustomRule)
+        self._documents = PreparedDocuments(
+            schema, rules, limits.max_tokens, self._hide_suggestions, plans
+        )
         self.persisted = PersistedOperations(
             trusted_documents, limits.persisted_query_bytes, self._valid
         )
 
     def _valid(self, query: str) -> bool:
-        prepared = self.prepare(query)
+        prepared = self._documents.prepare(query)
         return prepared.document is not None and not prepared.errors
 
     @property
     def _hide_suggestions(self) -> bool:
         # Suggestions ("Did you mean ...?") would reveal the schema introspection hides.
         return not self.limits.introspection
-
-    def prepare(self, query: str) -> Prepared:
-        """The parsed and validated document of ``query``, from the cache if seen."""
-        entry = self._entries.get(query)
-        if entry is not None:
-            self._entries.move_to_end(query)
-            return entry
-        entry = self._prepare(query)
-        self._entries[query] = entry
-        if len(self._entries) > _CACHE_SIZE:
-            self._entries.popitem(last=False)
-        return entry
-
-    def _prepare(self, query: str) -> Prepared:
-        try:
-            document = parse(query, max_tokens=self.limits.max_tokens)
-        except GraphQLError as error:
-            return Prepared(None, [error], {})
-        errors = validate(
-            self._schema, document, self._rules, hide_suggestions=self._hide_suggestions
-        )
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        return Prepared(document, errors, fragments)
 
     def resolve(self, query: Any, extensions: Any) -> tuple[str, str | None]:
         """The text of the operation a request names, and its persisted id if any.
@@ -205,7 +157,7 @@ class OperationPolicy:
             OperationRefused: With the client's errors and a code.
         """
         query, persisted_id = self.resolve(query, extensions)
-        prepared = self.prepare(query)
+        prepared = self._documents.prepare(query)
         if prepared.document is None:
             raise self._refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")
         if prepared.errors:
@@ -214,7 +166,7 @@ class OperationPolicy:
         if definition is None:
             error = GraphQLError("Operation not found or ambiguous; give operationName.")
             raise self._refuse([error], "BAD_REQUEST")
-        cost = self._estimate(prepared, definition, operation_name, variables)
+        cost = self._documents.cost(prepared, definition, operation_name, variables)
         if cost > self.limits.max_cost:
             error = GraphQLError(
                 f"The query's estimated cost is {cost}; the limit is {self.limits.max_cost}.",
@@ -228,49 +180,8 @@ class OperationPolicy:
             operation_name,
             cost,
             persisted_id,
-            self._plan(prepared, definition, operation_name),
+            self._documents.plan(prepared, definition, operation_name),
         )
-
-    def _estimate(
-        self,
-        prepared: Prepared,
-        definition: OperationDefinitionNode,
-        operation_name: str | None,
-        variables: dict[str, Any] | None,
-    ) -> int:
-        # The estimate depends on the operation and the variables of its size arguments
-        # only: a persisted operation asked again for another product id costs a lookup.
-        entry = prepared.costs.get(operation_name)
-        if entry is None:
-            names = self._cost.size_variables(definition, prepared.fragments)
-            entry = prepared.costs[operation_name] = (names, {})
-        names, by_values = entry
-        try:
-            key = orjson.dumps([(variables or {}).get(name) for name in names])
-        except TypeError:
-            return self._cost.estimate(definition, prepared.fragments, variables)
-        cost = by_values.get(key)
-        if cost is None:
-            cost = self._cost.estimate(definition, prepared.fragments, variables)
-            if len(by_values) >= _COSTS_PER_OPERATION:
-                by_values.clear()
-            by_values[key] = cost
-        return cost
-
-    def _plan(
-        self, prepared: Prepared, definition: OperationDefinitionNode, operation_name: str | None
-    ) -> ExecutionPlan | None:
-        if not self._plans or definition.operation is not OperationType.QUERY:
-            return None
-        if operation_name not in prepared.plans:
-            try:
-                plan: ExecutionPlan | None = ExecutionPlan(
-                    self._schema, definition, prepared.fragments
-                )
-            except Unplannable:
-                plan = None
-            prepared.plans[operation_name] = plan
-        return prepared.plans[operation_name]
 
     def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
         self._metrics.errors.labels(code).inc()

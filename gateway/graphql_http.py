@@ -127,7 +127,8 @@ class GraphQLEndpoint:
         if request.method != "GET" or self._graphiql_html is None:
             return False
         accept = request.headers.get("accept", "")
-        return "text/html" in accept and "query" not in request.query_params
+        params = request.query_params
+        return "text/html" in accept and "query" not in params and "extensions" not in params
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         if request.method == "GET":

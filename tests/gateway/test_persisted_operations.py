@@ -240,3 +240,16 @@ async def test_answers_reading_more_than_known_products_by_id_are_never_kept(
             await ask(PAGE, '{"id": "abc"}', after)
         hits = await kept_answers(http)
     assert hits == 0
+
+
+async def test_a_browser_opening_a_persisted_url_gets_the_answer_not_graphiql(
+    gateway: GatewayFactory,
+) -> None:
+    async with gateway(graphiql=True) as http:
+        response = await http.get(
+            "/graphql",
+            params={"extensions": orjson.dumps(persisted(PAGE)).decode()},
+            headers={"accept": "text/html,application/json;q=0.9"},
+        )
+    assert response.headers["content-type"].startswith("application/json")
+    assert codes(response.json()) == ["PERSISTED_QUERY_NOT_FOUND"]

@@ -126,9 +126,10 @@ class GraphQLEndpoint:
     def _wants_graphiql(self, request: Request) -> bool:
         if request.method != "GET" or self._graphiql_html is None:
             return False
-        accept = request.headers.get("accept", "")
+        if "text/html" not in request.headers.get("accept", ""):
+            return False  # Before the query string: decoding it is a request's largest cost.
         params = request.query_params
-        return "text/html" in accept and "query" not in params and "extensions" not in params
+        return "query" not in params and "extensions" not in params
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         if request.method == "GET":

@@ -196,19 +196,23 @@ class PersistedOperations:
         if op_id in self._store:
             self._store.move_to_end(op_id)
             return
-        size = len(query)
+        size = _size(query)
         if size > self._max_bytes or not self._accepts(query):
             return
         self._store[op_id] = query
         self._bytes += size
         while self._bytes > self._max_bytes:
             _, dropped = self._store.popitem(last=False)
-            self._bytes -= len(dropped)
+            self._bytes -= _size(dropped)
 
     @property
     def stored_bytes(self) -> int:
         """Bytes of operation text the automatic store holds."""
         return self._bytes
+
+
+def _size(query: str) -> int:
+    return len(query.encode())
 
 
 def _persisted_id(persisted: Any) -> str:

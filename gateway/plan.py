@@ -41,8 +41,7 @@ from graphql import (
     located_error,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from graphql.pyutils import Path, Undefined, gather_with_cancel
-from graphql.type.definition import GraphQLResolveInfoHelpers
+from graphql.pyutils import Path, Undefined
 
 from shopwindow.gateway.plan_run import (
     Complete,
@@ -202,12 +201,6 @@ def _constant(value: str) -> FieldRun:
     return run_constant
 
 
-_HELPERS = GraphQLResolveInfoHelpers(
-    gather=lambda values: gather_with_cancel(*values),
-    track=lambda values: None,
-)
-
-
 def _field(
     parent: GraphQLObjectType,
     name: str,
@@ -252,7 +245,7 @@ def _field(
                     run.context,
                     is_awaitable,
                     None,
-                    _HELPERS,
+                    run.async_helpers,
                 )
                 arguments = (
                     get_argument_values(

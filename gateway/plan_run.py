@@ -15,6 +15,7 @@ from graphql import FragmentDefinitionNode, GraphQLError, GraphQLSchema, Operati
 from graphql.execution.values import VariableValues
 from graphql.pyutils import Path, gather_with_cancel
 from graphql.pyutils import is_awaitable as _is_awaitable
+from graphql.type.definition import GraphQLResolveInfoHelpers
 
 # Most values are of these types: no need to ask whether they are awaitable.
 _PLAIN: frozenset[type] = frozenset(
@@ -40,6 +41,19 @@ class PlanRun:
     errors: list[GraphQLError] = field(default_factory=list)
     error_paths: set[tuple[str | int, ...]] = field(default_factory=set)
     tracked: list[Awaitable[Any]] = field(default_factory=list)
+    _helpers: GraphQLResolveInfoHelpers | None = None
+
+    @property
+    def async_helpers(self) -> GraphQLResolveInfoHelpers:
+        """What resolvers get as ``info.async_helpers``: work they ``track`` is awaited
+        before the run's result, as graphql-core does. Made on first use (a custom
+        resolver's resolve-info)."""
+        if self._helpers is None:
+            self._helpers = GraphQLResolveInfoHelpers(
+                gather=lambda values: gather_with_cancel(*values),
+                track=lambda values: self.tracked.extend(v for v in values if is_awaitable(v)),
+            )
+        return self._helpers
 
     def add_error(self, error: GraphQLError, path: Path) -> None:
         """Record a field error, as graphql-core does: none below a position already

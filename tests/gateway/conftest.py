@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from shopwindow.devstack import DevStack
@@ -111,3 +112,13 @@ async def source(
     await made._producer.start()
     yield made
     await made._producer.stop()
+
+
+async def sample(http: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The value of one sample on the gateway's ``/metrics``; 0 before it is counted."""
+    text = (await http.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return float(found.value)
+    return 0.0

@@ -15,7 +15,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from tests import kinds
 from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
-from tests.gateway.conftest import GatewayFactory, full_product
+from tests.gateway.conftest import GatewayFactory, full_product, sample
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, delta
 
@@ -29,11 +29,7 @@ async def _product(http: httpx.AsyncClient) -> Any:
 
 def _lookups(result: str) -> Callable[[httpx.AsyncClient], Awaitable[float]]:
     async def count(http: httpx.AsyncClient) -> float:
-        text = (await http.get("/metrics")).text
-        for line in text.splitlines():
-            if line.startswith(f'shopwindow_document_cache_lookups_total{{result="{result}"}}'):
-                return float(line.split()[-1])
-        return 0.0
+        return await sample(http, "shopwindow_document_cache_lookups_total", result=result)
 
     return count
 

@@ -84,6 +84,11 @@ def test_invalid_operations_and_oversized_texts_are_never_remembered() -> None:
         with pytest.raises(PersistedRefusal):
             store.resolve(None, persisted(sha256_of(text)))
     assert store.stored_bytes == 0
+    # The bound counts bytes, not characters.
+    wide = "{ é }"
+    narrow = apq(max_bytes=len(wide))
+    narrow.resolve(wide, persisted(sha256_of(wide)))
+    assert narrow.stored_bytes == 0
 
 
 @given(st.lists(st.text(min_size=1, max_size=40), max_size=60))

@@ -15,10 +15,12 @@ import pytest
 from graphql import (
     ExecutionResult,
     FragmentDefinitionNode,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     execute,
     parse,
@@ -50,6 +52,9 @@ from tests.helpers import encode
 
 SCHEMA: GraphQLSchema = build_schema()._schema
 IDS = ["a", "b", "c"]
+LIMITS = Limits(
+    max_depth=10, max_aliases=10, max_tokens=1000, max_cost=1000, timeout_s=1, introspection=True
+)
 BROKEN = "broken"  # Its document is of a newer contract: an error for it alone.
 
 
@@ -247,35 +252,19 @@ def test_what_a_plan_does_not_cover_is_left_to_graphql_core(text: str) -> None:
 
 
 def test_the_policy_plans_queries_once_and_leaves_the_rest() -> None:
-    limits = Limits(
-        max_depth=10,
-        max_aliases=10,
-        max_tokens=1000,
-        max_cost=1000,
-        timeout_s=1,
-        introspection=True,
-    )
-    policy = OperationPolicy(SCHEMA, limits, GatewayMetrics())
+    policy = OperationPolicy(SCHEMA, LIMITS, GatewayMetrics())
     query = '{ product(id: "a") { id } }'
     planned = policy.check(query, None, None)
     assert planned.plan is not None
     assert policy.check(query, None, None).plan is planned.plan  # Compiled once.
     assert policy.check('{ product(id: "a") @include(if: true) { id } }', None, None).plan is None
     assert policy.check('subscription { productChanged(id: "a") { id } }', None, None).plan is None
-    off = OperationPolicy(SCHEMA, limits, GatewayMetrics(), plans=False)
+    off = OperationPolicy(SCHEMA, LIMITS, GatewayMetrics(), plans=False)
     assert off.check(query, None, None).plan is None
 
 
 def test_a_cost_is_kept_per_operation_and_the_values_of_its_size_variables() -> None:
-    limits = Limits(
-        max_depth=10,
-        max_aliases=10,
-        max_tokens=1000,
-        max_cost=1000,
-        timeout_s=1,
-        introspection=True,
-    )
-    policy = OperationPolicy(SCHEMA, limits, GatewayMetrics())
+    policy = OperationPolicy(SCHEMA, LIMITS, GatewayMetrics())
     text = (
         "query($id: ID!, $ids: [ID!]!, $first: Int = 3) { product(id: $id) { id } "
         "products(ids: $ids) { id name } "
@@ -298,3 +287,25 @@ def test_a_cost_is_kept_per_operation_and_the_values_of_its_size_variables() -> 
     # A value orjson cannot key (an integer beyond 64 bits) is estimated, not kept.
     with pytest.raises(OperationRefused, match="estimated cost is 3541774862152233910280"):
         cost(id="a", ids=["a", "b"], first=2**70)
+
+
+async def test_work_a_resolver_tracks_is_awaited_before_the_result() -> None:
+    settled: list[str] = []
+
+    async def later() -> None:
+        await asyncio.sleep(0)
+        settled.append("tracked")
+
+    def resolve(source: Any, info: Any) -> str:
+        info.async_helpers.track([later()])
+        return "x"
+
+    schema = GraphQLSchema(
+        GraphQLObjectType("Query", {"a": GraphQLField(GraphQLString, resolve=resolve)})
+    )
+    [operation] = parse("{ a }").definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    result = ExecutionPlan(schema, operation, {}).execute(None, None, False)
+    assert not isinstance(result, ExecutionResult)  # The tracked work is still pending.
+    assert (await result).data == {"a": "x"}
+    assert settled == ["tracked"]

@@ -45,11 +45,14 @@ class FoldSettings:
         low_stock_threshold: At or below this many available units (and above zero) the
             status is ``LOW_STOCK``.
         recent_ids_kept: How many source event ids each document remembers.
+        trending_half_life_s: How fast views and orders stop counting toward the
+            trending score, by event time.
         sources: The installed sources; each gets its section in new documents.
     """
 
     low_stock_threshold: int = 5
     recent_ids_kept: int = 256
+    trending_half_life_s: int = 6 * 3600
     sources: tuple[Source[Any], ...] = field(default=CORE_SOURCES)
 
 

@@ -111,7 +111,11 @@ class Materializer:
             await self._until_available(self._start_kafka_client(consumer.start))
             writer = BatchWriter(
                 store,
-                FoldSettings(settings.low_stock_threshold, sources=self.registry.sources),
+                FoldSettings(
+                    settings.low_stock_threshold,
+                    trending_half_life_s=settings.trending_half_life_s,
+                    sources=self.registry.sources,
+                ),
                 self.metrics,
                 DocumentCache(settings.document_cache_size),
             )

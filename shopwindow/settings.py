@@ -165,6 +165,12 @@ class MaterializerSettings(ConnectionSettings):
     materializer_http_host: str = "127.0.0.1"
     materializer_http_port: Port = 9100
     low_stock_threshold: int = Field(default=5, ge=0)
+    trending_half_life_s: int = Field(
+        default=6 * 3600,
+        ge=60,
+        le=365 * 24 * 3600,
+        description="Half-life of views and orders in the trending score, by event time.",
+    )
     batch_max_records: int = Field(default=2000, ge=1, le=100_000)
     poll_timeout_ms: int = Field(default=200, ge=1)
     # Waiting a little for more records makes bigger batches, so more events of a hot

@@ -1,14 +1,17 @@
-"""Popularity: how often a product was viewed (clicks) and ordered (orders).
+"""Popularity: how often a product was viewed (clicks) and ordered (orders), and how
+much it is trending.
 
 Two topics feed one section. An order counts once for each product it lists; its
 order id is its natural id, so an order re-published at a new offset counts once.
+The trending score decays both by event time (``trending``); documents written before
+it existed have no ``recent`` counts and score from their next event on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from pydantic import Field
@@ -17,7 +20,11 @@ from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, SourceEvent, Text, Timestamp
+from shopwindow.materializer.sources import trending
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+
+if TYPE_CHECKING:
+    from shopwindow.materializer.fold import FoldSettings
 
 
 class OrderPlaced(SourceEvent):
@@ -47,21 +54,48 @@ def _upsert(model: type[OrderPlaced] | type[ProductViewed], kind: str) -> Any:
     return decode
 
 
+def initial() -> dict[str, Any]:
+    """The popularity of a product nothing is known about yet."""
+    return {"views": 0, "orders": 0, "recent": trending.empty(), "trending_score": 0.0}
+
+
 def fold(step: FoldStep, event: Any) -> Effect:
-    """Count a view or an order."""
-    step.section["orders" if isinstance(event, OrderPlaced) else "views"] += 1
+    """Count a view or an order, in total and in its time bucket."""
+    is_order = isinstance(event, OrderPlaced)
+    section = step.section
+    section["orders" if is_order else "views"] += 1
+    recent = section.setdefault("recent", trending.empty())
+    trending.count(recent, event.timestamp, is_order, step.settings.trending_half_life_s)
     return Effect.PUBLIC
+
+
+def derive(section: dict[str, Any], settings: FoldSettings) -> None:
+    """The trending score, stored so that every reader (and the search index) agrees."""
+    section["trending_score"] = trending.score(
+        section.get("recent") or {}, settings.trending_half_life_s
+    )
 
 
 @strawberry.type(description="How often the product was viewed and ordered.")
 class Popularity:
     views: int
     orders: int
+    trending_score: float = strawberry.field(
+        description="How hot the product is: views and orders (an order weighs 10 views) "
+        "decayed by their event time with a half-life (6 h by default), each half-life "
+        "newer counting twice. Comparable across products (higher is hotter) and "
+        "reproducible on replay; it rises by 1 per half-life of steady traffic. 0 "
+        "without activity."
+    )
 
 
 def read(section: Mapping[str, Any]) -> Popularity:
     """The typed popularity section."""
-    return Popularity(views=section["views"], orders=section["orders"])
+    return Popularity(
+        views=section["views"],
+        orders=section["orders"],
+        trending_score=float(section.get("trending_score") or 0.0),
+    )
 
 
 def _popularity(root: Product) -> Popularity:
@@ -97,8 +131,9 @@ CLICKS = SourceTopic(
 SOURCE: Source[Popularity] = Source(
     section="popularity",
     topics=(ORDERS, CLICKS),
-    initial=lambda: {"views": 0, "orders": 0},
+    initial=initial,
     fold=fold,
     read=read,
+    derive=derive,
     product_fields=PopularityFields,
 )

@@ -56,7 +56,12 @@ NON_DEFAULT: dict[str, Any] = {
         "persistedQueries": {"trustedDocumentsConfigMap": "shop-operations"},
         "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
     },
-    "materializer": {"replicaCount": 6, "containerPort": 9200, "groupId": "shop-materializer"},
+    "materializer": {
+        "replicaCount": 6,
+        "containerPort": 9200,
+        "groupId": "shop-materializer",
+        "trendingHalfLifeSeconds": 3600,
+    },
     "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
     "networkPolicy": {"enabled": True, "allowExternal": False},
     "topics": {"inventory": "stock.deltas"},
@@ -221,6 +226,7 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
         == 9200
     )
     assert materializer.materializer_group_id == "shop-materializer"
+    assert materializer.trending_half_life_s == 3600
     assert kinds.INVENTORY.name_in(materializer.topics) == "stock.deltas"
     assert materializer.kafka_bootstrap_servers == "kafka-0:9092,kafka-1:9092"
     assert gateway.mongodb_uri.get_secret_value() == secrets["mongo-credentials/uri"]

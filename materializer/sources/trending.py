@@ -96,4 +96,4 @@ def score(recent: Mapping[str, Any], half_life_s: int) -> float:
         return 0.0
     # Centre of the newest bucket, in half-lives since the epoch.
     origin = (newest * width + width / 2) / half_life_s
-    return round(origin + math.log2(total), 9)
+    return float(round(origin + math.log2(total), 9))

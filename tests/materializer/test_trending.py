@@ -45,7 +45,9 @@ def score_of(*events: tuple[float, bool]) -> float:
         ("something beats nothing", [(0, False)], []),
     ],
 )
-def test_ordering(name: str, hotter: list[tuple[float, bool]], colder: list[tuple[float, bool]]):
+def test_ordering(
+    name: str, hotter: list[tuple[float, bool]], colder: list[tuple[float, bool]]
+) -> None:
     assert score_of(*hotter) > score_of(*colder), name
 
 

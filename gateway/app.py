@@ -26,6 +26,9 @@ from shopwindow.gateway.persisted import load_manifest
 from shopwindow.gateway.policy import Limits, OperationPolicy
 from shopwindow.gateway.response_cache import ResponseCache, document_fields
 from shopwindow.gateway.schema import build_schema
+from shopwindow.gateway.search.feed import SearchFeed
+from shopwindow.gateway.search.service import SearchLimits, SearchService
+from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.materializer.sources import registry_with
@@ -97,6 +100,7 @@ def create_app(
         hub.lag,
         metrics,
     )
+    search, feed = _search(settings, metrics)
     resolver_limits = ResolverLimits(
         settings.max_ids_per_query,
         settings.max_page_size,
@@ -121,6 +125,7 @@ def create_app(
             connection=connection,
             reads=reads,
             consistency=gate,
+            search=search,
         )
 
     policy = OperationPolicy(
@@ -175,6 +180,8 @@ def create_app(
 
     async def readiness() -> list[str]:
         failing = [] if await hub.healthy() else ["kafka"]
+        if feed is not None and not feed.ready:
+            failing.append("search-index")
         try:
             await asyncio.wait_for(client.admin.command("ping"), PROBE_TIMEOUT_S)
         except Exception:
@@ -185,10 +192,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.aconnect()
         await hub.start()
+        if feed is not None:
+            await feed.start()
         log.info("gateway started", extra={"extensions": [e.name for e in extensions]})
         try:
             yield
         finally:
+            if feed is not None:
+                await feed.stop()
             await hub.stop()
             await client.close()
 
@@ -198,3 +209,27 @@ def create_app(
         WebSocketRoute("/graphql", guard),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _search(
+    settings: GatewaySettings, metrics: GatewayMetrics
+) -> tuple[SearchService | None, SearchFeed | None]:
+    if not settings.search_enabled:
+        return None, None
+    index = TantivyIndex(settings.search_index_dir, settings.search_writer_memory_mb)
+    feed = SearchFeed(
+        settings.kafka_bootstrap_servers,
+        settings.topics.changelog,
+        index,
+        settings.search_commit_interval_ms,
+        metrics,
+    )
+    limits = SearchLimits(
+        max_query_chars=settings.search_max_query_chars,
+        max_words=settings.search_max_words,
+        max_offset=settings.search_max_offset,
+        max_page_size=settings.max_page_size,
+        facet_values=settings.search_facet_values,
+        price_ranges=tuple(settings.search_price_ranges),
+    )
+    return SearchService(index, limits), feed

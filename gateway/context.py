@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -19,6 +19,10 @@ from shopwindow.gateway.consistency import (
 from shopwindow.gateway.freshness import Freshness
 from shopwindow.gateway.loaders import CategoryPages
 from shopwindow.sale_product import SaleProduct
+
+if TYPE_CHECKING:
+    # The search service reads documents of the sources, which import this module.
+    from shopwindow.gateway.search.service import SearchService
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class GatewayContext:
         reads: How the operation's loader reads (fresh after a read-your-writes wait).
         consistency: Waits for the positions a client names (read-your-writes).
         consistency_report: What the operation waited for, if it did.
+        search: The replica's search index; ``None`` where search is off.
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -77,6 +82,7 @@ class GatewayContext:
     reads: ReadOptions = field(default_factory=ReadOptions)
     consistency: ConsistencyGate | None = None
     consistency_report: ConsistencyReport | None = None
+    search: SearchService | None = None
 
     async def read_after(self, positions: Collection[SourcePosition]) -> None:
         """Wait until the records at ``positions`` are applied (within the bound), and

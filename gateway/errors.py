@@ -11,3 +11,9 @@ class UserInputError(Exception):
     """
 
     code = "BAD_USER_INPUT"
+
+
+class SearchUnavailable(UserInputError):
+    """This replica keeps no search index (``SHOPWINDOW_SEARCH_ENABLED=false``)."""
+
+    code = "SEARCH_UNAVAILABLE"

@@ -74,3 +74,19 @@ class GatewayMetrics:
             "Bytes of the answers the response cache keeps.",
             registry=self.registry,
         )
+        self.search_documents = Gauge(
+            "shopwindow_search_documents",
+            "Products the replica's search index holds.",
+            registry=self.registry,
+        )
+        self.search_index_delay_seconds = Histogram(
+            "shopwindow_search_index_delay_seconds",
+            "From a changelog record's timestamp to its product being searchable.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.search_index_ready = Gauge(
+            "shopwindow_search_index_ready",
+            "1 once the search index has caught up with the changelog.",
+            registry=self.registry,
+        )

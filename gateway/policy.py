@@ -282,8 +282,8 @@ class OperationPolicy:
             self._metrics.errors.labels("BAD_USER_INPUT").inc()
             return _with_code(error, error.message, "BAD_USER_INPUT")
         if isinstance(original, UserInputError):
-            self._metrics.errors.labels(UserInputError.code).inc()
-            return _with_code(error, str(original), UserInputError.code)
+            self._metrics.errors.labels(original.code).inc()
+            return _with_code(error, str(original), original.code)
         self._metrics.errors.labels("INTERNAL").inc()
         log.error(
             "resolver failed",

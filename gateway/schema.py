@@ -15,25 +15,15 @@ from strawberry.types.field import StrawberryField
 
 from shopwindow.extensions import Extension
 from shopwindow.gateway.added_fields import AddedFields
+from shopwindow.gateway.connections import PageInfo, ProductEdge
 from shopwindow.gateway.context import Info
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.loaders import encode_cursor
 from shopwindow.gateway.positions import OFFSET_SCALAR, After, Offset, read_after
+from shopwindow.gateway.search.api import SearchQuery
 from shopwindow.gateway.subscriptions import Subscription
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import CORE, SourceRegistry
-
-
-@strawberry.type(description="Where a page of a connection sits.")
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type
-class ProductEdge:
-    cursor: str
-    node: Product
 
 
 @strawberry.type(description="A page of products, in a stable order.")
@@ -168,8 +158,8 @@ def build_schema(
         extensions: Extensions whose fields and root fields join the schema.
         registry: The sources, core and extensions' (their ``product_fields``).
     """
-    queries = [Query, *(e.query for e in extensions if e.query is not None)]
-    root = queries[0] if len(queries) == 1 else merge_types("Query", tuple(queries))
+    queries = [Query, SearchQuery, *(e.query for e in extensions if e.query is not None)]
+    root = merge_types("Query", tuple(queries))
     added: dict[type, list[type]] = {}
     for source in registry.sources:
         if source.product_fields is not None:

@@ -6,10 +6,18 @@ below the CLI reads the environment.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shopwindow.topics import TopicNames
@@ -83,6 +91,34 @@ class GatewaySettings(ConnectionSettings):
         description="Estimated result size an operation may have: each field 1, lists "
         "counted by their ids or first.",
     )
+    search_enabled: bool = Field(
+        default=True, description="Keep a search index of the changelog in this replica."
+    )
+    search_index_dir: Path | None = Field(
+        default=None,
+        description="Where the replica's search index lives; a temporary directory when "
+        "unset. It is rebuilt from the changelog at every start.",
+    )
+    search_commit_interval_ms: int = Field(
+        default=200,
+        ge=10,
+        le=60_000,
+        description="How often changes are made searchable; bounds search freshness.",
+    )
+    search_writer_memory_mb: int = Field(default=64, ge=16, le=4096)
+    search_max_query_chars: int = Field(default=256, ge=1, le=10_000)
+    search_max_words: int = Field(default=12, ge=1, le=100)
+    search_max_offset: int = Field(
+        default=10_000, ge=0, le=1_000_000, description="Deepest result a search pages to."
+    )
+    search_facet_values: int = Field(
+        default=50, ge=1, le=1000, description="Values listed per brand or category facet."
+    )
+    search_price_ranges: list[Decimal] = Field(
+        default_factory=lambda: [Decimal(b) for b in ("10", "25", "50", "100", "250", "500")],
+        max_length=50,
+        description="Boundaries of the price-range facet, ascending.",
+    )
     jwt_hs256_secret: Annotated[SecretStr | None, AfterValidator(_strong_hs256_secret)] = Field(
         default=None, description="HS256 shared secret, at least 32 bytes."
     )
@@ -150,6 +186,13 @@ class GatewaySettings(ConnectionSettings):
         default=None,
         description="Apollo persisted-query manifest (JSON) of the trusted documents.",
     )
+
+    @field_validator("search_price_ranges")
+    @classmethod
+    def _ascending_finite_boundaries(cls, value: list[Decimal]) -> list[Decimal]:
+        if any(not b.is_finite() for b in value) or value != sorted(set(value)):
+            raise ValueError("price-range boundaries must be finite and strictly ascending")
+        return value
 
     @model_validator(mode="after")
     def _trusted_documents_need_a_manifest(self) -> GatewaySettings:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import strawberry
 from pydantic import Field, field_validator
 
+from shopwindow.document import parse_time
 from shopwindow.gateway.types import Product
 from shopwindow.materializer.events import (
     ProductId,
@@ -43,6 +45,7 @@ class CatalogSnapshot(SourceEvent):
     category: Text | None = None
     images: list[Text] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp | None = None
     updated_at: Timestamp
 
     @field_validator("attributes")
@@ -74,6 +77,9 @@ def content(snapshot: CatalogSnapshot) -> dict[str, Any]:
         "category": snapshot.category,
         "images": list(snapshot.images),
         "attributes": [{"name": k, "value": v} for k, v in snapshot.attributes.items()],
+        # What "newest" sorts by: when the product was created, as its producer says, or
+        # else when its catalog record last changed.
+        "listed_at": snapshot.created_at or snapshot.updated_at,
     }
 
 
@@ -93,6 +99,7 @@ class Catalog:
     category: str | None
     images: tuple[str, ...]
     attributes: tuple[tuple[str, str], ...]
+    listed_at: datetime | None = None
 
 
 def _attribute_value(value: Any) -> str:
@@ -115,6 +122,7 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
             (item["name"], _attribute_value(item["value"]))
             for item in section.get("attributes") or ()
         ),
+        listed_at=parse_time(section.get("listed_at")),
     )
 
 
@@ -164,7 +172,7 @@ TOPIC = SourceTopic(
     default_name="catalog.products",
     description="catalog snapshots and deletions (Debezium CDC of the catalog table)",
     shape='`{"product_id","name","description","brand","category","images":[...],'
-    '"attributes":{...},"updated_at"}`; a tombstone or CDC delete hides the product',
+    '"attributes":{...},"created_at","updated_at"}`; a tombstone or CDC delete hides the product',
     decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
     event_time=snapshot_time,
 )

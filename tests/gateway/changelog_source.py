@@ -37,7 +37,10 @@ class Source:
         self._collection = mongo[database][COLLECTION]
         self._topic = topics.changelog
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=stack.kafka_bootstrap_servers, enable_idempotence=False
+            bootstrap_servers=stack.kafka_bootstrap_servers,
+            enable_idempotence=False,
+            # Room for a burst of whole documents in one batch (apply_in_one_batch).
+            max_batch_size=256 * 1024,
         )
         self._docs: dict[str, dict[str, Any]] = {}
         self._offsets = itertools.count()
@@ -95,14 +98,17 @@ class Source:
         )
 
 
-def fail_changelog_fetch_once(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Make the next Kafka fetch fail, as a broker going away would: the changelog reader
-    restarts. Returns a list that holds one item once the fetch has failed."""
+def fail_changelog_fetch_once(
+    monkeypatch: pytest.MonkeyPatch, client_id: str = "shopwindow-gateway-live"
+) -> list[bool]:
+    """Make the next Kafka fetch of the consumer ``client_id`` fail, as a broker going
+    away would: that reader restarts (by default the changelog hub). Returns a list that
+    holds one item once the fetch has failed."""
     real_getmany = AIOKafkaConsumer.getmany
     failures: list[bool] = []
 
     async def getmany_failing_once(self: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
-        if not failures:
+        if not failures and self._client._client_id == client_id:
             failures.append(True)
             raise KafkaConnectionError("the broker went away")
         return await real_getmany(self, *args, **kwargs)

@@ -10,6 +10,7 @@ import strawberry
 
 from shopwindow.extensions import Extension
 from tests.gateway.conftest import GatewayFactory
+from tests.helpers import eventually
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 OK_QUERY = '{ product(id: "x") { id } }'
@@ -183,7 +184,8 @@ async def test_probes(gateway: GatewayFactory) -> None:
     async with gateway() as http:
         await http.post("/graphql", json={"query": "{ nope }"})
         health = await http.get("/healthz")
-        ready = await http.get("/readyz")
+        # Ready once the search index has caught up with the changelog.
+        ready = await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 200)
         text = (await http.get("/metrics")).text
     assert health.status_code == 200
     assert ready.json() == {"status": "ready"}

@@ -1,0 +1,76 @@
+"""What the search index keeps of a product: derived from its public document alone."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shopwindow.materializer.sources import catalog, inventory, popularity, prices
+from shopwindow.sale_product import SaleProduct
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """One product as the index sees it.
+
+    Attributes:
+        id: The product id.
+        name: Searchable text, weighted highest with ``brand``.
+        brand: The brand, searched and faceted.
+        category: The category, searched, filtered and faceted.
+        description: Searchable text.
+        attributes: ``(name, value)`` pairs; values are searched, pairs filtered.
+        price: What a viewer without a segment price pays; ``None`` without a price.
+        segment_prices: What each segment with its own price pays.
+        in_stock: Whether any unit is available.
+        listed_s: When the product was created (epoch seconds), for ``NEWEST``.
+        orders: How often it was ordered, for ``BESTSELLING``.
+        trending_score: For ``TRENDING``.
+    """
+
+    id: str
+    name: str
+    brand: str | None
+    category: str | None
+    description: str
+    attributes: tuple[tuple[str, str], ...]
+    price: float | None
+    segment_prices: dict[str, float]
+    in_stock: bool
+    listed_s: int
+    orders: int
+    trending_score: float
+
+
+def money(amount: Decimal) -> float:
+    """An amount as the index compares it; beyond a float's range, the nearest end."""
+    value = float(amount)
+    return value if math.isfinite(value) else math.copysign(1e300, value)
+
+
+def row_of(product: SaleProduct) -> IndexRow | None:
+    """The row of ``product``, or ``None`` when it is not served (hidden or uncataloged)."""
+    listing = product.get(catalog.SOURCE)
+    if not product.visible or listing is None:
+        return None
+    price = product.get(prices.SOURCE)
+    popular = product.get(popularity.SOURCE)
+    return IndexRow(
+        id=product.id,
+        name=listing.name,
+        brand=listing.brand,
+        category=listing.category,
+        description=listing.description,
+        attributes=listing.attributes,
+        price=money(price.amount) if price is not None else None,
+        segment_prices=(
+            {name: money(amount) for name, amount in price.segment_amounts.items()}
+            if price is not None
+            else {}
+        ),
+        in_stock=product.get(inventory.SOURCE).available > 0,
+        listed_s=int(listing.listed_at.timestamp()) if listing.listed_at else 0,
+        orders=popular.orders,
+        trending_score=popular.trending_score,
+    )

@@ -66,7 +66,7 @@ def offset_after(cursor: str | None) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         raise UserInputError("Invalid cursor.") from None
     number = text.removeprefix(_CURSOR_PREFIX)
-    if number == text or not number.isdigit() or len(number) > 9:
+    if number == text or not (number.isascii() and number.isdigit()) or len(number) > 9:
         raise UserInputError("Invalid cursor.")
     return int(number) + 1
 

@@ -1,0 +1,249 @@
+"""Search through a running gateway: the changelog in, GraphQL out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from shopwindow.topics import TopicNames
+from tests import kinds
+from tests.gateway.changelog_source import Source
+from tests.gateway.conftest import GatewayFactory, sample
+from tests.gateway.test_auth import SECRET, token
+from tests.helpers import eventually
+from tests.materializer.conftest import catalog, click, order, price, stock_take
+
+ACCEPT = {"accept": "application/graphql-response+json"}
+
+SEARCH = """
+query Search($q: String, $filter: ProductFilter, $sort: SearchSort! = RELEVANCE,
+             $first: Int! = 20, $after: String) {
+  search(query: $q, filter: $filter, sort: $sort, first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id name brand price { amount } stock { available } } }
+    pageInfo { hasNextPage endCursor }
+    facets {
+      brands { value count }
+      categories { value count }
+      priceRanges { min max count }
+      inStock { value count }
+    }
+  }
+}
+"""
+
+
+async def graphql(
+    http: httpx.AsyncClient, query: str, headers: dict[str, str] | None = None, **variables: Any
+) -> httpx.Response:
+    return await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={**ACCEPT, **(headers or {})},
+    )
+
+
+async def search(
+    http: httpx.AsyncClient, headers: dict[str, str] | None = None, **variables: Any
+) -> Any:
+    response = await graphql(http, SEARCH, headers, **variables)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]["search"]
+
+
+def ids(result: Any) -> list[str]:
+    return [edge["node"]["id"] for edge in result["edges"]]
+
+
+async def until_found(http: httpx.AsyncClient, count: int, **variables: Any) -> Any:
+    return await eventually(lambda: search(http, **variables), lambda r: r["totalCount"] == count)
+
+
+async def stock_product(
+    source: Source,
+    product_id: str,
+    name: str,
+    brand: str,
+    amount: str,
+    quantity: int = 3,
+    **price_fields: Any,
+) -> None:
+    await source.apply(
+        product_id,
+        (kinds.CATALOG, catalog(product_id, name=name, brand=brand, category="shoes")),
+        (kinds.PRICES, price(product_id, amount, **price_fields)),
+        (kinds.INVENTORY, stock_take(quantity, product_id)),
+    )
+
+
+async def test_a_product_on_the_changelog_becomes_searchable(
+    gateway: GatewayFactory, source: Source
+) -> None:
+    # Announced before the gateway starts: the index is built from the changelog's start.
+    await stock_product(source, "p1", "Trail Running Shoe", "Acme", "80.00")
+    async with gateway() as http:
+        await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 200)
+        found = await until_found(http, 1, q="runing shoe")  # a typo, and a prefix
+        assert found["edges"][0]["node"] == {
+            "id": "p1",
+            "name": "Trail Running Shoe",
+            "brand": "Acme",
+            "price": {"amount": "80.00"},
+            "stock": {"available": 3},
+        }
+        # Announced while it runs: searchable after the next commit.
+        await stock_product(source, "p2", "Road Running Shoe", "Bolt", "60.00", quantity=0)
+        found = await until_found(http, 2, q="running")
+        assert found["facets"]["brands"] == [
+            {"value": "Acme", "count": 1},
+            {"value": "Bolt", "count": 1},
+        ]
+        assert found["facets"]["inStock"] == [
+            {"value": True, "count": 1},
+            {"value": False, "count": 1},
+        ]
+        assert await sample(http, "shopwindow_search_documents") == 2
+        assert await sample(http, "shopwindow_search_index_delay_seconds_count") >= 1
+
+
+async def test_facets_stay_disjunctive_through_graphql(
+    gateway: GatewayFactory, source: Source
+) -> None:
+    for n, brand in enumerate(["Acme", "Acme", "Bolt", "Cozy"]):
+        await stock_product(source, f"p{n}", f"Shoe {n}", brand, "50.00")
+    async with gateway() as http:
+        await until_found(http, 4)
+        found = await search(http, filter={"brands": ["Acme"]})
+    assert sorted(ids(found)) == ["p0", "p1"]
+    assert found["facets"]["brands"] == [
+        {"value": "Acme", "count": 2},
+        {"value": "Bolt", "count": 1},
+        {"value": "Cozy", "count": 1},
+    ]
+    assert found["facets"]["categories"] == [{"value": "shoes", "count": 2}]
+
+
+async def test_the_viewer_segment_price_filters_and_sorts(
+    gateway: GatewayFactory, source: Source
+) -> None:
+    await stock_product(source, "a", "Shoe A", "Acme", "50.00", segment_amounts={"gold": "10.00"})
+    await stock_product(source, "b", "Shoe B", "Acme", "30.00")
+    await stock_product(source, "c", "Shoe C", "Acme", "40.00")
+    gold = {"authorization": f"Bearer {token(segment='gold')}"}
+    async with gateway(jwt_hs256_secret=SECRET) as http:
+        await until_found(http, 3)
+        anonymous = await search(http, sort="PRICE_ASC")
+        golden = await search(http, gold, sort="PRICE_ASC")
+        cheap = await search(http, gold, filter={"priceMax": "20"})
+        anonymous_cheap = await search(http, filter={"priceMax": "20"})
+    assert ids(anonymous) == ["b", "c", "a"]
+    assert ids(golden) == ["a", "b", "c"]
+    assert [e["node"]["price"]["amount"] for e in golden["edges"]] == ["10.00", "30.00", "40.00"]
+    assert ids(cheap) == ["a"]
+    assert anonymous_cheap["totalCount"] == 0
+
+
+async def test_paging_with_cursors(gateway: GatewayFactory, source: Source) -> None:
+    for n in range(5):
+        await stock_product(source, f"p{n}", f"Shoe {n}", "Acme", f"{10 + n}.00")
+    async with gateway() as http:
+        await until_found(http, 5)
+        seen: list[str] = []
+        after = None
+        while True:
+            page = await search(http, sort="PRICE_DESC", first=2, after=after)
+            seen += ids(page)
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    assert seen == ["p4", "p3", "p2", "p1", "p0"]
+
+
+async def test_hidden_and_deleted_products_leave_the_index(
+    gateway: GatewayFactory, source: Source, topics: TopicNames
+) -> None:
+    await stock_product(source, "hide-me", "Kettle", "Acme", "20.00")
+    await stock_product(source, "delete-me", "Kettle", "Bolt", "20.00")
+    await stock_product(source, "keep-me", "Kettle", "Cozy", "20.00")
+    async with gateway() as http:
+        await until_found(http, 3, q="kettle")
+        await source.apply("hide-me", (kinds.CATALOG, None))  # catalog tombstone: hidden
+        await source._producer.send_and_wait(topics.changelog, None, key=b"delete-me")
+        found = await until_found(http, 1, q="kettle")
+    assert ids(found) == ["keep-me"]
+
+
+async def test_trending_and_bestselling(gateway: GatewayFactory, source: Source) -> None:
+    for product_id in ("calm", "hot", "sold"):
+        await stock_product(source, product_id, f"Mug {product_id}", "Acme", "9.00")
+    await source.apply("hot", *[(kinds.CLICKS, click("hot", minutes=m)) for m in range(5)])
+    await source.apply("sold", (kinds.ORDERS, order("o1", "sold", minutes=-600)))
+    async with gateway() as http:
+        await until_found(http, 3)
+        await eventually(
+            lambda: search(http, sort="TRENDING"), lambda r: ids(r)[:2] == ["hot", "sold"]
+        )
+        best = await search(http, sort="BESTSELLING")
+        response = await graphql(http, "{ trending(first: 5) { id popularity { trendingScore } } }")
+    assert ids(best)[0] == "sold"
+    trending = response.json()["data"]["trending"]
+    assert [p["id"] for p in trending] == ["hot", "sold"]
+    assert trending[0]["popularity"]["trendingScore"] > trending[1]["popularity"]["trendingScore"]
+
+
+async def test_suggestions(gateway: GatewayFactory, source: Source) -> None:
+    await stock_product(source, "k", "Kettle Deluxe", "Acme", "20.00")
+    await stock_product(source, "t", "Teapot", "Kettleworks", "20.00")
+    async with gateway() as http:
+        await until_found(http, 2)
+        response = await graphql(http, '{ searchSuggestions(prefix: "kett") { id } }')
+    assert {p["id"] for p in response.json()["data"]["searchSuggestions"]} == {"k", "t"}
+
+
+BAD_INPUTS = [
+    ({"q": 'name:x AND (OR) *:* "unclosed [1 TO} \\'}, None),
+    ({"q": ""}, None),
+    ({"q": "x" * 10_240}, "BAD_USER_INPUT"),
+    ({"filter": {"attributes": [{"name": "no-such", "values": ["x"]}]}}, None),
+    ({"filter": {"priceMin": "50", "priceMax": "10"}}, "BAD_USER_INPUT"),
+    ({"filter": {"priceMin": "NaN"}}, "BAD_USER_INPUT"),
+    ({"filter": {"priceMax": "1e999999"}}, None),
+    ({"after": "not-a-cursor"}, "BAD_USER_INPUT"),
+    ({"first": -1}, "BAD_USER_INPUT"),
+    ({"first": 2**31 - 1}, "QUERY_TOO_COSTLY"),
+]
+
+
+@pytest.mark.parametrize(("variables", "code"), BAD_INPUTS)
+async def test_bad_input_gets_a_clean_answer(
+    gateway: GatewayFactory, source: Source, variables: dict[str, Any], code: str | None
+) -> None:
+    await stock_product(source, "p1", "Shoe", "Acme", "20.00")
+    async with gateway(max_query_cost=10**6) as http:
+        await until_found(http, 1)
+        response = await graphql(http, SEARCH, **variables)
+    body = response.json()
+    assert response.status_code < 500
+    if code is None:
+        assert "errors" not in body, body
+    else:
+        assert body["errors"][0]["extensions"]["code"] == code, body
+        assert "Traceback" not in response.text
+
+
+async def test_search_counts_toward_the_cost_limit(gateway: GatewayFactory) -> None:
+    async with gateway(max_query_cost=500) as http:
+        response = await graphql(http, SEARCH, first=100)
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_a_replica_without_search_says_so(gateway: GatewayFactory) -> None:
+    async with gateway(search_enabled=False) as http:
+        ready = await http.get("/readyz")
+        response = await graphql(http, "{ search { totalCount } }")
+    assert ready.status_code == 200
+    assert response.json()["errors"][0]["extensions"]["code"] == "SEARCH_UNAVAILABLE"

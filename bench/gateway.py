@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
-import sys
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -33,9 +30,9 @@ import orjson
 
 from bench.common import percentile, report, servers
 from bench.gateway_consistency import read_your_writes
+from bench.http_load import load, pinned_apart, start_app
 from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
-from shopwindow.devstack.process import free_port
 from shopwindow.document import COLLECTION
 from shopwindow.gateway.persisted import sha256_of
 from shopwindow.kafka_admin import create_topics
@@ -100,27 +97,9 @@ def server_env(stack: DevStack, database: str) -> dict[str, str]:
     }
 
 
-async def start_server(factory: str, port: int, env: dict[str, str]) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"bench.gateway_apps:{factory}",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
+async def start_server(factory: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
+    """Start one server of ``bench.gateway_apps`` and register the persisted query."""
+    process, port = await start_app(f"bench.gateway_apps:{factory}", env)
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:
@@ -134,44 +113,11 @@ async def start_server(factory: str, port: int, env: dict[str, str]) -> asyncio.
                         "variables": '{"id": "x"}',
                     },
                 )
-                return process
+                return process, port
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{factory} did not start")
-
-
-async def load(
-    port: int, requests: Sequence[bytes], concurrency: int, seconds: float
-) -> tuple[int, list[float]]:
-    """Drive the server with ``concurrency`` keep-alive connections for ``seconds``."""
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def connection(seed: int) -> None:
-        nonlocal errors
-        rng = random.Random(seed)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while time.perf_counter() < deadline:
-                request = rng.choice(requests)
-                started = time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - started)
-                if not head.startswith(b"HTTP/1.1 200"):
-                    errors += 1
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(connection(n) for n in range(concurrency)))
-    return errors, latencies
 
 
 RUNS = {
@@ -183,29 +129,12 @@ RUNS = {
 }
 
 
-@contextlib.contextmanager
-def pinned_apart(server_pid: int) -> Iterator[None]:
-    """The server on the first CPU and this load generator on the others, so that
-    neither takes the other's time; every server is measured the same way."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) < 2:
-        yield
-        return
-    os.sched_setaffinity(server_pid, {cpus[0]})
-    os.sched_setaffinity(0, set(cpus[1:]))
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, set(cpus))
-
-
 async def measure(
     factory: str, env: dict[str, str], ids: Sequence[str], args: argparse.Namespace
 ) -> tuple[Any, float, list[float], int]:
     """Start one server, check its answer, drive it; its data, req/s, latencies, errors."""
-    port = free_port()
-    process = await start_server(factory, port, env)
-    requests = [persisted_get(pid) for pid in ids]
+    process, port = await start_server(factory, env)
+    requests = [("product", persisted_get(pid)) for pid in ids]
     try:
         async with httpx.AsyncClient() as client:
             response = await client.get(
@@ -219,10 +148,11 @@ async def measure(
             data = response.json()["data"]
         with pinned_apart(process.pid):
             await load(port, requests, args.concurrency, 2)  # Warm-up.
-            errors, latencies = await load(port, requests, args.concurrency, args.seconds)
+            errors, by_label = await load(port, requests, args.concurrency, args.seconds)
     finally:
         process.terminate()
         await process.wait()
+    latencies = by_label["product"]
     return data, len(latencies) / args.seconds, latencies, errors
 
 

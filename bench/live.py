@@ -24,7 +24,6 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import percentile, report, servers, wait_until
 from bench.gateway import seed, server_env, start_server
-from shopwindow.devstack.process import free_port
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.publishing import changelog_record
 from shopwindow.materializer.sources import CORE
@@ -93,8 +92,7 @@ async def run(args: argparse.Namespace) -> None:
             "SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog,
             "SHOPWINDOW_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION": str(args.per_connection),
         }
-        port = free_port()
-        gateway = await start_server("gateway", port, env)
+        gateway, port = await start_server("gateway", env)
         produced_at: dict[tuple[str, int], float] = {}
         clients = Clients(produced_at)
         try:

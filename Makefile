@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 CONFORMANCE := tests/conformance
 CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 
-.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live bench-contract clean
+.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-gateway: $(STAMP)
 ## bench-contract: what the typed document contract costs the fold and the readers.
 bench-contract: $(STAMP)
 	$(BIN)/python -m bench.contract
+
+## bench-search: search through the gateway against MongoDB $regex + $facet, 100k products.
+bench-search: $(STAMP)
+	$(BIN)/python -m bench.search
 
 ## bench-live: change-to-client latency and memory of 10,000 subscriptions.
 bench-live: $(STAMP)

@@ -47,3 +47,11 @@ async def wait_until(condition: Callable[[], bool], interval_s: float = 0.01) ->
         if condition():
             return
         await asyncio.sleep(interval_s)
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -17,12 +17,11 @@ import json
 import random
 import time
 import uuid
-from pathlib import Path
 
 import websockets
 from aiokafka import AIOKafkaProducer
 
-from bench.common import percentile, report, servers, wait_until
+from bench.common import percentile, report, rss_bytes, servers, wait_until
 from bench.gateway import seed, server_env, start_server
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.publishing import changelog_record
@@ -30,13 +29,6 @@ from shopwindow.materializer.sources import CORE
 from shopwindow.topics import TopicNames
 
 SUBSCRIBE = 'subscription {{ stockChanged(productId: "{id}") {{ productId version }} }}'
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 class Clients:

@@ -90,3 +90,8 @@ class GatewayMetrics:
             "1 once the search index has caught up with the changelog.",
             registry=self.registry,
         )
+        self.search_index_build_seconds = Gauge(
+            "shopwindow_search_index_build_seconds",
+            "How long the initial build took, from the first fetch to caught up.",
+            registry=self.registry,
+        )

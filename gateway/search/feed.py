@@ -172,7 +172,10 @@ class SearchFeed:
                     self._next[tp] = records[-1].offset + 1
                     pending.extend(r.timestamp for r in records)
             building = not self.ready
-            if pending and (loop.time() >= commit_at or (building and self._caught_up())):
+            # While building, one commit at the end: segments flushed every 200 ms would
+            # only be merged again.
+            due = self._caught_up() if building else loop.time() >= commit_at
+            if pending and due:
                 await loop.run_in_executor(self._writer, self._index.commit)
                 commit_at = loop.time() + self._commit_interval_s
                 if not building:
@@ -213,6 +216,7 @@ class SearchFeed:
             elapsed = max(now - build.started, 1e-6)
             self.ready = True
             self._metrics.search_index_ready.set(1)
+            self._metrics.search_index_build_seconds.set(elapsed)
             log.info(
                 "search index built",
                 extra={

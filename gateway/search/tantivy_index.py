@@ -86,6 +86,8 @@ class TantivyIndex:
         self._segment_slots = segment_slots
         self._slots: dict[str, int] = {}
         self._overflow_logged = False
+        # Products ever written: a delete of one never indexed would only cost time.
+        self._written: set[str] = set()
         self._searcher = self._index.searcher()
 
     def slot_of(self, segment: str | None) -> int | None:
@@ -94,14 +96,19 @@ class TantivyIndex:
 
     def put(self, rows: Sequence[IndexRow]) -> None:
         """Add the rows, replacing earlier rows of the same products."""
+        written = self._written
         for row in rows:
-            self._writer.delete_documents_by_term("id", row.id)
+            if row.id in written:
+                self._writer.delete_documents_by_term("id", row.id)
+            else:
+                written.add(row.id)
             self._writer.add_document(self._document(row))
 
     def remove(self, product_ids: Sequence[str]) -> None:
         """Take the products out."""
         for product_id in product_ids:
-            self._writer.delete_documents_by_term("id", product_id)
+            if product_id in self._written:
+                self._writer.delete_documents_by_term("id", product_id)
 
     def commit(self) -> None:
         """Make every write so far searchable."""
@@ -118,10 +125,6 @@ class TantivyIndex:
         self._writer.wait_merging_threads()
         if self._owned:
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def disk_bytes(self) -> int:
-        """The size of the index's files."""
-        return sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file())
 
     def _document(self, row: IndexRow) -> tantivy.Document:
         doc = tantivy.Document()
@@ -256,28 +259,28 @@ class TantivyIndex:
         clauses = tq.filter_clauses(self._schema, request.filters, slot)
         text = tq.words_query(self._schema, request.words)
 
-        def query_without(name: str) -> tantivy.Query:
-            return tq.combined(text, clauses, but=name)
-
-        size = {"size": values}
-        brands = self._terms(searcher, query_without(tq.BRANDS), "brand", size)
-        categories = self._terms(searcher, query_without(tq.CATEGORY), "category", size)
-        stock = self._terms(searcher, query_without(tq.IN_STOCK), "in_stock", size)
-        ranges = self._price_ranges(searcher, query_without(tq.PRICE), slot, price_ranges)
+        # A facet whose own filter is unset counts over the full query: those share one
+        # aggregation request.
+        facet_filters = {"brands": tq.BRANDS, "categories": tq.CATEGORY, "in_stock": tq.IN_STOCK}
+        fields = {"brands": "brand", "categories": "category", "in_stock": "in_stock"}
+        groups: dict[str, list[str]] = {}
+        for facet, own in facet_filters.items():
+            groups.setdefault(own if own in clauses else "", []).append(facet)
+        counts: dict[str, list[tuple[Any, int]]] = {}
+        for excluded, facets in groups.items():
+            query = tq.combined(text, clauses, but=excluded)
+            spec = {f: {"terms": {"field": fields[f], "size": values}} for f in facets}
+            result = searcher.aggregate(query, spec)
+            for facet in facets:
+                found = [(b["key"], int(b["doc_count"])) for b in result[facet]["buckets"]]
+                counts[facet] = sorted(found, key=lambda item: (-item[1], str(item[0])))
+        price = tq.combined(text, clauses, but=tq.PRICE)
         return Facets(
-            brands=[ValueCount(str(k), n) for k, n in brands],
-            categories=[ValueCount(str(k), n) for k, n in categories],
-            price_ranges=ranges,
-            in_stock=sorted(((bool(k), n) for k, n in stock), key=lambda item: not item[0]),
+            brands=[ValueCount(str(k), n) for k, n in counts["brands"]],
+            categories=[ValueCount(str(k), n) for k, n in counts["categories"]],
+            price_ranges=self._price_ranges(searcher, price, slot, price_ranges),
+            in_stock=sorted(((bool(k), n) for k, n in counts["in_stock"]), key=lambda i: not i[0]),
         )
-
-    @staticmethod
-    def _terms(
-        searcher: tantivy.Searcher, query: tantivy.Query, field: str, size: dict[str, int]
-    ) -> list[tuple[Any, int]]:
-        result = searcher.aggregate(query, {"t": {"terms": {"field": field, **size}}})
-        counts = [(b["key"], int(b["doc_count"])) for b in result["t"]["buckets"]]
-        return sorted(counts, key=lambda item: (-item[1], str(item[0])))
 
     def _price_ranges(
         self,

@@ -6,6 +6,7 @@ below the CLI reads the environment.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,7 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from shopwindow.topics import TopicNames
 
@@ -292,3 +293,8 @@ def load(cls: type[S], **overrides: Any) -> S:
         return cls(**overrides)
     except ValidationError as error:
         raise ConfigurationError(describe_validation_error(error)) from None
+    except SettingsError as error:
+        # A list or mapping setting that is not JSON: pydantic-settings names the field.
+        field = re.search(r'field "(\w+)"', str(error))
+        name = f"SHOPWINDOW_{field.group(1).upper()}" if field else "a setting"
+        raise ConfigurationError(f"{name}: not valid JSON (a list is written [1, 2])") from None

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 import tantivy
 
 from shopwindow.gateway.search import tantivy_query as tq
@@ -102,7 +103,7 @@ class TantivyIndex:
                 self._writer.delete_documents_by_term("id", row.id)
             else:
                 written.add(row.id)
-            self._writer.add_document(self._document(row))
+            self._writer.add_json(self._document(row))
 
     def remove(self, product_ids: Sequence[str]) -> None:
         """Take the products out."""
@@ -126,31 +127,32 @@ class TantivyIndex:
         if self._owned:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _document(self, row: IndexRow) -> tantivy.Document:
-        doc = tantivy.Document()
-        doc.add_text("id", row.id)
-        doc.add_text("name", row.name)
-        doc.add_text("description", row.description)
+    def _document(self, row: IndexRow) -> str:
+        # One JSON text per row: tantivy parses it in Rust, several times faster than a
+        # Document built field by field from Python.
+        doc: dict[str, Any] = {
+            "id": row.id,
+            "name": row.name,
+            "description": row.description,
+            "in_stock": int(row.in_stock),
+            "listed": row.listed_s,
+            "orders": max(row.orders, 0),
+            "trending": row.trending_score,
+        }
         if row.brand is not None:
-            doc.add_text("brand", row.brand)
-            doc.add_text("brand_text", row.brand)
+            doc["brand"] = doc["brand_text"] = row.brand
         if row.category is not None:
-            doc.add_text("category", row.category)
-            doc.add_text("category_text", row.category)
-        for name, value in row.attributes:
-            doc.add_text("attribute", f"{name}{tq.ATTRIBUTE_SEPARATOR}{value}")
-            doc.add_text("attribute_text", value)
+            doc["category"] = doc["category_text"] = row.category
+        if row.attributes:
+            doc["attribute"] = [f"{n}{tq.ATTRIBUTE_SEPARATOR}{v}" for n, v in row.attributes]
+            doc["attribute_text"] = [value for _, value in row.attributes]
         if row.price is not None:
-            doc.add_float("price", row.price)
+            doc["price"] = row.price
         for segment, amount in row.segment_prices.items():
             slot = self._slot_for(segment)
             if slot is not None:
-                doc.add_float(tq.price_slot_field(slot), amount)
-        doc.add_unsigned("in_stock", int(row.in_stock))
-        doc.add_integer("listed", row.listed_s)
-        doc.add_unsigned("orders", max(row.orders, 0))
-        doc.add_float("trending", row.trending_score)
-        return doc
+                doc[tq.price_slot_field(slot)] = amount
+        return orjson.dumps(doc).decode()
 
     def _slot_for(self, segment: str) -> int | None:
         slot = self._slots.get(segment)

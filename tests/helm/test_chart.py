@@ -10,6 +10,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ NON_DEFAULT: dict[str, Any] = {
         "httpCache": {"maxAgeSeconds": 60},
         "responseCacheMB": 7,
         "persistedQueries": {"trustedDocumentsConfigMap": "shop-operations"},
+        "search": {"commitIntervalMs": 500, "priceRanges": ["5", "20.5"], "maxWords": 6},
         "extraEnv": [{"name": "SHOPWINDOW_MAX_TOKENS", "value": "5000"}],
     },
     "materializer": {
@@ -220,6 +222,8 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     # The manifest's path was checked above: a file only the pod has.
     assert gateway.persisted_only is True
     assert gateway.response_cache_mb == 7
+    assert gateway.search_commit_interval_ms == 500 and gateway.search_max_words == 6
+    assert gateway.search_price_ranges == [Decimal(5), Decimal("20.5")]
     assert (
         materializer.materializer_http_port
         == container(docs, "materializer")["ports"][0]["containerPort"]

@@ -53,6 +53,12 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_PERSISTED_ONLY", "true", "persisted_only needs persisted_manifest"),
         ("SHOPWINDOW_HTTP_CACHE_MAX_AGE_S", "-5", "SHOPWINDOW_HTTP_CACHE_MAX_AGE_S: Input"),
         ("SHOPWINDOW_PERSISTED_QUERY_CACHE_MB", "1e9", "SHOPWINDOW_PERSISTED_QUERY_CACHE_MB"),
+        ("SHOPWINDOW_SEARCH_PRICE_RANGES", "[50, 10]", "strictly ascending"),
+        ("SHOPWINDOW_SEARCH_PRICE_RANGES", '["NaN"]', "finite"),
+        ("SHOPWINDOW_SEARCH_PRICE_RANGES", "10,20", "SHOPWINDOW_SEARCH_PRICE_RANGES"),
+        ("SHOPWINDOW_SEARCH_PRICE_RANGES", "[" + "1," * 60 + "2]", "at most 50"),
+        ("SHOPWINDOW_SEARCH_COMMIT_INTERVAL_MS", "0", "SHOPWINDOW_SEARCH_COMMIT_INTERVAL_MS"),
+        ("SHOPWINDOW_SEARCH_MAX_QUERY_CHARS", "1e9", "SHOPWINDOW_SEARCH_MAX_QUERY_CHARS"),
     ],
 )
 def test_invalid_values_are_named(

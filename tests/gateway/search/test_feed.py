@@ -1,0 +1,105 @@
+"""The search feed against a real broker: built from the changelog's start, ready only
+once caught up, resuming after a broker failure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shopwindow.devstack import DevStack
+from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.search.engine import SearchRequest
+from shopwindow.gateway.search.feed import SearchFeed
+from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from shopwindow.materializer.decode import decode_record
+from shopwindow.materializer.events import Position
+from shopwindow.materializer.fold import FoldSettings, fold
+from shopwindow.materializer.publishing import changelog_record
+from shopwindow.materializer.sources import CORE
+from shopwindow.topics import TopicNames
+from tests import kinds
+from tests.gateway.changelog_source import fail_changelog_fetch_once
+from tests.helpers import encode, eventually
+from tests.materializer.conftest import catalog
+
+
+def announced(product_id: str, name: str) -> tuple[bytes, bytes]:
+    """The changelog record the materializer writes for a cataloged product."""
+    value = catalog(product_id, name=name)
+    decoded = decode_record(kinds.CATALOG, product_id.encode(), encode(value))
+    event = kinds.sourced_event(kinds.CATALOG, decoded.event, Position("catalog", 0, 0))
+    doc = fold(None, product_id, [event], FoldSettings()).document
+    assert doc is not None
+    record = changelog_record("changes", product_id, doc, CORE.sections)
+    assert record.key is not None and record.value is not None
+    return record.key, record.value
+
+
+async def produce(
+    stack: DevStack, topic: str, records: Sequence[tuple[bytes, bytes | None]]
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap_servers,
+        enable_idempotence=False,  # The Tansu stand-in refuses idempotent producers.
+        linger_ms=5,
+    )
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def test_ready_only_once_everything_before_start_is_searchable(
+    stack: DevStack, topics: TopicNames
+) -> None:
+    products = 3000
+    records: list[tuple[bytes, bytes | None]] = [
+        announced(f"p{n}", f"Kettle {n}") for n in range(products)
+    ]
+    # A later version of p0 and a tombstone of p1: the newest state wins.
+    records.append(announced("p0", "Teapot"))
+    records.append((b"p1", None))
+    await produce(stack, topics.changelog, records)
+    index = TantivyIndex(writer_memory_mb=16)
+    metrics = GatewayMetrics()
+    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, metrics)
+    await feed.start()
+    try:
+        seen_not_ready = False
+        while not feed.ready:
+            seen_not_ready = True
+            await asyncio.sleep(0.005)
+        # Ready means caught up: nothing announced before the start is missing.
+        assert index.count() == products - 1
+        assert seen_not_ready
+        assert index.search(SearchRequest(words=("teapot",))).ids == ["p0"]
+        assert index.search(SearchRequest(words=("kettle",), limit=0)).total == products - 2
+        assert metrics.search_index_build_seconds._value.get() > 0
+    finally:
+        await feed.stop()
+    assert not index.directory.exists()
+
+
+async def test_the_feed_resumes_after_a_broker_failure(
+    stack: DevStack,
+    topics: TopicNames,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = TantivyIndex(writer_memory_mb=16)
+    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, GatewayMetrics())
+    await produce(stack, topics.changelog, [announced("a", "Kettle")])
+    await feed.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, feed.ready), bool)
+        failed = fail_changelog_fetch_once(monkeypatch, client_id="shopwindow-gateway-search")
+        await produce(stack, topics.changelog, [announced("b", "Kettle")])
+        await eventually(lambda: asyncio.sleep(0, index.count()), lambda n: n == 2)
+        assert failed == [True]
+        assert sorted(index.search(SearchRequest(words=("kettle",))).ids) == ["a", "b"]
+    finally:
+        await feed.stop()

@@ -17,16 +17,20 @@ a periodic metadata refresh and read from their beginning.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from shopwindow.document import NewerSchemaVersion, decode_changelog_value
+from shopwindow.gateway.changelog_reading import (
+    BackgroundTask,
+    added_partitions,
+    keep_reading,
+    partitions_of,
+)
 from shopwindow.gateway.consistency import AppliedPositions
 from shopwindow.gateway.document_cache import (
     CURRENT_LAG_RECORDS,
@@ -95,7 +99,7 @@ class ChangelogHub:
         self.applied = AppliedPositions()
         self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._reader = BackgroundTask()
         # The next offset to read per partition, as far as this reader knows.
         self._next: dict[TopicPartition, int] = {}
 
@@ -137,15 +141,11 @@ class ChangelogHub:
 
         The reader waits out an unavailable broker; ``healthy()`` reports it meanwhile.
         """
-        self._task = asyncio.create_task(self._run())
+        self._reader.start(self._run)
 
     async def stop(self) -> None:
         """Stop reading."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._reader.stop()
 
     async def healthy(self) -> bool:
         """Whether the broker answers a metadata request."""
@@ -158,45 +158,40 @@ class ChangelogHub:
             return False
 
     async def _run(self) -> None:
-        while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap_servers,
-                enable_auto_commit=False,
-                auto_offset_reset="latest",
-                client_id="shopwindow-gateway-live",
-                # Changes are small and latency is the point: do not let fetches linger.
-                fetch_max_wait_ms=50,
-            )
-            try:
-                await consumer.start()
-                self._consumer = consumer
-                partitions = await self._partitions(consumer)
-                progress = self._progress_partitions(consumer)
-                consumer.assign([*partitions, *progress])
-                await consumer.seek_to_end(*partitions)
-                if progress:
-                    # Compacted: from the beginning, the latest position of each source
-                    # partition, then every new one.
-                    await consumer.seek_to_beginning(*progress)
-                for tp in partitions:
-                    # Fixes the end before the re-read below.
-                    self._next[tp] = await consumer.position(tp)
-                if self._cache is not None:
-                    # Whatever changed while no reader read is not on the changelog ahead.
-                    self._cache.clear()
-                await self._reread_subscribed()
-                await self._follow(consumer, set(partitions))
-            except KafkaError as error:
-                log.warning("changelog reader restarting", extra={"error": str(error)})
-                await asyncio.sleep(1)
-            except Exception:
-                # Subscriptions must not stall silently: log, then read again.
-                log.exception("changelog reader failed; restarting")
-                await asyncio.sleep(1)
-            finally:
-                self._consumer = None
-                self._next.clear()
-                await consumer.stop()
+        await keep_reading("changelog reader", self._new_consumer, self._read, self._forget)
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            client_id="shopwindow-gateway-live",
+            # Changes are small and latency is the point: do not let fetches linger.
+            fetch_max_wait_ms=50,
+        )
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        partitions = await partitions_of(consumer, self._topic)
+        progress = self._progress_partitions(consumer)
+        consumer.assign([*partitions, *progress])
+        await consumer.seek_to_end(*partitions)
+        if progress:
+            # Compacted: from the beginning, the latest position of each source
+            # partition, then every new one.
+            await consumer.seek_to_beginning(*progress)
+        for tp in partitions:
+            # Fixes the end before the re-read below.
+            self._next[tp] = await consumer.position(tp)
+        if self._cache is not None:
+            # Whatever changed while no reader read is not on the changelog ahead.
+            self._cache.clear()
+        await self._reread_subscribed()
+        await self._follow(consumer, set(partitions))
+
+    def _forget(self) -> None:
+        self._consumer = None
+        self._next.clear()
 
     async def _follow(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         loop = asyncio.get_running_loop()
@@ -230,16 +225,12 @@ class ChangelogHub:
     async def _add_new_partitions(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
     ) -> set[TopicPartition]:
-        await consumer.topics()  # Refreshes the metadata.
-        found = {
-            TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic) or ()
-        }
-        added = found - assigned
+        added = await added_partitions(consumer, self._topic, assigned)
         if not added:
             return assigned
         # assign() forgets positions; those of the partitions read so far are kept, the
         # progress topic's included.
-        kept = assigned | set(consumer.assignment()) - {*found}
+        kept = assigned | set(consumer.assignment()) - added
         positions = {tp: await consumer.position(tp) for tp in kept}
         consumer.assign(sorted(kept | added))
         for tp, offset in positions.items():
@@ -261,15 +252,6 @@ class ChangelogHub:
                 continue
             for subscription in tuple(self._subscribers.get(doc.id, ())):
                 subscription.offer(doc)
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            await consumer.topics()  # Refreshes the metadata.
-            partitions = consumer.partitions_for_topic(self._topic)
-            if partitions:
-                return [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            log.warning("changelog topic not found; waiting", extra={"topic": self._topic})
-            await asyncio.sleep(1)
 
     def _dispatch(
         self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()

@@ -113,8 +113,9 @@ class SearchIndex(Protocol):
     worker threads while a write is under way.
     """
 
-    def put(self, rows: Sequence[IndexRow]) -> None:
-        """Add the rows, replacing earlier rows of the same products."""
+    def put(self, rows: Sequence[IndexRow]) -> list[tuple[str, str]]:
+        """Add the rows, replacing earlier rows of the same products; returns the
+        ``(product id, reason)`` of rows the engine refused (those products are out)."""
 
     def remove(self, product_ids: Sequence[str]) -> None:
         """Take the products out."""

@@ -7,29 +7,31 @@ makes changes searchable every ``commit_interval_ms``. A hidden product's docume
 tombstone and an unreadable record all take the product out of the index.
 
 Writes run in one thread of their own: tantivy calls hold the CPU for a while, and the
-event loop must keep serving meanwhile. After a broker failure the feed reconnects and
-resumes from the offsets it has indexed.
+event loop must keep serving meanwhile. A large build converts records to rows in a
+worker process (``conversion``), one batch ahead of indexing. After a broker failure
+the feed reconnects and resumes from the offsets it has indexed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
-from shopwindow.document import NewerSchemaVersion, decode_changelog_value
+from shopwindow.gateway.changelog_reading import (
+    BackgroundTask,
+    added_partitions,
+    keep_reading,
+    partitions_of,
+)
 from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.search.conversion import Changes, RowConverter
 from shopwindow.gateway.search.engine import SearchIndex
-from shopwindow.gateway.search.rows import IndexRow, row_of
-from shopwindow.sale_product import read_sale_product
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +49,29 @@ class _Build:
     logged_at: float = field(default_factory=time.monotonic)
 
 
-def changes_of(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[str, IndexRow | None]:
-    """The newest row per product in ``records``; ``None`` takes a product out."""
-    changes: dict[str, IndexRow | None] = {}
-    for record in records:
-        if record.key is None:
-            continue
-        product_id = record.key.decode("utf-8", "replace")
-        if record.value is None:
-            changes[product_id] = None
-            continue
-        try:
-            changes[product_id] = row_of(read_sale_product(decode_changelog_value(record.value)))
-        except (ValueError, ArithmeticError, TypeError, KeyError, NewerSchemaVersion) as error:
-            log.warning(
-                "unreadable changelog record; the product leaves the search index",
-                extra={"key": product_id, "offset": record.offset, "error": str(error)},
-            )
-            changes[product_id] = None
-    return changes
+@dataclass
+class _Batch:
+    """Records fetched together: their conversion under way, and what applying them
+    advances."""
+
+    changes: asyncio.Future[Changes]
+    positions: dict[TopicPartition, int]
+    timestamps: list[int]
+
+    @classmethod
+    def of(
+        cls,
+        batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]],
+        converter: RowConverter,
+    ) -> _Batch | None:
+        records = [(r.key, r.value, r.offset) for rs in batches.values() for r in rs]
+        if not records:
+            return None
+        return cls(
+            converter.convert(records),
+            {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs},
+            [r.timestamp for rs in batches.values() for r in rs],
+        )
 
 
 class SearchFeed:
@@ -95,53 +101,47 @@ class SearchFeed:
         self._next: dict[TopicPartition, int] = {}
         self._build: _Build | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="search-writer")
-        self._task: asyncio.Task[None] | None = None
+        self._converter = RowConverter(self._writer)
+        self._reader = BackgroundTask()
         self.ready = False
         metrics.search_documents.set_function(index.count)
 
     async def start(self) -> None:
         """Start building the index, then following the changelog, in the background."""
-        self._task = asyncio.create_task(self._run())
+        self._reader.start(self._run)
 
     async def stop(self) -> None:
         """Stop reading and release the index."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._reader.stop()
+        self._converter.stop_worker()
         await asyncio.get_running_loop().run_in_executor(self._writer, self._index.close)
         self._writer.shutdown()
 
     async def _run(self) -> None:
-        while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap_servers,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                client_id="shopwindow-gateway-search",
-                fetch_max_wait_ms=50,
+        await keep_reading("search feed", self._new_consumer, self._read)
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="shopwindow-gateway-search",
+            fetch_max_wait_ms=50,
+        )
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        partitions = await partitions_of(consumer, self._topic)
+        consumer.assign(partitions)
+        await self._seek(consumer, partitions)
+        if not self.ready and self._build is None:
+            self._build = _Build(await consumer.end_offsets(partitions))
+            records = sum(self._build.targets.values())
+            self._converter.start_worker(records)
+            log.info(
+                "search index build started",
+                extra={"records": records, "worker": self._converter.parallel},
             )
-            try:
-                await consumer.start()
-                partitions = await self._partitions(consumer)
-                consumer.assign(partitions)
-                await self._seek(consumer, partitions)
-                if not self.ready and self._build is None:
-                    self._build = _Build(await consumer.end_offsets(partitions))
-                    log.info(
-                        "search index build started",
-                        extra={"records": sum(self._build.targets.values())},
-                    )
-                await self._follow(consumer, set(partitions))
-            except KafkaError as error:
-                log.warning("search feed restarting", extra={"error": str(error)})
-                await asyncio.sleep(1)
-            except Exception:
-                log.exception("search feed failed; restarting")
-                await asyncio.sleep(1)
-            finally:
-                await consumer.stop()
+        await self._follow(consumer, set(partitions))
 
     async def _seek(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         new = [tp for tp in partitions if tp not in self._next]
@@ -151,54 +151,71 @@ class SearchFeed:
             if tp in self._next:
                 consumer.seek(tp, self._next[tp])
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            await consumer.topics()  # Refreshes the metadata.
-            found = consumer.partitions_for_topic(self._topic)
-            if found:
-                return [TopicPartition(self._topic, p) for p in sorted(found)]
-            log.warning("changelog topic not found; waiting", extra={"topic": self._topic})
-            await asyncio.sleep(1)
-
     async def _follow(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         loop = asyncio.get_running_loop()
         commit_at = refresh_at = loop.time()
         pending: list[int] = []  # Timestamps (ms) of records written, not yet searchable.
-        while True:
-            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
-            for tp, records in batches.items():
-                if records:
-                    await loop.run_in_executor(self._writer, self._write, records)
-                    self._next[tp] = records[-1].offset + 1
-                    pending.extend(r.timestamp for r in records)
-            building = not self.ready
-            # While building, one commit at the end: segments flushed every 200 ms would
-            # only be merged again.
-            due = self._caught_up() if building else loop.time() >= commit_at
-            if pending and due:
-                await loop.run_in_executor(self._writer, self._index.commit)
-                commit_at = loop.time() + self._commit_interval_s
-                if not building:
-                    now_ms = time.time() * 1000
-                    for stamp in pending:
-                        self._metrics.search_index_delay_seconds.observe(
-                            max(now_ms - stamp, 0) / 1000
-                        )
-                pending.clear()
-            if building:
-                self._report_build(sum(len(r) for r in batches.values()))
-            if loop.time() >= refresh_at:
-                refresh_at = loop.time() + PARTITION_REFRESH_S
-                assigned = await self._add_new_partitions(consumer, assigned)
+        # A batch being converted by the worker while the one before it is indexed.
+        in_flight: _Batch | None = None
+        try:
+            while True:
+                batches = await consumer.getmany(
+                    timeout_ms=0 if in_flight else 100, max_records=5000
+                )
+                batch = _Batch.of(batches, self._converter)
+                if in_flight is not None:
+                    await self._apply(in_flight, pending)
+                in_flight = batch
+                if in_flight is not None and not self._converter.parallel:
+                    await self._apply(in_flight, pending)
+                    in_flight = None
+                building = not self.ready
+                # While building, one commit at the end: segments flushed every 200 ms
+                # would only be merged again.
+                due = self._caught_up() if building else loop.time() >= commit_at
+                if pending and due:
+                    await loop.run_in_executor(self._writer, self._index.commit)
+                    commit_at = loop.time() + self._commit_interval_s
+                    if not building:
+                        now_ms = time.time() * 1000
+                        for stamp in pending:
+                            self._metrics.search_index_delay_seconds.observe(
+                                max(now_ms - stamp, 0) / 1000
+                            )
+                    pending.clear()
+                if building:
+                    self._report_build(sum(len(r) for r in batches.values()))
+                if loop.time() >= refresh_at:
+                    refresh_at = loop.time() + PARTITION_REFRESH_S
+                    assigned = await self._add_new_partitions(consumer, assigned)
+        finally:
+            if in_flight is not None:
+                in_flight.changes.cancel()
 
-    def _write(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        changes = changes_of(records)
-        rows = [row for row in changes.values() if row is not None]
-        removed = [product_id for product_id, row in changes.items() if row is None]
+    async def _apply(self, batch: _Batch, pending: list[int]) -> None:
+        changes = await batch.changes
+        for product_id, offset, reason in changes.unreadable:
+            log.warning(
+                "unreadable changelog record; the product leaves the search index",
+                extra={"key": product_id, "offset": offset, "error": reason},
+            )
+        refused = await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._write, changes
+        )
+        for product_id, reason in refused:
+            log.warning(
+                "changelog document refused by the search index; the product is left out",
+                extra={"key": product_id, "error": reason},
+            )
+        self._next.update(batch.positions)
+        pending.extend(batch.timestamps)
+
+    def _write(self, changes: Changes) -> list[tuple[str, str]]:
+        rows = [row for row in changes.rows.values() if row is not None]
+        removed = [product_id for product_id, row in changes.rows.items() if row is None]
         if removed:
             self._index.remove(removed)
-        if rows:
-            self._index.put(rows)
+        return self._index.put(rows) if rows else []
 
     def _caught_up(self) -> bool:
         build = self._build
@@ -217,6 +234,7 @@ class SearchFeed:
             self.ready = True
             self._metrics.search_index_ready.set(1)
             self._metrics.search_index_build_seconds.set(elapsed)
+            self._converter.stop_worker()
             log.info(
                 "search index built",
                 extra={
@@ -238,14 +256,11 @@ class SearchFeed:
     async def _add_new_partitions(
         self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]
     ) -> set[TopicPartition]:
-        await consumer.topics()  # Refreshes the metadata.
-        found = {
-            TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic) or ()
-        }
-        added = found - assigned
+        added = await added_partitions(consumer, self._topic, assigned)
         if added:
             # assign() forgets positions: the partitions read so far resume where they are.
-            consumer.assign(sorted(found))
-            await self._seek(consumer, sorted(found))
+            every = sorted(assigned | added)
+            consumer.assign(every)
+            await self._seek(consumer, every)
             log.info("changelog partitions added to the search feed")
         return assigned | added

@@ -49,8 +49,19 @@ def money(amount: Decimal) -> float:
     return value if math.isfinite(value) else math.copysign(1e300, value)
 
 
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} is not text")
+    return value
+
+
 def row_of(product: SaleProduct) -> IndexRow | None:
-    """The row of ``product``, or ``None`` when it is not served (hidden or uncataloged)."""
+    """The row of ``product``, or ``None`` when it is not served (hidden or uncataloged).
+
+    Raises:
+        TypeError: When a searched field is not text (a document no materializer of
+            ours writes, but the changelog is an input like any other).
+    """
     listing = product.get(catalog.SOURCE)
     if not product.visible or listing is None:
         return None
@@ -58,11 +69,11 @@ def row_of(product: SaleProduct) -> IndexRow | None:
     popular = product.get(popularity.SOURCE)
     return IndexRow(
         id=product.id,
-        name=listing.name,
-        brand=listing.brand,
-        category=listing.category,
-        description=listing.description,
-        attributes=listing.attributes,
+        name=_text(listing.name, "name"),
+        brand=None if listing.brand is None else _text(listing.brand, "brand"),
+        category=None if listing.category is None else _text(listing.category, "category"),
+        description=_text(listing.description, "description"),
+        attributes=tuple((_text(n, "attribute"), v) for n, v in listing.attributes),
         price=money(price.amount) if price is not None else None,
         segment_prices=(
             {name: money(amount) for name, amount in price.segment_amounts.items()}

@@ -95,15 +95,21 @@ class TantivyIndex:
         """The price field slot of ``segment``, if it has one."""
         return None if segment is None else self._slots.get(segment)
 
-    def put(self, rows: Sequence[IndexRow]) -> None:
-        """Add the rows, replacing earlier rows of the same products."""
+    def put(self, rows: Sequence[IndexRow]) -> list[tuple[str, str]]:
+        """Add the rows, replacing earlier rows of the same products; a row the engine
+        refuses leaves its product out, and is returned with the reason."""
         written = self._written
+        refused = []
         for row in rows:
             if row.id in written:
                 self._writer.delete_documents_by_term("id", row.id)
             else:
                 written.add(row.id)
-            self._writer.add_json(self._document(row))
+            try:
+                self._writer.add_json(self._document(row))
+            except (ValueError, TypeError) as error:
+                refused.append((row.id, str(error)))
+        return refused
 
     def remove(self, product_ids: Sequence[str]) -> None:
         """Take the products out."""

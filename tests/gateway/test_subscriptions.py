@@ -20,7 +20,7 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed
 
 from shopwindow.devstack import DevStack
-from shopwindow.gateway.live import ChangelogHub
+from shopwindow.gateway import changelog_reading, live
 from shopwindow.materializer.publishing import changelog_record
 from shopwindow.materializer.sources import CORE
 from shopwindow.materializer.sources.base import SourceTopic
@@ -290,12 +290,12 @@ async def test_a_partition_the_reader_did_not_know_at_start_is_followed(
     # Tansu cannot add partitions, so the reader starts with a view of the topic that
     # lacks its last partition, as if that partition had been added afterwards; the
     # periodic refresh must find it and read it from its beginning.
-    real_partitions = ChangelogHub._partitions
+    real_partitions = changelog_reading.partitions_of
 
-    async def all_but_the_last(hub: ChangelogHub, consumer: AIOKafkaConsumer) -> Any:
-        return (await real_partitions(hub, consumer))[:-1]
+    async def all_but_the_last(consumer: AIOKafkaConsumer, topic: str) -> Any:
+        return (await real_partitions(consumer, topic))[:-1]
 
-    monkeypatch.setattr(ChangelogHub, "_partitions", all_but_the_last)
+    monkeypatch.setattr(live, "partitions_of", all_but_the_last)
     await source.apply("abc", *full_product("abc"))
     async with following(gateway, STOCK, changelog_partition_refresh_s=0.2) as subscribed:
         await anext(subscribed.updates)

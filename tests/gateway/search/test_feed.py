@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from shopwindow.devstack import DevStack
 from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.search import conversion
 from shopwindow.gateway.search.engine import SearchRequest
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
@@ -54,9 +55,12 @@ async def produce(
         await producer.stop()
 
 
+@pytest.mark.parametrize("worker", [False, True], ids=["in-process", "worker-process"])
 async def test_ready_only_once_everything_before_start_is_searchable(
-    stack: DevStack, topics: TopicNames
+    stack: DevStack, topics: TopicNames, worker: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A build this small converts in-process unless the threshold says otherwise.
+    monkeypatch.setattr(conversion, "WORKER_MIN_RECORDS", 0 if worker else 10**9)
     products = 3000
     records: list[tuple[bytes, bytes | None]] = [
         announced(f"p{n}", f"Kettle {n}") for n in range(products)
@@ -78,6 +82,7 @@ async def test_ready_only_once_everything_before_start_is_searchable(
         assert index.count() == products - 1
         assert seen_not_ready
         assert index.search(SearchRequest(words=("teapot",))).ids == ["p0"]
+        assert not feed._converter.parallel  # The worker stops with the build.
         assert index.search(SearchRequest(words=("kettle",), limit=0)).total == products - 2
         assert metrics.search_index_build_seconds._value.get() > 0
     finally:
@@ -103,3 +108,29 @@ async def test_the_feed_resumes_after_a_broker_failure(
         assert sorted(index.search(SearchRequest(words=("kettle",))).ids) == ["a", "b"]
     finally:
         await feed.stop()
+
+
+async def test_a_poisoned_changelog_does_not_stall_the_feed(
+    stack: DevStack, topics: TopicNames, caplog: pytest.LogCaptureFixture
+) -> None:
+    huge_brand = announced("huge", "Kettle")[1].replace(
+        b'"brand":null', b'"brand":"' + b"b" * 70_000 + b'"'
+    )
+    poison: list[tuple[bytes, bytes | None]] = [
+        (b"junk", b"\xff not json"),
+        (b"typed", b'{"_id":"typed","version":1,"visible":true,"catalog":{"name":5}}'),
+        (b"newer", b'{"_id":"newer","version":1,"schema_version":99,"visible":true}'),
+        (b"huge", huge_brand),
+        announced("good", "Kettle"),
+    ]
+    await produce(stack, topics.changelog, poison)
+    index = TantivyIndex(writer_memory_mb=16)
+    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, GatewayMetrics())
+    await feed.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, feed.ready), bool)
+        found = set(index.search(SearchRequest(words=("kettle",))).ids)
+    finally:
+        await feed.stop()
+    assert "good" in found and not {"junk", "typed", "newer"} & found
+    assert not [r for r in caplog.records if "restarting" in r.getMessage()]

@@ -7,9 +7,8 @@ makes changes searchable every ``commit_interval_ms``. A hidden product's docume
 tombstone and an unreadable record all take the product out of the index.
 
 Writes run in one thread of their own: tantivy calls hold the CPU for a while, and the
-event loop must keep serving meanwhile. A large build converts records to rows in a
-worker process (``conversion``), one batch ahead of indexing. After a broker failure
-the feed reconnects and resumes from the offsets it has indexed.
+event loop must keep serving meanwhile. After a broker failure the feed reconnects and
+resumes from the offsets it has indexed.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,7 @@ from shopwindow.gateway.changelog_reading import (
     partitions_of,
 )
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.search.conversion import Changes, RowConverter
+from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -47,31 +47,6 @@ class _Build:
     started: float = field(default_factory=time.monotonic)
     records: int = 0
     logged_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Batch:
-    """Records fetched together: their conversion under way, and what applying them
-    advances."""
-
-    changes: asyncio.Future[Changes]
-    positions: dict[TopicPartition, int]
-    timestamps: list[int]
-
-    @classmethod
-    def of(
-        cls,
-        batches: dict[TopicPartition, list[ConsumerRecord[Any, Any]]],
-        converter: RowConverter,
-    ) -> _Batch | None:
-        records = [(r.key, r.value, r.offset) for rs in batches.values() for r in rs]
-        if not records:
-            return None
-        return cls(
-            converter.convert(records),
-            {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs},
-            [r.timestamp for rs in batches.values() for r in rs],
-        )
 
 
 class SearchFeed:
@@ -101,7 +76,6 @@ class SearchFeed:
         self._next: dict[TopicPartition, int] = {}
         self._build: _Build | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="search-writer")
-        self._converter = RowConverter(self._writer)
         self._reader = BackgroundTask()
         self.ready = False
         metrics.search_documents.set_function(index.count)
@@ -113,7 +87,6 @@ class SearchFeed:
     async def stop(self) -> None:
         """Stop reading and release the index."""
         await self._reader.stop()
-        self._converter.stop_worker()
         await asyncio.get_running_loop().run_in_executor(self._writer, self._index.close)
         self._writer.shutdown()
 
@@ -135,11 +108,9 @@ class SearchFeed:
         await self._seek(consumer, partitions)
         if not self.ready and self._build is None:
             self._build = _Build(await consumer.end_offsets(partitions))
-            records = sum(self._build.targets.values())
-            self._converter.start_worker(records)
             log.info(
                 "search index build started",
-                extra={"records": records, "worker": self._converter.parallel},
+                extra={"records": sum(self._build.targets.values())},
             )
         await self._follow(consumer, set(partitions))
 
@@ -155,60 +126,49 @@ class SearchFeed:
         loop = asyncio.get_running_loop()
         commit_at = refresh_at = loop.time()
         pending: list[int] = []  # Timestamps (ms) of records written, not yet searchable.
-        # A batch being converted by the worker while the one before it is indexed.
-        in_flight: _Batch | None = None
-        try:
-            while True:
-                batches = await consumer.getmany(
-                    timeout_ms=0 if in_flight else 100, max_records=5000
-                )
-                batch = _Batch.of(batches, self._converter)
-                if in_flight is not None:
-                    await self._apply(in_flight, pending)
-                in_flight = batch
-                if in_flight is not None and not self._converter.parallel:
-                    await self._apply(in_flight, pending)
-                    in_flight = None
-                building = not self.ready
-                # While building, one commit at the end: segments flushed every 200 ms
-                # would only be merged again.
-                due = self._caught_up() if building else loop.time() >= commit_at
-                if pending and due:
-                    await loop.run_in_executor(self._writer, self._index.commit)
-                    commit_at = loop.time() + self._commit_interval_s
-                    if not building:
-                        now_ms = time.time() * 1000
-                        for stamp in pending:
-                            self._metrics.search_index_delay_seconds.observe(
-                                max(now_ms - stamp, 0) / 1000
-                            )
-                    pending.clear()
-                if building:
-                    self._report_build(sum(len(r) for r in batches.values()))
-                if loop.time() >= refresh_at:
-                    refresh_at = loop.time() + PARTITION_REFRESH_S
-                    assigned = await self._add_new_partitions(consumer, assigned)
-        finally:
-            if in_flight is not None:
-                in_flight.changes.cancel()
+        while True:
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            for tp, records in batches.items():
+                if records:
+                    await self._apply(records)
+                    self._next[tp] = records[-1].offset + 1
+                    pending.extend(r.timestamp for r in records)
+            building = not self.ready
+            # While building, one commit at the end: segments flushed every 200 ms would
+            # only be merged again.
+            due = self._caught_up() if building else loop.time() >= commit_at
+            if pending and due:
+                await loop.run_in_executor(self._writer, self._index.commit)
+                commit_at = loop.time() + self._commit_interval_s
+                if not building:
+                    now_ms = time.time() * 1000
+                    for stamp in pending:
+                        self._metrics.search_index_delay_seconds.observe(
+                            max(now_ms - stamp, 0) / 1000
+                        )
+                pending.clear()
+            if building:
+                self._report_build(sum(len(r) for r in batches.values()))
+            if loop.time() >= refresh_at:
+                refresh_at = loop.time() + PARTITION_REFRESH_S
+                assigned = await self._add_new_partitions(consumer, assigned)
 
-    async def _apply(self, batch: _Batch, pending: list[int]) -> None:
-        changes = await batch.changes
+    async def _apply(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        changes = await loop.run_in_executor(
+            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records]
+        )
         for product_id, offset, reason in changes.unreadable:
             log.warning(
                 "unreadable changelog record; the product leaves the search index",
                 extra={"key": product_id, "offset": offset, "error": reason},
             )
-        refused = await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._write, changes
-        )
+        refused = await loop.run_in_executor(self._writer, self._write, changes)
         for product_id, reason in refused:
             log.warning(
                 "changelog document refused by the search index; the product is left out",
                 extra={"key": product_id, "error": reason},
             )
-        self._next.update(batch.positions)
-        pending.extend(batch.timestamps)
 
     def _write(self, changes: Changes) -> list[tuple[str, str]]:
         rows = [row for row in changes.rows.values() if row is not None]
@@ -234,7 +194,6 @@ class SearchFeed:
             self.ready = True
             self._metrics.search_index_ready.set(1)
             self._metrics.search_index_build_seconds.set(elapsed)
-            self._converter.stop_worker()
             log.info(
                 "search index built",
                 extra={

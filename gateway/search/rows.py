@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from shopwindow.materializer.sources import catalog, inventory, popularity, prices
 from shopwindow.sale_product import SaleProduct
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
+class IndexRow(NamedTuple):
     """One product as the index sees it.
 
     Attributes:
@@ -55,6 +54,12 @@ def _text(value: object, what: str) -> str:
     return value
 
 
+def _named(attributes: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    if not all(isinstance(name, str) for name, _ in attributes):
+        raise TypeError("an attribute name is not text")
+    return attributes
+
+
 def row_of(product: SaleProduct) -> IndexRow | None:
     """The row of ``product``, or ``None`` when it is not served (hidden or uncataloged).
 
@@ -73,7 +78,7 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         brand=None if listing.brand is None else _text(listing.brand, "brand"),
         category=None if listing.category is None else _text(listing.category, "category"),
         description=_text(listing.description, "description"),
-        attributes=tuple((_text(n, "attribute"), v) for n, v in listing.attributes),
+        attributes=_named(listing.attributes),
         price=money(price.amount) if price is not None else None,
         segment_prices=(
             {name: money(amount) for name, amount in price.segment_amounts.items()}

@@ -119,8 +119,10 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
         category=section.get("category"),
         images=tuple(section.get("images") or ()),
         attributes=tuple(
-            (item["name"], _attribute_value(item["value"]))
-            for item in section.get("attributes") or ()
+            [
+                (item["name"], _attribute_value(item["value"]))
+                for item in section.get("attributes") or ()
+            ]
         ),
         listed_at=parse_time(section.get("listed_at")),
     )

@@ -11,7 +11,6 @@ from aiokafka import AIOKafkaProducer
 
 from shopwindow.devstack import DevStack
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.search import conversion
 from shopwindow.gateway.search.engine import SearchRequest
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
@@ -55,12 +54,9 @@ async def produce(
         await producer.stop()
 
 
-@pytest.mark.parametrize("worker", [False, True], ids=["in-process", "worker-process"])
 async def test_ready_only_once_everything_before_start_is_searchable(
-    stack: DevStack, topics: TopicNames, worker: bool, monkeypatch: pytest.MonkeyPatch
+    stack: DevStack, topics: TopicNames
 ) -> None:
-    # A build this small converts in-process unless the threshold says otherwise.
-    monkeypatch.setattr(conversion, "WORKER_MIN_RECORDS", 0 if worker else 10**9)
     products = 3000
     records: list[tuple[bytes, bytes | None]] = [
         announced(f"p{n}", f"Kettle {n}") for n in range(products)
@@ -82,7 +78,6 @@ async def test_ready_only_once_everything_before_start_is_searchable(
         assert index.count() == products - 1
         assert seen_not_ready
         assert index.search(SearchRequest(words=("teapot",))).ids == ["p0"]
-        assert not feed._converter.parallel  # The worker stops with the build.
         assert index.search(SearchRequest(words=("kettle",), limit=0)).total == products - 2
         assert metrics.search_index_build_seconds._value.get() > 0
     finally:

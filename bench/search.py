@@ -187,7 +187,7 @@ def disk_bytes(directory: Path) -> int:
 
 
 def _ms(values: Sequence[float], fraction: float) -> str:
-    return f"{percentile(values, fraction) * 1000:.1f}"
+    return f"{percentile(values, fraction) * 1000:.1f}" if values else "-"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -244,7 +244,7 @@ async def run(args: argparse.Namespace) -> None:
             (
                 f"{kind}: p50 / p95 / p99",
                 f"gateway {_ms(g, 0.5)} / {_ms(g, 0.95)} / {_ms(g, 0.99)} ms; "
-                f"baseline {_ms(b, 0.5)} / {_ms(b, 0.95)} / {_ms(b, 0.99)} ms",
+                f"baseline {_ms(b, 0.5)} / {_ms(b, 0.95)} / {_ms(b, 0.99)} ms ({len(b)} done)",
             )
         )
     every = [v for values in saturated.values() for v in values]
@@ -256,7 +256,7 @@ async def run(args: argparse.Namespace) -> None:
             f"gateway req/s at {args.concurrency} connections",
             f"{rate:,.0f}  (errors: {errors}; p95 {_ms(every, 0.95)} ms)",
         ),
-        ("baseline req/s", f"{baseline_rate:,.0f}  (errors: {baseline_errors})"),
+        ("baseline req/s", f"{baseline_rate:,.2f}  (errors: {baseline_errors})"),
         ("ratio gateway/baseline (req/s)", f"{rate / baseline_rate:.1f}  (target >= 10)"),
         ("faceted p95", f"{faceted_p95:.1f} ms  (target <= 50)"),
         (

@@ -70,10 +70,15 @@ class TantivyIndex:
         directory: Where the index lives; a new temporary directory when ``None``.
         writer_memory_mb: The writer's indexing buffer.
         segment_slots: How many customer segments get their own price fields.
+        writer_threads: tantivy's indexing threads.
     """
 
     def __init__(
-        self, directory: Path | None = None, writer_memory_mb: int = 64, segment_slots: int = 16
+        self,
+        directory: Path | None = None,
+        writer_memory_mb: int = 64,
+        segment_slots: int = 16,
+        writer_threads: int = 1,
     ) -> None:
         self._owned = directory is None
         self.directory = (
@@ -83,7 +88,9 @@ class TantivyIndex:
         self._schema = _schema(segment_slots)
         self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=False)
         self._index.register_tokenizer("shop", tq.analyzer())
-        self._writer = self._index.writer(heap_size=writer_memory_mb * 1024 * 1024, num_threads=1)
+        self._writer = self._index.writer(
+            heap_size=writer_memory_mb * 1024 * 1024, num_threads=writer_threads
+        )
         self._segment_slots = segment_slots
         self._slots: dict[str, int] = {}
         self._overflow_logged = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from tests import kinds
 from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory, sample
 from tests.gateway.test_auth import SECRET, token
+from tests.gateway.transports import TRANSPORT_WS, WebSocket
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, click, order, price, stock_take
 
@@ -226,13 +228,16 @@ async def test_bad_input_gets_a_clean_answer(
     async with gateway(max_query_cost=10**6) as http:
         await until_found(http, 1)
         response = await graphql(http, SEARCH, **variables)
+        # The same operation over the WebSocket protocol that runs queries: one policy.
+        over_ws = await WebSocket(TRANSPORT_WS).run(http, SEARCH, variables)
     body = response.json()
     assert response.status_code < 500
-    if code is None:
-        assert "errors" not in body, body
-    else:
-        assert body["errors"][0]["extensions"]["code"] == code, body
-        assert "Traceback" not in response.text
+    for answer in (body, over_ws):
+        if code is None:
+            assert "errors" not in answer, answer
+        else:
+            assert answer["errors"][0]["extensions"]["code"] == code, answer
+            assert "Traceback" not in json.dumps(answer)
 
 
 async def test_search_counts_toward_the_cost_limit(gateway: GatewayFactory) -> None:

@@ -65,8 +65,9 @@ def test_oversized_queries_are_refused(service: SearchService, text: str, messag
         service.words(text)
 
 
-def test_an_empty_query_browses() -> None:
-    assert SearchService(TantivyIndex.__new__(TantivyIndex), SearchLimits()).words("") == ()
+async def test_an_empty_query_browses(service: SearchService) -> None:
+    assert service.words("") == service.words(None) == ()
+    assert (await service.search(SearchRequest(words=service.words("")))).total == 6
 
 
 @pytest.mark.parametrize(

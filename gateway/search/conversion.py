@@ -1,9 +1,11 @@
 """Changelog records to index rows.
 
-Reading a document (JSON, the contract's typed views, the row) is plain Python and is
-most of what building the index costs. A worker process converting one batch ahead was
-tried and measured slower (pickling the rows back costs about what it saves, and the
-broker shares the two CPUs), so conversion runs in the index's writer thread.
+Reading documents is plain Python and most of what building the index costs, so the
+rows of documents the materializer writes are read straight from their JSON
+(``changelog_rows``); any other document goes through the typed views. A worker
+process converting one batch ahead was tried and measured slower (pickling the rows
+back costs about what it saves, and the broker shares the two CPUs), so conversion
+runs in the index's writer thread.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from shopwindow.document import NewerSchemaVersion, decode_changelog_value
+from shopwindow.document import decode_changelog_value
+from shopwindow.gateway.search.changelog_rows import row_of_changelog_document
 from shopwindow.gateway.search.rows import IndexRow, row_of
 from shopwindow.sale_product import read_sale_product
 
@@ -45,8 +49,19 @@ def changes_of(records: Sequence[Record]) -> Changes:
             changes.rows[product_id] = None
             continue
         try:
-            changes.rows[product_id] = row_of(read_sale_product(decode_changelog_value(value)))
-        except (ValueError, ArithmeticError, TypeError, KeyError, NewerSchemaVersion) as error:
+            changes.rows[product_id] = _row(decode_changelog_value(value))
+        except Exception as error:  # Whatever a hostile document makes a reader raise.
             changes.rows[product_id] = None
-            changes.unreadable.append((product_id, offset, str(error)))
+            changes.unreadable.append((product_id, offset, _reason(error)))
     return changes
+
+
+def _row(doc: dict[str, Any]) -> IndexRow | None:
+    try:
+        return row_of_changelog_document(doc)
+    except Exception:  # The typed views decide, and say why.
+        return row_of(read_sale_product(doc))
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

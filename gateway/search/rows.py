@@ -67,8 +67,10 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         TypeError: When a searched field is not text (a document no materializer of
             ours writes, but the changelog is an input like any other).
     """
+    if not product.visible:
+        return None
     listing = product.get(catalog.SOURCE)
-    if not product.visible or listing is None:
+    if listing is None:
         return None
     price = product.get(prices.SOURCE)
     popular = product.get(popularity.SOURCE)

@@ -102,7 +102,8 @@ class Catalog:
     listed_at: datetime | None = None
 
 
-def _attribute_value(value: Any) -> str:
+def attribute_text(value: Any) -> str:
+    """An attribute's value as clients see it: text, whatever JSON type it was sent as."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
@@ -120,7 +121,7 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
         images=tuple(section.get("images") or ()),
         attributes=tuple(
             [
-                (item["name"], _attribute_value(item["value"]))
+                (item["name"], attribute_text(item["value"]))
                 for item in section.get("attributes") or ()
             ]
         ),

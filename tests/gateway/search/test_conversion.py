@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from shopwindow.gateway.search.conversion import changes_of
 from tests.gateway.search.test_feed import announced
 
@@ -34,9 +38,17 @@ def test_unreadable_records_take_their_product_out_with_the_reason() -> None:
         b'{"_id": "a", "version": 1, "visible": true, "catalog": {"name": 5}}',
         b'{"_id": "a", "version": "1"}',
         b"9" * 5000,
+        # Shapes that make the typed views raise what a reader does not expect.
+        _with_price({"currency": "EUR", "amount": None}),
+        _with_price({"currency": "EUR", "amount": "1", "segment_amounts": ["gold"]}),
     ]
     for offset, value in enumerate(worst):
         changes = changes_of([(b"a", value, offset)])
         assert changes.rows == {"a": None}, value
         [(product_id, at, reason)] = changes.unreadable
         assert (product_id, at) == ("a", offset) and reason
+
+
+def _with_price(section: dict[str, Any]) -> bytes:
+    _, value = announced("a", "Kettle")
+    return orjson.dumps(orjson.loads(value) | {"price": section})

@@ -4,6 +4,10 @@ The gateway, the subscriptions, the benchmarks and extensions read documents thr
 ``SaleProduct``, never through a document's keys. The common fields are attributes;
 each section is read by the source that owns it (``product.get(catalog.SOURCE)``), which
 returns that source's typed view.
+
+One reader takes a shortcut: the search index builder reads its fields straight from
+the changelog's JSON (``gateway/search/changelog_rows.py``), because building these
+views was most of its cost. A test holds it to what these views read.
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ from shopwindow.gateway.auth import TokenVerifier, Viewer
 from shopwindow.gateway.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
 from shopwindow.gateway.document_cache import DocumentCache
+from shopwindow.gateway.fanout import FanOut
 from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
 from shopwindow.gateway.http_caching import HttpCaching
 from shopwindow.gateway.live import ChangelogHub
+from shopwindow.gateway.live_operations import LiveOperations
 from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import load_manifest
@@ -29,6 +31,7 @@ from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from shopwindow.gateway.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.materializer.sources import registry_with
@@ -166,6 +169,12 @@ def create_app(
         settings.ws_keepalive_interval_s,
         settings.ws_connection_init_timeout_s,
     )
+    live_operations = LiveOperations(schema._schema, policy, context, LIVE_FIELDS, resolver_limits)
+    fanout = FanOut(live_operations.execute, documents)
+    live_operations.fanout = fanout
+    hub.feed(fanout)
+    metrics.live_groups.set_function(lambda: fanout.groups)
+    metrics.live_executions.set_function(lambda: fanout.executed)
     guard = WebSocketGuard(
         live,
         GuardLimits(
@@ -176,6 +185,7 @@ def create_app(
             max_message_bytes=settings.ws_max_message_bytes,
         ),
         policy.resolve,
+        live_operations,
     )
 
     async def readiness() -> list[str]:
@@ -191,6 +201,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.aconnect()
+        await fanout.start()
         await hub.start()
         if feed is not None:
             await feed.start()
@@ -201,6 +212,7 @@ def create_app(
             if feed is not None:
                 await feed.stop()
             await hub.stop()
+            await fanout.stop()
             await client.close()
 
     routes = [

@@ -1,17 +1,16 @@
-"""Live updates: one changelog reader per process fanning changes out to subscribers.
+"""The changelog reader of one gateway process, feeding the live fan-out and the cache.
 
 Each gateway process reads ``saleproduct.changes`` from its end, without a consumer
-group, and hands each change to the subscribers of that product only. A subscriber
-keeps at most one pending document per product (the newest), so a client that cannot
-keep up gets the latest value instead of an unbounded queue.
+group, and hands each change of a followed product to the fan-out
+(``gateway.fanout``), which executes it once per group of like subscriptions.
 
-No gap between the current value and the changes: a subscriber registers with the hub
-first and reads the current document second; the changelog is written after MongoDB,
-so every later change reaches it, and versions at or below what it sent are dropped.
-The reader starts from the end of the changelog, so after any restart of the reader it
-reads the current document of every subscribed product again: what changed while it
-was away reaches subscribers too. Partitions added to the changelog later are found by
-a periodic metadata refresh and read from their beginning.
+No gap between the current value and the changes: a subscription joins the fan-out
+first and its current document is read second; the changelog is written after MongoDB,
+so every later change reaches it. The reader starts from the end of the changelog, so
+after any restart of the reader it reads the current document of every followed
+product again: what changed while it was away reaches subscribers too, a product gone
+meanwhile included. Partitions added to the changelog later are found by a periodic
+metadata refresh and read from their beginning.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -37,36 +35,13 @@ from shopwindow.gateway.document_cache import (
     CURRENT_WITHIN_MS,
     DocumentCache,
 )
+from shopwindow.gateway.fanout import FanOut
 from shopwindow.gateway.loaders import ProductDocuments
 from shopwindow.sale_product import SaleProduct, read_sale_product
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
-
-
-class LiveSubscription:
-    """One subscriber's pending changes: the newest document per product."""
-
-    def __init__(self, product_ids: Sequence[str]) -> None:
-        self.product_ids = tuple(dict.fromkeys(product_ids))
-        self._pending: dict[str, SaleProduct] = {}
-        self._ready = asyncio.Event()
-
-    def offer(self, doc: SaleProduct) -> None:
-        """Keep ``doc`` if it is newer than what is pending for its product."""
-        pending = self._pending.get(doc.id)
-        if pending is None or doc.version > pending.version:
-            self._pending[doc.id] = doc
-            self._ready.set()
-
-    async def next(self) -> SaleProduct:
-        """The next pending document, waiting for one."""
-        while not self._pending:
-            self._ready.clear()
-            await self._ready.wait()
-        product_id = next(iter(self._pending))
-        return self._pending.pop(product_id)
 
 
 class ChangelogHub:
@@ -97,16 +72,15 @@ class ChangelogHub:
         self._cache = cache if cache is not None and cache.enabled else None
         self._progress_topic = progress_topic
         self.applied = AppliedPositions()
-        self._subscribers: defaultdict[str, set[LiveSubscription]] = defaultdict(set)
+        self._fanout: FanOut | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._reader = BackgroundTask()
         # The next offset to read per partition, as far as this reader knows.
         self._next: dict[TopicPartition, int] = {}
 
-    @property
-    def subscriptions(self) -> int:
-        """Product subscriptions currently registered."""
-        return sum(len(subscribers) for subscribers in self._subscribers.values())
+    def feed(self, fanout: FanOut) -> None:
+        """Hand changes of followed products to ``fanout`` from now on."""
+        self._fanout = fanout
 
     def is_current(self) -> bool:
         """Whether the reader has heard from the broker within ``CURRENT_WITHIN_MS`` on
@@ -244,14 +218,17 @@ class ChangelogHub:
         return assigned | added
 
     async def _reread_subscribed(self) -> None:
-        product_ids = list(self._subscribers)
+        fanout = self._fanout
+        product_ids = fanout.products() if fanout is not None else []
         if not product_ids:
             return
-        for doc in await self._documents.by_ids(product_ids):
-            if not isinstance(doc, SaleProduct):
-                continue
-            for subscription in tuple(self._subscribers.get(doc.id, ())):
-                subscription.offer(doc)
+        assert fanout is not None
+        docs = await self._documents.by_ids(product_ids)
+        for product_id, doc in zip(product_ids, docs, strict=True):
+            if isinstance(doc, SaleProduct):
+                fanout.changed(doc)
+            elif doc is None:
+                fanout.gone(product_id, None)
 
     def _dispatch(
         self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
@@ -260,17 +237,20 @@ class ChangelogHub:
             return
         product_id = key.decode("utf-8", "replace")
         cache = self._cache
+        fanout = self._fanout
         if value is None:
-            # A tombstone: the product left; live views keep its last value.
+            # A tombstone: the product was deleted or hidden.
+            version = _version_header(headers)
             if cache is not None:
-                version = _version_header(headers)
                 if version is None:
                     cache.forget(product_id)
                 else:
                     cache.gone(product_id, version)
+            if fanout is not None:
+                fanout.gone(product_id, version)
             return
-        subscribers = self._subscribers.get(product_id)
-        if not subscribers and cache is None:
+        followed = fanout is not None and fanout.follows(product_id)
+        if not followed and cache is None:
             return
         try:
             doc = read_sale_product(decode_changelog_value(value))
@@ -281,52 +261,9 @@ class ChangelogHub:
             return
         if cache is not None:
             cache.put(doc, len(value))
-        for subscription in subscribers or ():
-            subscription.offer(doc)
-
-    async def follow(
-        self,
-        product_ids: Sequence[str],
-        value_of: Callable[[SaleProduct], Hashable],
-        *,
-        fresh: bool = False,
-    ) -> AsyncGenerator[SaleProduct, None]:
-        """The current documents of the products, then every change of ``value_of``.
-
-        Args:
-            product_ids: The products to follow.
-            value_of: What the subscriber sees of a document; a change that leaves it
-                equal is not delivered.
-            fresh: Read the current documents from MongoDB, not the document cache.
-
-        Yields:
-            Documents, never older than one already yielded for the same product.
-        """
-        subscription = LiveSubscription(product_ids)
-        for product_id in subscription.product_ids:
-            self._subscribers[product_id].add(subscription)
-        sent: dict[str, tuple[int, Hashable]] = {}
-        try:
-            for doc in await self._documents.by_ids(subscription.product_ids, fresh=fresh):
-                if isinstance(doc, NewerSchemaVersion):
-                    raise doc
-                if doc is not None:
-                    subscription.offer(doc)
-            while True:
-                doc = await subscription.next()
-                last = sent.get(doc.id)
-                if last is not None and doc.version <= last[0]:
-                    continue
-                value = value_of(doc)
-                sent[doc.id] = (doc.version, value)
-                if last is None or value != last[1]:
-                    yield doc
-        finally:
-            for product_id in subscription.product_ids:
-                subscribers = self._subscribers[product_id]
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[product_id]
+        if followed:
+            assert fanout is not None
+            fanout.changed(doc)
 
 
 def _version_header(headers: Sequence[tuple[str, bytes]]) -> int | None:

@@ -74,6 +74,17 @@ class GatewayMetrics:
             "Bytes of the answers the response cache keeps.",
             registry=self.registry,
         )
+        self.live_groups = Gauge(
+            "shopwindow_live_groups",
+            "Groups of like subscriptions (product, operation, segment), each executed "
+            "once per change.",
+            registry=self.registry,
+        )
+        self.live_executions = Gauge(
+            "shopwindow_live_executions",
+            "Group executions since start (a counter; one per change per group).",
+            registry=self.registry,
+        )
         self.search_documents = Gauge(
             "shopwindow_search_documents",
             "Products the replica's search index holds.",

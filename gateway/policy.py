@@ -226,6 +226,19 @@ class OperationPolicy:
         assert isinstance(result, ExecutionResult)
         return self.masked(result, context.request_id)
 
+    async def execute_event(
+        self, operation: Operation, context: GatewayContext, root_value: Any
+    ) -> ExecutionResult:
+        """Run a subscription's selection for one event (``root_value``) under the
+        timeout, with its errors masked: how the live fan-out executes a change.
+
+        Raises:
+            TimeoutError: When it took longer than the timeout.
+        """
+        result = await self._start(execute, operation, context, root_value)
+        assert isinstance(result, ExecutionResult)
+        return self.masked(result, context.request_id)
+
     async def subscribe(
         self, operation: Operation, context: GatewayContext
     ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
@@ -237,12 +250,17 @@ class OperationPolicy:
         return self._masked_stream(source, context.request_id)
 
     async def _start(
-        self, run: Callable[..., Any], operation: Operation, context: GatewayContext
+        self,
+        run: Callable[..., Any],
+        operation: Operation,
+        context: GatewayContext,
+        root_value: Any = None,
     ) -> Any:
         async with asyncio.timeout(self.limits.timeout_s):
             result = run(
                 self._schema,
                 operation.document,
+                root_value=root_value,
                 context_value=context,
                 variable_values=operation.variables,
                 operation_name=operation.name,

@@ -6,12 +6,13 @@ only once those are applied (``consistency``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, NewType
 
 import strawberry
 
 from shopwindow.gateway.consistency import MAX_POSITIONS, position
-from shopwindow.gateway.context import Info
+from shopwindow.gateway.context import GatewayContext, Info
 from shopwindow.gateway.errors import UserInputError
 
 
@@ -57,13 +58,22 @@ async def read_after(info: Info, after: list[SourcePositionInput] | None) -> Non
         UserInputError: When a position names no source topic, is out of range, or there
             are too many.
     """
+    await wait_after(info.context, [(p.topic, p.partition, int(p.offset)) for p in after or ()])
+
+
+async def wait_after(context: GatewayContext, after: Sequence[tuple[str, int, int]]) -> None:
+    """``read_after`` for ``(topic, partition, offset)`` triples.
+
+    Raises:
+        UserInputError: As ``read_after``.
+    """
     if not after:
         return
-    gate = info.context.consistency
+    gate = context.consistency
     if gate is None:
         return
     if len(after) > MAX_POSITIONS:
         raise UserInputError(f"At most {MAX_POSITIONS} positions in 'after'.")
-    await info.context.read_after(
-        [position(p.topic, p.partition, int(p.offset), gate.sources) for p in after]
+    await context.read_after(
+        [position(topic, partition, offset, gate.sources) for topic, partition, offset in after]
     )

@@ -1,16 +1,21 @@
-"""Live price and stock: GraphQL subscriptions fed by the changelog hub."""
+"""Live price, stock and product: the subscription fields, declared for the fan-out.
+
+``LIVE_FIELDS`` says, per field, which argument names the products, what a subscriber
+sees (changes that leave it equal send nothing), the value its selection executes on,
+and whether it completes when the product goes. ``gateway.fanout`` serves them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 
 from shopwindow.gateway.context import GatewayContext, Info
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.live import ChangelogHub
-from shopwindow.gateway.positions import After, SourcePositionInput, read_after
+from shopwindow.gateway.positions import After
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import inventory, prices
 from shopwindow.materializer.sources.inventory import Stock
@@ -32,54 +37,35 @@ class PriceUpdate:
     version: int
 
 
-def _stock_value(doc: SaleProduct) -> Hashable:
+@dataclass(frozen=True, slots=True)
+class LiveFieldSpec:
+    """A subscription field the live fan-out serves (``gateway.fanout``).
+
+    Attributes:
+        ids_argument: The argument naming the product(s).
+        ends_when_gone: Complete when the product is deleted or hidden; otherwise the
+            field sends null, and goes on if the product comes back.
+        value_of: What a subscriber sees of a document, for the viewer's segment; a
+            change that leaves it equal sends nothing.
+        event: The field's value for a document, as its selection is executed.
+    """
+
+    ids_argument: str
+    ends_when_gone: bool
+    value_of: Callable[[SaleProduct, str | None], Hashable]
+    event: Callable[[SaleProduct, GatewayContext], Any]
+
+    def watch(self, doc: SaleProduct, segment: str | None) -> Hashable:
+        """What a subscriber in ``segment`` sees of ``doc``."""
+        return self.value_of(doc, segment)
+
+
+def _stock_value(doc: SaleProduct, segment: str | None) -> Hashable:
     stock = doc.get(inventory.SOURCE)
     return (stock.available, stock.status)
 
 
-def _price_value(segment: str | None) -> Callable[[SaleProduct], Hashable]:
-    def value(doc: SaleProduct) -> Hashable:
-        price = viewer_price(doc.get(prices.SOURCE), segment)
-        if price is None:
-            return None
-        return (price.amount, price.list_amount, price.currency, price.discount_percent)
-
-    return value
-
-
-async def _follow(
-    info: Info,
-    product_ids: Sequence[str],
-    value_of: Callable[[SaleProduct], Hashable],
-    after: list[SourcePositionInput] | None,
-) -> AsyncGenerator[SaleProduct, None]:
-    context: GatewayContext = info.context
-    limits = context.limits
-    connection = context.connection
-    if connection is None:
-        raise UserInputError("Subscriptions are served over WebSocket.")
-    if not product_ids or len(product_ids) > limits.max_products_per_subscription:
-        raise UserInputError(
-            f"Give between 1 and {limits.max_products_per_subscription} product ids."
-        )
-    if connection.active_subscriptions >= limits.max_subscriptions_per_connection:
-        raise UserInputError(
-            f"At most {limits.max_subscriptions_per_connection} subscriptions per connection."
-        )
-    # A client that just caused a change gets a first value that includes it.
-    await read_after(info, after)
-    hub: ChangelogHub = context.live
-    connection.active_subscriptions += 1
-    try:
-        ids = [str(i) for i in product_ids]
-        async for doc in hub.follow(ids, value_of, fresh=context.reads.fresh):
-            context.freshness.saw(doc)
-            yield doc
-    finally:
-        connection.active_subscriptions -= 1
-
-
-def _stock_update(doc: SaleProduct) -> StockUpdate:
+def _stock_update(doc: SaleProduct, context: GatewayContext) -> StockUpdate:
     return StockUpdate(
         product_id=strawberry.ID(doc.id),
         stock=doc.get(inventory.SOURCE),
@@ -87,73 +73,107 @@ def _stock_update(doc: SaleProduct) -> StockUpdate:
     )
 
 
+def _price_value(doc: SaleProduct, segment: str | None) -> Hashable:
+    price = viewer_price(doc.get(prices.SOURCE), segment)
+    if price is None:
+        return None
+    return (price.amount, price.list_amount, price.currency, price.discount_percent)
+
+
+def _price_update(doc: SaleProduct, context: GatewayContext) -> PriceUpdate:
+    return PriceUpdate(
+        product_id=strawberry.ID(doc.id),
+        price=viewer_price(doc.get(prices.SOURCE), context.segment),
+        version=doc.version,
+    )
+
+
+def _version(doc: SaleProduct, segment: str | None) -> Hashable:
+    return doc.version
+
+
+_STOCK = LiveFieldSpec("productId", True, _stock_value, _stock_update)
+_STOCKS = LiveFieldSpec("productIds", True, _stock_value, _stock_update)
+_PRICE = LiveFieldSpec("productId", True, _price_value, _price_update)
+_PRICES = LiveFieldSpec("productIds", True, _price_value, _price_update)
+_PRODUCT = LiveFieldSpec("id", False, _version, product_of)
+
+# By GraphQL field name.
+LIVE_FIELDS: dict[str, LiveFieldSpec] = {
+    "stockChanged": _STOCK,
+    "stocksChanged": _STOCKS,
+    "priceChanged": _PRICE,
+    "pricesChanged": _PRICES,
+    "productChanged": _PRODUCT,
+}
+
+
+async def _served_by_the_fanout() -> AsyncGenerator[Any, None]:
+    # The WebSocket endpoint hands these fields to the fan-out, and HTTP refuses
+    # subscriptions: a resolver that runs was reached some other way.
+    raise UserInputError("Subscriptions are served over WebSocket.")
+    yield
+
+
 async def stock_changed(
     info: Info, product_id: strawberry.ID, after: After = None
 ) -> AsyncGenerator[StockUpdate, None]:
-    async for doc in _follow(info, [product_id], _stock_value, after):
-        yield _stock_update(doc)
+    async for update in _served_by_the_fanout():
+        yield update
 
 
 async def stocks_changed(
     info: Info, product_ids: list[strawberry.ID], after: After = None
 ) -> AsyncGenerator[StockUpdate, None]:
-    async for doc in _follow(info, product_ids, _stock_value, after):
-        yield _stock_update(doc)
-
-
-def _price_update(doc: SaleProduct, segment: str | None) -> PriceUpdate:
-    return PriceUpdate(
-        product_id=strawberry.ID(doc.id),
-        price=viewer_price(doc.get(prices.SOURCE), segment),
-        version=doc.version,
-    )
+    async for update in _served_by_the_fanout():
+        yield update
 
 
 async def price_changed(
     info: Info, product_id: strawberry.ID, after: After = None
 ) -> AsyncGenerator[PriceUpdate, None]:
-    segment = info.context.segment
-    async for doc in _follow(info, [product_id], _price_value(segment), after):
-        yield _price_update(doc, segment)
+    async for update in _served_by_the_fanout():
+        yield update
 
 
 async def prices_changed(
     info: Info, product_ids: list[strawberry.ID], after: After = None
 ) -> AsyncGenerator[PriceUpdate, None]:
-    segment = info.context.segment
-    async for doc in _follow(info, product_ids, _price_value(segment), after):
-        yield _price_update(doc, segment)
-
-
-def _version(doc: SaleProduct) -> Any:
-    return doc.version
+    async for update in _served_by_the_fanout():
+        yield update
 
 
 async def product_changed(
     info: Info, id: strawberry.ID, after: After = None
-) -> AsyncGenerator[Product, None]:
-    async for doc in _follow(info, [id], _version, after):
-        yield product_of(doc, info.context)
+) -> AsyncGenerator[Product | None, None]:
+    async for product in _served_by_the_fanout():
+        yield product
 
 
 _EACH = "First the current value, then every change; versions never go backwards."
+_ENDS = "Completes when the product is deleted or hidden."
 
 
 @strawberry.type
 class Subscription:
     stock_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
-        resolver=stock_changed, description=f"Stock of one product. {_EACH}"
+        resolver=stock_changed, description=f"Stock of one product. {_EACH} {_ENDS}"
     )
     stocks_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
         resolver=stocks_changed,
-        description=f"Stock of several products (a list page); capped. {_EACH}",
+        description=f"Stock of several products (a list page); capped. {_EACH} A product "
+        "that is deleted or hidden drops out; completes when none is left.",
     )
     price_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
-        resolver=price_changed, description=f"Price of one product, as the viewer pays it. {_EACH}"
+        resolver=price_changed,
+        description=f"Price of one product, as the viewer pays it. {_EACH} {_ENDS}",
     )
     prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
-        resolver=prices_changed, description=f"Prices of several products; capped. {_EACH}"
+        resolver=prices_changed,
+        description=f"Prices of several products; capped. {_EACH} A product that is "
+        "deleted or hidden drops out; completes when none is left.",
     )
-    product_changed: AsyncGenerator[Product, None] = strawberry.subscription(
-        resolver=product_changed, description=f"The whole product. {_EACH}"
+    product_changed: AsyncGenerator[Product | None, None] = strawberry.subscription(
+        resolver=product_changed,
+        description=f"The whole product; null while it is deleted or hidden. {_EACH}",
     )

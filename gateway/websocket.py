@@ -29,7 +29,7 @@ from strawberry.utils.aio import aclosing
 from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
 from shopwindow.gateway.context import GatewayContext, WebSocketConnection
 from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
-from shopwindow.gateway.ws_guard import WebSocketGuard
+from shopwindow.gateway.ws_guard import CONNECTION_SCOPE_KEY, WebSocketGuard
 
 __all__ = ["LiveEndpoint", "WebSocketGuard", "WebSocketOperations"]
 
@@ -138,8 +138,10 @@ class LiveEndpoint(GraphQL[Any, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> WebSocketConnection:
-        # Per connection; each operation gets a fresh GatewayContext built from it.
-        return WebSocketConnection()
+        # Per connection, made by the guard; each operation gets a fresh GatewayContext
+        # built from it.
+        state = request.scope.get(CONNECTION_SCOPE_KEY)
+        return state if isinstance(state, WebSocketConnection) else WebSocketConnection()
 
     async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}

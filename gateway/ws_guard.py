@@ -12,7 +12,12 @@ would choke on, and so that both protocols get the same hygiene:
   clients too slow to take a message within ``send_timeout_s`` are cut;
 * an operation named by ``extensions.persistedQuery`` is resolved to its text before
   Strawberry sees it, and one that may not run (an APQ miss, an untrusted document) is
-  answered with an ``error`` message for its id, as the HTTP endpoint answers it.
+  answered with an ``error`` message for its id, as the HTTP endpoint answers it;
+* a subscription to a live field is served by the fan-out (``live_operations``), not
+  by Strawberry; an id already in use closes a graphql-transport-ws connection (4409).
+
+The connection's state (``WebSocketConnection``: the viewer, the subscription count) is
+made here and shared with Strawberry's handlers through the ASGI scope.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from shopwindow.gateway.context import WebSocketConnection
+from shopwindow.gateway.live_operations import LiveConnection, LiveOperations
 from shopwindow.gateway.policy import OperationRefused
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Resolve = Callable[[Any, Any], tuple[str, str | None]]
 
 MAX_OPERATION_ID_CHARS = 128
+# Where the connection's WebSocketConnection travels in the ASGI scope.
+CONNECTION_SCOPE_KEY = "shopwindow.connection"
 
 _TRY_AGAIN_LATER = 1013
 _GOING_AWAY = 1001
@@ -45,6 +54,7 @@ _TOO_BIG = 1009
 _BAD_MESSAGE = 4400
 _INIT_TIMEOUT = 4408
 _TOO_MANY_INITS = 4429
+_DUPLICATE_ID = 4409
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +96,14 @@ class _Answer:
     text: str
 
 
+class _Handled:
+    # The frame was taken care of here (a live subscription started or stopped).
+    pass
+
+
+_HANDLED = _Handled()
+
+
 @dataclass(frozen=True, slots=True)
 class GuardLimits:
     """The bounds of every WebSocket connection."""
@@ -104,12 +122,20 @@ class WebSocketGuard:
         app: The WebSocket ASGI app.
         limits: The bounds.
         resolve: Resolves persisted operations, as for HTTP.
+        live: Serves the live subscriptions; Strawberry serves all when ``None``.
     """
 
-    def __init__(self, app: ASGIApp, limits: GuardLimits, resolve: Resolve) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: GuardLimits,
+        resolve: Resolve,
+        live: LiveOperations | None = None,
+    ) -> None:
         self._app = app
         self.limits = limits
         self.resolve = resolve
+        self.live = live
         self.connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,8 +158,13 @@ class _GuardedConnection:
         self._receive = receive
         self._send = send
         self._protocol: _Protocol | None = None
+        self._protocol_name = ""
         self._initialised = False
+        self._acknowledged = False
         self._operations: set[str] = set()
+        self._state = WebSocketConnection()
+        scope[CONNECTION_SCOPE_KEY] = self._state
+        self._live: LiveConnection | None = None
         loop = asyncio.get_running_loop()
         self._opened_at = loop.time()
         self._idle_since = loop.time()
@@ -144,6 +175,8 @@ class _GuardedConnection:
         try:
             await self._guard._app(self._scope, self._receive_guarded, self._send_guarded)
         finally:
+            if self._live is not None:
+                await self._live.close()
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
@@ -185,6 +218,8 @@ class _GuardedConnection:
             if message.get("type") != "websocket.receive" or self._protocol is None:
                 return message
             verdict = self._check(message)
+            if isinstance(verdict, _Handled):
+                continue
             if isinstance(verdict, _Answer):
                 await self._send_guarded({"type": "websocket.send", "text": verdict.text})
                 continue
@@ -193,7 +228,7 @@ class _GuardedConnection:
                 return {"type": "websocket.disconnect", "code": verdict.code}
             return verdict
 
-    def _check(self, message: Message) -> Message | _Close | _Answer:
+    def _check(self, message: Message) -> Message | _Close | _Answer | _Handled:
         assert self._protocol is not None
         text, data = message.get("text"), message.get("bytes")
         size = len(text) if isinstance(text, str) else len(data or b"")
@@ -227,11 +262,13 @@ class _GuardedConnection:
                 return self._start(message, frame, operation_id)
             if kind == self._protocol.ends_in:
                 self._ended(operation_id)
+                if self._live is not None and self._live.stop(operation_id):
+                    return _HANDLED
         return message
 
     def _start(
         self, message: Message, frame: dict[str, Any], operation_id: str
-    ) -> Message | _Close | _Answer:
+    ) -> Message | _Close | _Answer | _Handled:
         assert self._protocol is not None
         payload = frame.get("payload")
         problem = _check_payload(payload)
@@ -248,12 +285,34 @@ class _GuardedConnection:
                 "payload": errors if self._protocol.errors_as_list else errors[0],
             }
             return _Answer(json.dumps(answer))
+        if operation_id in self._operations and self._protocol.errors_as_list:
+            # graphql-transport-ws: an id in use is a protocol error.
+            return _Close(_DUPLICATE_ID, f"Subscriber for {operation_id[:64]} already exists")
+        live = self._live_connection()
+        if live is not None:
+            live.stop(operation_id, answer=False)  # graphql-ws: a new start replaces it.
+            started = live.start(operation_id, query, payload)
+            if isinstance(started, str):
+                return _Answer(started)
+            if started:
+                self._operations.add(operation_id)
+                return _HANDLED
         self._operations.add(operation_id)
         if query == payload.get("query"):
             return message
         # Strawberry's handlers need the text: hand them the resolved operation.
         payload["query"] = query
         return {**message, "text": json.dumps(frame)}
+
+    def _live_connection(self) -> LiveConnection | None:
+        # Before the acknowledgement Strawberry answers (4401), as for any operation.
+        live = self._guard.live
+        if self._live is None and live is not None and self._acknowledged:
+            self._live = live.connection(self._protocol_name, self._send_text, self._state)
+        return self._live
+
+    async def _send_text(self, text: str) -> None:
+        await self._send_guarded({"type": "websocket.send", "text": text})
 
     def _ended(self, operation_id: str) -> None:
         self._operations.discard(operation_id)
@@ -264,7 +323,8 @@ class _GuardedConnection:
         if self._closed.is_set():
             return
         if message.get("type") == "websocket.accept":
-            self._protocol = _PROTOCOLS.get(message.get("subprotocol") or "")
+            self._protocol_name = message.get("subprotocol") or ""
+            self._protocol = _PROTOCOLS.get(self._protocol_name)
         elif self._protocol is not None and isinstance(message.get("text"), str):
             self._track_outgoing(message["text"])
         try:
@@ -281,6 +341,8 @@ class _GuardedConnection:
 
     def _track_outgoing(self, text: str) -> None:
         assert self._protocol is not None
+        if not self._acknowledged and "connection_ack" in text:
+            self._acknowledged = True
         # Only the frames that end an operation matter; skip parsing the rest.
         if "complete" not in text and "error" not in text:
             return

@@ -1,18 +1,20 @@
-"""The changelog hub on its own: conflation, ordering and value filtering."""
+"""The changelog hub on its own: what it hands the fan-out and the document cache."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from shopwindow.document import encode_changelog_value
 from shopwindow.gateway.document_cache import DocumentCache
-from shopwindow.gateway.live import ChangelogHub, LiveSubscription
+from shopwindow.gateway.fanout import FanOut, Outbox
+from shopwindow.gateway.live import ChangelogHub
 from shopwindow.gateway.loaders import ProductDocuments
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.materializer.sources import CORE, inventory
+from shopwindow.materializer.sources import CORE
 from shopwindow.sale_product import SaleProduct, read_sale_product
+from tests.gateway.test_fanout import Client, Runner, settle, spec
 
 
 def doc(version: int, available: int = 1, product_id: str = "abc") -> dict[str, Any]:
@@ -36,72 +38,74 @@ def hub_over(*docs: dict[str, Any]) -> ChangelogHub:
     return ChangelogHub("unused:9092", "changes", cast(ProductDocuments, StoredDocuments(*docs)))
 
 
-async def test_a_slow_subscriber_gets_the_latest_value_not_a_queue() -> None:
-    subscription = LiveSubscription(["abc"])
-    for version in range(1, 21):
-        subscription.offer(read_sale_product(doc(version)))
-    subscription.offer(read_sale_product(doc(3)))  # A stale copy arriving late changes nothing.
-    assert (await subscription.next()).version == 20
-    assert subscription._pending == {}
-
-
 def publish(hub: ChangelogHub, *docs: dict[str, Any]) -> None:
     for change in docs:
         hub._dispatch(change["_id"].encode(), encode_changelog_value(change, CORE.sections))
 
 
-async def next_of(updates: Any) -> SaleProduct:
-    return cast(SaleProduct, await asyncio.wait_for(anext(updates), 1))
+@contextlib.asynccontextmanager
+async def fed(hub: ChangelogHub, *followed: str) -> AsyncIterator[tuple[Client, list[str]]]:
+    """A fan-out fed by ``hub``, and a client following each of ``followed``."""
+    fanout = FanOut(Runner(), hub._documents)
+    hub.feed(fanout)
+    await fanout.start()
+    client, ended = Client(), list[str]()
+    outbox = Outbox(client.send)
+    try:
+        for product_id in followed:
+            fanout.join(client.subscriber(outbox, product_id, ended), spec(), [product_id], True)
+        await settle()
+        yield client, ended
+    finally:
+        await outbox.close()
+        await fanout.stop()
 
 
-async def test_current_value_first_then_newer_changes_of_the_followed_value() -> None:
+def versions(client: Client, product_id: str) -> list[int | str]:
+    return [p if p == "complete" else p["v"] for p in client.payloads(product_id)]
+
+
+async def test_changes_reach_the_fanout_for_followed_products_only() -> None:
     hub = hub_over(doc(5, available=3), doc(1, product_id="other"))
-    updates = hub.follow(["abc"], lambda d: d.get(inventory.SOURCE).available)
-    assert (await next_of(updates)).version == 5
-    publish(
-        hub,
-        doc(4, available=9),  # Older than what was sent: dropped.
-        doc(6, available=3),  # Same available stock: nothing to push.
-        doc(9, available=7, product_id="other"),  # Not followed.
-    )
-    publish(hub, doc(7, available=2))
-    assert (await next_of(updates)).version == 7
-    assert hub.subscriptions == 1
-    await updates.aclose()
-    assert hub.subscriptions == 0
+    async with fed(hub, "abc") as (client, _):
+        publish(hub, doc(6, available=2), doc(9, available=7, product_id="other"))
+        await settle()
+    assert versions(client, "abc") == [5, 6] and versions(client, "other") == []
 
 
-async def test_a_change_reaches_only_that_products_subscribers() -> None:
-    hub = hub_over(doc(1), doc(1, product_id="def"))
-    abc = hub.follow(["abc"], lambda d: d.version)
-    both = hub.follow(["abc", "def"], lambda d: d.version)
-    await next_of(abc)
-    assert {(await next_of(both)).id for _ in range(2)} == {"abc", "def"}
-    publish(hub, doc(2, product_id="def"))
-    assert (await next_of(both)).id == "def"
-    pending = asyncio.ensure_future(anext(abc))
-    await asyncio.sleep(0.05)
-    assert not pending.done()
-    pending.cancel()
-    await asyncio.gather(pending, return_exceptions=True)
-    await abc.aclose()
-    await both.aclose()
+async def test_a_tombstone_ends_what_follows_the_product() -> None:
+    hub = hub_over(doc(5))
+    async with fed(hub, "abc") as (client, ended):
+        hub._dispatch(b"abc", None, [("version", b"6")])
+        await settle()
+    assert versions(client, "abc") == [5, "complete"] and ended == ["abc"]
 
 
 async def test_unreadable_changelog_records_are_skipped() -> None:
     hub = hub_over(doc(1))
-    updates = hub.follow(["abc"], lambda d: d.version)
-    await next_of(updates)
-    for junk in (
-        b"{not json",
-        b'{"_id": "abc", "version": "x"}',
-        b'{"_id": "abc", "version": 2, "price": {"amount": "bogus"}}',
-        b"[]",
-    ):
-        hub._dispatch(b"abc", junk)
-    publish(hub, doc(3))
-    assert (await next_of(updates)).version == 3
-    await updates.aclose()
+    async with fed(hub, "abc") as (client, _):
+        for junk in (
+            b"{not json",
+            b'{"_id": "abc", "version": "x"}',
+            b'{"_id": "abc", "version": 2, "price": {"amount": "bogus"}}',
+            b"[]",
+        ):
+            hub._dispatch(b"abc", junk)
+        publish(hub, doc(3, available=5))
+        await settle()
+    assert versions(client, "abc") == [1, 3]
+
+
+async def test_a_restarted_reader_rereads_what_is_followed_gone_included() -> None:
+    hub = hub_over(doc(1), doc(1, product_id="def"))
+    async with fed(hub, "abc", "def") as (client, ended):
+        stored = cast(StoredDocuments, hub._documents).docs
+        stored["abc"] = doc(4, available=8)  # Changed while no reader read.
+        del stored["def"]  # Deleted meanwhile.
+        await hub._reread_subscribed()
+        await settle()
+    assert versions(client, "abc") == [1, 4]
+    assert versions(client, "def") == [1, "complete"] and ended == ["def"]
 
 
 def test_the_changelog_feeds_the_document_cache_tombstones_included() -> None:

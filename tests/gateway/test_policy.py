@@ -3,6 +3,7 @@ fresh context per operation over HTTP and both WebSocket protocols."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shopwindow.document import COLLECTION
-from shopwindow.gateway.live import ChangelogHub
+from shopwindow.gateway.subscriptions import LIVE_FIELDS
 from shopwindow.mongo import MongoDocument
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.test_http import TROUBLE
@@ -133,18 +134,21 @@ async def test_resolver_errors_are_masked_and_logged_with_a_request_id(
 
 
 async def test_subscription_errors_are_masked_on_both_protocols(
-    gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+    seed: Seed, gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_follow(*args: Any, **kwargs: Any) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("mongodb://admin:hunter2@db is down")
 
-    monkeypatch.setattr(ChangelogHub, "follow", broken_follow)
+    stock = LIVE_FIELDS["stockChanged"]
+    monkeypatch.setitem(LIVE_FIELDS, "stockChanged", dataclasses.replace(stock, event=broken))
+    await seed("abc", *full_product("abc"))
     async with gateway() as http:
         for protocol in (TRANSPORT_WS, LEGACY_WS):
             body = await WebSocket(protocol).run(
-                http, 'subscription { stockChanged(productId: "x") { version } }'
+                http, 'subscription { stockChanged(productId: "abc") { version } }'
             )
             assert body["errors"][0]["message"] == "Internal server error", protocol
+            assert body["errors"][0]["extensions"]["requestId"]
             assert "hunter2" not in str(body)
 
 

@@ -1,0 +1,395 @@
+"""Subscriptions over WebSocket, served by the fan-out: checks, grouping and frames.
+
+The WebSocket guard offers every ``subscribe`` (graphql-transport-ws) or ``start``
+(graphql-ws) frame here first. A subscription to a field of ``LIVE_FIELDS`` is checked
+by the same ``OperationPolicy`` as every other operation (parsing, validation, limits,
+cost), its arguments coerced by graphql-core, and it joins the fan-out's groups; its
+events are executed by the policy with a fresh context per execution, errors masked.
+Anything else goes on to Strawberry's protocol handlers.
+
+Groups share one execution, so a selection sees the viewer only through its segment,
+as the response cache assumes too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationType,
+    VariableNode,
+    Visitor,
+    visit,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import SKIP
+
+from shopwindow.gateway.auth import Viewer
+from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.fanout import FanOut, GroupSpec, Outbox, Subscriber
+from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
+from shopwindow.gateway.positions import wait_after
+from shopwindow.gateway.subscriptions import LiveFieldSpec
+from shopwindow.sale_product import SaleProduct
+
+log = logging.getLogger(__name__)
+
+ContextFactory = Callable[[Viewer, str, WebSocketConnection | None], GatewayContext]
+_TIMEOUT = GraphQLError("The request took too long.", extensions={"code": "TIMEOUT"})
+_ROOT_ONLY_CACHE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How one protocol frames an operation's messages."""
+
+    data: str
+    errors_as_list: bool
+    complete_on_stop: bool
+
+    def prefix(self, operation_id: str) -> str:
+        """The data frame up to its payload."""
+        return f'{{"type":"{self.data}","id":{_json(operation_id)},"payload":'
+
+    def complete(self, operation_id: str) -> str:
+        """The complete frame."""
+        return f'{{"type":"complete","id":{_json(operation_id)}}}'
+
+    def error(self, operation_id: str, errors: list[GraphQLError]) -> str:
+        """The error frame."""
+        formatted = [error.formatted for error in errors]
+        payload = formatted if self.errors_as_list else formatted[0]
+        return orjson.dumps({"type": "error", "id": operation_id, "payload": payload}).decode()
+
+
+FRAMINGS = {
+    "graphql-transport-ws": Framing("next", errors_as_list=True, complete_on_stop=False),
+    "graphql-ws": Framing("data", errors_as_list=False, complete_on_stop=True),
+}
+
+
+def _json(text: str) -> str:
+    return orjson.dumps(text).decode()
+
+
+class LiveOperations:
+    """Serves the subscriptions of ``fields`` through the fan-out.
+
+    Args:
+        schema: The executable schema.
+        policy: The operation policy every transport shares.
+        context_factory: A fresh context per execution.
+        fields: The live fields, by GraphQL name.
+        limits: Subscriptions per connection and products per subscription.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        policy: OperationPolicy,
+        context_factory: ContextFactory,
+        fields: Mapping[str, LiveFieldSpec],
+        limits: ResolverLimits,
+    ) -> None:
+        self._schema = schema
+        self._policy = policy
+        self._context_factory = context_factory
+        self._fields = fields
+        self.limits = limits
+        self._root_only: OrderedDict[tuple[str, str | None], frozenset[str]] = OrderedDict()
+        self.fanout: FanOut | None = None
+
+    def connection(
+        self, protocol: str, send: Callable[[str], Awaitable[None]], state: WebSocketConnection
+    ) -> LiveConnection:
+        """The live side of one WebSocket connection."""
+        assert self.fanout is not None, "set fanout before serving"
+        return LiveConnection(self, self.fanout, FRAMINGS[protocol], Outbox(send), state)
+
+    def context(self, viewer: Viewer) -> GatewayContext:
+        """A fresh context for ``viewer``, e.g. to wait for ``after`` and read fresh."""
+        return self._context_factory(viewer, uuid.uuid4().hex, None)
+
+    def client_error(self, error: UserInputError) -> list[GraphQLError]:
+        """``error`` as the client sees it, masked like every other."""
+        located = GraphQLError(str(error), original_error=error)
+        return list(self._policy.masked(ExecutionResult(None, [located]), "").errors or ())
+
+    async def execute(self, spec: GroupSpec, run_id: str, doc: SaleProduct | None) -> str:
+        """A group's payload for ``doc`` (``None``: the product is gone), serialized."""
+        context = self._context_factory(Viewer(segment=spec.segment), run_id, None)
+        return await self.execute_in(context, spec, doc)
+
+    async def execute_in(
+        self, context: GatewayContext, spec: GroupSpec, doc: SaleProduct | None
+    ) -> str:
+        """``execute`` with a given context (one that waited for ``after``)."""
+        field: LiveFieldSpec = spec.field  # type: ignore[assignment]
+        operation: Operation = spec.operation
+        try:
+            root = None
+            if doc is not None:
+                context.freshness.saw(doc)
+                root = field.event(doc, context)
+            result = await self._policy.execute_event(operation, context, root)
+        except TimeoutError:
+            result = ExecutionResult(None, [_TIMEOUT])
+        except Exception as error:
+            located = GraphQLError(str(error), original_error=error)
+            result = self._policy.masked(ExecutionResult(None, [located]), context.request_id)
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [error.formatted for error in result.errors]
+        payload["extensions"] = self._policy.result_extensions(operation, context)
+        return orjson.dumps(payload).decode()
+
+    def check(
+        self, query: str, payload: Mapping[str, Any], viewer: Viewer
+    ) -> tuple[GroupSpec, list[str], list[tuple[str, int, int]]] | None:
+        """The group, products and ``after`` positions of a live subscription; ``None``
+        for any other operation.
+
+        Raises:
+            OperationRefused: When the operation may not run.
+            UserInputError: When its arguments are out of bounds.
+        """
+        variables = payload.get("variables")
+        name = payload.get("operationName")
+        operation = self._policy.check(query, variables, name)
+        definition = operation.definition
+        if definition.operation is not OperationType.SUBSCRIPTION:
+            return None
+        root = self._root_field(operation)
+        if root is None:
+            return None
+        field_name, node = root
+        field = self._fields.get(field_name)
+        subscription_type = self._schema.subscription_type
+        if field is None or subscription_type is None:
+            return None
+        coerced = get_variable_values(
+            self._schema, definition.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            raise OperationRefused(coerced, "BAD_USER_INPUT")
+        try:
+            arguments = get_argument_values(subscription_type.fields[field_name], node, coerced)
+        except GraphQLError as error:
+            raise OperationRefused([error], "BAD_USER_INPUT") from None
+        ids = arguments[field.ids_argument]
+        product_ids = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
+        after = [(p["topic"], p["partition"], p["offset"]) for p in arguments.get("after") or ()]
+        kept = {
+            key: value
+            for key, value in (variables or {}).items()
+            if key not in self._root_only_variables(query, name, operation, node)
+        }
+        identity = (
+            query,
+            name,
+            orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str),
+            operation.cost,
+            viewer.segment,
+        )
+        return GroupSpec(field, identity, viewer.segment, operation), product_ids, after
+
+    def _root_field(self, operation: Operation) -> tuple[str, FieldNode] | None:
+        # Validation leaves a subscription exactly one root field, maybe in fragments.
+        fragments = {
+            d.name.value: d
+            for d in operation.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        found: list[FieldNode] = []
+        pending = list(operation.definition.selection_set.selections)
+        while pending:
+            selection = pending.pop()
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.extend(selection.selection_set.selections)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    pending.extend(fragment.selection_set.selections)
+        if len({node.name.value for node in found}) != 1:
+            return None
+        return found[0].name.value, found[0]
+
+    def _root_only_variables(
+        self, query: str, name: str | None, operation: Operation, root: FieldNode
+    ) -> frozenset[str]:
+        # Variables used only in the live field's own arguments (the product ids,
+        # `after`) do not change the payload: subscribers differing in them share it.
+        key = (query, name)
+        found = self._root_only.get(key)
+        if found is None:
+            everywhere = _variable_uses(operation.document)
+            in_root = _variable_uses(root.arguments)
+            found = frozenset(v for v, n in in_root.items() if everywhere.get(v) == n)
+            self._root_only[key] = found
+            if len(self._root_only) > _ROOT_ONLY_CACHE:
+                self._root_only.popitem(last=False)
+        else:
+            self._root_only.move_to_end(key)
+        return found
+
+
+def _variable_uses(node: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    class Count(Visitor):
+        def enter_variable_definition(self, *_: Any) -> Any:
+            return SKIP  # Declarations are not uses.
+
+        def enter_variable(self, variable: VariableNode, *_: Any) -> None:
+            counts[variable.name.value] = counts.get(variable.name.value, 0) + 1
+
+    for part in node if isinstance(node, tuple | list) else (node,):
+        visit(part, Count())
+    return counts
+
+
+class LiveConnection:
+    """The live subscriptions of one WebSocket connection."""
+
+    def __init__(
+        self,
+        operations: LiveOperations,
+        fanout: FanOut,
+        framing: Framing,
+        outbox: Outbox,
+        state: WebSocketConnection,
+    ) -> None:
+        self._operations = operations
+        self._fanout = fanout
+        self._framing = framing
+        self._outbox = outbox
+        self._state = state
+        self._subscribers: dict[str, Subscriber] = {}
+        self._waiting: dict[str, asyncio.Task[None]] = {}
+
+    def owns(self, operation_id: str) -> bool:
+        """Whether ``operation_id`` is a live subscription of this connection."""
+        return operation_id in self._subscribers
+
+    def start(self, operation_id: str, query: str, payload: Mapping[str, Any]) -> str | bool:
+        """Start a subscription if it is a live one.
+
+        Returns:
+            ``False`` when it is not (Strawberry runs it); ``True`` when started; a frame
+            to answer with when it may not run.
+        """
+        viewer = self._state.viewer
+        framing = self._framing
+        try:
+            checked = self._operations.check(query, payload, viewer)
+            if checked is None:
+                return False
+            spec, product_ids, after = checked
+            self._check_limits(product_ids)
+        except OperationRefused as refused:
+            return framing.error(operation_id, refused.errors)
+        except UserInputError as error:
+            return framing.error(operation_id, self._operations.client_error(error))
+        subscriber = Subscriber(
+            self._outbox,
+            framing.prefix(operation_id),
+            framing.complete(operation_id),
+            lambda: self._forget(operation_id),
+        )
+        self._subscribers[operation_id] = subscriber
+        self._state.active_subscriptions += 1
+        if after:
+            self._waiting[operation_id] = asyncio.get_running_loop().create_task(
+                self._join_after(operation_id, subscriber, spec, product_ids, after)
+            )
+        else:
+            self._fanout.join(subscriber, spec, product_ids, read=True)
+        return True
+
+    def _check_limits(self, product_ids: list[str]) -> None:
+        limits = self._operations.limits
+        if not product_ids or len(product_ids) > limits.max_products_per_subscription:
+            raise UserInputError(
+                f"Give between 1 and {limits.max_products_per_subscription} product ids."
+            )
+        if self._state.active_subscriptions >= limits.max_subscriptions_per_connection:
+            raise UserInputError(
+                f"At most {limits.max_subscriptions_per_connection} subscriptions per connection."
+            )
+
+    async def _join_after(
+        self,
+        operation_id: str,
+        subscriber: Subscriber,
+        spec: GroupSpec,
+        product_ids: list[str],
+        after: list[tuple[str, int, int]],
+    ) -> None:
+        # A client that just caused a change gets a first value that includes it:
+        # join once the positions are applied, then read fresh.
+        context = self._operations.context(self._state.viewer)
+        try:
+            await wait_after(context, after)
+        except UserInputError as error:
+            self.stop(operation_id, answer=False)
+            errors = self._operations.client_error(error)
+            self._outbox.put(subscriber, self._framing.error(operation_id, errors))
+            return
+        finally:
+            self._waiting.pop(operation_id, None)
+        # Held: the group sends this subscriber nothing until its own first value,
+        # which carries what the wait found (extensions.consistency), is out.
+        self._fanout.join(subscriber, spec, product_ids, read=False, held=True)
+        docs = await context.products.load_many(product_ids)
+        for product_id, doc in zip(product_ids, docs, strict=True):
+            found = doc if isinstance(doc, SaleProduct) else None
+            first = (
+                None if found is None else await self._operations.execute_in(context, spec, found)
+            )
+            self._fanout.release(subscriber, product_id, found, first)
+
+    def stop(self, operation_id: str, answer: bool = True) -> bool:
+        """Stop a live subscription the client ends; ``False`` if it is not one."""
+        subscriber = self._subscribers.get(operation_id)
+        if subscriber is None:
+            return False
+        waiting = self._waiting.pop(operation_id, None)
+        if waiting is not None:
+            waiting.cancel()
+        self._fanout.leave(subscriber)
+        self._forget(operation_id)
+        if answer and self._framing.complete_on_stop:
+            self._outbox.put(subscriber, subscriber.complete)
+        return True
+
+    def _forget(self, operation_id: str) -> None:
+        if self._subscribers.pop(operation_id, None) is not None:
+            self._state.active_subscriptions -= 1
+
+    async def close(self) -> None:
+        """The connection ended: drop its subscriptions."""
+        for operation_id in list(self._subscribers):
+            self.stop(operation_id, answer=False)
+        for task in list(self._waiting.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._outbox.close()

@@ -249,3 +249,21 @@ async def test_a_subscriber_that_left_gets_nothing_more(
     made.changed(doc(6, available=0))
     await settle()
     assert len(client.payloads("1")) == 1 and made.groups == 0
+
+
+async def test_a_held_subscriber_gets_its_own_first_value_then_the_groups(
+    fanout: tuple[FanOut, Runner, Documents],
+) -> None:
+    made, _, _ = fanout
+    client, other = Client(), Client()
+    held = client.subscriber(Outbox(client.send), "1")
+    made.join(other.subscriber(Outbox(other.send), "2"), spec(), ["abc"], read=True)
+    made.join(held, spec(), ["abc"], read=False, held=True)
+    await settle()
+    made.changed(doc(6, available=1))
+    await settle()
+    assert client.payloads("1") == [] and len(other.payloads("2")) == 2
+    made.release(held, "abc", doc(5, available=3), '{"own":5}')
+    await settle()
+    # Its own value (as it read it) first, then the group's newer one.
+    assert client.payloads("1") == [{"own": 5}, {"v": 6, "available": 1, "seg": None}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,3 +306,81 @@ async def test_a_partition_the_reader_did_not_know_at_start_is_followed(
         )
         change = await asyncio.wait_for(anext(subscribed.updates), 20)
     assert change["stockChanged"]["stock"] == {"available": 2}
+
+
+async def _metric(http: httpx.AsyncClient, name: str) -> float:
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not reported")
+
+
+async def _frames(url: str, protocol: str, query: str) -> AsyncGenerator[dict[str, Any], None]:
+    """The data frames of one subscription over a plain client, as parsed JSON."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    start = "subscribe" if protocol == PROTOCOLS[0] else "start"
+    async with connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.send(json.dumps({"type": start, "id": "s", "payload": {"query": query}}))
+        while True:
+            frame = json.loads(await ws.recv(decode=True))
+            if frame.get("id") == "s":
+                yield frame
+
+
+async def test_like_subscriptions_share_one_execution_on_both_protocols(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    other = 'subscription { stockChanged(productId: "abc") { version } }'
+    async with gateway() as http:
+        await hub_listening(http)
+        url = f"ws://127.0.0.1:{http.base_url.port}/graphql"
+        streams = [
+            _frames(url, PROTOCOLS[0], STOCK),
+            _frames(url, PROTOCOLS[1], STOCK),
+            _frames(url, PROTOCOLS[0], other),
+        ]
+        try:
+            firsts = [await asyncio.wait_for(anext(s), 10) for s in streams]
+            assert await _metric(http, "shopwindow_live_groups") == 2
+            before = await _metric(http, "shopwindow_live_executions")
+            await source.apply("abc", (kinds.INVENTORY, delta(-1, minutes=1)))
+            seconds = [await asyncio.wait_for(anext(s), 10) for s in streams]
+            executed = await _metric(http, "shopwindow_live_executions") - before
+        finally:
+            for stream in streams:
+                await stream.aclose()
+    assert [f["type"] for f in firsts + seconds] == ["next", "data", "next"] * 2
+    # One execution per group, and the same payload for both protocols' subscribers.
+    assert executed == 2
+    assert firsts[0]["payload"] == firsts[1]["payload"]
+    assert seconds[0]["payload"] == seconds[1]["payload"]
+    assert seconds[0]["payload"]["data"]["stockChanged"]["stock"] == {"available": 2}
+    assert seconds[2]["payload"]["data"] == {"stockChanged": {"version": 5}}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_deleted_product_ends_stock_and_nulls_product_until_it_comes_back(
+    source: Source, gateway: GatewayFactory, protocol: str
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    product = 'subscription { productChanged(id: "abc") { id version } }'
+    async with gateway() as http:
+        await hub_listening(http)
+        async with session(http, protocol) as live:
+            stock, followed = live.subscribe(gql(STOCK)), live.subscribe(gql(product))
+            assert (await anext(stock))["stockChanged"]["version"] == 4
+            assert (await anext(followed))["productChanged"] == {"id": "abc", "version": 4}
+            await source.apply("abc", (kinds.CATALOG, None))  # Hidden: the catalog left.
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(stock), 10)  # Completed.
+            assert (await asyncio.wait_for(anext(followed), 10))["productChanged"] is None
+            await source.apply("abc", *full_product("abc")[:1])  # Listed again.
+            back = await asyncio.wait_for(anext(followed), 10)
+            again = await asyncio.wait_for(anext(live.subscribe(gql(STOCK))), 10)
+    assert back["productChanged"]["version"] > 5
+    assert again["stockChanged"]["version"] == back["productChanged"]["version"]

@@ -12,6 +12,11 @@ import time
 from collections.abc import Iterator, Sequence
 
 from shopwindow.devstack.process import free_port
+from shopwindow.gateway.app import server_options
+from shopwindow.settings import GatewaySettings
+
+# The server options `shopwindow serve` takes from the default settings.
+_DEFLATE = str(server_options(GatewaySettings.model_construct())["ws_per_message_deflate"]).lower()
 
 
 async def start_app(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
@@ -34,6 +39,8 @@ async def start_app(target: str, env: dict[str, str]) -> tuple[asyncio.subproces
         "--http",
         "httptools",
         "--no-access-log",
+        "--ws-per-message-deflate",
+        _DEFLATE,
         "--log-level",
         "warning",
         env=env,

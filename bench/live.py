@@ -28,7 +28,8 @@ from shopwindow.materializer.publishing import changelog_record
 from shopwindow.materializer.sources import CORE
 from shopwindow.topics import TopicNames
 
-SUBSCRIBE = 'subscription {{ stockChanged(productId: "{id}") {{ productId version }} }}'
+# With a variable, as client libraries send it: one operation text for every product.
+SUBSCRIBE = "subscription Stock($id: ID!) { stockChanged(productId: $id) { productId version } }"
 
 
 class Clients:
@@ -56,7 +57,7 @@ class Clients:
                         {
                             "id": str(n),
                             "type": "subscribe",
-                            "payload": {"query": SUBSCRIBE.format(id=product_id)},
+                            "payload": {"query": SUBSCRIBE, "variables": {"id": product_id}},
                         }
                     )
                 )

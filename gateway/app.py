@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
@@ -221,6 +222,11 @@ def create_app(
         WebSocketRoute("/graphql", guard),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def server_options(settings: GatewaySettings) -> dict[str, Any]:
+    """The HTTP server options the gateway's settings decide (``uvicorn.Config``)."""
+    return {"ws_per_message_deflate": settings.ws_per_message_deflate}
 
 
 def _search(

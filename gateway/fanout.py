@@ -120,25 +120,31 @@ class Outbox:
                 await self._task
 
 
+class Owner(Protocol):
+    """Who a subscriber belongs to: its connection."""
+
+    def complete_frame(self, subscriber: Subscriber) -> str:
+        """The frame that completes ``subscriber``."""
+
+    def ended(self, subscriber: Subscriber) -> None:
+        """The fan-out ended ``subscriber`` (its product went)."""
+
+
 class Subscriber:
     """One subscription operation on one connection.
 
     Args:
+        owner: Its connection.
         outbox: Its connection's outbox.
         prefix: Its data frame up to the payload, e.g. ``{"type":"next","id":"1","payload":``.
-        complete: Its complete frame.
-        on_end: Called once when the fan-out ends it (the product went).
     """
 
-    __slots__ = ("complete", "members", "on_end", "outbox", "prefix")
+    __slots__ = ("members", "outbox", "owner", "prefix")
 
-    def __init__(
-        self, outbox: Outbox, prefix: str, complete: str, on_end: Callable[[], None]
-    ) -> None:
+    def __init__(self, owner: Owner, outbox: Outbox, prefix: str) -> None:
+        self.owner = owner
         self.outbox = outbox
         self.prefix = prefix
-        self.complete = complete
-        self.on_end = on_end
         self.members: list[_Member] = []
 
 
@@ -427,5 +433,5 @@ class FanOut:
             self._remove(member)
             subscriber.members.remove(member)
             if not subscriber.members:
-                subscriber.outbox.put(subscriber, subscriber.complete)
-                subscriber.on_end()
+                subscriber.outbox.put(subscriber, subscriber.owner.complete_frame(subscriber))
+                subscriber.owner.ended(subscriber)

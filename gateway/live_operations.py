@@ -203,7 +203,8 @@ class LiveOperations:
         identity = (
             query,
             name,
-            orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str),
+            # Text, not bytes: orjson's bytes keep their whole first buffer (4 KiB).
+            orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str).decode() if kept else "",
             operation.cost,
             viewer.segment,
         )
@@ -308,12 +309,7 @@ class LiveConnection:
             return framing.error(operation_id, refused.errors)
         except UserInputError as error:
             return framing.error(operation_id, self._operations.client_error(error))
-        subscriber = Subscriber(
-            self._outbox,
-            framing.prefix(operation_id),
-            framing.complete(operation_id),
-            lambda: self._forget(operation_id),
-        )
+        subscriber = Subscriber(self, self._outbox, framing.prefix(operation_id))
         self._subscribers[operation_id] = subscriber
         self._state.active_subscriptions += 1
         if after:
@@ -377,12 +373,24 @@ class LiveConnection:
         self._fanout.leave(subscriber)
         self._forget(operation_id)
         if answer and self._framing.complete_on_stop:
-            self._outbox.put(subscriber, subscriber.complete)
+            self._outbox.put(subscriber, self._framing.complete(operation_id))
         return True
 
     def _forget(self, operation_id: str) -> None:
         if self._subscribers.pop(operation_id, None) is not None:
             self._state.active_subscriptions -= 1
+
+    def complete_frame(self, subscriber: Subscriber) -> str:
+        """The complete frame of ``subscriber``."""
+        return self._framing.complete(self._operation_id(subscriber))
+
+    def ended(self, subscriber: Subscriber) -> None:
+        """The fan-out completed ``subscriber``."""
+        self._forget(self._operation_id(subscriber))
+
+    def _operation_id(self, subscriber: Subscriber) -> str:
+        # Rare (a product went): a scan beats keeping the id on every subscriber.
+        return next(i for i, s in self._subscribers.items() if s is subscriber)
 
     async def close(self) -> None:
         """The connection ended: drop its subscriptions."""

@@ -71,14 +71,19 @@ def _materialize(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from shopwindow.gateway.app import create_app
+    from shopwindow.gateway.app import create_app, server_options
     from shopwindow.http_server import HttpServer
 
     settings = load(GatewaySettings)
     setup_logging(settings.log_level)
 
     async def main() -> None:
-        server = HttpServer(create_app(settings), settings.http_host, settings.http_port)
+        server = HttpServer(
+            create_app(settings),
+            settings.http_host,
+            settings.http_port,
+            **server_options(settings),
+        )
         await server.start()
         log.info("serving", extra={"url": f"http://{settings.http_host}:{server.port}/graphql"})
         try:

@@ -8,7 +8,7 @@ import logging
 from shopwindow.demo_traffic import produce_demo_traffic
 from shopwindow.devstack import DevStack
 from shopwindow.extensions import installed_registry
-from shopwindow.gateway.app import create_app
+from shopwindow.gateway.app import create_app, server_options
 from shopwindow.http_server import HttpServer
 from shopwindow.materializer.service import Materializer
 from shopwindow.settings import DevStackSettings, GatewaySettings, MaterializerSettings, load
@@ -44,7 +44,10 @@ async def run_dev(settings: DevStackSettings) -> None:
         registry = installed_registry(materializer_settings)
         async with Materializer(materializer_settings, registry=registry) as materializer:
             gateway = HttpServer(
-                create_app(gateway_settings), gateway_settings.http_host, gateway_settings.http_port
+                create_app(gateway_settings),
+                gateway_settings.http_host,
+                gateway_settings.http_port,
+                **server_options(gateway_settings),
             )
             await gateway.start()
             try:

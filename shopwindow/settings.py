@@ -138,6 +138,12 @@ class GatewaySettings(ConnectionSettings):
         default=10, gt=0, le=3600, description="How often to look for new changelog partitions."
     )
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description="Compress WebSocket frames (permessage-deflate). Off: live payloads "
+        "are small, and compression costs about 60 KiB per connection and one "
+        "compression per frame per subscriber.",
+    )
     consistency_wait_ms: int = Field(
         default=2000,
         ge=0,

@@ -64,6 +64,19 @@ class Documents:
 
 
 @dataclass
+class Owner:
+    op_id: str
+    ends: list[str] | None
+
+    def complete_frame(self, subscriber: Subscriber) -> str:
+        return f'{{"id":"{self.op_id}","type":"complete"}}'
+
+    def ended(self, subscriber: Subscriber) -> None:
+        if self.ends is not None:
+            self.ends.append(self.op_id)
+
+
+@dataclass
 class Client:
     """One connection: what it was sent, parsed."""
 
@@ -76,12 +89,7 @@ class Client:
         self.frames.append(json.loads(text))
 
     def subscriber(self, outbox: Outbox, op_id: str, ended: list[str] | None = None) -> Subscriber:
-        return Subscriber(
-            outbox,
-            f'{{"id":"{op_id}","payload":',
-            f'{{"id":"{op_id}","type":"complete"}}',
-            lambda: (ended if ended is not None else []).append(op_id),
-        )
+        return Subscriber(Owner(op_id, ended), outbox, f'{{"id":"{op_id}","payload":')
 
     def payloads(self, op_id: str) -> list[Any]:
         return [f.get("payload", "complete") for f in self.frames if f["id"] == op_id]

@@ -61,7 +61,7 @@ bench-contract: $(STAMP)
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.search
 
-## bench-live: change-to-client latency and memory of 10,000 subscriptions.
+## bench-live: 10,000 and 50,000 live subscriptions against a raw WebSocket broadcast.
 bench-live: $(STAMP)
 	$(BIN)/python -m bench.live
 

@@ -1,12 +1,23 @@
-"""Live updates at scale: change-to-client latency and memory per subscription.
+"""Live updates at scale: subscribing, change-to-client latency and memory, against a raw
+WebSocket broadcast of the same payloads.
 
     make bench-live            # or: python -m bench.live --help
 
-A gateway process serves N subscriptions (``stockChanged``) spread over WebSocket
-connections (graphql-transport-ws) and M products. Changes are injected into the
-changelog topic at a fixed rate, as the materializer would publish them; each client
-records the time from the change's production to its arrival. Memory per subscription
-is the gateway's resident memory growth divided by N.
+Each scenario runs a fresh server process; subscriptions (``stockChanged`` with the
+product id in a variable) are spread over WebSocket connections (graphql-transport-ws)
+and products, and changes are produced to the changelog at a fixed rate, as the
+materializer would publish them.
+
+* ``gateway, 10,000``: the targets' scenario.
+* ``gateway, 50,000``: five times the subscriptions on one gateway process.
+* ``raw broadcast``: ``bench/live_baseline.py``, a bare ``websockets`` server reading
+  the same changelog and broadcasting the same payloads to the 10,000 scenario's
+  subscriptions, with nothing of GraphQL.
+
+Measured: the time from the first connection opening to every subscription's first
+value; the time from producing a change to a client receiving it (p50/p99); the
+server's resident memory growth per subscription. The load generator runs on the same
+machine.
 """
 
 from __future__ import annotations
@@ -15,14 +26,20 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import websockets
 from aiokafka import AIOKafkaProducer
 
 from bench.common import percentile, report, rss_bytes, servers, wait_until
 from bench.gateway import seed, server_env, start_server
+from shopwindow.devstack import DevStack
+from shopwindow.devstack.process import free_port
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.publishing import changelog_record
 from shopwindow.materializer.sources import CORE
@@ -52,14 +69,9 @@ class Clients:
             await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
             await socket.recv()
             for n, product_id in enumerate(product_ids):
+                payload = {"query": SUBSCRIBE, "variables": {"id": product_id}}
                 await socket.send(
-                    json.dumps(
-                        {
-                            "id": str(n),
-                            "type": "subscribe",
-                            "payload": {"query": SUBSCRIBE, "variables": {"id": product_id}},
-                        }
-                    )
+                    json.dumps({"id": str(n), "type": "subscribe", "payload": payload})
                 )
             async for raw in socket:
                 message = json.loads(raw)
@@ -73,6 +85,138 @@ class Clients:
                     self.latencies.append(time.perf_counter() - produced)
 
 
+@dataclass
+class Outcome:
+    subscriptions: int
+    connections: int
+    subscribe_s: float
+    produced: int
+    latencies: list[float]
+    memory_per_subscription: float
+
+
+@dataclass
+class World:
+    stack: DevStack
+    topics: TopicNames
+    docs: dict[str, dict[str, Any]]
+    env: dict[str, str]
+
+
+async def scenario(
+    world: World,
+    start: Callable[[], Awaitable[tuple[asyncio.subprocess.Process, int]]],
+    subscriptions: int,
+    per_connection: int,
+    args: argparse.Namespace,
+) -> Outcome:
+    """One server, ``subscriptions`` subscribing at once, then changes at ``args.rate``."""
+    process, port = await start()
+    produced_at: dict[tuple[str, int], float] = {}
+    clients = Clients(produced_at)
+    rng = random.Random(5)
+    ids = list(world.docs)
+    tasks = []
+    try:
+        await asyncio.sleep(2)  # The changelog reader finds its partitions.
+        rss_before = rss_bytes(process.pid)
+        connections = subscriptions // per_connection
+        url = f"ws://127.0.0.1:{port}/graphql"
+        started = time.perf_counter()
+        for _ in range(connections):
+            chosen = [rng.choice(ids) for _ in range(per_connection)]
+            tasks.append(asyncio.create_task(clients.connection(url, chosen)))
+            await asyncio.sleep(0)
+        async with asyncio.timeout(300):
+            await wait_until(lambda: clients.initial >= connections * per_connection, 0.05)
+        subscribe_s = time.perf_counter() - started
+        await asyncio.sleep(1)
+        rss_after = rss_bytes(process.pid)
+        clients.recording = True
+        produced = await produce_changes(world, rng, produced_at, args)
+        await asyncio.sleep(2)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        process.terminate()
+        await process.wait()
+    return Outcome(
+        subscriptions,
+        connections,
+        subscribe_s,
+        produced,
+        clients.latencies,
+        (rss_after - rss_before) / subscriptions,
+    )
+
+
+async def produce_changes(
+    world: World,
+    rng: random.Random,
+    produced_at: dict[tuple[str, int], float],
+    args: argparse.Namespace,
+) -> int:
+    """Stock changes of random products at ``args.rate`` for ``args.seconds``."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=world.stack.kafka_bootstrap_servers,
+        enable_idempotence=False,  # The Tansu stand-in refuses idempotent producers.
+        linger_ms=2,
+    )
+    await producer.start()
+    ids = list(world.docs)
+    sent = 0
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    try:
+        while loop.time() - begin < args.seconds:
+            product_id = rng.choice(ids)
+            doc = world.docs[product_id]
+            doc["version"] += 1
+            doc["stock"]["available"] = rng.randint(0, 50)
+            record = changelog_record(world.topics.changelog, product_id, doc, CORE.sections)
+            produced_at[(product_id, doc["version"])] = time.perf_counter()
+            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            sent += 1
+            delay = begin + sent / args.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def start_baseline(world: World) -> tuple[asyncio.subprocess.Process, int]:
+    """The raw broadcast server, once it accepts connections."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.live_baseline",
+        "--port",
+        str(port),
+        "--bootstrap-servers",
+        world.stack.kafka_bootstrap_servers,
+        "--topic",
+        world.topics.changelog,
+    )
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return process, port
+        except OSError:
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the baseline did not start")
+
+
+def _ms(values: list[float], fraction: float) -> float:
+    return percentile(values, fraction) * 1000
+
+
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         run_id = uuid.uuid4().hex[:8]
@@ -80,80 +224,55 @@ async def run(args: argparse.Namespace) -> None:
         topics = TopicNames().with_prefix(f"live{run_id}.")
         await create_topics(stack.kafka_bootstrap_servers, topics, 4, CORE.all_topics(topics))
         docs = await seed(stack.mongodb_uri, database, args.products)
-        ids = list(docs)
-        env = server_env(stack, database) | {
-            "SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog,
-            "SHOPWINDOW_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION": str(args.per_connection),
-        }
-        gateway, port = await start_server("gateway", env)
-        produced_at: dict[tuple[str, int], float] = {}
-        clients = Clients(produced_at)
-        try:
-            await asyncio.sleep(2)  # The changelog reader finds its partitions.
-            rss_before = rss_bytes(gateway.pid)
-            rng = random.Random(5)
-            connections = args.subscriptions // args.per_connection
-            url = f"ws://127.0.0.1:{port}/graphql"
-            tasks = []
-            for _ in range(connections):
-                chosen = [rng.choice(ids) for _ in range(args.per_connection)]
-                tasks.append(asyncio.create_task(clients.connection(url, chosen)))
-                await asyncio.sleep(0)
-            started = time.perf_counter()
-            await wait_until(lambda: clients.initial >= connections * args.per_connection, 0.1)
-            subscribe_s = time.perf_counter() - started
-            await asyncio.sleep(1)
-            rss_after = rss_bytes(gateway.pid)
+        env = server_env(stack, database) | {"SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog}
+        world = World(stack, topics, docs, env)
 
-            producer = AIOKafkaProducer(
-                bootstrap_servers=stack.kafka_bootstrap_servers,
-                enable_idempotence=False,
-                linger_ms=2,
-            )
-            await producer.start()
-            clients.recording = True
-            sent = 0
-            loop = asyncio.get_running_loop()
-            begin = loop.time()
-            try:
-                while loop.time() - begin < args.seconds:
-                    product_id = rng.choice(ids)
-                    doc = docs[product_id]
-                    doc["version"] += 1
-                    doc["stock"]["available"] = rng.randint(0, 50)
-                    record = changelog_record(topics.changelog, product_id, doc, CORE.sections)
-                    produced_at[(product_id, doc["version"])] = time.perf_counter()
-                    await producer.send(
-                        record.topic, record.value, key=record.key, headers=record.headers
-                    )
-                    sent += 1
-                    delay = begin + sent / args.rate - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                await producer.flush()
-            finally:
-                await producer.stop()
-            await asyncio.sleep(2)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            gateway.terminate()
-            await gateway.wait()
-    total = connections * args.per_connection
-    latencies = clients.latencies
+        def gateway() -> Awaitable[tuple[asyncio.subprocess.Process, int]]:
+            return start_server("gateway", env)
+
+        small = await scenario(world, gateway, args.subscriptions, 20, args)
+        large = await scenario(world, gateway, args.large_subscriptions, 100, args)
+        raw = await scenario(world, lambda: start_baseline(world), args.subscriptions, 20, args)
+    for name, outcome, targets in (
+        ("gateway", small, True),
+        ("gateway", large, False),
+        ("raw websockets broadcast (baseline)", raw, False),
+    ):
+
+        def row(label: str, value: str, target: str) -> tuple[str, str]:
+            return label, value + (f"  (target {target})" if targets else "")  # noqa: B023
+
+        latencies = outcome.latencies
+        report(
+            f"live, {name}: {outcome.subscriptions:,} subscriptions on {outcome.connections} "
+            f"connections over {args.products:,} products, {args.rate:.0f} changes/s for "
+            f"{args.seconds:.0f} s",
+            [
+                row(
+                    "first values, from the connections opening",
+                    f"{outcome.subscribe_s:.1f} s",
+                    "<= 5 s",
+                ),
+                ("changes produced / updates received", f"{outcome.produced} / {len(latencies)}"),
+                ("change to client p50", f"{_ms(latencies, 0.5):.0f} ms"),
+                row("change to client p99", f"{_ms(latencies, 0.99):.0f} ms", "<= 250 ms"),
+                row(
+                    "server memory per subscription",
+                    f"{outcome.memory_per_subscription / 1024:.1f} KiB",
+                    "<= 4 KiB",
+                ),
+            ],
+        )
     report(
-        f"live: {total} subscriptions on {connections} connections over {args.products} products,"
-        f" {args.rate:.0f} changes/s for {args.seconds:.0f} s",
+        "live, gateway against the raw broadcast, same subscriptions and changes",
         [
-            ("subscribed (current value received) in", f"{subscribe_s:.1f} s"),
-            ("changes produced", f"{sent}"),
-            ("updates received", f"{len(latencies)}"),
-            ("latency p50", f"{percentile(latencies, 0.5) * 1000:.0f} ms"),
-            ("latency p99", f"{percentile(latencies, 0.99) * 1000:.0f} ms  (target < 500 ms)"),
             (
-                "gateway memory per subscription",
-                f"{(rss_after - rss_before) / total / 1024:.1f} KiB",
+                "change to client p50, gateway / raw",
+                f"{_ms(small.latencies, 0.5) / _ms(raw.latencies, 0.5):.2f}",
+            ),
+            (
+                "change to client p99, gateway / raw",
+                f"{_ms(small.latencies, 0.99) / _ms(raw.latencies, 0.99):.2f}  (target <= 2)",
             ),
         ],
     )
@@ -162,7 +281,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=10_000)
-    parser.add_argument("--per-connection", type=int, default=20)
+    parser.add_argument("--large-subscriptions", type=int, default=50_000)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200, help="changes per second")
     parser.add_argument("--seconds", type=float, default=20)

@@ -168,7 +168,9 @@ class _GuardedConnection:
         loop = asyncio.get_running_loop()
         self._opened_at = loop.time()
         self._idle_since = loop.time()
-        self._closed = asyncio.Event()
+        # Set once the guard closed the connection; a future, not an Event, so that
+        # waiting for it costs no task per connection.
+        self._closed: asyncio.Future[None] = loop.create_future()
 
     async def run(self) -> None:
         watchdog = asyncio.create_task(self._watch())
@@ -199,21 +201,24 @@ class _GuardedConnection:
                 return
 
     async def _close(self, code: int, reason: str) -> None:
-        if self._closed.is_set():
+        if self._closed.done():
             return
-        self._closed.set()
+        self._closed.set_result(None)
         with contextlib.suppress(Exception):
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def _mark_closed(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
 
     async def _receive_guarded(self) -> Message:
         while True:
             receiving = asyncio.ensure_future(self._receive())
-            closed = asyncio.ensure_future(self._closed.wait())
-            done, _ = await asyncio.wait({receiving, closed}, return_when=asyncio.FIRST_COMPLETED)
+            racing: set[asyncio.Future[Any]] = {receiving, self._closed}
+            done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             if receiving not in done:
                 receiving.cancel()
                 return {"type": "websocket.disconnect", "code": _GOING_AWAY}
-            closed.cancel()
             message = receiving.result()
             if message.get("type") != "websocket.receive" or self._protocol is None:
                 return message
@@ -320,7 +325,7 @@ class _GuardedConnection:
             self._idle_since = asyncio.get_running_loop().time()
 
     async def _send_guarded(self, message: Message) -> None:
-        if self._closed.is_set():
+        if self._closed.done():
             return
         if message.get("type") == "websocket.accept":
             self._protocol_name = message.get("subprotocol") or ""
@@ -333,11 +338,11 @@ class _GuardedConnection:
                 await self._send(message)
         except TimeoutError:
             log.info("cutting a websocket client too slow to read")
-            self._closed.set()
+            self._mark_closed()
         except OSError:
             # The client went away (uvicorn's ClientDisconnected); what was still to be
             # sent, such as a final "complete", has no one to go to.
-            self._closed.set()
+            self._mark_closed()
 
     def _track_outgoing(self, text: str) -> None:
         assert self._protocol is not None

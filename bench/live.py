@@ -36,7 +36,7 @@ from typing import Any
 import websockets
 from aiokafka import AIOKafkaProducer
 
-from bench.common import percentile, report, rss_bytes, servers, wait_until
+from bench.common import cpu_seconds, percentile, report, rss_bytes, servers, wait_until
 from bench.gateway import seed, server_env, start_server
 from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
@@ -93,6 +93,7 @@ class Outcome:
     produced: int
     latencies: list[float]
     memory_per_subscription: float
+    cpu_share: float
 
 
 @dataclass
@@ -133,7 +134,9 @@ async def scenario(
         await asyncio.sleep(1)
         rss_after = rss_bytes(process.pid)
         clients.recording = True
+        cpu_before, changes_began = cpu_seconds(process.pid), time.perf_counter()
         produced = await produce_changes(world, rng, produced_at, args)
+        cpu_share = (cpu_seconds(process.pid) - cpu_before) / (time.perf_counter() - changes_began)
         await asyncio.sleep(2)
     finally:
         for task in tasks:
@@ -148,6 +151,7 @@ async def scenario(
         produced,
         clients.latencies,
         (rss_after - rss_before) / subscriptions,
+        cpu_share,
     )
 
 
@@ -256,6 +260,7 @@ async def run(args: argparse.Namespace) -> None:
                 ("changes produced / updates received", f"{outcome.produced} / {len(latencies)}"),
                 ("change to client p50", f"{_ms(latencies, 0.5):.0f} ms"),
                 row("change to client p99", f"{_ms(latencies, 0.99):.0f} ms", "<= 250 ms"),
+                ("server CPU while changes flow", f"{outcome.cpu_share:.0%} of one core"),
                 row(
                     "server memory per subscription",
                     f"{outcome.memory_per_subscription / 1024:.1f} KiB",

@@ -187,11 +187,11 @@ class LiveOperations:
             self._schema, definition.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
-            raise OperationRefused(coerced, "BAD_USER_INPUT")
+            raise self._policy.refuse(coerced, "BAD_USER_INPUT")
         try:
             arguments = get_argument_values(subscription_type.fields[field_name], node, coerced)
         except GraphQLError as error:
-            raise OperationRefused([error], "BAD_USER_INPUT") from None
+            raise self._policy.refuse([error], "BAD_USER_INPUT") from None
         ids = arguments[field.ids_argument]
         product_ids = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
         after = [(p["topic"], p["partition"], p["offset"]) for p in arguments.get("after") or ()]

@@ -159,20 +159,20 @@ class OperationPolicy:
         query, persisted_id = self.resolve(query, extensions)
         prepared = self._documents.prepare(query)
         if prepared.document is None:
-            raise self._refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")
+            raise self.refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")
         if prepared.errors:
-            raise self._refuse(prepared.errors, "GRAPHQL_VALIDATION_FAILED")
+            raise self.refuse(prepared.errors, "GRAPHQL_VALIDATION_FAILED")
         definition = get_operation_ast(prepared.document, operation_name)
         if definition is None:
             error = GraphQLError("Operation not found or ambiguous; give operationName.")
-            raise self._refuse([error], "BAD_REQUEST")
+            raise self.refuse([error], "BAD_REQUEST")
         cost = self._documents.cost(prepared, definition, operation_name, variables)
         if cost > self.limits.max_cost:
             error = GraphQLError(
                 f"The query's estimated cost is {cost}; the limit is {self.limits.max_cost}.",
                 extensions={"cost": cost, "limit": self.limits.max_cost},
             )
-            raise self._refuse([error], "QUERY_TOO_COSTLY")
+            raise self.refuse([error], "QUERY_TOO_COSTLY")
         return Operation(
             prepared.document,
             definition,
@@ -183,7 +183,8 @@ class OperationPolicy:
             self._documents.plan(prepared, definition, operation_name),
         )
 
-    def _refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
+    def refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
+        """A refusal with ``code`` on every error, counted."""
         self._metrics.errors.labels(code).inc()
         return OperationRefused([_with_code(e, e.message, code) for e in errors], code)
 

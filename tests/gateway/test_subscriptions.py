@@ -384,3 +384,60 @@ async def test_a_deleted_product_ends_stock_and_nulls_product_until_it_comes_bac
             again = await asyncio.wait_for(anext(live.subscribe(gql(STOCK))), 10)
     assert back["productChanged"]["version"] > 5
     assert again["stockChanged"]["version"] == back["productChanged"]["version"]
+
+
+HOSTILE_LIVE = [
+    # (variables, expected error code): each answered with an error for its id alone.
+    ({"id": None}, "BAD_USER_INPUT"),
+    ({"id": ["a"]}, "BAD_USER_INPUT"),
+    ({"id": {"$gt": ""}}, "BAD_USER_INPUT"),
+    ({}, "BAD_USER_INPUT"),
+    ({"ids": [f"p{n}" for n in range(51)]}, "BAD_USER_INPUT"),
+    ({"ids": []}, "BAD_USER_INPUT"),
+    ({"id": "abc", "after": [{"topic": "no-such", "partition": 0, "offset": 1}]}, "BAD_USER_INPUT"),
+    ({"id": "abc", "after": [{"topic": "x", "partition": 0, "offset": "-1"}]}, "BAD_USER_INPUT"),
+]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_hostile_live_subscriptions_get_an_error_and_the_connection_goes_on(
+    source: Source, gateway: GatewayFactory, protocol: str
+) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    await source.apply("abc", *full_product("abc"))
+    one = (
+        "subscription S($id: ID!, $after: [SourcePositionInput!]) "
+        "{ stockChanged(productId: $id, after: $after) { version } }"
+    )
+    many = "subscription M($ids: [ID!]!) { stocksChanged(productIds: $ids) { version } }"
+    start = "subscribe" if protocol == PROTOCOLS[0] else "start"
+    async with gateway() as http:
+        await hub_listening(http)
+        url = f"ws://127.0.0.1:{http.base_url.port}/graphql"
+        async with connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            for n, (variables, code) in enumerate(HOSTILE_LIVE):
+                query = many if "ids" in variables else one
+                payload = {"query": query, "variables": variables}
+                await ws.send(json.dumps({"type": start, "id": f"h{n}", "payload": payload}))
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(decode=True), 10))
+                    if frame.get("id") == f"h{n}":
+                        break
+                assert frame["type"] == "error", (variables, frame)
+                errors = (
+                    frame["payload"] if isinstance(frame["payload"], list) else [frame["payload"]]
+                )
+                assert errors[0]["extensions"]["code"] == code, (variables, errors)
+                assert "Traceback" not in json.dumps(frame)
+            # The connection still serves a good subscription.
+            good = {"query": one, "variables": {"id": "abc"}}
+            await ws.send(json.dumps({"type": start, "id": "ok", "payload": good}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(decode=True), 10))
+                if frame.get("id") == "ok":
+                    break
+    assert frame["payload"]["data"] == {"stockChanged": {"version": 4}}

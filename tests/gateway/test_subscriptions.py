@@ -386,7 +386,7 @@ async def test_a_deleted_product_ends_stock_and_nulls_product_until_it_comes_bac
     assert again["stockChanged"]["version"] == back["productChanged"]["version"]
 
 
-HOSTILE_LIVE = [
+HOSTILE_LIVE: list[tuple[dict[str, Any], str]] = [
     # (variables, expected error code): each answered with an error for its id alone.
     ({"id": None}, "BAD_USER_INPUT"),
     ({"id": ["a"]}, "BAD_USER_INPUT"),

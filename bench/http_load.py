@@ -46,18 +46,28 @@ async def start_app(target: str, env: dict[str, str]) -> tuple[asyncio.subproces
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
     )
+    await accepting(process, port, target)
+    return process, port
+
+
+async def accepting(process: asyncio.subprocess.Process, port: int, what: str) -> None:
+    """Wait until ``process`` accepts connections on ``port`` (at most a minute).
+
+    Raises:
+        RuntimeError: When it exits or does not listen in time (it is killed).
+    """
     for _ in range(600):
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
             await writer.wait_closed()
-            return process, port
+            return
         except OSError:
             if process.returncode is not None:
                 break
             await asyncio.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"{target} did not start")
+    raise RuntimeError(f"{what} did not start")
 
 
 async def load(

@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import cpu_seconds, percentile, report, rss_bytes, servers, wait_until
 from bench.gateway import seed, server_env, start_server
+from bench.http_load import accepting
 from shopwindow.devstack import DevStack
 from shopwindow.devstack.process import free_port
 from shopwindow.kafka_admin import create_topics
@@ -205,16 +206,8 @@ async def start_baseline(world: World) -> tuple[asyncio.subprocess.Process, int]
         "--topic",
         world.topics.changelog,
     )
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            return process, port
-        except OSError:
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the baseline did not start")
+    await accepting(process, port, "the baseline")
+    return process, port
 
 
 def _ms(values: list[float], fraction: float) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -18,11 +20,21 @@ from shopwindow.settings import (
     DevStackSettings,
     GatewaySettings,
     MaterializerSettings,
+    ProduceSettings,
     SourceSettings,
     load,
 )
 
 log = logging.getLogger("shopwindow")
+
+
+def example_command(timestamp: str) -> str:
+    """A ``shopwindow produce`` command a newcomer can paste: a stock take of the demo's
+    first product, which its page shows at once."""
+    event = {"product_id": "abc", "quantity": 42, "timestamp": timestamp}
+    # `make run` leaves the command in .venv/bin, often not on the PATH.
+    command = "shopwindow" if shutil.which("shopwindow") else f"{sys.executable} -m shopwindow.cli"
+    return f"{command} produce inventory '{json.dumps(event)}'"
 
 
 def _run(main: Coroutine[Any, Any, None]) -> int:
@@ -52,7 +64,7 @@ def _dev(args: argparse.Namespace) -> int:
     from shopwindow.dev import run_dev
 
     settings = load(DevStackSettings)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return _run(run_dev(settings))
 
 
@@ -61,7 +73,7 @@ def _materialize(args: argparse.Namespace) -> int:
     from shopwindow.materializer.service import Materializer
 
     settings = load(MaterializerSettings)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
 
     async def main() -> None:
         async with Materializer(settings, registry=installed_registry(settings)) as materializer:
@@ -75,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     from shopwindow.http_server import HttpServer
 
     settings = load(GatewaySettings)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
 
     async def main() -> None:
         server = HttpServer(
@@ -103,7 +115,7 @@ def _demo_traffic(args: argparse.Namespace) -> int:
     if args.products is not None:
         overrides["demo_products"] = args.products
     settings = load(DemoTrafficSettings, **overrides)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
 
     async def main() -> None:
         await produce_demo_traffic(
@@ -115,6 +127,23 @@ def _demo_traffic(args: argparse.Namespace) -> int:
         )
 
     return _run(main())
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from shopwindow.extensions import installed_registry
+    from shopwindow.produce import EventRefused, checked_event, send
+
+    settings = load(ProduceSettings)
+    setup_logging(settings.log_level, settings.log_format)
+    registry = installed_registry(settings)
+    try:
+        event = checked_event(registry, settings.topics, args.topic, args.event, args.key)
+    except EventRefused as refused:
+        print(f"shopwindow: {refused}", file=sys.stderr)
+        return 2
+    partition, offset = asyncio.run(send(settings.kafka_bootstrap_servers, event))
+    print(f"sent to {event.topic} (partition {partition}, offset {offset})")
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -155,6 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--products", type=int, help="number of products (SHOPWINDOW_DEMO_PRODUCTS)")
     demo.add_argument("--count", type=int, help="stop after this many events (default: never)")
     demo.set_defaults(handler=_demo_traffic)
+    produce = commands.add_parser(
+        "produce",
+        help="send one source event (checked as the materializer would read it first)",
+        description="Send one event to a source topic, e.g.: "
+        + example_command("2026-01-01T00:00:00Z")
+        + " (Kafka: SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS).",
+    )
+    produce.add_argument("topic", help="a source (catalog, prices, inventory, ...) or topic name")
+    produce.add_argument("event", help="the event as JSON")
+    produce.add_argument("--key", help="the record key (default: the event's product_id)")
+    produce.set_defaults(handler=_produce)
     schema = commands.add_parser(
         "schema", help="print the core GraphQL schema (SDL), the public contract"
     )

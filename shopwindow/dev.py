@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+from datetime import UTC, datetime
 
+from shopwindow.cli import example_command
 from shopwindow.demo_traffic import produce_demo_traffic
 from shopwindow.devstack import DevStack
 from shopwindow.extensions import installed_registry
@@ -14,6 +18,30 @@ from shopwindow.materializer.service import Materializer
 from shopwindow.settings import DevStackSettings, GatewaySettings, MaterializerSettings, load
 
 log = logging.getLogger(__name__)
+
+
+def without_password(uri: str) -> str:
+    """``uri`` with any password in it replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri)
+
+
+def banner(graphql_url: str, kafka_bootstrap_servers: str, mongodb_uri: str) -> str:
+    """What ``shopwindow dev`` prints once everything is up: where each server is, and
+    how to send an event of one's own and see it on the page."""
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    query = '{ product(id: "abc") { name stock { available } } }'
+    return "\n".join(
+        [
+            f"shopwindow is up. GraphQL: {graphql_url}  (Ctrl-C stops everything)",
+            f"  Kafka:   {kafka_bootstrap_servers}",
+            f"  MongoDB: {without_password(mongodb_uri)}",
+            "  Send an event of your own, then query the product:",
+            f"    SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS={kafka_bootstrap_servers} "
+            + example_command(now),
+            f"    curl -s {graphql_url} -H 'content-type: application/json' "
+            f"""-d '{{"query": {json.dumps(query)}}}'""",
+        ]
+    )
 
 
 async def run_dev(settings: DevStackSettings) -> None:
@@ -52,7 +80,7 @@ async def run_dev(settings: DevStackSettings) -> None:
             await gateway.start()
             try:
                 url = f"http://{gateway_settings.http_host}:{gateway.port}/graphql"
-                print(f"shopwindow is up. GraphQL: {url}  (Ctrl-C stops everything)", flush=True)
+                print(banner(url, stack.kafka_bootstrap_servers, stack.mongodb_uri), flush=True)
                 traffic = produce_demo_traffic(
                     stack.kafka_bootstrap_servers,
                     settings.topics,

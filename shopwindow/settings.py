@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -59,6 +59,11 @@ class SourceSettings(_Base):
     )
     topics: TopicNames = Field(default_factory=TopicNames)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="JSON lines, or readable text (colored on a terminal); auto: text when "
+        "stderr is a terminal, JSON otherwise.",
+    )
 
 
 class ConnectionSettings(SourceSettings):
@@ -245,6 +250,12 @@ class _DemoTraffic(SourceSettings):
 
 class DemoTrafficSettings(_DemoTraffic):
     """Settings of ``shopwindow demo-traffic``."""
+
+    kafka_bootstrap_servers: str = Field(min_length=1)
+
+
+class ProduceSettings(SourceSettings):
+    """Settings of ``shopwindow produce``."""
 
     kafka_bootstrap_servers: str = Field(min_length=1)
 

@@ -15,7 +15,7 @@ def test_every_command_is_documented(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     usage = capsys.readouterr().out
-    for command in ("dev", "materialize", "serve", "demo-traffic", "schema"):
+    for command in ("dev", "materialize", "serve", "demo-traffic", "produce", "schema"):
         assert command in usage
 
 

@@ -46,6 +46,8 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_HTTP_PORT", "70000", "SHOPWINDOW_HTTP_PORT: Input should be less than"),
         ("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS", "", "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS: String"),
         ("SHOPWINDOW_LOG_LEVEL", "LOUD", "SHOPWINDOW_LOG_LEVEL: String should match"),
+        ("SHOPWINDOW_LOG_FORMAT", "xml", "SHOPWINDOW_LOG_FORMAT: Input should be"),
+        ("SHOPWINDOW_WS_PER_MESSAGE_DEFLATE", "maybe", "SHOPWINDOW_WS_PER_MESSAGE_DEFLATE"),
         ("SHOPWINDOW_JWT_HS256_SECRET", "x" * 31, "SHOPWINDOW_JWT_HS256_SECRET: Value error, must"),
         ("SHOPWINDOW_MAX_QUERY_COST", "0", "SHOPWINDOW_MAX_QUERY_COST: Input should be greater"),
         ("SHOPWINDOW_WS_MAX_MESSAGE_BYTES", "10", "SHOPWINDOW_WS_MAX_MESSAGE_BYTES: Input should"),

@@ -12,7 +12,7 @@ CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,test]'
 	touch $(STAMP)
 
 ## run: the whole system on the embedded stand-ins, with demo traffic.

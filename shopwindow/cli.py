@@ -24,6 +24,7 @@ from shopwindow.settings import (
     SourceSettings,
     load,
 )
+from shopwindow.standins import INSTALL, missing_standins
 
 log = logging.getLogger("shopwindow")
 
@@ -61,10 +62,21 @@ def _run(main: Coroutine[Any, Any, None]) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from shopwindow.dev import run_dev
-
     settings = load(DevStackSettings)
     setup_logging(settings.log_level, settings.log_format)
+    missing = missing_standins(
+        settings.kafka_bootstrap_servers is not None, settings.mongodb_uri is not None
+    )
+    if missing:
+        print(
+            f"shopwindow dev: the embedded stand-ins are not installed ({', '.join(missing)})."
+            f" Install them with: {INSTALL}; or give servers of your own in "
+            "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS and SHOPWINDOW_MONGODB_URI.",
+            file=sys.stderr,
+        )
+        return 2
+    from shopwindow.dev import run_dev
+
     return _run(run_dev(settings))
 
 

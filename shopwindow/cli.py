@@ -19,8 +19,8 @@ from shopwindow.settings import (
     DemoTrafficSettings,
     DevStackSettings,
     GatewaySettings,
+    KafkaToolSettings,
     MaterializerSettings,
-    ProduceSettings,
     SourceSettings,
     load,
 )
@@ -145,7 +145,7 @@ def _produce(args: argparse.Namespace) -> int:
     from shopwindow.extensions import installed_registry
     from shopwindow.produce import EventRefused, checked_event, send
 
-    settings = load(ProduceSettings)
+    settings = load(KafkaToolSettings)
     setup_logging(settings.log_level, settings.log_format)
     registry = installed_registry(settings)
     try:
@@ -156,6 +156,46 @@ def _produce(args: argparse.Namespace) -> int:
     partition, offset = asyncio.run(send(settings.kafka_bootstrap_servers, event))
     print(f"sent to {event.topic} (partition {partition}, offset {offset})")
     return 0
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from shopwindow import dlq
+    from shopwindow.dead_letters import Selection
+    from shopwindow.extensions import installed_registry
+
+    settings = load(KafkaToolSettings)
+    setup_logging(settings.log_level, settings.log_format)
+    selection = None
+    if args.dlq_command in ("replay", "discard"):
+        try:
+            ids = frozenset(args.id or ())
+            selection = Selection(args.reason, args.topic, ids, args.all)
+        except ValueError as error:
+            print(f"shopwindow dlq: {error}", file=sys.stderr)
+            return 2
+    sources = set(installed_registry(settings).topic_names(settings.topics))
+
+    async def main() -> int:
+        letters = await dlq.load_open(settings.kafka_bootstrap_servers, settings.topics)
+        if args.dlq_command == "list":
+            print(dlq.listing(letters))
+            return 0
+        if args.dlq_command == "show":
+            found = [letter for letter in letters if letter.id == args.letter]
+            if not found:
+                print(f"shopwindow dlq: no open dead letter {args.letter}", file=sys.stderr)
+                return 2
+            print(dlq.showing(found[0]))
+            return 0
+        assert selection is not None
+        replay = args.dlq_command == "replay"
+        lines = await dlq.resolve(
+            settings.kafka_bootstrap_servers, settings.topics, sources, letters, selection, replay
+        )
+        print("\n".join(lines))
+        return 0
+
+    return asyncio.run(main())
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -207,6 +247,24 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("event", help="the event as JSON")
     produce.add_argument("--key", help="the record key (default: the event's product_id)")
     produce.set_defaults(handler=_produce)
+    dlq = commands.add_parser(
+        "dlq", help="dead letters: list, show, replay (after a fix) or discard them"
+    )
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_commands.add_parser("list", help="open dead letters by source topic and reason")
+    dlq_commands.add_parser("show", help="one dead letter with its headers").add_argument(
+        "letter", help="its id, partition:offset of the dead-letter topic (see list)"
+    )
+    for action, text in (
+        ("replay", "send dead letters back to their source topics"),
+        ("discard", "drop dead letters for good"),
+    ):
+        chosen = dlq_commands.add_parser(action, help=text)
+        chosen.add_argument("--reason", help="reasons starting with this text")
+        chosen.add_argument("--topic", help="from this source topic")
+        chosen.add_argument("--id", action="append", help="this letter (repeatable)")
+        chosen.add_argument("--all", action="store_true", help="every open letter")
+    dlq.set_defaults(handler=_dlq)
     schema = commands.add_parser(
         "schema", help="print the core GraphQL schema (SDL), the public contract"
     )

@@ -35,6 +35,11 @@ def _outputs() -> list[tuple[str, str, str]]:
         ("changelog", str(fields["changelog"].default), "Compacted changelog of the documents"),
         ("dead_letter", str(fields["dead_letter"].default), "Dead-letter topic"),
         (
+            "dead_letter_resolved",
+            str(fields["dead_letter_resolved"].default),
+            "Compacted: which dead letters were replayed or discarded (shopwindow dlq)",
+        ),
+        (
             "progress",
             str(fields["progress"].default),
             "Compacted: per source partition, the offset up to which records are applied",

@@ -254,8 +254,8 @@ class DemoTrafficSettings(_DemoTraffic):
     kafka_bootstrap_servers: str = Field(min_length=1)
 
 
-class ProduceSettings(SourceSettings):
-    """Settings of ``shopwindow produce``."""
+class KafkaToolSettings(SourceSettings):
+    """Settings of the Kafka tools: ``shopwindow produce`` and ``shopwindow dlq``."""
 
     kafka_bootstrap_servers: str = Field(min_length=1)
 

@@ -2,7 +2,8 @@
 
 The input topics are declared by their sources (``shopwindow.materializer.sources``);
 each is named by ``SHOPWINDOW_TOPICS__<SETTING>`` or takes its source's default. The
-outputs, the changelog and the dead-letter topic, are fields here.
+outputs (the changelog, the dead-letter topic and its ledger, the progress topic) are
+fields here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shopwindow.document import MAX_RECORD_BYTES
 
 # Settings of the topics shopwindow writes; no source may use them.
-OUTPUT_SETTINGS = ("changelog", "dead_letter", "progress", "source_prefix")
+OUTPUT_SETTINGS = (
+    "changelog",
+    "dead_letter",
+    "dead_letter_resolved",
+    "progress",
+    "source_prefix",
+)
 
 
 class TopicNames(BaseModel):
@@ -26,6 +33,11 @@ class TopicNames(BaseModel):
 
     changelog: str = Field(default="saleproduct.changes", min_length=1)
     dead_letter: str = Field(default="shopwindow.dlq", min_length=1)
+    dead_letter_resolved: str = Field(
+        default="shopwindow.dlq.resolved",
+        min_length=1,
+        description="Per dead letter, whether it was replayed or discarded (shopwindow dlq).",
+    )
     progress: str = Field(
         default="shopwindow.progress",
         min_length=1,
@@ -59,6 +71,7 @@ class TopicNames(BaseModel):
         return TopicNames(
             changelog=prefix + self.changelog,
             dead_letter=prefix + self.dead_letter,
+            dead_letter_resolved=prefix + self.dead_letter_resolved,
             progress=prefix + self.progress,
             source_prefix=prefix + self.source_prefix,
             **{setting: prefix + name for setting, name in (self.model_extra or {}).items()},
@@ -73,7 +86,7 @@ CHANGELOG_CONFIG = {"cleanup.policy": "compact", **SIZED_CONFIG}
 
 def topic_config(topics: TopicNames, name: str) -> dict[str, str]:
     """The configuration shopwindow creates topic ``name`` with."""
-    if name in (topics.changelog, topics.progress):
+    if name in (topics.changelog, topics.progress, topics.dead_letter_resolved):
         return CHANGELOG_CONFIG
     if name == topics.dead_letter:
         return SIZED_CONFIG

@@ -56,6 +56,8 @@ SHELL = (
     "generated",
     "produce",
     "standins",
+    "dlq",
+    "dead_letters",
 )
 
 

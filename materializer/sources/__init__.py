@@ -88,8 +88,14 @@ class SourceRegistry:
 
     def all_topics(self, topics: TopicNames) -> tuple[str, ...]:
         """Every topic shopwindow reads or writes: the inputs, the changelog, the DLQ and
-        the progress topic."""
-        return (*self.topic_names(topics), topics.changelog, topics.dead_letter, topics.progress)
+        its ledger, and the progress topic."""
+        return (
+            *self.topic_names(topics),
+            topics.changelog,
+            topics.dead_letter,
+            topics.dead_letter_resolved,
+            topics.progress,
+        )
 
     def keyed_collections(self) -> tuple[str, ...]:
         """The collections of every keyed state."""

@@ -1,0 +1,142 @@
+"""``shopwindow dlq``: list, show, replay and discard dead letters, against Kafka.
+
+``list`` groups the open letters by source topic and reason; ``show ID`` prints one
+letter with its headers; ``replay`` sends the selected letters back to their source
+topics (after a fix) and ``discard`` drops them, each with a progress bar, and both
+record the outcome on the ledger topic. Replay is at-least-once: a letter replayed but
+not yet recorded (the ledger write failed) is replayed again by the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.progress import Progress
+
+from shopwindow.dead_letters import (
+    DeadLetter,
+    Selection,
+    dead_letter_of,
+    groups,
+    ledger_record,
+    open_letters,
+    replay_refusal,
+    resolved_ids,
+)
+from shopwindow.materializer.publishing import new_producer
+from shopwindow.topics import TopicNames
+
+METADATA_TIMEOUT_S = 10.0
+
+
+async def read_topic(bootstrap_servers: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` up to its end when called (a missing topic is empty)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        client_id="shopwindow-dlq",
+    )
+    await consumer.start()
+    try:
+        found = await asyncio.wait_for(consumer.topics(), METADATA_TIMEOUT_S)
+        if topic not in found:
+            return []
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[Any] = []
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+                records += batch.get(tp, [])
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def load_open(bootstrap_servers: str, topics: TopicNames) -> list[DeadLetter]:
+    """The dead letters not yet replayed or discarded, oldest first per partition."""
+    letters, ledger = await asyncio.gather(
+        read_topic(bootstrap_servers, topics.dead_letter),
+        read_topic(bootstrap_servers, topics.dead_letter_resolved),
+    )
+    resolved = resolved_ids((r.key, r.value) for r in ledger)
+    read = [dead_letter_of(r.partition, r.offset, r.key, r.value, r.headers) for r in letters]
+    return open_letters(read, resolved)
+
+
+def listing(letters: Sequence[DeadLetter]) -> str:
+    """``dlq list``: counts by source topic and reason, and a few ids of each."""
+    if not letters:
+        return "No open dead letters."
+    lines = [f"{len(letters)} open dead letter(s)", "", f"{'count':>7}  topic / reason"]
+    for topic, kind, count in groups(letters):
+        ids = [x.id for x in letters if x.topic == topic and x.kind == kind]
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        lines += [f"{count:>7}  {topic or '(unknown topic)'} / {kind}", f"{'':>9}ids: {shown}"]
+    return "\n".join(lines)
+
+
+def showing(letter: DeadLetter) -> str:
+    """``dlq show``: one letter, its headers and its value."""
+    where = f"{letter.topic} partition {letter.partition} offset {letter.offset}"
+    lines = [
+        f"dead letter {letter.id}",
+        f"  from:    {where}",
+        f"  reason:  {letter.reason}",
+        f"  key:     {letter.key!r}",
+    ]
+    lines += [f"  header:  {name} = {value!r}" for name, value in letter.headers]
+    if letter.value_dropped:
+        lines.append("  value:   (not kept)")
+    elif letter.value is None:
+        lines.append("  value:   (none: a tombstone)")
+    else:
+        try:
+            pretty = orjson.dumps(orjson.loads(letter.value), option=orjson.OPT_INDENT_2).decode()
+        except orjson.JSONDecodeError:
+            pretty = repr(letter.value[:4096])
+        lines.append("  value:   " + pretty.replace("\n", "\n           "))
+    return "\n".join(lines)
+
+
+async def resolve(
+    bootstrap_servers: str,
+    topics: TopicNames,
+    source_topics: set[str],
+    letters: Sequence[DeadLetter],
+    selection: Selection,
+    replay: bool,
+) -> list[str]:
+    """Replay (``replay``) or discard the selected letters, recording each on the
+    ledger; returns a line per letter that could not be replayed."""
+    chosen = [letter for letter in letters if selection.matches(letter)]
+    problems = []
+    action = "replayed" if replay else "discarded"
+    producer = new_producer(bootstrap_servers, "shopwindow-dlq")
+    await producer.start()
+    try:
+        with Progress() as progress:
+            task = progress.add_task(f"{action[:-1]}ing", total=len(chosen))
+            for letter in chosen:
+                refusal = replay_refusal(letter, source_topics) if replay else None
+                if refusal is not None:
+                    problems.append(f"{letter.id}: not replayed: {refusal}")
+                else:
+                    if replay:
+                        await producer.send_and_wait(
+                            letter.topic, letter.value, key=letter.key, headers=list(letter.headers)
+                        )
+                    key, value = ledger_record(letter, action, datetime.now(UTC).isoformat())
+                    await producer.send_and_wait(topics.dead_letter_resolved, value, key=key)
+                progress.advance(task)
+    finally:
+        await producer.stop()
+    done = len(chosen) - len(problems)
+    return [f"{done} of {len(chosen)} selected dead letter(s) {action}.", *problems]

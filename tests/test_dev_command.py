@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -37,16 +38,19 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         "SHOPWINDOW_HTTP_PORT": "0",
         "SHOPWINDOW_MATERIALIZER_HTTP_PORT": "0",
         "SHOPWINDOW_DEMO_PRODUCTS": "20",
+        "SHOPWINDOW_LOG_FORMAT": "json",
     }
-    dev = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shopwindow.cli",
-        "dev",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    log_path = tmp_path / "dev.log"
+    with log_path.open("wb") as log_file:  # The child keeps its own descriptor.
+        dev = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "shopwindow.cli",
+            "dev",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
     try:
         body: Any = None
         assert dev.stdout is not None
@@ -69,6 +73,9 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         dev.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(dev.wait(), 30) == 0
         assert await wait_dead(servers) == []
+        # A clean start and stop says nothing alarming: no ERROR or WARNING line.
+        levels = [json.loads(line)["level"] for line in log_path.read_text().splitlines()]
+        assert levels and not {"ERROR", "WARNING", "CRITICAL"} & set(levels), levels
     finally:
         if dev.returncode is None:
             dev.kill()

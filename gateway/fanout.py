@@ -148,6 +148,12 @@ class Subscriber:
         self.members: list[_Member] = []
 
 
+# Why a member is sent nothing yet: its product's current document is being read (so a
+# change the changelog delivers meanwhile, maybe older than that document, does not go
+# first), or its subscription sends its own first value (``after``).
+_READING = 1
+_OWN_FIRST = 2
+
 _UNSENT: Any = object()
 _GONE_VALUE: Any = object()
 
@@ -155,7 +161,7 @@ _GONE_VALUE: Any = object()
 class _Member:
     __slots__ = ("group", "held", "sent_value", "sent_version", "subscriber")
 
-    def __init__(self, subscriber: Subscriber, group: _Group, held: bool) -> None:
+    def __init__(self, subscriber: Subscriber, group: _Group, held: int) -> None:
         self.subscriber = subscriber
         self.group = group
         self.held = held
@@ -253,13 +259,14 @@ class FanOut:
                 reads them itself (fresh) and hands them to ``current`` or ``release``.
             held: Send the subscriber nothing until ``release``.
         """
+        hold = _OWN_FIRST if held else _READING if read else 0
         for product_id in product_ids:
             key = (product_id, spec.field, spec.identity)
             group = self._groups.get(key)
             if group is None:
                 group = self._groups[key] = _Group(key, product_id, spec)
                 self._by_product.setdefault(product_id, {})[group] = None
-            member = _Member(subscriber, group, held)
+            member = _Member(subscriber, group, hold)
             group.members[member] = None
             subscriber.members.append(member)
             if read:
@@ -276,6 +283,9 @@ class FanOut:
     def current(self, product_id: str, doc: SaleProduct | None) -> None:
         """The current document of a product new members follow (``None``: not served)."""
         for group in tuple(self._by_product.get(product_id, ())):
+            for member in group.members:
+                if member.held == _READING:
+                    member.held = 0
             if doc is not None:
                 self._offer(group, doc)
             elif group.state is None:
@@ -296,9 +306,9 @@ class FanOut:
             first: Its payload for ``doc``.
         """
         for member in subscriber.members:
-            if member.group.product_id != product_id or not member.held:
+            if member.group.product_id != product_id or member.held != _OWN_FIRST:
                 continue
-            member.held = False
+            member.held = 0
             if doc is not None and first is not None:
                 subscriber.outbox.put(member, subscriber.prefix + first + "}")
                 member.sent_version = doc.version

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopwindow.gateway.fanout import FanOut, GroupSpec, Outbox, Subscriber
 from shopwindow.materializer.sources import inventory
 from shopwindow.sale_product import SaleProduct, read_sale_product
+from tests.fuzz import SCALE
 
 
 def doc(version: int, available: int = 1, product_id: str = "abc") -> SaleProduct:
@@ -275,3 +278,82 @@ async def test_a_held_subscriber_gets_its_own_first_value_then_the_groups(
     await settle()
     # Its own value (as it read it) first, then the group's newer one.
     assert client.payloads("1") == [{"own": 5}, {"v": 6, "available": 1, "seg": None}]
+
+
+Step = tuple[str, int, int]  # (what, product index, value)
+
+
+@settings(max_examples=100 * SCALE, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["change", "again", "gone", "join", "leave", "settle"]),
+            st.integers(0, 2),
+            st.integers(0, 3),
+        ),
+        max_size=40,
+    )
+)
+async def test_any_interleaving_keeps_versions_rising_and_ends_current(steps: list[Step]) -> None:
+    runner, documents = Runner(), Documents({f"p{i}": doc(1, 0, f"p{i}") for i in range(3)})
+    made = FanOut(runner, documents)
+    await made.start()
+    client, ended = Client(), list[str]()
+    outbox = Outbox(client.send)
+    versions = {f"p{i}": 1 for i in range(3)}
+    joined: dict[str, Subscriber] = {}
+    left: set[str] = set()
+    try:
+        for n, (what, index, value) in enumerate(steps):
+            product = f"p{index}"
+            if what == "change":
+                versions[product] += 1
+                current = doc(versions[product], value, product)
+                documents.docs[product] = current
+                made.changed(current)
+            elif what == "again" and product in documents.docs:
+                # The materializer announcing a document again (a retried batch); the
+                # changelog never brings an older one after a newer.
+                made.changed(documents.docs[product])
+            elif what == "gone":
+                versions[product] += 1
+                documents.docs.pop(product, None)
+                made.gone(product, versions[product])
+            elif what == "join":
+                op_id = f"s{n}"
+                joined[op_id] = client.subscriber(outbox, op_id, ended)
+                made.join(
+                    joined[op_id], spec(PRODUCT if value % 2 else STOCK), [product], read=True
+                )
+            elif what == "leave" and joined:
+                op_id = sorted(joined)[value % len(joined)]
+                made.leave(joined.pop(op_id))
+                left.add(op_id)
+            else:
+                await settle()
+        await settle()
+        await settle()
+    finally:
+        await outbox.close()
+        await made.stop()
+    for op_id in {f["id"] for f in client.frames}:
+        payloads = client.payloads(op_id)
+        seen = [p["v"] for p in payloads if isinstance(p, dict) and "v" in p]
+        assert seen == sorted(set(seen)), (op_id, payloads)  # Rising, never repeated.
+        if "complete" in payloads:
+            assert payloads[-1] == "complete" and payloads.count("complete") == 1
+    for op_id, subscriber in joined.items():
+        # Still subscribed: its last frame is the product as it is now.
+        payloads = client.payloads(op_id)
+        if op_id in ended:
+            assert payloads[-1] == "complete", (op_id, payloads)
+            continue
+        assert payloads, op_id  # Every subscriber gets the current value.
+        product = subscriber.members[0].group.product_id
+        now: SaleProduct | None = documents.docs.get(product)
+        last = payloads[-1]
+        if now is None:
+            assert last == {"data": None}, (op_id, payloads)
+        else:
+            available = now.get(inventory.SOURCE).available
+            assert last["available"] == available, (op_id, payloads, now.version)

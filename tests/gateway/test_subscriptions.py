@@ -441,3 +441,34 @@ async def test_hostile_live_subscriptions_get_an_error_and_the_connection_goes_o
                 if frame.get("id") == "ok":
                     break
     assert frame["payload"]["data"] == {"stockChanged": {"version": 4}}
+
+
+async def test_connections_that_vanish_leave_no_groups_behind(
+    source: Source, gateway: GatewayFactory
+) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    for product_id in ("a", "b"):
+        await source.apply(product_id, *full_product(product_id))
+    async with gateway() as http:
+        await hub_listening(http)
+        url = f"ws://127.0.0.1:{http.base_url.port}/graphql"
+        for protocol in PROTOCOLS:
+            start = "subscribe" if protocol == PROTOCOLS[0] else "start"
+            ws = await connect(url, subprotocols=[protocol])  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            for n, product_id in enumerate(("a", "b", "a", "nope")):
+                query = f'subscription {{ stockChanged(productId: "{product_id}") {{ version }} }}'
+                frame = {"type": start, "id": f"{n}", "payload": {"query": query}}
+                await ws.send(json.dumps(frame))
+            await eventually(
+                lambda: _metric(http, "shopwindow_live_groups"), lambda groups: groups == 2
+            )
+            assert ws.transport is not None
+            ws.transport.abort()  # Gone without a close frame.
+            await eventually(
+                lambda: _metric(http, "shopwindow_live_groups"), lambda groups: groups == 0
+            )
+            await ws.close()

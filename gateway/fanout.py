@@ -30,12 +30,11 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shopwindow.document import NewerSchemaVersion
+from shopwindow.gateway.live_outbox import Outbox, Owner, Subscriber
+from shopwindow.gateway.live_reads import CurrentReads, Documents
 from shopwindow.sale_product import SaleProduct
 
 log = logging.getLogger(__name__)
-
-READ_BATCH = 500
 
 
 class LiveField(Protocol):
@@ -66,86 +65,11 @@ class GroupSpec:
     operation: Any
 
 
-class Documents(Protocol):
-    async def by_ids(
-        self, ids: Sequence[str], *, fresh: bool = False
-    ) -> list[SaleProduct | None | NewerSchemaVersion]: ...
-
+__all__ = ["FanOut", "GroupSpec", "LiveField", "Outbox", "Owner", "Subscriber"]
 
 # Executes a group's operation for a document (None: the product is gone) and returns
 # the serialized payload; errors are in the payload, masked.
 Runner = Callable[[GroupSpec, str, SaleProduct | None], Awaitable[str]]
-
-
-class Outbox:
-    """Frames waiting for one connection: the newest per key, sent in order by one task.
-
-    Args:
-        send: Sends one text frame.
-    """
-
-    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
-        self._send = send
-        self._pending: dict[object, str] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def put(self, key: object, text: str) -> None:
-        """Send ``text``, replacing what is still waiting under ``key``."""
-        self._pending[key] = text
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        self._wake.set()
-
-    def drop(self, key: object) -> None:
-        """Forget what is waiting under ``key``."""
-        self._pending.pop(key, None)
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                key = next(iter(self._pending))
-                try:
-                    await self._send(self._pending.pop(key))
-                except Exception:
-                    log.warning("live frame not sent", exc_info=True)
-
-    async def close(self) -> None:
-        """Stop sending."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-class Owner(Protocol):
-    """Who a subscriber belongs to: its connection."""
-
-    def complete_frame(self, subscriber: Subscriber) -> str:
-        """The frame that completes ``subscriber``."""
-
-    def ended(self, subscriber: Subscriber) -> None:
-        """The fan-out ended ``subscriber`` (its product went)."""
-
-
-class Subscriber:
-    """One subscription operation on one connection.
-
-    Args:
-        owner: Its connection.
-        outbox: Its connection's outbox.
-        prefix: Its data frame up to the payload, e.g. ``{"type":"next","id":"1","payload":``.
-    """
-
-    __slots__ = ("members", "outbox", "owner", "prefix")
-
-    def __init__(self, owner: Owner, outbox: Outbox, prefix: str) -> None:
-        self.owner = owner
-        self.outbox = outbox
-        self.prefix = prefix
-        self.members: list[_Member] = []
 
 
 # Why a member is sent nothing yet: its product's current document is being read (so a
@@ -203,15 +127,13 @@ class FanOut:
 
     def __init__(self, runner: Runner, documents: Documents, executions: int = 4) -> None:
         self._runner = runner
-        self._documents = documents
         self._executions = executions
         self._groups: dict[Hashable, _Group] = {}
         self._by_product: dict[str, dict[_Group, None]] = {}
         self._dirty: dict[_Group, None] = {}
         self._running: set[_Group] = set()
-        self._to_read: dict[str, None] = {}
+        self._reads = CurrentReads(documents, self.current)
         self._wake_workers = asyncio.Event()
-        self._wake_reader = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._run_ids = itertools.count()
         self.executed = 0
@@ -225,7 +147,7 @@ class FanOut:
         """Start the executing and reading tasks."""
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work()) for _ in range(self._executions)]
-        self._tasks.append(loop.create_task(self._read()))
+        self._tasks.append(loop.create_task(self._reads.run()))
 
     async def stop(self) -> None:
         """Stop them."""
@@ -269,10 +191,8 @@ class FanOut:
             member = _Member(subscriber, group, hold)
             group.members[member] = None
             subscriber.members.append(member)
-            if read:
-                self._to_read[product_id] = None
         if read:
-            self._wake_reader.set()
+            self._reads.want(product_ids)
 
     def leave(self, subscriber: Subscriber) -> None:
         """Take ``subscriber`` out of every group; nothing more is sent for it."""
@@ -357,27 +277,6 @@ class FanOut:
                 followed.pop(group, None)
                 if not followed:
                     del self._by_product[group.product_id]
-
-    async def _read(self) -> None:
-        while True:
-            await self._wake_reader.wait()
-            self._wake_reader.clear()
-            while self._to_read:
-                ids = list(itertools.islice(self._to_read, READ_BATCH))
-                for product_id in ids:
-                    del self._to_read[product_id]
-                try:
-                    docs = await self._documents.by_ids(ids)
-                except Exception:
-                    log.warning("reading current documents failed; retrying", exc_info=True)
-                    self._to_read.update(dict.fromkeys(ids))
-                    await asyncio.sleep(0.5)
-                    continue
-                for product_id, doc in zip(ids, docs, strict=True):
-                    if isinstance(doc, NewerSchemaVersion):
-                        log.warning("newer document contract", extra={"key": product_id})
-                        doc = None
-                    self.current(product_id, doc)
 
     async def _work(self) -> None:
         while True:

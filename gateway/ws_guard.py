@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopwindow.gateway.context import WebSocketConnection
-from shopwindow.gateway.live_operations import LiveConnection, LiveOperations
+from shopwindow.gateway.live_connection import LiveConnection, open_connection
+from shopwindow.gateway.live_operations import LiveOperations
 from shopwindow.gateway.policy import OperationRefused
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ class _GuardedConnection:
         # Before the acknowledgement Strawberry answers (4401), as for any operation.
         live = self._guard.live
         if self._live is None and live is not None and self._acknowledged:
-            self._live = live.connection(self._protocol_name, self._send_text, self._state)
+            self._live = open_connection(live, self._protocol_name, self._send_text, self._state)
         return self._live
 
     async def _send_text(self, text: str) -> None:

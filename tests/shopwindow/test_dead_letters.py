@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from shopwindow.materializer.publishing import (
     new_producer,
 )
 from shopwindow.topics import TopicNames
+from tests.helpers import run_command
 
 
 def letter(reason: str = "InventoryDelta failed validation: x", topic: str = "inventory") -> Any:
@@ -109,19 +109,7 @@ def test_only_kept_letters_of_source_topics_are_replayed(
 
 
 async def _dlq(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shopwindow.cli",
-        "dlq",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_command(env, "dlq", *args)
 
 
 async def test_list_show_replay_and_discard_against_the_broker(

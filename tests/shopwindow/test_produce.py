@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from shopwindow.devstack import DevStack
 from shopwindow.materializer.sources import CORE
 from shopwindow.produce import EventRefused, checked_event
 from shopwindow.topics import TopicNames
+from tests.helpers import run_command
 
 STOCK_TAKE = {"product_id": "abc", "quantity": 42, "timestamp": "2026-01-01T00:00:00Z"}
 
@@ -56,19 +56,7 @@ def test_what_the_materializer_would_dead_letter_is_refused_with_the_reason(
 
 
 async def _run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shopwindow.cli",
-        "produce",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_command(env, "produce", *args)
 
 
 async def test_the_command_sends_a_good_event_and_refuses_a_bad_one(

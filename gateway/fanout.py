@@ -30,9 +30,12 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanContext
+
 from shopwindow.gateway.live_outbox import Outbox, Owner, Subscriber
 from shopwindow.gateway.live_reads import CurrentReads, Documents
 from shopwindow.sale_product import SaleProduct
+from shopwindow.tracing import links_to, tracer
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,16 @@ class _Gone:
 
 
 class _Group:
-    __slots__ = ("key", "members", "payload", "payload_version", "product_id", "spec", "state")
+    __slots__ = (
+        "key",
+        "members",
+        "payload",
+        "payload_version",
+        "product_id",
+        "spec",
+        "state",
+        "trace",
+    )
 
     def __init__(self, key: Hashable, product_id: str, spec: GroupSpec) -> None:
         self.key = key
@@ -108,6 +120,8 @@ class _Group:
         self.members: dict[_Member, None] = {}
         # The newest document known (or that the product is gone), and the last payload.
         self.state: SaleProduct | _Gone | None = None
+        # The trace context of the changelog record that brought ``state``, if any.
+        self.trace: SpanContext | None = None
         self.payload: str | None = None
         self.payload_version = -2
 
@@ -235,10 +249,15 @@ class FanOut:
                 member.sent_value = member.group.spec.field.watch(doc, member.group.spec.segment)
         self.current(product_id, doc)
 
-    def changed(self, doc: SaleProduct) -> None:
-        """A product changed (the changelog, or a re-read after the reader restarted)."""
+    def changed(self, doc: SaleProduct, trace: SpanContext | None = None) -> None:
+        """A product changed (the changelog, or a re-read after the reader restarted).
+
+        Args:
+            trace: The trace context of the changelog record, which the push links to.
+        """
         for group in tuple(self._by_product.get(doc.id, ())):
             if self._offer(group, doc):
+                group.trace = trace
                 self._mark(group)
 
     def gone(self, product_id: str, version: int | None) -> None:
@@ -300,6 +319,13 @@ class FanOut:
         state = group.state
         if state is None:
             return
+        links = links_to([group.trace])
+        with tracer().start_as_current_span("live push", links=links) as span:
+            span.set_attribute("shopwindow.product_id", group.product_id)
+            span.set_attribute("shopwindow.subscribers", len(group.members))
+            await self._update_traced(group, state)
+
+    async def _update_traced(self, group: _Group, state: SaleProduct | _Gone) -> None:
         if isinstance(state, _Gone) and group.spec.field.ends_when_gone:
             self._end_members(group)
             return

@@ -45,6 +45,7 @@ from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import BAD_REQUEST, NOT_FOUND
 from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
 from shopwindow.gateway.response_cache import CachedResponse, Key, ResponseCache
+from shopwindow.tracing import operation_span
 
 # A client's request id goes into logs and headers: only a short, plain one is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -149,6 +150,19 @@ class GraphQLEndpoint:
         except OperationRefused as refused:
             return _refusal(refused, media_type)
         _check_method(request.method, operation.definition)
+        definition = operation.definition
+        name = definition.name.value if definition.name else None
+        with operation_span(definition.operation.value, name, request.headers):
+            return await self._answer(request, request_id, media_type, viewer, operation)
+
+    async def _answer(
+        self,
+        request: Request,
+        request_id: str,
+        media_type: str,
+        viewer: Viewer,
+        operation: Operation,
+    ) -> Response:
         after = request.headers.get(HEADER)
         key = self._response_key(request, operation, viewer, after)
         if key is not None and self._responses is not None:

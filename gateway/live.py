@@ -38,6 +38,7 @@ from shopwindow.gateway.document_cache import (
 from shopwindow.gateway.fanout import FanOut
 from shopwindow.gateway.loaders import ProductDocuments
 from shopwindow.sale_product import SaleProduct, read_sale_product
+from shopwindow.tracing import context_of
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ class ChangelogHub:
             cache.put(doc, len(value))
         if followed:
             assert fanout is not None
-            fanout.changed(doc)
+            fanout.changed(doc, context_of(headers))
 
 
 def _version_header(headers: Sequence[tuple[str, bytes]]) -> int | None:

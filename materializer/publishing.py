@@ -146,6 +146,13 @@ class DeadLetter:
     reason: str
 
 
+def with_headers(record: OutgoingRecord, headers: Headers) -> OutgoingRecord:
+    """``record`` with ``headers`` added (the same record when there are none)."""
+    if not headers:
+        return record
+    return OutgoingRecord(record.topic, record.key, record.value, [*record.headers, *headers])
+
+
 def dead_letter_record(topic: str, letter: DeadLetter) -> OutgoingRecord:
     """The dead-letter record: the original key, value and headers plus ``dlq.*``
     headers naming the reason and the source position."""

@@ -31,9 +31,11 @@ from shopwindow.materializer.publishing import (
     progress_record,
     refused_record_letter,
     send_all,
+    with_headers,
 )
 from shopwindow.materializer.sources import SourceRegistry
 from shopwindow.settings import MaterializerSettings
+from shopwindow.tracing import context_of, links_to, trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +163,22 @@ class ConsumeLoop:
         self._metrics.retries.labels(error.dependency).inc()
 
     async def _process(self, records: Records) -> None:
+        # The batch span links every source record that carries a trace context; the
+        # changelog records it publishes carry the batch span's context on.
+        links = links_to(context_of(r.headers) for tp in records for r in records[tp])
+        with tracer().start_as_current_span("materializer batch", links=links) as span:
+            span.set_attribute("messaging.batch.message_count", sum(map(len, records.values())))
+            await self._process_traced(records)
+
+    async def _process_traced(self, records: Records) -> None:
         batch = build_batch(
             (record for tp in sorted(records) for record in records[tp]),
             self._routes,
             timedelta(seconds=self._settings.max_future_skew_s),
         )
-        written = await self._writer.write(batch.events_by_product)
+        with tracer().start_as_current_span("mongodb write") as span:
+            span.set_attribute("db.system", "mongodb")
+            written = await self._writer.write(batch.events_by_product)
         dead_letter_topic = self._settings.topics.dead_letter
         letters = batch.dead_letters + self._unwritten(batch, written)
         outgoing = self._changelog(written)
@@ -197,9 +209,13 @@ class ConsumeLoop:
 
     def _changelog(self, written: WrittenBatch) -> list[OutgoingRecord]:
         topic = self._settings.topics.changelog
+        traced = trace_headers()
         return [
-            changelog_record(
-                topic, product_id, doc, self._sections, written.changelog_values.get(product_id)
+            with_headers(
+                changelog_record(
+                    topic, product_id, doc, self._sections, written.changelog_values.get(product_id)
+                ),
+                traced,
             )
             for product_id, doc in written.changed.items()
             # A product that was never visible has nothing to retract; one whose write an

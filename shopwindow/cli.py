@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ from shopwindow.settings import (
     load,
 )
 from shopwindow.standins import INSTALL, missing_standins
+from shopwindow.tracing import configure_tracing
 
 log = logging.getLogger("shopwindow")
 
@@ -64,6 +66,7 @@ def _run(main: Coroutine[Any, Any, None]) -> int:
 def _dev(args: argparse.Namespace) -> int:
     settings = load(DevStackSettings)
     setup_logging(settings.log_level, settings.log_format)
+    configure_tracing("shopwindow", os.environ)
     missing = missing_standins(
         settings.kafka_bootstrap_servers is not None, settings.mongodb_uri is not None
     )
@@ -86,6 +89,7 @@ def _materialize(args: argparse.Namespace) -> int:
 
     settings = load(MaterializerSettings)
     setup_logging(settings.log_level, settings.log_format)
+    configure_tracing("shopwindow-materializer", os.environ)
 
     async def main() -> None:
         async with Materializer(settings, registry=installed_registry(settings)) as materializer:
@@ -100,6 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load(GatewaySettings)
     setup_logging(settings.log_level, settings.log_format)
+    configure_tracing("shopwindow-gateway", os.environ)
 
     async def main() -> None:
         server = HttpServer(

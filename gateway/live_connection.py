@@ -111,7 +111,7 @@ class LiveConnection:
         except OperationRefused as refused:
             return framing.error(operation_id, refused.errors)
         except UserInputError as error:
-            return framing.error(operation_id, self._operations.client_error(error))
+            return framing.error(operation_id, self._operations.error_of(error, ""))
         subscriber = Subscriber(self, self._outbox, framing.prefix(operation_id))
         self._subscribers[operation_id] = subscriber
         self._state.active_subscriptions += 1
@@ -147,17 +147,18 @@ class LiveConnection:
         context = self._operations.context(self._state.viewer)
         try:
             await wait_after(context, after)
-        except UserInputError as error:
+            # Held: the group sends this subscriber nothing until its own first value,
+            # which carries what the wait found (extensions.consistency), is out.
+            self._fanout.join(subscriber, spec, product_ids, read=False, held=True)
+            docs = await context.products.load_many(product_ids)
+        except Exception as error:
+            # Ends this subscription alone, with its error, masked and logged.
+            self._waiting.pop(operation_id, None)  # Not to be cancelled by stop().
             self.stop(operation_id, answer=False)
-            errors = self._operations.client_error(error)
+            errors = self._operations.error_of(error, context.request_id)
             self._outbox.put(subscriber, self._framing.error(operation_id, errors))
             return
-        finally:
-            self._waiting.pop(operation_id, None)
-        # Held: the group sends this subscriber nothing until its own first value,
-        # which carries what the wait found (extensions.consistency), is out.
-        self._fanout.join(subscriber, spec, product_ids, read=False, held=True)
-        docs = await context.products.load_many(product_ids)
+        self._waiting.pop(operation_id, None)
         for product_id, doc in zip(product_ids, docs, strict=True):
             found = doc if isinstance(doc, SaleProduct) else None
             first = (
@@ -197,10 +198,10 @@ class LiveConnection:
 
     async def close(self) -> None:
         """The connection ended: drop its subscriptions."""
+        waiting = list(self._waiting.values())
         for operation_id in list(self._subscribers):
-            self.stop(operation_id, answer=False)
-        for task in list(self._waiting.values()):
-            task.cancel()
+            self.stop(operation_id, answer=False)  # Cancels what waits for ``after``.
+        for task in waiting:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._outbox.close()

@@ -38,7 +38,6 @@ from graphql.language import SKIP
 
 from shopwindow.gateway.auth import Viewer
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
-from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.fanout import FanOut, GroupSpec
 from shopwindow.gateway.policy import Operation, OperationPolicy
 from shopwindow.gateway.subscriptions import LiveFieldSpec
@@ -82,10 +81,12 @@ class LiveOperations:
         """A fresh context for ``viewer``, e.g. to wait for ``after`` and read fresh."""
         return self._context_factory(viewer, uuid.uuid4().hex, None)
 
-    def client_error(self, error: UserInputError) -> list[GraphQLError]:
-        """``error`` as the client sees it, masked like every other."""
+    def error_of(self, error: Exception, request_id: str) -> list[GraphQLError]:
+        """``error`` as the client sees it, masked like every other: a client's mistake
+        says what it was; anything else is an internal error, logged with
+        ``request_id``."""
         located = GraphQLError(str(error), original_error=error)
-        return list(self._policy.masked(ExecutionResult(None, [located]), "").errors or ())
+        return list(self._policy.masked(ExecutionResult(None, [located]), request_id).errors or ())
 
     async def execute(self, spec: GroupSpec, run_id: str, doc: SaleProduct | None) -> str:
         """A group's payload for ``doc`` (``None``: the product is gone), serialized."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from tests import kinds
 from tests.conftest import TEST_PARTITIONS
 from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
 from tests.gateway.conftest import GatewayFactory, full_product
+from tests.gateway.transports import LEGACY_WS, TRANSPORT_WS, WebSocket
 from tests.helpers import eventually
 from tests.materializer.conftest import delta, price
 
@@ -472,3 +474,27 @@ async def test_connections_that_vanish_leave_no_groups_behind(
                 lambda: _metric(http, "shopwindow_live_groups"), lambda groups: groups == 0
             )
             await ws.close()
+
+
+async def test_a_failed_first_read_after_a_wait_ends_that_subscription_alone(
+    source: Source, gateway: GatewayFactory, topics: TopicNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shopwindow.gateway.loaders import ProductDocuments
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("mongodb://admin:hunter2@db is down")
+
+    await source.apply("abc", *full_product("abc"))
+    query = (
+        "subscription($after: [SourcePositionInput!]) "
+        '{ stockChanged(productId: "abc", after: $after) { version } }'
+    )
+    after = [{"topic": kinds.INVENTORY.name_in(topics), "partition": 0, "offset": 0}]
+    async with gateway(consistency_wait_ms=50) as http:
+        await hub_listening(http)
+        monkeypatch.setattr(ProductDocuments, "by_ids", down)
+        for protocol in (TRANSPORT_WS, LEGACY_WS):
+            body = await WebSocket(protocol).run(http, query, {"after": after})
+            [error] = body["errors"]
+            assert error["extensions"]["code"] == "INTERNAL" and error["extensions"]["requestId"]
+            assert "hunter2" not in json.dumps(body)

@@ -30,7 +30,7 @@ test: lint $(CONFORMANCE_STAMP)
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)
-	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/test_plan.py
+	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/test_plan.py tests/gateway/test_fanout.py
 
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)

@@ -89,10 +89,6 @@ class LiveConnection:
         self._subscribers: dict[str, Subscriber] = {}
         self._waiting: dict[str, asyncio.Task[None]] = {}
 
-    def owns(self, operation_id: str) -> bool:
-        """Whether ``operation_id`` is a live subscription of this connection."""
-        return operation_id in self._subscribers
-
     def start(self, operation_id: str, query: str, payload: Mapping[str, Any]) -> str | bool:
         """Start a subscription if it is a live one.
 

@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 CONFORMANCE := tests/conformance
 CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
+# The storefront's browser test drives Debian's Chromium (Playwright's own browser
+# download cannot reach its host from here); installed on first use.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search clean
+.PHONY: run test lint generate screenshots fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +28,17 @@ $(CONFORMANCE_STAMP): $(CONFORMANCE)/package-lock.json
 	npm ci --prefix $(CONFORMANCE) --no-audit --no-fund
 	touch $(CONFORMANCE_STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
 ## test: lint, type-check, then the whole test suite (with short fuzz runs).
-test: lint $(CONFORMANCE_STAMP)
+test: lint $(CONFORMANCE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
+
+## screenshots: rewrite the README's storefront pictures from the browser test.
+screenshots: $(STAMP) $(CHROMIUM)
+	SHOPWINDOW_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/gateway/test_storefront.py -k live
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)

@@ -32,6 +32,7 @@ from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from shopwindow.gateway.storefront import storefront_routes
 from shopwindow.gateway.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
@@ -220,6 +221,7 @@ def create_app(
         *probe_routes(readiness, metrics.registry),
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", guard),
+        *(storefront_routes() if settings.storefront else []),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

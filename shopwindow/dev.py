@@ -33,6 +33,7 @@ def banner(graphql_url: str, kafka_bootstrap_servers: str, mongodb_uri: str) -> 
     return "\n".join(
         [
             f"shopwindow is up. GraphQL: {graphql_url}  (Ctrl-C stops everything)",
+            f"  Storefront: {graphql_url.removesuffix('/graphql')}/",
             f"  Kafka:   {kafka_bootstrap_servers}",
             f"  MongoDB: {without_password(mongodb_uri)}",
             "  Send an event of your own, then query the product:",
@@ -67,7 +68,7 @@ async def run_dev(settings: DevStackSettings) -> None:
             "mongodb_uri": stack.mongodb_uri,
             "topics": settings.topics,
         }
-        gateway_settings = load(GatewaySettings, **servers)
+        gateway_settings = load(GatewaySettings, storefront=True, **servers)
         materializer_settings = load(MaterializerSettings, **servers)
         registry = installed_registry(materializer_settings)
         async with Materializer(materializer_settings, registry=registry) as materializer:

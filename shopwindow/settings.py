@@ -82,6 +82,10 @@ class GatewaySettings(ConnectionSettings):
     http_host: str = "127.0.0.1"
     http_port: Port = 8000
     graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers.")
+    storefront: bool = Field(
+        default=False,
+        description="Serve the demo storefront page at /; shopwindow dev turns it on.",
+    )
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     max_query_depth: int = Field(default=12, ge=1, le=100)
     max_aliases: int = Field(default=30, ge=1, le=10_000)

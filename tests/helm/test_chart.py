@@ -322,6 +322,17 @@ def test_the_ingress_exposes_only_the_api() -> None:
     assert [(p["path"], p["pathType"]) for p in paths] == [("/graphql", "Exact")]
 
 
+def test_the_ingress_adds_the_storefront_only_when_it_is_served() -> None:
+    values = {**NON_DEFAULT, "gateway": {**NON_DEFAULT["gateway"], "storefront": True}}
+    ingress = find(manifests(values), "Ingress", "shop-shopwindow-gateway")
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert [(p["path"], p["pathType"]) for p in paths] == [
+        ("/graphql", "Exact"),
+        ("/", "Exact"),
+        ("/storefront/", "Prefix"),
+    ]
+
+
 @pytest.mark.parametrize("missing", ["audience", "issuer"])
 def test_jwt_requires_an_audience_and_an_issuer(missing: str) -> None:
     jwt = {"mode": "rs256-jwks", "audience": "shop", "issuer": "https://id.example"}

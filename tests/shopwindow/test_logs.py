@@ -78,3 +78,4 @@ def test_the_banner_says_how_to_send_an_event_and_see_it() -> None:
     assert text.splitlines()[0].startswith("shopwindow is up. GraphQL: http://h:1/graphql")
     assert "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS=k:9092" in text and "produce inventory" in text
     assert "curl -s http://h:1/graphql" in text
+    assert "Storefront: http://h:1/\n" in text

@@ -32,6 +32,7 @@ from shopwindow.gateway.schema import build_schema
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from shopwindow.gateway.serving import ServedGeneration
 from shopwindow.gateway.storefront import storefront_routes
 from shopwindow.gateway.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
@@ -75,6 +76,7 @@ def create_app(
     database = client[settings.mongodb_database]
     metrics = GatewayMetrics()
     documents = ProductDocuments(database[COLLECTION], metrics)
+    served = ServedGeneration(database, documents, settings.pointer_poll_interval_ms / 1000)
     loader_factories = {
         name: factory(database)
         for extension in extensions
@@ -203,6 +205,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.aconnect()
+        await served.start()
         await fanout.start()
         await hub.start()
         if feed is not None:
@@ -215,6 +218,7 @@ def create_app(
                 await feed.stop()
             await hub.stop()
             await fanout.stop()
+            await served.stop()
             await client.close()
 
     routes = [

@@ -41,6 +41,10 @@ class ProductDocuments:
         self._cache: DocumentCache | None = None
         self._cache_is_current: Callable[[], bool] = lambda: False
 
+    def use_collection(self, collection: AsyncCollection[MongoDocument]) -> None:
+        """Read ``collection`` from now on (the serving pointer moved)."""
+        self._collection = collection
+
     def use_cache(self, cache: DocumentCache, is_current: Callable[[], bool]) -> None:
         """Answer from ``cache`` whenever ``is_current()`` says its feed is current."""
         self._cache = cache if cache.enabled else None

@@ -70,6 +70,9 @@ class BatchWriter:
         metrics: Where to count.
         cache: Documents this process wrote; ``None`` reads every document each batch.
         clock: The time a document is materialized at (``materialized_at``).
+        version_floor: While a new generation is built: the served generation's store.
+            A document written here gets a version above the served one's, so that the
+            switch never shows a client a version going back.
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class BatchWriter:
         metrics: MaterializerMetrics,
         cache: DocumentCache | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        version_floor: SaleProductStore | None = None,
     ) -> None:
         self._store = store
+        self._version_floor = version_floor
         self._settings = settings
         self._metrics = metrics
         self._cache = cache if cache is not None else DocumentCache(0)
@@ -99,6 +104,9 @@ class BatchWriter:
         isolating: set[str] = set()
         stored = await self._read(pending, use_cache=True)
         keyed = await self._read_keyed(events_by_product)
+        floors = (
+            await self._version_floor.versions(pending) if self._version_floor is not None else {}
+        )
         for _ in range(MAX_ROUNDS):
             if not pending:
                 await self._flush_keyed(written)
@@ -109,7 +117,12 @@ class BatchWriter:
                 old = stored.get(product_id)
                 events = events_by_product[product_id]
                 attempt = self._fold(
-                    old, product_id, events, keyed, isolate=product_id in isolating
+                    old,
+                    product_id,
+                    events,
+                    keyed,
+                    isolate=product_id in isolating,
+                    floor=floors.get(product_id),
                 )
                 for sourced, reason in attempt.refused:
                     written.refused[(sourced.position, product_id)] = reason
@@ -151,24 +164,38 @@ class BatchWriter:
         keyed: KeyedStore,
         *,
         isolate: bool,
+        floor: int | None = None,
     ) -> _Folded:
         if not isolate:
             try:
-                result = self._stamped(fold(old, product_id, events, self._settings, keyed))
+                result = self._stamped(fold(old, product_id, events, self._settings, keyed), floor)
                 value = self._changelog_value(result)
                 if value is None or changelog_value_refusal(value) is None:
                     return _Folded(result, value)
             except Exception:
                 pass  # Some event is poison: single it out below.
         isolated = fold_isolating(old, product_id, events, self._settings, refusal, keyed)
-        result = self._stamped(isolated.result)
+        result = self._stamped(isolated.result, floor)
         return _Folded(result, self._changelog_value(result), isolated.refused)
 
-    def _stamped(self, result: FoldResult) -> FoldResult:
+    def _stamped(self, result: FoldResult, floor: int | None) -> FoldResult:
         # The fold has no clock; the write is what materializes the document.
         if result.document is not None:
             result.document["materialized_at"] = _to_millis(self._clock())
+            if floor is not None:
+                result.document["version"] = max(result.document["version"], floor + 1)
         return result
+
+    @property
+    def generation(self) -> int:
+        """The generation written to."""
+        return self._store.generation
+
+    def use_generation(self, generation: int) -> None:
+        """Write ``generation``'s collections from now on, forgetting every document
+        kept from the one before."""
+        self._store.use_generation(generation)
+        self._cache.clear()
 
     def _changelog_value(self, result: FoldResult) -> bytes | None:
         doc = result.document

@@ -46,3 +46,7 @@ class DocumentCache:
         """Drop documents that may be stale."""
         for product_id in product_ids:
             self._documents.pop(product_id, None)
+
+    def clear(self) -> None:
+        """Drop every document (another generation's collections are written now)."""
+        self._documents.clear()

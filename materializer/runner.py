@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from shopwindow.materializer.batch import Batch, build_batch
 from shopwindow.materializer.batch_writer import BatchWriter, WrittenBatch
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.events import Position
+from shopwindow.materializer.generation_follower import GenerationFollower
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.publishing import (
     DeadLetter,
@@ -71,6 +73,9 @@ class ConsumeLoop:
         settings: The materializer's settings.
         metrics: Where to count.
         registry: The installed sources.
+        follower: For a live member: keeps it on the served generation.
+        publish: Whether to send the changelog, progress and dead letters; a rebuild
+            builds a generation nobody reads yet and only counts its dead letters.
     """
 
     def __init__(
@@ -81,8 +86,14 @@ class ConsumeLoop:
         settings: MaterializerSettings,
         metrics: MaterializerMetrics,
         registry: SourceRegistry,
+        *,
+        follower: GenerationFollower | None = None,
+        publish: bool = True,
     ) -> None:
         self._consumer = consumer
+        self._follower = follower
+        self._publish = publish
+        self.unpublished_dead_letters: Counter[str] = Counter()
         self._producer = producer
         self._writer = writer
         self._settings = settings
@@ -107,6 +118,7 @@ class ConsumeLoop:
         Returns:
             The number of records in the batch.
         """
+        await self._hold()
         records = await self._fetch()
         count = sum(len(batch) for batch in records.values())
         if count:
@@ -136,6 +148,15 @@ class ConsumeLoop:
                 records.setdefault(tp, []).extend(batch)
                 count += len(batch)
         return records
+
+    async def _hold(self) -> None:
+        while self._follower is not None:
+            try:
+                await self._follower.hold(self._consumer)
+                return
+            except TransientError as error:
+                self._on_outage(error)
+                await asyncio.sleep(self._backoff.next_delay_s())
 
     async def _process_until_done(self, records: Records) -> None:
         while True:
@@ -179,8 +200,25 @@ class ConsumeLoop:
         with tracer().start_as_current_span("mongodb write") as span:
             span.set_attribute("db.system", "mongodb")
             written = await self._writer.write(batch.events_by_product)
+        if self._follower is not None and not await self._follower.confirms(
+            self._writer.generation
+        ):
+            # Written to a generation switched away from meanwhile: neither announced
+            # nor committed, but read again into the served one.
+            for tp, batch_records in records.items():
+                self._consumer.seek(tp, batch_records[0].offset)
+            return
         dead_letter_topic = self._settings.topics.dead_letter
         letters = batch.dead_letters + self._unwritten(batch, written)
+        if not self._publish:
+            await self._commit(batch)
+            for letter in letters:
+                self.unpublished_dead_letters[letter.position.topic] += 1
+                log.warning(
+                    "would dead-letter",
+                    extra={"topic": letter.position.topic, "reason": letter.reason},
+                )
+            return
         outgoing = self._changelog(written)
         outgoing += [dead_letter_record(dead_letter_topic, x) for x in letters]
         # Sent with the batch's other records, before the commit: once they are

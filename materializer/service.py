@@ -13,13 +13,16 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 
+from shopwindow.generations import BuildTarget, Pointer
 from shopwindow.http_server import HttpServer
 from shopwindow.materializer.batch_writer import BatchWriter
 from shopwindow.materializer.document_cache import DocumentCache
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.fold import FoldSettings
+from shopwindow.materializer.generation_follower import GenerationFollower
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.publishing import new_producer
 from shopwindow.materializer.runner import Backoff, ConsumeLoop
@@ -27,6 +30,7 @@ from shopwindow.materializer.sources import CORE, SourceRegistry
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.probes import probe_routes
+from shopwindow.serving import ServingPointers
 from shopwindow.settings import MaterializerSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,9 @@ class Materializer:
         metrics: Metrics to report into; a fresh registry by default.
         serve_http: Whether to serve ``/healthz``, ``/readyz`` and ``/metrics``.
         registry: The installed sources: the core ones and those of extensions.
+        build: Build this generation beside the served one (``shopwindow rebuild``)
+            instead of keeping the served one current: a consumer group of its own,
+            nothing published, versions kept above the served generation's.
     """
 
     def __init__(
@@ -55,8 +62,11 @@ class Materializer:
         metrics: MaterializerMetrics | None = None,
         serve_http: bool = True,
         registry: SourceRegistry = CORE,
+        build: BuildTarget | None = None,
     ) -> None:
         self.settings = settings
+        self.build = build
+        self.consumer: AIOKafkaConsumer | None = None
         self.registry = registry
         self.metrics = metrics or MaterializerMetrics()
         self._client_id = f"shopwindow-materializer-{socket.gethostname()}-{os.getpid()}"
@@ -94,7 +104,12 @@ class Materializer:
                 serverSelectionTimeoutMS=5000,
             )
             self._started.append(self._mongo.close)
-            store = SaleProductStore(self._mongo[settings.mongodb_database])
+            database = self._mongo[settings.mongodb_database]
+            pointers = ServingPointers(database)
+            served = (await self._until_available(self._read_pointer(pointers))).generation
+            store = SaleProductStore(
+                database, served if self.build is None else self.build.generation
+            )
             await self._until_available(store.ensure_indexes)
             self._producer = new_producer(settings.kafka_bootstrap_servers, self._client_id)
             self._started.append(self._producer.stop)
@@ -102,11 +117,14 @@ class Materializer:
             consumer = AIOKafkaConsumer(
                 *self.registry.topic_names(settings.topics),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
-                group_id=settings.materializer_group_id,
+                group_id=settings.materializer_group_id
+                if self.build is None
+                else self.build.group_id,
                 client_id=self._client_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
             )
+            self.consumer = consumer
             self._started.append(consumer.stop)
             await self._until_available(self._start_kafka_client(consumer.start))
             writer = BatchWriter(
@@ -118,15 +136,44 @@ class Materializer:
                 ),
                 self.metrics,
                 DocumentCache(settings.document_cache_size),
+                version_floor=None if self.build is None else SaleProductStore(database, served),
             )
+            follower = None
+            if self.build is None:
+                follower = GenerationFollower(
+                    pointers,
+                    self._client_id,
+                    writer,
+                    poll_interval_s=settings.pointer_poll_interval_ms / 1000,
+                    lease_s=settings.switch_lease_s,
+                )
+                await self._until_available(follower.start)
+                self._started.append(follower.stop)
             self.loop = ConsumeLoop(
-                consumer, self._producer, writer, settings, self.metrics, self.registry
+                consumer,
+                self._producer,
+                writer,
+                settings,
+                self.metrics,
+                self.registry,
+                follower=follower,
+                publish=self.build is None,
             )
             self._starting = False
             log.info("materializer started", extra={"group": self.settings.materializer_group_id})
         except BaseException:
             await self.stop()
             raise
+
+    @staticmethod
+    def _read_pointer(pointers: ServingPointers) -> Callable[[], Awaitable[Pointer]]:
+        async def attempt() -> Pointer:
+            try:
+                return await pointers.read()
+            except PyMongoError as error:
+                raise TransientError("mongodb", f"serving pointer: {error}") from error
+
+        return attempt
 
     def _start_kafka_client(
         self, start: Callable[[], Awaitable[None]]

@@ -8,10 +8,12 @@ from typing import Any
 
 from bson.errors import InvalidDocument
 from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne, WriteConcern
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
-from shopwindow.document import COLLECTION, META, NewerSchemaVersion, upgrade
+from shopwindow.document import META, NewerSchemaVersion, upgrade
+from shopwindow.generations import keyed_collection, products_collection
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, WritePlan
 from shopwindow.mongo import MongoDocument
@@ -84,12 +86,30 @@ class SaleProductStore:
 
     Args:
         database: The database, from a client built by ``shopwindow.mongo.mongo_client``.
+        generation: Whose collections to use (``shopwindow.generations``).
     """
 
-    def __init__(self, database: AsyncDatabase[MongoDocument]) -> None:
+    def __init__(self, database: AsyncDatabase[MongoDocument], generation: int = 0) -> None:
         # Majority: a document the changelog announced must survive a primary failover.
         self._database = database.with_options(write_concern=WriteConcern(w="majority"))
-        self._collection = self._database.get_collection(COLLECTION)
+        self.use_generation(generation)
+
+    def use_generation(self, generation: int) -> None:
+        """Read and write ``generation``'s collections from now on."""
+        self.generation = generation
+        self._collection = self._database.get_collection(products_collection(generation))
+
+    async def versions(self, product_ids: Collection[str]) -> dict[str, int]:
+        """The stored version of each of these products that has a document.
+
+        Raises:
+            TransientError: When MongoDB cannot be reached.
+        """
+        try:
+            cursor = self._collection.find({"_id": {"$in": list(product_ids)}}, {"version": 1})
+            return {doc["_id"]: int(doc.get("version", 0)) async for doc in cursor}
+        except PyMongoError as error:
+            raise _transient(error) from error
 
     async def ensure_indexes(self) -> None:
         """Create the indexes the gateway needs; a no-op when they exist."""
@@ -127,7 +147,7 @@ class SaleProductStore:
             TransientError: When MongoDB cannot be reached.
         """
         try:
-            cursor = self._database[collection].find({"_id": {"$in": list(keys)}})
+            cursor = self._keyed(collection).find({"_id": {"$in": list(keys)}})
             return {doc["_id"]: doc async for doc in cursor}
         except PyMongoError as error:
             raise _transient(error) from error
@@ -187,7 +207,7 @@ class SaleProductStore:
             for entry in entries
         ]
         try:
-            await self._database[collection].bulk_write(writes, ordered=False)
+            await self._keyed(collection).bulk_write(writes, ordered=False)
         except BulkWriteError as error:
             # A duplicate key means a newer entry is stored: the upsert found no older one
             # to replace and could not insert. Anything else is an outage to retry.
@@ -196,6 +216,9 @@ class SaleProductStore:
             ]
             if others or error.details.get("writeConcernErrors"):
                 raise TransientError("mongodb", f"keyed state write: {others[:1]}") from error
+
+    def _keyed(self, name: str) -> AsyncCollection[MongoDocument]:
+        return self._database.get_collection(keyed_collection(name, self.generation))
 
     async def write(self, plans: Mapping[str, WritePlan]) -> WriteOutcome:
         """Apply the plans in one unordered bulk write.

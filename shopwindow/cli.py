@@ -203,6 +203,40 @@ def _dlq(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from shopwindow.extensions import installed_registry
+    from shopwindow.rebuild import Rebuild, RebuildError
+
+    settings = load(MaterializerSettings)
+    setup_logging(settings.log_level, settings.log_format)
+    console = Console(stderr=True)
+
+    async def main() -> int:
+        async with Rebuild(settings, installed_registry(settings), console) as rebuild:
+            try:
+                if args.finish:
+                    print(f"dropped generation {await rebuild.finish()}")
+                elif args.abandon:
+                    print(f"abandoned generation {await rebuild.abandon()}")
+                else:
+                    report = await (rebuild.rollback() if args.rollback else rebuild.run())
+                    pointer = await rebuild.pointers.read()
+                    print(
+                        f"serving generation {pointer.generation} (kept for --rollback: "
+                        f"{pointer.previous}); switch took {report.seconds:.2f} s, "
+                        f"{report.members} live members paused, {report.raised} versions "
+                        f"raised, {report.announced} documents announced"
+                    )
+            except RebuildError as error:
+                print(f"shopwindow rebuild: {error}", file=sys.stderr)
+                return 2
+        return 0
+
+    return asyncio.run(main())
+
+
 def _schema(args: argparse.Namespace) -> int:
     from shopwindow.extensions import configured
     from shopwindow.gateway.schema import build_schema
@@ -270,6 +304,22 @@ def build_parser() -> argparse.ArgumentParser:
         chosen.add_argument("--id", action="append", help="this letter (repeatable)")
         chosen.add_argument("--all", action="store_true", help="every open letter")
     dlq.set_defaults(handler=_dlq)
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild every document from the source topics beside the served ones, "
+        "then switch to them; or roll back, finish, or abandon",
+    )
+    choice = rebuild.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--rollback", action="store_true", help="catch the previous generation up, serve it"
+    )
+    choice.add_argument(
+        "--finish", action="store_true", help="drop the previous generation (no rollback)"
+    )
+    choice.add_argument(
+        "--abandon", action="store_true", help="stop a build and drop what it built"
+    )
+    rebuild.set_defaults(handler=_rebuild)
     schema = commands.add_parser(
         "schema", help="print the core GraphQL schema (SDL), the public contract"
     )

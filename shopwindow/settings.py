@@ -74,6 +74,13 @@ class ConnectionSettings(SourceSettings):
     )
     mongodb_uri: SecretStr = Field(description="MongoDB connection string; may hold a password.")
     mongodb_database: str = Field(default="shopwindow", min_length=1)
+    pointer_poll_interval_ms: int = Field(
+        default=200,
+        ge=10,
+        le=10_000,
+        description="How often the serving pointer is read: how soon a gateway serves a "
+        "rebuilt generation, and a live materializer pauses for its switch.",
+    )
 
 
 class GatewaySettings(ConnectionSettings):
@@ -238,6 +245,13 @@ class MaterializerSettings(ConnectionSettings):
     document_cache_size: int = Field(default=50_000, ge=0)
     retry_backoff_initial_ms: int = Field(default=200, ge=1)
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    switch_lease_s: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="The longest a live materializer holds still for a rebuild's switch "
+        "that does not complete; then it cancels the switch and goes on.",
+    )
     max_future_skew_s: int = Field(
         default=300,
         ge=0,

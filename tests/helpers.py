@@ -37,9 +37,9 @@ async def produce(
         Where each record landed, as ``topic:partition:offset``.
     """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
-    await producer.start()
     landed = []
     try:
+        await producer.start()  # Inside: a caller cancelled while connecting still closes it.
         for topic, key, value in records:
             meta = await producer.send_and_wait(
                 topic, encode(value), key=key.encode() if key else None, headers=headers or []

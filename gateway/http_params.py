@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -84,12 +84,16 @@ async def read_post_params(request: Request, max_body_bytes: int) -> Params:
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
         raise RequestError(413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body_bytes:
-            raise RequestError(
-                413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE"
-            )
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                raise RequestError(
+                    413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE"
+                )
+    except ClientDisconnect:
+        # Nobody reads the answer; what matters is that it is not logged as a crash.
+        raise RequestError(400, "The client left before sending its body.", "BAD_REQUEST") from None
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -116,6 +116,26 @@ async def test_oversized_bodies_are_refused(gateway: GatewayFactory) -> None:
     assert response.status_code == 413
 
 
+async def test_a_client_that_leaves_mid_body_is_not_logged_as_a_crash(
+    gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with gateway() as http:
+        url = http.base_url
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        head = (
+            "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            "content-length: 1000\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"query": "{ __typen')
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        # The gateway still serves; nothing it logged is an error.
+        response = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "text", "code"),
     [

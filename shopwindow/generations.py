@@ -151,7 +151,7 @@ def pointer_of(doc: dict[str, Any] | None) -> Pointer:
             drained={str(k): int(v) for k, v in (doc.get("drained") or {}).items()},
             groups={int(k): str(v) for k, v in (doc.get("groups") or {}).items()},
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"not a serving pointer: {error!r}") from error
 
 

@@ -26,12 +26,12 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from rich.console import Console
 from rich.progress import (
@@ -61,6 +61,7 @@ from shopwindow.settings import MaterializerSettings
 log = logging.getLogger(__name__)
 
 CAUGHT_UP_S = 1.0
+RATE_WINDOW_S = 3.0
 _CHUNK = 1000
 
 
@@ -77,12 +78,20 @@ class SwitchReport:
         raised: Documents whose version was raised above the served generation's.
         announced: Changelog records sent.
         members: Live members that paused.
+        phases: Seconds spent in each step: pause, drain, raise, flip, announce.
     """
 
     seconds: float = 0.0
     raised: int = 0
     announced: int = 0
     members: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: float) -> float:
+        """Record ``phase`` as ending now, begun at ``since`` (``time.monotonic``)."""
+        now = time.monotonic()
+        self.phases[phase] = now - since
+        return now
 
 
 @dataclass
@@ -263,27 +272,34 @@ class Rebuild:
             disable=self._console is None,
         )
         bars: dict[str, TaskID] = {}
-        previous: tuple[float, int] | None = None
+        # The rate over the last few seconds: one half-second sample is too noisy to
+        # call the build caught up on.
+        samples: deque[tuple[float, dict[str, int]]] = deque()
         with progress:
             while True:
                 if task.done():
                     task.result()  # The build failed: say why.
                 state = await measure(consumer, self.registry.topic_names(self.settings.topics))
                 now = time.monotonic()
-                done = sum(state.done.values())
-                if previous is not None and now > previous[0]:
-                    state.rate_per_s = max(done - previous[1], 0) / (now - previous[0])
-                previous = (now, done)
-                for topic in state.total:
+                samples.append((now, dict(state.done)))
+                while now - samples[0][0] > RATE_WINDOW_S:
+                    samples.popleft()
+                rates = dict.fromkeys(state.done, 0.0)
+                first_s, first = samples[0]
+                if now > first_s:
+                    for topic, done in state.done.items():
+                        rates[topic] = max(done - first.get(topic, done), 0) / (now - first_s)
+                    state.rate_per_s = sum(rates.values())
+                for topic, total in state.total.items():
                     if topic not in bars:
-                        bars[topic] = progress.add_task(topic, total=state.total[topic], rate="-")
+                        bars[topic] = progress.add_task(topic, total=total, rate="-")
                     progress.update(
                         bars[topic],
                         completed=state.done[topic],
-                        total=state.total[topic],
-                        rate=f"{state.rate_per_s:,.0f}",
+                        total=total,
+                        rate=f"{rates[topic]:,.0f}",
                     )
-                if state.total and state.caught_up and previous is not None:
+                if state.total and state.caught_up:
                     break
                 await asyncio.sleep(0.5)
         if self._console is not None:
@@ -359,7 +375,9 @@ class Switcher:
             raise RebuildError("the serving pointer changed meanwhile; run the command again")
         try:
             report.members = await self._until_paused(token, member_timeout_s, lease_s / 2)
+            lap = report.lap("pause", started)
             drained = await self._drain(consumer, build, started + lease_s * 0.75)
+            lap = report.lap("drain", lap)
         except BaseException:
             await self._pointers.end_switch(token)
             raise
@@ -367,15 +385,18 @@ class Switcher:
         with contextlib.suppress(asyncio.CancelledError):
             await build
         report.raised = await self._raise_versions(served, target.generation)
+        lap = report.lap("raise", lap)
         served_group = build_group(self._settings.materializer_group_id, served, _attempt())
         keys = {partition_key(tp.topic, tp.partition): offset for tp, offset in drained.items()}
         if not await self._pointers.flip(token, served, keys, served_group):
             await self._pointers.end_switch(token)
             raise RebuildError("a live member cancelled the switch (its lease ran out)")
         log.info("switched", extra={"generation": target.generation, "before": served})
+        lap = report.lap("flip", lap)
         try:
             await self._commit(served_group, drained)
             report.announced = await self._announce(served, target.generation)
+            report.lap("announce", lap)
         finally:
             await self._pointers.end_switch(token)
         report.seconds = time.monotonic() - started
@@ -430,29 +451,29 @@ class Switcher:
             await asyncio.sleep(0.05)
 
     async def _raise_versions(self, served: int, target: int) -> int:
+        # Compared here rather than with one conditional update per document: updates
+        # cost far more than reads, and only the products changed since the build last
+        # wrote them need one.
         old = self._database[products_collection(served)]
         new = self._database[products_collection(target)]
+        built = {
+            doc["_id"]: int(doc.get("version", 0)) async for doc in new.find({}, {"version": 1})
+        }
+        writes = []
+        async for doc in old.find({}, {"version": 1}):
+            version = int(doc.get("version", 0))
+            if doc["_id"] in built and built[doc["_id"]] <= version:
+                writes.append(
+                    UpdateOne(
+                        {"_id": doc["_id"], "version": {"$lte": version}},
+                        {"$set": {"version": version + 1}},
+                    )
+                )
         raised = 0
-        batch: dict[str, int] = {}
-        async for doc in old.find({}, {"version": 1}).sort("_id", 1):
-            batch[doc["_id"]] = int(doc.get("version", 0))
-            if len(batch) >= _CHUNK:
-                raised += await self._raise_chunk(new, batch)
-                batch = {}
-        if batch:
-            raised += await self._raise_chunk(new, batch)
+        for start in range(0, len(writes), _CHUNK):
+            result = await new.bulk_write(writes[start : start + _CHUNK], ordered=False)
+            raised += result.modified_count
         return raised
-
-    @staticmethod
-    async def _raise_chunk(new: AsyncCollection[MongoDocument], versions: Mapping[str, int]) -> int:
-        writes = [
-            UpdateOne(
-                {"_id": pid, "version": {"$lte": version}}, {"$set": {"version": version + 1}}
-            )
-            for pid, version in versions.items()
-        ]
-        result = await new.bulk_write(writes, ordered=False)
-        return int(result.modified_count)
 
     async def _commit(self, group: str, drained: Mapping[TopicPartition, int]) -> None:
         # The generation served until now stopped exactly here: a rollback catches it up

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from shopwindow.serving import ServingPointers
 from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
-from tests.helpers import eventually, produce, running_materializer
+from tests.helpers import eventually, produce, run_command, running_materializer
 from tests.materializer.conftest import catalog, delta, stock_take
 
 IDS = [f"r{n:02d}" for n in range(20)]
@@ -93,6 +94,19 @@ async def steady_changes(stack: DevStack, topics: TopicNames) -> AsyncIterator[N
         await task
 
 
+async def all_served(base_url: str) -> None:
+    """Wait until every product is served (stock may be folded before the catalog)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+
+        async def served() -> list[Any]:
+            query = "query($ids: [ID!]!) { products(ids: $ids) { id } }"
+            response = await http.post("/graphql", json={"query": query, "variables": {"ids": IDS}})
+            products: list[Any] = response.json()["data"]["products"]
+            return products
+
+        await eventually(served, lambda products: None not in products)
+
+
 async def stock_of(base_url: str, product_id: str) -> Any:
     async with httpx.AsyncClient(base_url=base_url) as http:
         response = await http.post(
@@ -117,7 +131,7 @@ async def test_a_rebuild_switches_under_load_and_rolls_back_without_a_failure_or
     # the raised versions.
     fast = fast.model_copy(update={"document_cache_size": 0})
     async with running_materializer(fast):
-        await eventually(lambda: stock_of(gateway, IDS[-1]), lambda p: p is not None)
+        await all_served(gateway)
         await database[products_collection(0)].update_many({}, {"$inc": {"version": 1000}})
         async with (
             steady_changes(stack, topics),
@@ -177,7 +191,7 @@ async def test_an_interrupted_build_resumes_or_is_abandoned_and_nothing_served_c
     await seed(stack, topics)
     database = mongo[database_name]
     async with running_materializer(fast):
-        await eventually(lambda: stock_of(gateway, IDS[-1]), lambda p: p is not None)
+        await all_served(gateway)
         async with Rebuild(fast, CORE, member_timeout_s=2) as rebuild:
             # Interrupted while building: the build's group remembers how far it got.
             interrupted = asyncio.create_task(rebuild.run())
@@ -215,7 +229,7 @@ async def test_a_switch_whose_process_died_is_cancelled_by_the_live_member_after
     settings = materializer_settings(pointer_poll_interval_ms=50, switch_lease_s=1)
     pointers = ServingPointers(mongo[database_name])
     async with running_materializer(settings):
-        await eventually(lambda: stock_of(gateway, IDS[-1]), lambda p: p is not None)
+        await all_served(gateway)
         # A rebuild asked the members to pause, then died before flipping.
         assert await pointers.begin_building(1, 0, "group-of-a-dead-rebuild")
         assert await pointers.begin_switch("dead", 1, 0)
@@ -234,3 +248,42 @@ async def test_a_switch_whose_process_died_is_cancelled_by_the_live_member_after
         assert await rebuild.abandon() == 1
         pointer = await rebuild.pointers.read()
         assert pointer.switch is None and pointer.building is None
+
+
+def environment_of(settings: MaterializerSettings) -> dict[str, str]:
+    """The ``SHOPWINDOW_*`` variables that make a process read ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPWINDOW_")}
+    env |= {
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "SHOPWINDOW_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
+        "SHOPWINDOW_MONGODB_DATABASE": settings.mongodb_database,
+        "SHOPWINDOW_MATERIALIZER_GROUP_ID": settings.materializer_group_id,
+        "SHOPWINDOW_LOG_LEVEL": "WARNING",
+    }
+    for name, value in settings.topics.model_dump().items():
+        env[f"SHOPWINDOW_TOPICS__{name.upper()}"] = str(value)
+    return env
+
+
+async def test_the_command_shows_progress_switches_and_refuses_what_the_pointer_forbids(
+    stack: DevStack,
+    topics: TopicNames,
+    fast: MaterializerSettings,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+) -> None:
+    await seed(stack, topics)
+    env = environment_of(fast)
+    async with running_materializer(fast):
+        code, out, err = await run_command(env, "rebuild")
+        assert code == 0, err
+        assert "serving generation 1 (kept for --rollback: 0)" in out
+        assert "1 live members paused" in out
+        assert "caught up" in err and kinds.INVENTORY.name_in(topics) in err
+        code, _, err = await run_command(env, "rebuild")
+        assert code == 2 and "run `shopwindow rebuild --finish`" in err
+        assert (await run_command(env, "rebuild", "--abandon"))[0] == 2
+        code, out, _ = await run_command(env, "rebuild", "--finish")
+        assert code == 0 and "dropped generation 0" in out
+    names = await mongo[database_name].list_collection_names()
+    assert products_collection(1) in names and products_collection(0) not in names

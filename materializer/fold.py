@@ -48,12 +48,15 @@ class FoldSettings:
         trending_half_life_s: How fast views and orders stop counting toward the
             trending score, by event time.
         sources: The installed sources; each gets its section in new documents.
+        park_keys: Once an event of a product is refused, leave out (park) the
+            product's later events from the same partition too.
     """
 
     low_stock_threshold: int = 5
     recent_ids_kept: int = 256
     trending_half_life_s: int = 6 * 3600
     sources: tuple[Source[Any], ...] = field(default=CORE_SOURCES)
+    park_keys: bool = False
 
 
 def new_document(product_id: str, settings: FoldSettings) -> Document:

@@ -4,7 +4,8 @@ The batch writer folds a product's events in one go. When that raises, or when t
 result cannot be stored, the culprits are found here: each event is folded on its own
 onto the last good state and kept only if the fold succeeds and the result is
 storable. The others become dead letters, and the product's remaining events still
-apply, so one bad event never freezes a product.
+apply, so one bad event never freezes a product; unless keys are parked
+(``FoldSettings.park_keys``), when its later events from the same partition wait.
 
 Pure: storability is a function handed in.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from shopwindow.materializer.errors import poison_reason
 from shopwindow.materializer.events import SourcedEvent
 from shopwindow.materializer.fold import Document, FoldResult, FoldSettings, KeyedStore, fold
+from shopwindow.materializer.parking import ParkKey, parked_reason
 
 Refusal = Callable[[Document], str | None]
 
@@ -60,20 +62,29 @@ def fold_isolating(
     applied: list[SourcedEvent] = []
     refused: list[tuple[SourcedEvent, str]] = []
     redelivered = 0
+    # With parking, a refused event leaves a hole its partition's later events wait behind.
+    holes: set[tuple[str, int]] = set()
     for sourced in events:
+        where = (sourced.position.topic, sourced.position.partition)
+        if where in holes:
+            refused.append((sourced, parked_reason(ParkKey(*where, product_id))))
+            continue
+        reason: str | None
         try:
             step = fold(current, product_id, (sourced,), settings, keyed)
         except Exception as error:
-            refused.append((sourced, poison_reason(error)))
-            continue
-        redelivered += step.redelivered
-        if step.document is None:
-            continue
-        reason = refusal(step.document)
-        if reason is not None:
-            refused.append((sourced, reason))
-            continue
-        current = step.document
-        applied.extend(step.applied)
+            reason = poison_reason(error)
+        else:
+            redelivered += step.redelivered
+            if step.document is None:
+                continue
+            reason = refusal(step.document)
+            if reason is None:
+                current = step.document
+                applied.extend(step.applied)
+                continue
+        refused.append((sourced, reason))
+        if settings.park_keys:
+            holes.add(where)
     document = current if applied else None
     return IsolatedFold(FoldResult(document, tuple(applied), redelivered), tuple(refused))

@@ -24,6 +24,17 @@ from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.events import Position
 from shopwindow.materializer.generation_follower import GenerationFollower
 from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.parking import (
+    ParkingPlan,
+    ParkKey,
+    key_of,
+    letters_opened,
+    merge_letters,
+    plan_parking,
+    position_text,
+    undecodable,
+)
+from shopwindow.materializer.parking_store import ParkingStore
 from shopwindow.materializer.publishing import (
     DeadLetter,
     OutgoingRecord,
@@ -76,6 +87,7 @@ class ConsumeLoop:
         follower: For a live member: keeps it on the served generation.
         publish: Whether to send the changelog, progress and dead letters; a rebuild
             builds a generation nobody reads yet and only counts its dead letters.
+        parking: With ``SHOPWINDOW_DLQ_PARK_KEYS``: the open letters of parked keys.
     """
 
     def __init__(
@@ -89,10 +101,12 @@ class ConsumeLoop:
         *,
         follower: GenerationFollower | None = None,
         publish: bool = True,
+        parking: ParkingStore | None = None,
     ) -> None:
         self._consumer = consumer
         self._follower = follower
         self._publish = publish
+        self._parking = parking
         self.unpublished_dead_letters: Counter[str] = Counter()
         self._producer = producer
         self._writer = writer
@@ -197,6 +211,7 @@ class ConsumeLoop:
             self._routes,
             timedelta(seconds=self._settings.max_future_skew_s),
         )
+        parking = await self._park(batch) if self._parking is not None else None
         with tracer().start_as_current_span("mongodb write") as span:
             span.set_attribute("db.system", "mongodb")
             written = await self._writer.write(batch.events_by_product)
@@ -210,6 +225,11 @@ class ConsumeLoop:
             return
         dead_letter_topic = self._settings.topics.dead_letter
         letters = batch.dead_letters + self._unwritten(batch, written)
+        if self._parking is not None and parking is not None:
+            # Before the commit: a letter opened here is never forgotten.
+            plan, failed = parking
+            opened = merge_letters(plan.opened, self._opened(batch, written, plan, failed))
+            await self._parking.update(opened, plan.closed)
         if not self._publish:
             await self._commit(batch)
             for letter in letters:
@@ -262,6 +282,47 @@ class ConsumeLoop:
             or written.was_visible.get(product_id, True)
             or product_id in written.reannounced
         ]
+
+    async def _park(self, batch: Batch) -> tuple[ParkingPlan, dict[ParkKey, set[int]]]:
+        # Takes the events that wait behind an open letter out of the batch, as dead
+        # letters of their own.
+        assert self._parking is not None
+        failed = undecodable(batch)
+        keys = {
+            key_of(batch, sourced, product_id)
+            for product_id, events in batch.events_by_product.items()
+            for sourced in events
+        }
+        plan = plan_parking(batch, await self._parking.load(keys | set(failed)), failed)
+        waiting = {(product_id, sourced.position) for product_id, sourced, _ in plan.parked}
+        reasons: dict[Position, str] = {}
+        for product_id, sourced, reason in plan.parked:
+            reasons.setdefault(sourced.position, reason)
+            kept = [
+                e
+                for e in batch.events_by_product.get(product_id, ())
+                if (product_id, e.position) not in waiting
+            ]
+            if kept:
+                batch.events_by_product[product_id] = kept
+            else:
+                batch.events_by_product.pop(product_id, None)
+        batch.dead_letters += [batch.dead_letter(p, reason) for p, reason in reasons.items()]
+        return plan, failed
+
+    @staticmethod
+    def _opened(
+        batch: Batch, written: WrittenBatch, plan: ParkingPlan, failed: dict[ParkKey, set[int]]
+    ) -> dict[ParkKey, set[str]]:
+        refused = list(written.refused)
+        for product_id in written.failed:
+            refused += [(e.position, product_id) for e in batch.events_by_product[product_id]]
+        opened = letters_opened(batch, refused, plan.ranks)
+        for key, offsets in failed.items():
+            opened.setdefault(key, set()).update(
+                position_text(key.partition, offset) for offset in offsets
+            )
+        return opened
 
     @staticmethod
     def _unwritten(batch: Batch, written: WrittenBatch) -> list[DeadLetter]:

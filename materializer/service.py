@@ -24,6 +24,7 @@ from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.fold import FoldSettings
 from shopwindow.materializer.generation_follower import GenerationFollower
 from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.parking_store import ParkingStore
 from shopwindow.materializer.publishing import new_producer
 from shopwindow.materializer.runner import Backoff, ConsumeLoop
 from shopwindow.materializer.sources import CORE, SourceRegistry
@@ -133,6 +134,7 @@ class Materializer:
                     settings.low_stock_threshold,
                     trending_half_life_s=settings.trending_half_life_s,
                     sources=self.registry.sources,
+                    park_keys=settings.dlq_park_keys and self.build is None,
                 ),
                 self.metrics,
                 DocumentCache(settings.document_cache_size),
@@ -158,6 +160,10 @@ class Materializer:
                 self.registry,
                 follower=follower,
                 publish=self.build is None,
+                # A build publishes no dead letters, so it has nothing to park behind.
+                parking=ParkingStore(database)
+                if settings.dlq_park_keys and self.build is None
+                else None,
             )
             self._starting = False
             log.info("materializer started", extra={"group": self.settings.materializer_group_id})

@@ -17,6 +17,7 @@ from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.logs import setup_logging
 from shopwindow.settings import (
     ConfigurationError,
+    DeadLetterToolSettings,
     DemoTrafficSettings,
     DevStackSettings,
     GatewaySettings,
@@ -168,7 +169,7 @@ def _dlq(args: argparse.Namespace) -> int:
     from shopwindow.dead_letters import Selection
     from shopwindow.extensions import installed_registry
 
-    settings = load(KafkaToolSettings)
+    settings = load(DeadLetterToolSettings)
     setup_logging(settings.log_level, settings.log_format)
     selection = None
     if args.dlq_command in ("replay", "discard"):
@@ -194,9 +195,26 @@ def _dlq(args: argparse.Namespace) -> int:
             return 0
         assert selection is not None
         replay = args.dlq_command == "replay"
-        lines = await dlq.resolve(
-            settings.kafka_bootstrap_servers, settings.topics, sources, letters, selection, replay
-        )
+        if settings.mongodb_uri is None:
+            lines = await dlq.resolve(
+                settings.kafka_bootstrap_servers,
+                settings.topics,
+                sources,
+                letters,
+                selection,
+                replay,
+            )
+        else:
+            async with dlq.parked_keys(settings.mongodb_uri, settings.mongodb_database) as unpark:
+                lines = await dlq.resolve(
+                    settings.kafka_bootstrap_servers,
+                    settings.topics,
+                    sources,
+                    letters,
+                    selection,
+                    replay,
+                    unpark,
+                )
         print("\n".join(lines))
         return 0
 

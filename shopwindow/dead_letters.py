@@ -37,6 +37,9 @@ class DeadLetter:
         partition: Its source partition, when known.
         offset: Its source offset, when known.
         value_dropped: The value was not kept, so it cannot be replayed.
+        rank: Where it stands among its product's letters (``partition, offset``): its
+            source position, or, for a replay that was parked again, the rank of the
+            letter it replayed (``dlq.rank``). Replays go out in this order.
     """
 
     id: str
@@ -48,6 +51,7 @@ class DeadLetter:
     partition: int | None
     offset: int | None
     value_dropped: bool
+    rank: tuple[int, int] | None = None
 
     @property
     def kind(self) -> str:
@@ -70,6 +74,11 @@ def dead_letter_of(
     """Read a record of the dead-letter topic; anything missing or malformed in its
     ``dlq.*`` headers reads as unknown."""
     ours = {name: raw for name, raw in headers if name.startswith(_DLQ_PREFIX)}
+    source_partition = _number(ours.get("dlq.partition"))
+    source_offset = _number(ours.get("dlq.offset"))
+    rank = _position(ours.get("dlq.rank"))
+    if rank is None and source_partition is not None and source_offset is not None:
+        rank = (source_partition, source_offset)
     return DeadLetter(
         id=f"{partition}:{offset}",
         key=key,
@@ -77,10 +86,17 @@ def dead_letter_of(
         headers=tuple((n, v) for n, v in headers if not n.startswith(_DLQ_PREFIX)),
         reason=_text(ours.get("dlq.reason")),
         topic=_text(ours.get("dlq.topic")),
-        partition=_number(ours.get("dlq.partition")),
-        offset=_number(ours.get("dlq.offset")),
+        partition=source_partition,
+        offset=source_offset,
         value_dropped=ours.get("dlq.value_dropped") == b"true",
+        rank=rank,
     )
+
+
+def _position(value: bytes | None) -> tuple[int, int] | None:
+    partition, _, offset = _text(value).partition(":")
+    first, second = _number(partition.encode()), _number(offset.encode())
+    return None if first is None or second is None else (first, second)
 
 
 def open_letters(letters: Iterable[DeadLetter], resolved: set[str]) -> list[DeadLetter]:

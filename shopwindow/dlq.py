@@ -10,12 +10,14 @@ not yet recorded (the ledger write failed) is replayed again by the next run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import SecretStr
 from rich.progress import Progress
 
 from shopwindow.dead_letters import (
@@ -28,7 +30,10 @@ from shopwindow.dead_letters import (
     replay_refusal,
     resolved_ids,
 )
+from shopwindow.materializer.parking import RANK_HEADER, REPLAYED_HEADER, position_text
+from shopwindow.materializer.parking_store import ParkingStore
 from shopwindow.materializer.publishing import new_producer
+from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 
 METADATA_TIMEOUT_S = 10.0
@@ -113,10 +118,19 @@ async def resolve(
     letters: Sequence[DeadLetter],
     selection: Selection,
     replay: bool,
+    on_discarded: Callable[[Sequence[DeadLetter]], Awaitable[None]] | None = None,
 ) -> list[str]:
     """Replay (``replay``) or discard the selected letters, recording each on the
-    ledger; returns a line per letter that could not be replayed."""
+    ledger; returns a line per letter that could not be replayed.
+
+    A replayed record carries ``dlq.replayed`` naming the letter's source position and
+    ``dlq.rank`` its place, so that a parked key (``SHOPWINDOW_DLQ_PARK_KEYS``) applies
+    it in its turn; replays go out in that order.
+    ``on_discarded`` hears of the discarded letters (to take them off parked keys)."""
     chosen = [letter for letter in letters if selection.matches(letter)]
+    if replay:
+        # In each product's order, whatever order the letters reached the topic in.
+        chosen.sort(key=lambda letter: (letter.topic, letter.rank or (-1, -1)))
     problems = []
     action = "replayed" if replay else "discarded"
     producer = new_producer(bootstrap_servers, "shopwindow-dlq")
@@ -131,12 +145,52 @@ async def resolve(
                 else:
                     if replay:
                         await producer.send_and_wait(
-                            letter.topic, letter.value, key=letter.key, headers=list(letter.headers)
+                            letter.topic,
+                            letter.value,
+                            key=letter.key,
+                            headers=replay_headers(letter),
                         )
                     key, value = ledger_record(letter, action, datetime.now(UTC).isoformat())
                     await producer.send_and_wait(topics.dead_letter_resolved, value, key=key)
                 progress.advance(task)
     finally:
         await producer.stop()
+    if not replay and on_discarded is not None:
+        await on_discarded(chosen)
     done = len(chosen) - len(problems)
     return [f"{done} of {len(chosen)} selected dead letter(s) {action}.", *problems]
+
+
+def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """The headers a replayed record is sent with: the original ones, and which letter
+    it replays (``partition:offset`` of the dead-lettered record)."""
+    headers = list(letter.headers)
+    if letter.partition is not None and letter.offset is not None:
+        mark = position_text(letter.partition, letter.offset).encode()
+        headers.append((REPLAYED_HEADER, mark))
+    if letter.rank is not None:
+        headers.append((RANK_HEADER, position_text(*letter.rank).encode()))
+    return headers
+
+
+@contextlib.asynccontextmanager
+async def parked_keys(
+    mongodb_uri: SecretStr, database: str
+) -> AsyncIterator[Callable[[Sequence[DeadLetter]], Awaitable[None]]]:
+    """What takes discarded letters off the keys they park, for ``resolve``."""
+    client = mongo_client(mongodb_uri.get_secret_value(), "shopwindow-dlq")
+    store = ParkingStore(client[database])
+
+    async def unpark(letters: Sequence[DeadLetter]) -> None:
+        by_topic: dict[str, set[str]] = {}
+        for letter in letters:
+            if letter.partition is not None and letter.offset is not None:
+                where = position_text(letter.partition, letter.offset)
+                by_topic.setdefault(letter.topic, set()).add(where)
+        for topic, positions in by_topic.items():
+            await store.discard(topic, positions)
+
+    try:
+        yield unpark
+    finally:
+        await client.close()

@@ -245,6 +245,12 @@ class MaterializerSettings(ConnectionSettings):
     document_cache_size: int = Field(default=50_000, ge=0)
     retry_backoff_initial_ms: int = Field(default=200, ge=1)
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    dlq_park_keys: bool = Field(
+        default=False,
+        description="Once a product has a dead letter from a partition, dead-letter its "
+        "later events from that partition too (in order) until the letter is replayed or "
+        "discarded.",
+    )
     switch_lease_s: float = Field(
         default=30,
         gt=0,
@@ -276,6 +282,17 @@ class KafkaToolSettings(SourceSettings):
     """Settings of the Kafka tools: ``shopwindow produce`` and ``shopwindow dlq``."""
 
     kafka_bootstrap_servers: str = Field(min_length=1)
+
+
+class DeadLetterToolSettings(KafkaToolSettings):
+    """Settings of ``shopwindow dlq``: with MongoDB, a discard also unparks its key."""
+
+    mongodb_uri: SecretStr | None = Field(
+        default=None,
+        description="Where parked keys are kept (SHOPWINDOW_DLQ_PARK_KEYS); needed to "
+        "discard their letters.",
+    )
+    mongodb_database: str = Field(default="shopwindow", min_length=1)
 
 
 class DevStackSettings(_DemoTraffic):

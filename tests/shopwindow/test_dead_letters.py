@@ -184,4 +184,30 @@ async def test_list_show_replay_and_discard_against_the_broker(
         await consumer.stop()
     assert sorted(json.loads(r.value)["n"] for r in replayed) == [0, 1, 2]
     assert all(r.key == b"abc" and dict(r.headers).get("id") for r in replayed)
-    assert not any(name.startswith("dlq.") for r in replayed for name, _ in r.headers)
+    # Of the letter's own headers, only which letter a replay stands for, and its place
+    # (a parked product applies it in turn).
+    for record in replayed:
+        ours = {n: v for n, v in record.headers if n.startswith("dlq.")}
+        n = json.loads(record.value)["n"]
+        assert ours == {"dlq.replayed": b"0:%d" % (100 + n), "dlq.rank": b"0:%d" % (100 + n)}
+
+
+@pytest.mark.parametrize(
+    ("rank", "read"),
+    [
+        (None, (3, 17)),  # Its own source position.
+        (b"0:5", (0, 5)),  # Parked again after a replay: the replayed letter's place.
+        (b"0:-5", (3, 17)),
+        (b"x:y", (3, 17)),
+        (b"1:99999999999999999999999", (3, 17)),
+        (b"\xff:1", (3, 17)),
+        (b"", (3, 17)),
+    ],
+)
+def test_a_letters_rank_is_its_dlq_rank_header_when_well_formed(
+    rank: bytes | None, read: tuple[int, int]
+) -> None:
+    headers = [("dlq.partition", b"3"), ("dlq.offset", b"17")]
+    if rank is not None:
+        headers.append(("dlq.rank", rank))
+    assert dead_letter_of(0, 1, b"k", b"{}", headers).rank == read

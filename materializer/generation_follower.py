@@ -110,20 +110,31 @@ class GenerationFollower:
         await self._call(self._pointers.pause(self._member, switch.token))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lease_s
-        while pointer.waiting and _same(pointer.switch, switch.token):
-            if (
-                pointer.switch is not None
-                and pointer.switch.state == "pausing"
-                and (loop.time() > deadline)
-            ):
-                # The process switching went away, or is stuck: serving goes on as it
-                # was. Exactly one of this cancel and its flip can win.
-                if await self._call(self._pointers.cancel(switch.token)):
-                    log.warning("a switch did not flip within its lease; cancelled it")
+        beat = switch.beat
+        while (
+            pointer.waiting and pointer.switch is not None and _same(pointer.switch, switch.token)
+        ):
+            if pointer.switch.beat != beat:
+                beat, deadline = pointer.switch.beat, loop.time() + self._lease_s
+            if loop.time() > deadline:
+                await self._give_up(pointer.switch)
             await asyncio.sleep(self._poll_interval_s)
             pointer = self._pointer = await self._fresh()
         log.info("switch over", extra={"generation": pointer.generation})
         return pointer
+
+    async def _give_up(self, switch: Switch) -> None:
+        # The switching process went away, or is stuck. Before the flip, serving goes
+        # on as it was: exactly one of this cancel and the flip wins. After it, only
+        # the announcement of the new documents was left; the members go on without it.
+        if switch.state == "pausing":
+            if await self._call(self._pointers.cancel(switch.token)):
+                log.warning("a switch did not flip within its lease; cancelled it")
+        elif await self._call(self._pointers.end_switch(switch.token)):
+            log.warning(
+                "a switch flipped but did not finish announcing within its lease; "
+                "products it did not announce are announced at their next change"
+            )
 
     async def _move(self, consumer: AIOKafkaConsumer, pointer: Pointer) -> None:
         self._writer.use_generation(pointer.generation)

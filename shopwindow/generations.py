@@ -15,7 +15,8 @@ in (see ``shopwindow.rebuild``):
   wait. A member that waits longer than the switch's lease cancels it instead.
 - ``republishing``: the pointer already names the new generation; its documents are
   being announced on the changelog. The members still wait, so that no announcement of
-  theirs lands before an older one of the rebuild's.
+  theirs lands before an older one of the rebuild's. A member that waits longer than
+  the lease without a ``beat`` ends the switch and goes on.
 
 Pure: no I/O here.
 """
@@ -67,12 +68,15 @@ class Switch:
         target: The generation being switched to.
         state: See the module docs.
         paused: The live members that finished their batch and wait, by member id.
+        beat: Bumped by the switching process while it works: the members' lease
+            starts again at every change.
     """
 
     token: str
     target: int
     state: SwitchState
     paused: frozenset[str] = frozenset()
+    beat: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ def pointer_of(doc: dict[str, Any] | None) -> Pointer:
                 target=int(switch["target"]),
                 state=_state(switch["state"]),
                 paused=frozenset(from_field_key(str(m)) for m in (switch.get("paused") or {})),
+                beat=int(switch.get("beat", 0)),
             ),
             members={
                 from_field_key(str(k)): float(v) for k, v in (doc.get("members") or {}).items()

@@ -395,7 +395,7 @@ class Switcher:
         lap = report.lap("flip", lap)
         try:
             await self._commit(served_group, drained)
-            report.announced = await self._announce(served, target.generation)
+            report.announced = await self._announce(served, target.generation, token)
             report.lap("announce", lap)
         finally:
             await self._pointers.end_switch(token)
@@ -490,7 +490,7 @@ class Switcher:
         finally:
             await tracker.stop()
 
-    async def _announce(self, served: int, target: int) -> int:
+    async def _announce(self, served: int, target: int, token: str) -> int:
         # Every document of the new generation, at a version above the old one's; the
         # products the new fold dropped, as tombstones. The members still hold still,
         # so no record of theirs can land before an older one of these.
@@ -510,6 +510,7 @@ class Switcher:
                 if len(records) >= _CHUNK:
                     announced += len(records) - len(await send_all(producer, records))
                     records = []
+                    await self._pointers.renew(token)  # Still at it: the lease starts again.
             async for doc in old.find({}, {"version": 1}):
                 if doc["_id"] not in kept:
                     gone = {"visible": False, "version": int(doc.get("version", 0)) + 1}

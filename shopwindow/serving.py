@@ -117,6 +117,13 @@ class ServingPointers:
             },
         )
 
+    async def renew(self, token: str) -> None:
+        """Say that the switch ``token`` is still being worked on (its members' lease
+        starts again)."""
+        await self._collection.update_one(
+            {"_id": POINTER_ID, "switch.token": token}, {"$inc": {"switch.beat": 1}}
+        )
+
     async def end_switch(self, token: str) -> bool:
         """Let the members go on, on whatever generation is served now."""
         return await self._step({"switch.token": token}, {"$set": {"switch": None}})

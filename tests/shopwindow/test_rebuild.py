@@ -250,6 +250,43 @@ async def test_a_switch_whose_process_died_is_cancelled_by_the_live_member_after
         assert pointer.switch is None and pointer.building is None
 
 
+async def test_a_switch_whose_process_died_after_the_flip_is_ended_by_the_live_member(
+    stack: DevStack,
+    topics: TopicNames,
+    materializer_settings: Callable[..., MaterializerSettings],
+    gateway: str,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+) -> None:
+    await seed(stack, topics)
+    settings = materializer_settings(pointer_poll_interval_ms=50, switch_lease_s=1)
+    database = mongo[database_name]
+    pointers = ServingPointers(database)
+    async with running_materializer(settings):
+        await all_served(gateway)
+        # A rebuild flipped, then died while announcing.
+        assert await pointers.begin_building(1, 0, "group-of-a-dead-rebuild")
+        assert await pointers.begin_switch("dead", 1, 0)
+        await eventually(pointers.read, lambda p: p.switch is not None and bool(p.switch.paused))
+        assert await pointers.flip("dead", 0, {}, "group-for-generation-0")
+        # Renewed, the lease holds past its length; then the member ends the switch.
+        for _ in range(3):
+            await pointers.renew("dead")
+            await asyncio.sleep(0.5)
+            assert (await pointers.read()).switch is not None
+        await eventually(pointers.read, lambda p: p.switch is None)
+        # The member goes on, in the generation served now.
+        await produce(
+            stack.kafka_bootstrap_servers,
+            [(kinds.INVENTORY.name_in(topics), "r03", stock_take(55, "r03", 5))],
+        )
+        stored = await eventually(
+            lambda: database[products_collection(1)].find_one({"_id": "r03"}),
+            lambda doc: doc is not None,
+        )
+        assert stored is not None and stored["stock"]["available"] == 55
+
+
 def environment_of(settings: MaterializerSettings) -> dict[str, str]:
     """The ``SHOPWINDOW_*`` variables that make a process read ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPWINDOW_")}

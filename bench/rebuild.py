@@ -18,15 +18,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.collection import AsyncCollection
 from rich.console import Console
 
 from bench.common import report, servers
-from bench.materializer import produce
+from bench.materializer import produce, produce_at_rate
 from bench.rebuild_load import ClientLoad
 from shopwindow.demo_events import DemoEvents
-from shopwindow.demo_traffic import produce_steadily
 from shopwindow.gateway.app import create_app
 from shopwindow.generations import products_collection
 from shopwindow.http_server import HttpServer
@@ -69,7 +67,7 @@ async def run(args: argparse.Namespace) -> None:
             await until_stored(served, args.products)
             base_url = f"http://127.0.0.1:{gateway.port}"
             traffic = asyncio.create_task(
-                steady_traffic(bootstrap, events, args.rate, args.seconds_after + 600)
+                produce_at_rate(bootstrap, events, args.rate, args.seconds_after + 600)
             )
             async with ClientLoad(
                 base_url, products[:20], readers=args.readers, subscribers=args.subscribers
@@ -129,19 +127,6 @@ async def until_stored(collection: AsyncCollection[MongoDocument], count: int) -
     # Visible: a product whose stock arrived before its catalog is stored but not served.
     while await collection.count_documents({"visible": True}) < count:  # noqa: ASYNC110
         await asyncio.sleep(0.2)
-
-
-async def steady_traffic(
-    bootstrap: str, events: DemoEvents, rate_per_s: float, seconds: float
-) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, acks="all"
-    )
-    await producer.start()
-    try:
-        await produce_steadily(producer, events, rate_per_s, seconds=seconds)
-    finally:
-        await producer.stop()
 
 
 def main() -> None:

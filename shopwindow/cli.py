@@ -195,7 +195,7 @@ def _dlq(args: argparse.Namespace) -> int:
             return 0
         assert selection is not None
         replay = args.dlq_command == "replay"
-        if settings.mongodb_uri is None:
+        async with dlq.parked_keys(settings.mongodb_uri, settings.mongodb_database) as unpark:
             lines = await dlq.resolve(
                 settings.kafka_bootstrap_servers,
                 settings.topics,
@@ -203,18 +203,8 @@ def _dlq(args: argparse.Namespace) -> int:
                 letters,
                 selection,
                 replay,
+                unpark,
             )
-        else:
-            async with dlq.parked_keys(settings.mongodb_uri, settings.mongodb_database) as unpark:
-                lines = await dlq.resolve(
-                    settings.kafka_bootstrap_servers,
-                    settings.topics,
-                    sources,
-                    letters,
-                    selection,
-                    replay,
-                    unpark,
-                )
         print("\n".join(lines))
         return 0
 

@@ -175,9 +175,13 @@ def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
 
 @contextlib.asynccontextmanager
 async def parked_keys(
-    mongodb_uri: SecretStr, database: str
-) -> AsyncIterator[Callable[[Sequence[DeadLetter]], Awaitable[None]]]:
-    """What takes discarded letters off the keys they park, for ``resolve``."""
+    mongodb_uri: SecretStr | None, database: str
+) -> AsyncIterator[Callable[[Sequence[DeadLetter]], Awaitable[None]] | None]:
+    """What takes discarded letters off the keys they park, for ``resolve``; ``None``
+    without MongoDB."""
+    if mongodb_uri is None:
+        yield None
+        return
     client = mongo_client(mongodb_uri.get_secret_value(), "shopwindow-dlq")
     store = ParkingStore(client[database])
 

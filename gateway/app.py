@@ -15,6 +15,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
 from shopwindow.gateway.auth import TokenVerifier, Viewer
+from shopwindow.gateway.budget import ClientBudgets
 from shopwindow.gateway.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
 from shopwindow.gateway.document_cache import DocumentCache
@@ -149,6 +150,11 @@ def create_app(
         ),
         metrics,
         trusted,
+        budgets=ClientBudgets(
+            settings.budget_capacity, settings.budget_restore_per_s, settings.budget_max_clients
+        )
+        if settings.budget_capacity
+        else None,
     )
     metrics.persisted_query_bytes.set_function(lambda: policy.persisted.stored_bytes)
     endpoint = GraphQLEndpoint(

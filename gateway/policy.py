@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -29,6 +30,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from shopwindow.gateway.budget import ClientBudgets, ThrottleStatus
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
@@ -38,6 +40,8 @@ from shopwindow.gateway.plan import ExecutionPlan
 from shopwindow.gateway.prepared import PreparedDocuments
 
 log = logging.getLogger(__name__)
+
+RATE_LIMITED = "RATE_LIMITED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,19 @@ class OperationRefused(Exception):
         self.code = code
 
 
+class Throttled(OperationRefused):
+    """An operation over its client's cost budget for now (``RATE_LIMITED``).
+
+    Args:
+        errors: What is wrong, for the client.
+        retry_after_s: Whole seconds until its cost fits.
+    """
+
+    def __init__(self, errors: list[GraphQLError], retry_after_s: int) -> None:
+        super().__init__(errors, RATE_LIMITED)
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """An operation that passed every check, ready to run."""
@@ -78,6 +95,7 @@ class Operation:
     cost: int
     persisted_id: str | None = None
     plan: ExecutionPlan | None = None
+    throttle: ThrottleStatus | None = None
 
 
 OperationContextFactory = Callable[..., GatewayContext]
@@ -94,6 +112,8 @@ class OperationPolicy:
             mode); ``None`` runs any valid operation, with automatic persisted queries.
         plans: Run queries through execution plans (``gateway.plan``); graphql-core
             runs everything when off.
+        budgets: Per-client cost budgets; ``None`` admits every checked operation.
+        clock: Seconds, for the budgets.
     """
 
     def __init__(
@@ -103,8 +123,12 @@ class OperationPolicy:
         metrics: GatewayMetrics,
         trusted_documents: Mapping[str, str] | None = None,
         plans: bool = True,
+        budgets: ClientBudgets | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._schema = schema
+        self._budgets = budgets
+        self._clock = clock
         self.limits = limits
         self._metrics = metrics
         rules = [
@@ -183,6 +207,48 @@ class OperationPolicy:
             self._documents.plan(prepared, definition, operation_name),
         )
 
+    def admit(self, operation: Operation, client: str) -> Operation:
+        """Spend ``operation``'s estimated cost from ``client``'s budget, on every
+        transport alike.
+
+        Args:
+            operation: A checked operation.
+            client: ``client_of`` the viewer and their address.
+
+        Returns:
+            The operation, with the client's budget after it (``throttle``).
+
+        Raises:
+            Throttled: When the cost does not fit in what the budget has left now.
+            OperationRefused: When it exceeds even a full budget (``QUERY_TOO_COSTLY``).
+        """
+        if self._budgets is None:
+            return operation
+        admission = self._budgets.admit(client, operation.cost, self._clock())
+        status = admission.status
+        if admission.admitted:
+            return replace(operation, throttle=status)
+        cost = {"requestedQueryCost": operation.cost, "throttleStatus": status.as_extension()}
+        if admission.never:
+            error = GraphQLError(
+                f"The query's estimated cost is {operation.cost}; a client's whole budget "
+                f"is {status.maximum_available}.",
+                extensions={"cost": cost},
+            )
+            raise self.refuse([error], "QUERY_TOO_COSTLY")
+        self._metrics.errors.labels(RATE_LIMITED).inc()
+        error = GraphQLError(
+            f"Over this client's cost budget: the query costs {operation.cost}, "
+            f"{status.currently_available} is available and {status.restore_rate} is "
+            f"restored per second. Retry after {admission.retry_after_s} s.",
+            extensions={
+                "code": RATE_LIMITED,
+                "retryAfter": admission.retry_after_s,
+                "cost": cost,
+            },
+        )
+        raise Throttled([error], admission.retry_after_s)
+
     def refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:
         """A refusal with ``code`` on every error, counted."""
         self._metrics.errors.labels(code).inc()
@@ -190,12 +256,13 @@ class OperationPolicy:
 
     def cost_extension(self, operation: Operation) -> dict[str, Any]:
         """What every result reports of the operation's cost."""
-        return {
-            "cost": {
-                "requestedQueryCost": operation.cost,
-                "maximumQueryCost": self.limits.max_cost,
-            }
+        cost: dict[str, Any] = {
+            "requestedQueryCost": operation.cost,
+            "maximumQueryCost": self.limits.max_cost,
         }
+        if operation.throttle is not None:
+            cost["throttleStatus"] = operation.throttle.as_extension()
+        return {"cost": cost}
 
     def result_extensions(self, operation: Operation, context: GatewayContext) -> dict[str, Any]:
         """What every executed result reports: its cost, and how fresh its products are

@@ -74,6 +74,11 @@ class WebSocketOperations:
             )
             yield PreExecutionError(data=None, errors=[error])
             return
+        try:
+            operation = self._policy.admit(operation, connection.budget_key)
+        except OperationRefused as refused:
+            yield PreExecutionError(data=None, errors=refused.errors)
+            return
         context = self._context_factory(connection.viewer, uuid.uuid4().hex, connection)
         extensions = self._policy.cost_extension(operation)
         if kind is OperationType.SUBSCRIPTION:

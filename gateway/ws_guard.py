@@ -163,7 +163,8 @@ class _GuardedConnection:
         self._initialised = False
         self._acknowledged = False
         self._operations: set[str] = set()
-        self._state = WebSocketConnection()
+        client = scope.get("client")
+        self._state = WebSocketConnection(client=str(client[0]) if client else None)
         scope[CONNECTION_SCOPE_KEY] = self._state
         self._live: LiveConnection | None = None
         loop = asyncio.get_running_loop()

@@ -108,6 +108,19 @@ class GatewaySettings(ConnectionSettings):
         description="Estimated result size an operation may have: each field 1, lists "
         "counted by their ids or first.",
     )
+    budget_capacity: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000_000,
+        description="Per-client cost budget: the points a full bucket holds (each "
+        "operation spends its estimated cost); 0 turns budgets off.",
+    )
+    budget_restore_per_s: int = Field(
+        default=100, ge=1, le=1_000_000_000, description="Points a bucket regains per second."
+    )
+    budget_max_clients: int = Field(
+        default=100_000, ge=1, le=100_000_000, description="Buckets kept per replica at most."
+    )
     search_enabled: bool = Field(
         default=True, description="Keep a search index of the changelog in this replica."
     )

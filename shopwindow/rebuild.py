@@ -43,6 +43,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from shopwindow.document import META
 from shopwindow.generations import (
     BuildTarget,
     Pointer,
@@ -504,7 +505,8 @@ class Switcher:
         try:
             records = []
             kept: set[str] = set()
-            async for doc in new.find({}):
+            # The bookkeeping (_meta) is most of a document and never announced.
+            async for doc in new.find({}, {META: 0}):
                 kept.add(doc["_id"])
                 records.append(changelog_record(topic, doc["_id"], doc, sections))
                 if len(records) >= _CHUNK:

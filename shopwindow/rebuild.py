@@ -40,7 +40,6 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
-    TimeRemainingColumn,
 )
 
 from shopwindow.document import META
@@ -268,7 +267,7 @@ class Rebuild:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>9} rec/s"),
-            TimeRemainingColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
             console=self._console,
             disable=self._console is None,
         )
@@ -293,12 +292,13 @@ class Rebuild:
                     state.rate_per_s = sum(rates.values())
                 for topic, total in state.total.items():
                     if topic not in bars:
-                        bars[topic] = progress.add_task(topic, total=total, rate="-")
+                        bars[topic] = progress.add_task(topic, total=total, rate="-", eta="-")
                     progress.update(
                         bars[topic],
                         completed=state.done[topic],
                         total=total,
                         rate=f"{rates[topic]:,.0f}",
+                        eta=eta_text(total - state.done[topic], rates[topic]),
                     )
                 if state.total and state.caught_up:
                     break
@@ -306,6 +306,17 @@ class Rebuild:
         if self._console is not None:
             self._console.print(f"caught up: {state.left} records left")
         log.info("caught up", extra={"left": state.left})
+
+
+def eta_text(left: int, rate_per_s: float) -> str:
+    """How long ``left`` records take at ``rate_per_s``, as ``h:mm:ss``; ``-`` while no
+    rate is measured."""
+    if left <= 0:
+        return "0:00:00"
+    if rate_per_s <= 0:
+        return "-"
+    seconds = min(round(left / rate_per_s), 99 * 3600 + 3599)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 async def measure(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> BuildProgress:

@@ -21,7 +21,7 @@ from shopwindow.generations import (
     pointer_of,
     products_collection,
 )
-from shopwindow.rebuild import BuildProgress
+from shopwindow.rebuild import BuildProgress, eta_text
 
 
 def test_generation_0_keeps_the_original_names_and_others_get_their_own() -> None:
@@ -126,3 +126,18 @@ def test_caught_up_means_under_a_second_left_at_the_measured_rate(
 ) -> None:
     progress = BuildProgress({"t": done}, {"t": total}, rate)
     assert progress.caught_up is caught_up
+
+
+@pytest.mark.parametrize(
+    ("left", "rate", "text"),
+    [
+        (0, 0.0, "0:00:00"),
+        (-3, 5.0, "0:00:00"),
+        (10, 0.0, "-"),
+        (90, 1.0, "0:01:30"),
+        (7_200, 1.0, "2:00:00"),
+        (10**12, 0.001, "99:59:59"),
+    ],
+)
+def test_the_eta_reads_as_hours_minutes_seconds(left: int, rate: float, text: str) -> None:
+    assert eta_text(left, rate) == text

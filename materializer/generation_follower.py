@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+HEARTBEAT_INTERVAL_S = 1.0
+# A member silent this long died without leaving: taken off when another member starts.
+FORGET_AFTER_S = 600.0
+
 
 class GenerationFollower:
     """Keeps one live member on the served generation.
@@ -70,6 +74,7 @@ class GenerationFollower:
         """
         self._pointer = await self._fresh()
         await self._beat()
+        await self._call(self._pointers.forget_members_before(self._clock() - FORGET_AFTER_S))
         self._writer.use_generation(self._pointer.generation)
         self._task = asyncio.create_task(self._keep_beating(), name="generation heartbeat")
 
@@ -150,11 +155,17 @@ class GenerationFollower:
         log.info("now writing generation", extra={"generation": pointer.generation})
 
     async def _keep_beating(self) -> None:
+        # The pointer is read every poll; the heartbeat, a write to the one document
+        # every member shares, goes out once a second.
+        loop = asyncio.get_running_loop()
+        beaten_at = loop.time()
         while True:
             await asyncio.sleep(self._poll_interval_s)
             try:
                 self._pointer = await self._pointers.read()
-                await self._beat()
+                if loop.time() - beaten_at >= HEARTBEAT_INTERVAL_S:
+                    await self._beat()
+                    beaten_at = loop.time()
             except (PyMongoError, ValueError) as error:
                 # The consume loop meets the same outage and reports it; the pointer
                 # read before stays in force.

@@ -453,8 +453,11 @@ class Switcher:
         while True:
             if build.done():
                 build.result()
+            # A partition the build has nothing to commit for stands at its beginning.
             behind = [
-                tp for tp in partitions if ((await consumer.committed(tp)) or 0) < stopped[tp]
+                tp
+                for tp in partitions
+                if ((await consumer.committed(tp)) or beginning[tp]) < stopped[tp]
             ]
             if not behind:
                 return stopped

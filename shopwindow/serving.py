@@ -53,6 +53,18 @@ class ServingPointers:
             upsert=True,
         )
 
+    async def forget_members_before(self, cutoff_s: float) -> None:
+        """Take off the members not heard from since ``cutoff_s``: processes that died
+        without leaving, which would otherwise pile up with every restart."""
+        pointer = await self.read()
+        stale = {
+            f"members.{field_key(member)}": ""
+            for member, seen in pointer.members.items()
+            if seen < cutoff_s
+        }
+        if stale:
+            await self._collection.update_one({"_id": POINTER_ID}, {"$unset": stale})
+
     async def leave(self, member: str) -> None:
         """Say that ``member`` stopped: a switch no longer waits for it."""
         await self._collection.update_one(

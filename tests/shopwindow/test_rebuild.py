@@ -137,7 +137,7 @@ async def test_a_rebuild_switches_under_load_and_rolls_back_without_a_failure_or
             steady_changes(stack, topics),
             ClientLoad(gateway, IDS, readers=3, subscribers=2) as load,
         ):
-            async with Rebuild(fast, CORE, member_timeout_s=2) as rebuild:
+            async with Rebuild(fast, CORE) as rebuild:
                 report = await rebuild.run()
                 pointer = await rebuild.pointers.read()
                 assert (pointer.generation, pointer.previous, pointer.building) == (1, 0, None)
@@ -192,7 +192,7 @@ async def test_an_interrupted_build_resumes_or_is_abandoned_and_nothing_served_c
     database = mongo[database_name]
     async with running_materializer(fast):
         await all_served(gateway)
-        async with Rebuild(fast, CORE, member_timeout_s=2) as rebuild:
+        async with Rebuild(fast, CORE) as rebuild:
             # Interrupted while building: the build's group remembers how far it got.
             interrupted = asyncio.create_task(rebuild.run())
             await eventually(
@@ -244,7 +244,7 @@ async def test_a_switch_whose_process_died_is_cancelled_by_the_live_member_after
         )
         await eventually(lambda: stock_of(gateway, "r03"), lambda p: p["stock"]["available"] == 70)
     # The next rebuild clears the cancelled switch and goes on with the build.
-    async with Rebuild(settings, CORE, member_timeout_s=2) as rebuild:
+    async with Rebuild(settings, CORE) as rebuild:
         assert await rebuild.abandon() == 1
         pointer = await rebuild.pointers.read()
         assert pointer.switch is None and pointer.building is None
@@ -259,7 +259,7 @@ async def test_a_switch_whose_process_died_after_the_flip_is_ended_by_the_live_m
     database_name: str,
 ) -> None:
     await seed(stack, topics)
-    settings = materializer_settings(pointer_poll_interval_ms=50, switch_lease_s=1)
+    settings = materializer_settings(pointer_poll_interval_ms=50, switch_lease_s=3)
     database = mongo[database_name]
     pointers = ServingPointers(database)
     async with running_materializer(settings):
@@ -269,8 +269,9 @@ async def test_a_switch_whose_process_died_after_the_flip_is_ended_by_the_live_m
         assert await pointers.begin_switch("dead", 1, 0)
         await eventually(pointers.read, lambda p: p.switch is not None and bool(p.switch.paused))
         assert await pointers.flip("dead", 0, {}, "group-for-generation-0")
-        # Renewed, the lease holds past its length; then the member ends the switch.
-        for _ in range(3):
+        # Renewed, the lease holds past its length (4.5 s against 3, a beat every 0.5 s:
+        # seconds of margin); then, unrenewed, the member ends the switch.
+        for _ in range(9):
             await pointers.renew("dead")
             await asyncio.sleep(0.5)
             assert (await pointers.read()).switch is not None
@@ -285,6 +286,16 @@ async def test_a_switch_whose_process_died_after_the_flip_is_ended_by_the_live_m
             lambda doc: doc is not None,
         )
         assert stored is not None and stored["stock"]["available"] == 55
+
+
+async def test_members_that_died_without_leaving_are_forgotten(
+    mongo: AsyncMongoClient[MongoDocument], database_name: str
+) -> None:
+    pointers = ServingPointers(mongo[database_name])
+    await pointers.heartbeat("host.a-1", 1_000.0)
+    await pointers.heartbeat("host.b-2", 5_000.0)
+    await pointers.forget_members_before(4_000.0)
+    assert (await pointers.read()).members == {"host.b-2": 5_000.0}
 
 
 def environment_of(settings: MaterializerSettings) -> dict[str, str]:

@@ -98,11 +98,16 @@ def replayed_position(batch: Batch, position: Position) -> str | None:
     return None
 
 
-def key_of(batch: Batch, sourced: SourcedEvent, product_id: str) -> ParkKey:
-    """The key an event belongs to: a replay belongs where its letter came from."""
-    replayed = replayed_position(batch, sourced.position)
-    partition = _order(replayed)[0] if replayed else sourced.position.partition
-    return ParkKey(sourced.position.topic, partition, product_id)
+def keys_of(batch: Batch, sourced: SourcedEvent, product_id: str) -> set[ParkKey]:
+    """The keys an event may belong to: its own partition's, and for a replay, the
+    partition its letter came from (it belongs there only if it names an open letter,
+    so that a forged mark moves nothing)."""
+    position = sourced.position
+    keys = {ParkKey(position.topic, position.partition, product_id)}
+    replayed = replayed_position(batch, position)
+    if replayed is not None:
+        keys.add(ParkKey(position.topic, _order(replayed)[0], product_id))
+    return keys
 
 
 def undecodable(batch: Batch) -> dict[ParkKey, set[int]]:
@@ -142,17 +147,26 @@ def plan_parking(
     failed = failed or {}
     for product_id, events in batch.events_by_product.items():
         for sourced in events:
-            key = key_of(batch, sourced, product_id)
-            here = position_text(sourced.position.partition, sourced.position.offset)
+            position = sourced.position
+            here = position_text(position.partition, position.offset)
+            key = ParkKey(position.topic, position.partition, product_id)
+            replayed = replayed_position(batch, position)
+            letter = None
+            if replayed is not None:
+                # A replay stands where its letter stood, if that letter is open.
+                marked = ParkKey(position.topic, _order(replayed)[0], product_id)
+                letter = next(
+                    (e for e in now_open.get(marked, ()) if identity_of(e) == replayed), None
+                )
+                if letter is not None:
+                    key = marked
             waiting = now_open.setdefault(key, set())
             # Behind a record of this batch that failed to decode.
             waiting.update(
                 position_text(key.partition, offset)
                 for offset in failed.get(key, ())
-                if offset < sourced.position.offset
+                if offset < position.offset
             )
-            replayed = replayed_position(batch, sourced.position)
-            letter = next((e for e in waiting if identity_of(e) == replayed), None)
             if letter is not None:
                 # A replay of an open letter: it stands where the letter stood.
                 waiting.discard(letter)
@@ -188,11 +202,10 @@ def letters_opened(
     given as ``(position, product id)``; a replay keeps its letter's rank (``ranks``)."""
     opened: dict[ParkKey, set[str]] = {}
     for position, product_id in refused:
-        replayed = replayed_position(batch, position)
-        partition = _order(replayed)[0] if replayed else position.partition
-        key = ParkKey(position.topic, partition, product_id)
         here = position_text(position.partition, position.offset)
         rank = (ranks or {}).get(position, here)
+        # A replay let through as its letter's turn ranks where that letter came from.
+        key = ParkKey(position.topic, _order(rank)[0], product_id)
         opened.setdefault(key, set()).add(letter_entry(rank, here))
     return opened
 

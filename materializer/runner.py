@@ -27,7 +27,7 @@ from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.parking import (
     ParkingPlan,
     ParkKey,
-    key_of,
+    keys_of,
     letters_opened,
     merge_letters,
     plan_parking,
@@ -289,9 +289,10 @@ class ConsumeLoop:
         assert self._parking is not None
         failed = undecodable(batch)
         keys = {
-            key_of(batch, sourced, product_id)
+            key
             for product_id, events in batch.events_by_product.items()
             for sourced in events
+            for key in keys_of(batch, sourced, product_id)
         }
         plan = plan_parking(batch, await self._parking.load(keys | set(failed)), failed)
         waiting = {(product_id, sourced.position) for product_id, sourced, _ in plan.parked}

@@ -48,7 +48,8 @@ class Record:
 def stock(
     offset: int, product: str = "abc", partition: int = 0, replay: str | None = None
 ) -> Record:
-    headers = [(REPLAYED_HEADER, replay.encode())] if replay else []
+    # surrogateescape: a test can name bytes that are not UTF-8.
+    headers = [(REPLAYED_HEADER, replay.encode("utf-8", "surrogateescape"))] if replay else []
     return Record(
         INVENTORY, partition, offset, product.encode(), encode(delta(-1, product)), headers
     )
@@ -142,6 +143,14 @@ def parked_offsets(plan: Any, product: str = "abc") -> list[int]:
             set(),
             id="a forged replay mark is an ordinary record",
         ),
+        pytest.param(
+            [stock(9, replay="\udcff:5"), stock(10, replay="5:99999999999999999999999999")],
+            {key(): {"0:5"}},
+            [9, 10],
+            {"0:9", "0:10"},
+            set(),
+            id="a mark that is not text, or names no letter, is an ordinary record",
+        ),
     ],
 )
 def test_events_wait_behind_their_keys_open_letters(
@@ -173,7 +182,10 @@ def test_an_event_of_several_products_waits_for_the_parked_ones_only() -> None:
 def test_a_refused_replay_opens_its_letter_where_its_original_came_from() -> None:
     batch = batch_of(stock(40, partition=2, replay="0:5"))
     position = batch.events_by_product["abc"][0].position
-    assert letters_opened(batch, [(position, "abc")]) == {key(): {"2:40"}}
+    # Let through as its letter's turn (the plan's rank): where the letter came from.
+    assert letters_opened(batch, [(position, "abc")], {position: "0:5"}) == {key(): {"0:5@2:40"}}
+    # Naming no open letter, its mark counts for nothing: a forged one moves no record.
+    assert letters_opened(batch, [(position, "abc")]) == {key(partition=2): {"2:40"}}
 
 
 def test_a_replay_refused_by_the_writer_keeps_its_letters_place() -> None:

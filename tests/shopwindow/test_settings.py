@@ -50,6 +50,8 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_WS_PER_MESSAGE_DEFLATE", "maybe", "SHOPWINDOW_WS_PER_MESSAGE_DEFLATE"),
         ("SHOPWINDOW_JWT_HS256_SECRET", "x" * 31, "SHOPWINDOW_JWT_HS256_SECRET: Value error, must"),
         ("SHOPWINDOW_MAX_QUERY_COST", "0", "SHOPWINDOW_MAX_QUERY_COST: Input should be greater"),
+        ("SHOPWINDOW_STOREFRONT", "maybe", "SHOPWINDOW_STOREFRONT: Input should be a valid"),
+        ("SHOPWINDOW_POINTER_POLL_INTERVAL_MS", "0", "SHOPWINDOW_POINTER_POLL_INTERVAL_MS: Input"),
         ("SHOPWINDOW_BUDGET_CAPACITY", "-1", "SHOPWINDOW_BUDGET_CAPACITY: Input should be greater"),
         ("SHOPWINDOW_BUDGET_RESTORE_PER_S", "0", "SHOPWINDOW_BUDGET_RESTORE_PER_S: Input should"),
         ("SHOPWINDOW_BUDGET_MAX_CLIENTS", "1e99", "SHOPWINDOW_BUDGET_MAX_CLIENTS: Input should"),
@@ -101,7 +103,13 @@ def test_a_long_enough_hs256_secret_is_taken(environment: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("SHOPWINDOW_MAX_FUTURE_SKEW_S", "-1"), ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "1e99")],
+    [
+        ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "-1"),
+        ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "1e99"),
+        ("SHOPWINDOW_SWITCH_LEASE_S", "0"),
+        ("SHOPWINDOW_SWITCH_LEASE_S", "nan"),
+        ("SHOPWINDOW_DLQ_PARK_KEYS", "maybe"),
+    ],
 )
 def test_invalid_materializer_values_are_named(
     environment: pytest.MonkeyPatch, variable: str, value: str

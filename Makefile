@@ -11,7 +11,7 @@ CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate screenshots fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost clean
+.PHONY: run test lint generate screenshots fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ bench-search: $(STAMP)
 ## bench-live: 10,000 and 50,000 live subscriptions against a raw WebSocket broadcast.
 bench-live: $(STAMP)
 	$(BIN)/python -m bench.live
+
+## bench-storefront: a stock change produced to Kafka, until shown on an open page.
+bench-storefront: $(STAMP) $(CHROMIUM)
+	$(BIN)/python -m bench.storefront
 
 ## bench-cost: the cost estimate of a 2,000-token operation against parse + validate.
 bench-cost: $(STAMP)

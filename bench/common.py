@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from shopwindow.devstack import DevStack
+from shopwindow.kafka_admin import create_topics
+from shopwindow.materializer.sources import CORE
+from shopwindow.topics import TopicNames
 
 
 @contextlib.asynccontextmanager
@@ -61,3 +65,11 @@ def cpu_seconds(pid: int) -> float:
     """The CPU time process ``pid`` has used, user and system (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def fresh_topics(bootstrap_servers: str, partitions: int) -> tuple[str, TopicNames]:
+    """A run id and every shopwindow topic under a prefix of its own, created."""
+    run_id = uuid.uuid4().hex[:8]
+    topics = TopicNames().with_prefix(f"bench{run_id}.")
+    await create_topics(bootstrap_servers, topics, partitions, CORE.all_topics(topics))
+    return run_id, topics

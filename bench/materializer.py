@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import random
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,11 +23,10 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from pymongo import InsertOne
 
-from bench.common import percentile, report, servers, wait_until
+from bench.common import fresh_topics, percentile, report, servers, wait_until
 from shopwindow.demo_events import DemoEvents, DemoRecord
 from shopwindow.demo_traffic import produce_steadily
 from shopwindow.gc_tuning import tune_for_long_lived_objects
-from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.fold import FoldSettings, new_document
 from shopwindow.materializer.metrics import MaterializerMetrics
@@ -125,9 +123,7 @@ def naive_update(event: BaseModel) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         bootstrap = stack.kafka_bootstrap_servers
-        run_id = uuid.uuid4().hex[:8]
-        topics = TopicNames().with_prefix(f"bench{run_id}.")
-        await create_topics(bootstrap, topics, args.partitions, CORE.all_topics(topics))
+        run_id, topics = await fresh_topics(bootstrap, args.partitions)
         products = [f"p{n:06d}" for n in range(args.products)]
         events = DemoEvents(topics, products, random.Random(7), zipf_s=args.zipf)
         now = datetime.now(UTC)

@@ -14,35 +14,30 @@ import argparse
 import asyncio
 import random
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from rich.console import Console
 
-from bench.common import report, servers
+from bench.common import fresh_topics, report, servers
 from bench.materializer import produce, produce_at_rate
 from bench.rebuild_load import ClientLoad
 from shopwindow.demo_events import DemoEvents
 from shopwindow.gateway.app import create_app
 from shopwindow.generations import products_collection
 from shopwindow.http_server import HttpServer
-from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.service import Materializer
 from shopwindow.materializer.sources import CORE
 from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.rebuild import Rebuild
 from shopwindow.settings import GatewaySettings, MaterializerSettings
-from shopwindow.topics import TopicNames
 
 
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         bootstrap = stack.kafka_bootstrap_servers
-        run_id = uuid.uuid4().hex[:8]
-        topics = TopicNames().with_prefix(f"bench{run_id}.")
-        await create_topics(bootstrap, topics, args.partitions, CORE.all_topics(topics))
+        run_id, topics = await fresh_topics(bootstrap, args.partitions)
         products = [f"p{n:06d}" for n in range(args.products)]
         events = DemoEvents(topics, products, random.Random(7))
         seeded = list(events.initial(datetime.now(UTC)))

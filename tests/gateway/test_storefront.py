@@ -4,15 +4,15 @@ Kafka -> materializer -> MongoDB and changelog -> gateway -> the page."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
 
+from bench.browser import ChromiumMissing, chromium
 from shopwindow.devstack import DevStack
 from shopwindow.gateway.app import create_app
 from shopwindow.gateway.storefront import SECURITY_HEADERS
@@ -26,37 +26,14 @@ from tests.materializer.conftest import at, catalog, delta, price, stock_take
 # Producer data lands in the page: markup in a name must show as text and never run.
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1">Hostile</b><script>window.pwned=2</script>'
 
-# The machine's network is closed: without these, Chromium keeps trying to reach Google
-# (updates, safe browsing, sync) and logs every refusal. No sandbox: tests run as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    """The browser: ``SHOPWINDOW_TEST_CHROMIUM``, or Debian's chromium on the PATH."""
-    found = os.environ.get("SHOPWINDOW_TEST_CHROMIUM") or shutil.which("chromium")
-    if not found:
-        pytest.fail("Chromium is missing; `make test` installs Debian's chromium package")
-    return found
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    try:
+        async with chromium() as started:
+            yield started
+    except ChromiumMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture
@@ -155,8 +132,9 @@ async def test_search_open_a_product_and_see_a_stock_change_live(
         await produce(
             stack.kafka_bootstrap_servers, [(kinds.INVENTORY.name_in(topics), "abc", delta(-4))]
         )
-        # The issue's promise: a change produced to Kafka is on the open page within 2 s.
-        await expect(stock).to_have_text("In stock: 6 available", timeout=2_000)
+        # A change produced to Kafka reaches the open page. How soon (the promise is 2 s)
+        # is measured by `make bench-storefront`, not asserted against a clock here.
+        await expect(stock).to_have_text("In stock: 6 available", timeout=30_000)
         await screenshot(page, "storefront-product")
         assert problems == []
     finally:

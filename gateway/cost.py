@@ -1,16 +1,26 @@
-"""The estimated cost of an operation, computed before it runs.
+"""What an operation costs: estimated before it runs, and counted after.
 
-Each selected field costs 1, and what is selected inside a field that takes several
-products is counted once per product: the length of its ``ids``/``productIds``
-argument or its ``first`` (for a subscription, each product it follows). Lists without
-such an argument (images, attributes) are bounded by one document and count once.
-The estimate depends only on the variables given to those arguments
-(``size_variables``), so the policy keeps it per operation and their values.
+The rules are the IBM cost directive specification's, as Apollo Router and Hive Gateway
+apply them, read from the ``@cost`` and ``@listSize`` the schema declares
+(``gateway.cost_directives``):
+
+* a field costs its weight: its own ``@cost``, else its type's, else 1 for an object
+  (interface, union) and 0 for a scalar or enum; plus what is selected inside it;
+* a list field costs that times its size: the value of its slicing argument (``first``,
+  or the length of ``ids``), else its ``assumedSize``, else the size its parent gave it
+  (``sizedFields``), else ``DEFAULT_LIST_SIZE``;
+* the root operation type costs nothing.
+
+The estimate depends only on the variables given to slicing arguments
+(``size_variables``), so the policy keeps it per operation and their values. The actual
+cost applies the same weights to the result: each object returned counts, and each list
+counts its real length.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -28,16 +38,36 @@ from graphql import (
     ValueNode,
     VariableNode,
     get_named_type,
+    is_abstract_type,
+    is_composite_type,
+    is_list_type,
+    is_non_null_type,
 )
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
-_SIZE_BY_LENGTH = ("ids", "productIds")
-_SIZE_BY_COUNT = "first"
-_SIZE_ARGUMENTS = frozenset({*_SIZE_BY_LENGTH, _SIZE_BY_COUNT})
+from shopwindow.gateway.cost_directives import DEFAULT_LIST_SIZE, declared_by
+
+# Federation's generated ``_entities`` field takes one item per representation.
+_GENERATED_SLICING = {("Query", "_entities"): ("representations",)}
+_NO_FIELDS: Mapping[str, FieldCost] = {}
+_NO_SIZES: Mapping[str, int] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCost:
+    """What one field costs, from the schema's declarations."""
+
+    weight: int
+    is_list: bool
+    inner: GraphQLNamedType
+    slicing: tuple[str, ...] = ()
+    assumed: int | None = None
+    sized_fields: frozenset[str] = frozenset()
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 class CostEstimator:
-    """Estimates operations against one schema.
+    """Estimates and counts operations against one schema.
 
     Args:
         schema: The executable schema.
@@ -45,6 +75,50 @@ class CostEstimator:
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self._schema = schema
+        self._fields: dict[str, dict[str, FieldCost]] = {}
+        slicing: set[str] = set()
+        for named in schema.type_map.values():
+            fields: Mapping[str, GraphQLField] = getattr(named, "fields", {})
+            costs = self._fields[named.name] = {
+                name: self._field_cost(named.name, name, field) for name, field in fields.items()
+            }
+            for field_cost in costs.values():
+                slicing.update(field_cost.slicing)
+        if schema.query_type is not None:
+            self._fields[schema.query_type.name].update(
+                __schema=self._field_cost("", "__schema", SchemaMetaFieldDef),
+                __type=self._field_cost("", "__type", TypeMetaFieldDef),
+            )
+        self._slicing_arguments = frozenset(slicing)
+
+    def _field_cost(self, parent: str, name: str, field: GraphQLField) -> FieldCost:
+        declared = declared_by(field)
+        named = get_named_type(field.type)
+        weight = declared.weight
+        if weight is None:
+            weight = declared_by(named).weight
+        if weight is None:
+            weight = 1 if is_composite_type(named) else 0
+        slicing = _GENERATED_SLICING.get((parent, name), declared.slicing)
+        unwrapped = field.type.of_type if is_non_null_type(field.type) else field.type
+        defaults = tuple(
+            (arg, field.args[arg].default_value)
+            for arg in slicing
+            if arg in field.args and field.args[arg].default_value is not None
+        )
+        return FieldCost(
+            weight,
+            is_list_type(unwrapped),
+            named,
+            slicing,
+            declared.assumed,
+            declared.sized_fields,
+            defaults,
+        )
+
+    def fields_of(self, parent: str) -> Mapping[str, FieldCost]:
+        """The cost of each field of the type named ``parent``."""
+        return self._fields.get(parent, _NO_FIELDS)
 
     def estimate(
         self,
@@ -62,11 +136,23 @@ class CostEstimator:
         root = self._schema.get_root_type(operation.operation)
         if root is None:
             return 0
-        return _Walk(self._schema, fragments, variables or {}).cost(operation.selection_set, root)
+        walk = _Estimate(self, self._schema, fragments, variables or {})
+        return walk.cost(operation.selection_set, root, {})
 
-    @staticmethod
+    def actual(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        data: Any,
+    ) -> int:
+        """The cost of what ``operation`` returned: ``data``, the result's data."""
+        root = self._schema.get_root_type(operation.operation)
+        if root is None or not isinstance(data, dict):
+            return 0
+        return _Actual(self, self._schema, fragments).cost([operation.selection_set], root, data)
+
     def size_variables(
-        operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+        self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
     ) -> tuple[str, ...]:
         """The variables whose values the estimate of ``operation`` depends on, sorted."""
         found: set[str] = set()
@@ -76,7 +162,7 @@ class CostEstimator:
             for selection in selection_set.selections:
                 if isinstance(selection, FieldNode):
                     for argument in selection.arguments or ():
-                        if argument.name.value in _SIZE_ARGUMENTS and isinstance(
+                        if argument.name.value in self._slicing_arguments and isinstance(
                             argument.value, VariableNode
                         ):
                             found.add(argument.value.name.value)
@@ -87,86 +173,178 @@ class CostEstimator:
         return tuple(sorted(found))
 
 
-class _Walk:
+class _Estimate:
     def __init__(
         self,
+        costs: CostEstimator,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
     ) -> None:
+        self._costs = costs
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
-        # A fragment's cost depends on its type and the variables only: walked once
-        # however often it is spread.
-        self._fragment_costs: dict[str, int] = {}
+        # A fragment's cost depends on its type, the sizes its parent gave and the
+        # variables only: walked once however often it is spread.
+        self._fragment_costs: dict[tuple[str, str, tuple[tuple[str, int], ...]], int] = {}
 
-    def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
+    def cost(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType,
+        sizes: Mapping[str, int],
+    ) -> int:
         if selection_set is None:
             return 0
+        fields = self._costs.fields_of(parent.name)
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                # A leaf costs 1 whatever its arguments: most fields are, and skipping
-                # their lookups keeps a 2,000-token estimate well under a millisecond.
-                total += 1 if selection.selection_set is None else self._field(selection, parent)
+                field = fields.get(selection.name.value)
+                # Unknown (__typename) or, as most leaves, free: nothing to walk, which
+                # keeps a 2,000-token estimate well under a millisecond.
+                if field is not None and (field.weight or selection.selection_set):
+                    total += self._field(selection, field, sizes)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 scope = self._schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, scope or parent)
+                total += self.cost(selection.selection_set, scope or parent, sizes)
             elif isinstance(selection, FragmentSpreadNode):
-                total += self._fragment(selection.name.value, parent)
+                total += self._fragment(selection.name.value, parent, sizes)
         return total
 
-    def _fragment(self, name: str, parent: GraphQLNamedType) -> int:
-        known = self._fragment_costs.get(name)
+    def _fragment(self, name: str, parent: GraphQLNamedType, sizes: Mapping[str, int]) -> int:
+        key = (name, parent.name, tuple(sorted(sizes.items())))
+        known = self._fragment_costs.get(key)
         if known is not None:
             return known
         fragment = self._fragments.get(name)
         if fragment is None:
             return 0
         scope = self._schema.get_type(fragment.type_condition.name.value) or parent
-        cost = self._fragment_costs[name] = self.cost(fragment.selection_set, scope)
+        cost = self._fragment_costs[key] = self.cost(fragment.selection_set, scope, sizes)
         return cost
 
-    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
-        definition = self._definition(node.name.value, parent)
-        if definition is None:
-            return 1
-        inner = get_named_type(definition.type)
-        items = self._list_size(node, definition)
-        return 1 + items * self.cost(node.selection_set, inner)
+    def _field(self, node: FieldNode, field: FieldCost, sizes: Mapping[str, int]) -> int:
+        size = self._size(node, field, sizes.get(node.name.value))
+        inner: Mapping[str, int] = _NO_SIZES
+        own = size
+        if field.sized_fields:
+            inner = dict.fromkeys(field.sized_fields, size)
+            own = 1
+        children = self.cost(node.selection_set, field.inner, inner)
+        return own * (field.weight + children)
 
-    def _definition(self, name: str, parent: GraphQLNamedType) -> GraphQLField | None:
-        if name == "__schema":
-            return SchemaMetaFieldDef
-        if name == "__type":
-            return TypeMetaFieldDef
-        # Objects and interfaces have fields; scalars, enums and unions none.
-        fields: dict[str, GraphQLField] = getattr(parent, "fields", {})
-        return fields.get(name)
+    def _size(self, node: FieldNode, field: FieldCost, given_by_parent: int | None) -> int:
+        if field.slicing:
+            given = {a.name.value: a.value for a in node.arguments or ()}
+            sizes = [
+                size
+                for name in field.slicing
+                if (size := self._value_size(given.get(name), field, name)) is not None
+            ]
+            if sizes:
+                return max(sizes)
+        if field.assumed is not None:
+            return max(field.assumed, 0)
+        if given_by_parent is not None:
+            return given_by_parent
+        return DEFAULT_LIST_SIZE if field.is_list else 1
 
-    def _list_size(self, node: FieldNode, definition: GraphQLField) -> int:
-        given = {
-            a.name.value: self._value(a.value)
-            for a in node.arguments or ()
-            if a.name.value in _SIZE_ARGUMENTS
-        }
-        for name in _SIZE_BY_LENGTH:
-            if isinstance(given.get(name), list):
-                return max(len(given[name]), 1)
-        count = given.get(_SIZE_BY_COUNT)
-        if count is None and _SIZE_BY_COUNT in definition.args:
-            count = definition.args[_SIZE_BY_COUNT].default_value
-        if isinstance(count, int) and not isinstance(count, bool):
-            return max(count, 1)
-        return 1
-
-    def _value(self, node: ValueNode) -> Any:
-        if isinstance(node, VariableNode):
-            return self._variables.get(node.name.value)
-        if isinstance(node, IntValueNode):
-            return int(node.value)
-        if isinstance(node, ListValueNode):
-            return list(node.values)
+    def _value_size(self, node: ValueNode | None, field: FieldCost, name: str) -> int | None:
+        if node is None:
+            value = dict(field.defaults).get(name)
+        elif isinstance(node, VariableNode):
+            value = self._variables.get(node.name.value)
+        elif isinstance(node, IntValueNode):
+            value = int(node.value)
+        elif isinstance(node, ListValueNode):
+            value = node.values
+        else:
+            value = None
+        if isinstance(value, list | tuple):
+            return len(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(value, 0)
         return None
+
+
+class _Actual:
+    def __init__(
+        self,
+        costs: CostEstimator,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+    ) -> None:
+        self._costs = costs
+        self._schema = schema
+        self._fragments = fragments
+
+    def cost(
+        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType, data: dict[str, Any]
+    ) -> int:
+        if is_abstract_type(parent):
+            parent = self._concrete(parent, data)
+        fields = self._costs.fields_of(parent.name)
+        total = 0
+        for key, nodes in self._collect(selection_sets, parent).items():
+            if key not in data:
+                continue
+            field = fields.get(nodes[0].name.value)
+            if field is not None:
+                total += self._value(data[key], field, nodes)
+        return total
+
+    def _value(self, value: Any, field: FieldCost, nodes: list[FieldNode]) -> int:
+        if value is None:
+            return 0
+        if isinstance(value, list):
+            return sum(self._value(item, field, nodes) for item in value)
+        if not isinstance(value, dict):
+            return field.weight
+        inner = [n.selection_set for n in nodes if n.selection_set is not None]
+        return field.weight + self.cost(inner, field.inner, value)
+
+    def _concrete(self, abstract: Any, data: dict[str, Any]) -> GraphQLNamedType:
+        possible = self._schema.get_possible_types(abstract)
+        typename = data.get("__typename")
+        for candidate in possible:
+            if candidate.name == typename or len(possible) == 1:
+                return candidate
+        return abstract  # type: ignore[no-any-return]
+
+    def _collect(
+        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType
+    ) -> dict[str, list[FieldNode]]:
+        # Like graphql-core's field collection: the response keys of this object, each
+        # with every node that asked for it (their selections merge).
+        fields: dict[str, list[FieldNode]] = {}
+        pending = list(selection_sets)
+        seen: set[str] = set()
+        while pending:
+            for selection in pending.pop(0).selections:
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    fields.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    if _applies(self._schema, selection.type_condition, parent):
+                        pending.append(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode):
+                    fragment = self._fragments.get(selection.name.value)
+                    if fragment is not None and selection.name.value not in seen:
+                        seen.add(selection.name.value)
+                        if _applies(self._schema, fragment.type_condition, parent):
+                            pending.append(fragment.selection_set)
+        return fields
+
+
+def _applies(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> bool:
+    if condition is None or condition.name.value == parent.name:
+        return True
+    scope = schema.get_type(condition.name.value)
+    return (
+        scope is not None
+        and is_abstract_type(scope)
+        and any(t.name == parent.name for t in schema.get_possible_types(scope))
+    )

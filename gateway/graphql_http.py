@@ -173,7 +173,7 @@ class GraphQLEndpoint:
             if kept is not None:
                 lag = self._responses.changelog_lag()
                 extensions = {
-                    **self._policy.cost_extension(operation),
+                    **self._policy.cost_extension(operation, kept.actual_cost),
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),
                 }
                 answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
@@ -199,7 +199,7 @@ class GraphQLEndpoint:
             body["errors"] = [e.formatted for e in result.errors]
         if not request_failed:  # Execution never started otherwise: no data at all.
             body["data"] = result.data
-        body["extensions"] = self._policy.result_extensions(operation, context)
+        body["extensions"] = self._policy.result_extensions(operation, context, result.data)
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 
@@ -247,10 +247,11 @@ class GraphQLEndpoint:
 
             def entry() -> CachedResponse:
                 read = tuple(sorted((i, v) for i, v in versions.items() if v is not None))
-                return CachedResponse(data_bytes, tag, read, oldest)
+                actual = self._policy.actual_cost(operation, data)
+                return CachedResponse(data_bytes, tag, read, oldest, actual)
 
             self._responses.put(key, versions, entry)
-        extensions = self._policy.result_extensions(operation, context)
+        extensions = self._policy.result_extensions(operation, context, data)
         answer = _Answer(data_bytes, tag, extensions, consistent)
         return self._persisted_answer(request, context.viewer, answer, media_type)
 

@@ -113,7 +113,7 @@ class LiveOperations:
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [error.formatted for error in result.errors]
-        payload["extensions"] = self._policy.result_extensions(operation, context)
+        payload["extensions"] = self._policy.result_extensions(operation, context, result.data)
         return orjson.dumps(payload).decode()
 
     def check(

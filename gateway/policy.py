@@ -14,12 +14,13 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import (
     DocumentNode,
     ExecutionResult,
+    FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -96,6 +97,7 @@ class Operation:
     persisted_id: str | None = None
     plan: ExecutionPlan | None = None
     throttle: ThrottleStatus | None = None
+    fragments: Mapping[str, FragmentDefinitionNode] = field(default_factory=dict)
 
 
 OperationContextFactory = Callable[..., GatewayContext]
@@ -205,6 +207,7 @@ class OperationPolicy:
             cost,
             persisted_id,
             self._documents.plan(prepared, definition, operation_name),
+            fragments=prepared.fragments,
         )
 
     def admit(self, operation: Operation, client: str) -> Operation:
@@ -254,22 +257,30 @@ class OperationPolicy:
         self._metrics.errors.labels(code).inc()
         return OperationRefused([_with_code(e, e.message, code) for e in errors], code)
 
-    def cost_extension(self, operation: Operation) -> dict[str, Any]:
-        """What every result reports of the operation's cost."""
-        cost: dict[str, Any] = {
-            "requestedQueryCost": operation.cost,
-            "maximumQueryCost": self.limits.max_cost,
-        }
+    def actual_cost(self, operation: Operation, data: Any) -> int:
+        """The cost of what ``operation`` returned (``data``), by the estimate's rules."""
+        return self._documents.costs.actual(operation.definition, operation.fragments, data)
+
+    def cost_extension(self, operation: Operation, actual: int | None = None) -> dict[str, Any]:
+        """What every result reports of the operation's cost: estimated, and when it
+        ran, actual (``actual_cost``)."""
+        cost: dict[str, Any] = {"requestedQueryCost": operation.cost}
+        if actual is not None:
+            cost["actualQueryCost"] = actual
+        cost["maximumQueryCost"] = self.limits.max_cost
         if operation.throttle is not None:
             cost["throttleStatus"] = operation.throttle.as_extension()
         return {"cost": cost}
 
-    def result_extensions(self, operation: Operation, context: GatewayContext) -> dict[str, Any]:
-        """What every executed result reports: its cost, and how fresh its products are
-        (``context.freshness`` starts afresh, for a subscription's next event)."""
+    def result_extensions(
+        self, operation: Operation, context: GatewayContext, data: Any
+    ) -> dict[str, Any]:
+        """What every executed result reports: its cost, estimated and actual (of
+        ``data``), and how fresh its products are (``context.freshness`` starts afresh,
+        for a subscription's next event)."""
         lag = context.live.lag() if context.live is not None else None
         extensions = {
-            **self.cost_extension(operation),
+            **self.cost_extension(operation, self.actual_cost(operation, data)),
             "freshness": context.freshness.report(lag),
         }
         if context.consistency_report is not None:

@@ -72,7 +72,7 @@ class PreparedDocuments:
         self._max_tokens = max_tokens
         self._hide_suggestions = hide_suggestions
         self._plans = plans
-        self._cost = CostEstimator(schema)
+        self.costs = CostEstimator(schema)
         self._entries: OrderedDict[str, Prepared] = OrderedDict()
 
     def prepare(self, query: str) -> Prepared:
@@ -110,16 +110,16 @@ class PreparedDocuments:
         """The estimated cost of one operation of ``prepared`` with ``variables``."""
         entry = prepared.costs.get(operation_name)
         if entry is None:
-            names = self._cost.size_variables(definition, prepared.fragments)
+            names = self.costs.size_variables(definition, prepared.fragments)
             entry = prepared.costs[operation_name] = (names, {})
         names, by_values = entry
         try:
             key = orjson.dumps([(variables or {}).get(name) for name in names])
         except TypeError:  # E.g. an integer beyond 64 bits: estimated, not kept.
-            return self._cost.estimate(definition, prepared.fragments, variables)
+            return self.costs.estimate(definition, prepared.fragments, variables)
         cost = by_values.get(key)
         if cost is None:
-            cost = self._cost.estimate(definition, prepared.fragments, variables)
+            cost = self.costs.estimate(definition, prepared.fragments, variables)
             if len(by_values) >= _COSTS_PER_OPERATION:
                 by_values.clear()
             by_values[key] = cost

@@ -66,12 +66,14 @@ class CachedResponse:
         tag: Its entity tag.
         versions: ``(product id, version)`` of every product its loader read.
         oldest_materialized_at: For its freshness report.
+        actual_cost: The cost of ``data`` (``extensions.cost.actualQueryCost``).
     """
 
     data: bytes
     tag: str
     versions: tuple[tuple[str, int], ...]
     oldest_materialized_at: datetime | None
+    actual_cost: int = 0
 
     @property
     def size(self) -> int:

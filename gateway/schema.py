@@ -7,7 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import strawberry
-from graphql import OperationType
+from graphql import (
+    OperationType,
+    get_named_type,
+    is_specified_directive,
+    is_specified_scalar_type,
+    print_directive,
+    print_type,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.base import StrawberryObjectDefinition
@@ -17,6 +24,7 @@ from shopwindow.extensions import Extension
 from shopwindow.gateway.added_fields import AddedFields
 from shopwindow.gateway.connections import PageInfo, ProductEdge
 from shopwindow.gateway.context import Info
+from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.loaders import encode_cursor
 from shopwindow.gateway.positions import OFFSET_SCALAR, After, Offset, read_after
@@ -86,11 +94,13 @@ class Query:
     )
     products: list[Product | None] = strawberry.field(
         resolver=resolve_products,
+        directives=[list_size(slicing=["ids"])],
         description="Products in the order of `ids`, null where missing; the number of ids "
         "is capped (100 by default).",
     )
     products_by_category: ProductConnection = strawberry.field(
         resolver=resolve_products_by_category,
+        directives=[list_size(slicing=["first"], sized_fields=["edges"])],
         description="Visible products of a category in a stable order (by id). `first` is "
         "capped (100 by default); `after` takes an `endCursor`.",
     )
@@ -124,8 +134,29 @@ class GatewaySchema(strawberry.Schema):
         self._added_fields = added_fields
         super().__init__(*args, **kwargs)
 
+    def _warn_for_federation_directives(self) -> None:
+        # The types are shared with the federated subgraph (``gateway.subgraph``): their
+        # @key, @cost and @listSize are meant.
+        pass
+
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
         return self._added_fields.fields_of(type_definition)
+
+    def as_str(self) -> str:
+        """The SDL, led by the definitions of the directives its types apply: Strawberry
+        leaves out those federation defines (a subgraph imports them with ``@link``)."""
+        printed = super().as_str()
+        custom = [d for d in self._schema.directives if not is_specified_directive(d)]
+        support = {
+            named.name: named
+            for directive in custom
+            for argument in directive.args.values()
+            if (named := get_named_type(argument.type)).name not in printed
+            and not is_specified_scalar_type(named)
+        }
+        definitions = [print_directive(d) for d in sorted(custom, key=lambda d: d.name)]
+        definitions += [print_type(t) for _, t in sorted(support.items())]
+        return "\n\n".join([*definitions, printed])
 
     def use_operations(self, operations: OperationStreams) -> None:
         """Route every streamed operation through ``operations``."""

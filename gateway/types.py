@@ -11,12 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
 
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.sale_product import SaleProduct
 
 
-@strawberry.type(description="A product as the product page shows it.")
+# Keyed by id, an entity other subgraphs of a federated graph extend (gateway.subgraph).
+@strawberry.type(
+    description="A product as the product page shows it.", directives=[Key(fields=FieldSet("id"))]
+)
 class Product:
     id: strawberry.ID
     version: int = strawberry.field(description="Increases with every change of the product.")

@@ -90,7 +90,7 @@ class WebSocketOperations:
         except TimeoutError:
             yield ExecutionResult(data=None, errors=[_TIMEOUT], extensions=extensions)
             return
-        extensions = self._policy.result_extensions(operation, context)
+        extensions = self._policy.result_extensions(operation, context, done.data)
         yield ExecutionResult(data=done.data, errors=done.errors, extensions=extensions)
 
     async def _subscription(
@@ -106,7 +106,7 @@ class WebSocketOperations:
             return
         async with aclosing(source):
             async for result in source:
-                extensions = self._policy.result_extensions(operation, context)
+                extensions = self._policy.result_extensions(operation, context, result.data)
                 yield ExecutionResult(data=result.data, errors=result.errors, extensions=extensions)
 
 

@@ -14,6 +14,7 @@ import strawberry
 
 from shopwindow.gateway.connections import PageInfo, ProductEdge
 from shopwindow.gateway.context import Info
+from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.errors import SearchUnavailable
 from shopwindow.gateway.search.engine import (
     AttributeFilter,
@@ -73,10 +74,12 @@ class PriceRangeFacet:
     "its own, so that the other values of a selected facet keep their counts."
 )
 class SearchFacets:
-    brands: list[FacetValue]
-    categories: list[FacetValue]
-    price_ranges: list[PriceRangeFacet]
-    in_stock: list[StockFacetValue]
+    # Facets list at most SHOPWINDOW_SEARCH_FACET_VALUES values (50 by default), price
+    # ranges one more than the bounds, stock two.
+    brands: list[FacetValue] = strawberry.field(directives=[list_size(assumed=50)])
+    categories: list[FacetValue] = strawberry.field(directives=[list_size(assumed=50)])
+    price_ranges: list[PriceRangeFacet] = strawberry.field(directives=[list_size(assumed=7)])
+    in_stock: list[StockFacetValue] = strawberry.field(directives=[list_size(assumed=2)])
 
 
 async def _facets(root: SearchResult, info: Info) -> SearchFacets:
@@ -179,6 +182,7 @@ async def resolve_trending(
 class SearchQuery:
     search: SearchResult = strawberry.field(
         resolver=resolve_search,
+        directives=[list_size(slicing=["first"], sized_fields=["edges"])],
         description="Full-text search with filters and facets. Words match in name and "
         "brand first, then category, description and attribute values; words of five "
         "letters or more may have one typo, and the last word matches as a prefix "
@@ -187,11 +191,13 @@ class SearchQuery:
     )
     search_suggestions: list[Product] = strawberry.field(
         resolver=resolve_search_suggestions,
+        directives=[list_size(slicing=["first"])],
         description="Products whose name or brand match what has been typed, for a "
         "search box's dropdown.",
     )
     trending: list[Product] = strawberry.field(
         resolver=resolve_trending,
+        directives=[list_size(slicing=["first"])],
         description="The products with the highest `popularity.trendingScore`, of one "
         "category if given.",
     )

@@ -17,6 +17,7 @@ import strawberry
 from pydantic import Field, field_validator
 
 from shopwindow.document import parse_time
+from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.types import Product
 from shopwindow.materializer.events import (
     ProductId,
@@ -167,7 +168,10 @@ class CatalogFields:
     brand: str | None = strawberry.field(resolver=_brand)
     category: str | None = strawberry.field(resolver=_category)
     images: list[str] = strawberry.field(resolver=_images)
-    attributes: list[Attribute] = strawberry.field(resolver=_attributes)
+    # A guess a router can use too: nothing bounds a product's attributes.
+    attributes: list[Attribute] = strawberry.field(
+        resolver=_attributes, directives=[list_size(assumed=20)]
+    )
 
 
 TOPIC = SourceTopic(

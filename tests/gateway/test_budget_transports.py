@@ -11,11 +11,12 @@ from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.test_auth import SECRET, token
 from tests.gateway.transports import LEGACY_WS, TRANSPORT_WS, WebSocket
 
-ONE = '{ product(id: "abc") { id name } }'  # Costs 3: product, id, name.
-ALIASED = '{ a: product(id: "abc") { id name } b: product(id: "abc") { id name } }'
+CARD = "{ id name price { amount } stock { available } }"
+ONE = f'{{ product(id: "abc") {CARD} }}'  # Costs 3: the product, its price and stock.
+ALIASED = f'{{ a: product(id: "abc") {CARD} b: product(id: "abc") {CARD} }}'
 FRAGMENTS = (
     '{ a: product(id: "abc") { ...f } b: product(id: "abc") { ...f } } '
-    "fragment f on Product { id name }"
+    f"fragment f on Product {CARD}"
 )
 LIVE = 'subscription { stockChanged(productId: "abc") { stock { available } } }'
 BUDGET = {"budget_capacity": 10, "budget_restore_per_s": 1, "jwt_hs256_secret": SECRET}
@@ -60,7 +61,7 @@ async def test_fragments_cost_what_they_select(gateway: GatewayFactory, seed: Se
 async def test_a_query_dearer_than_a_whole_budget_is_too_costly_not_throttled(
     gateway: GatewayFactory,
 ) -> None:
-    query = '{ products(ids: ["a", "b", "c", "d"]) { id name } }'  # 1 + 4 * 2 = 9
+    query = '{ products(ids: ["a", "b", "c"]) { id price { amount } } }'  # 3 * (1 + 1)
     async with gateway(**{**BUDGET, "budget_capacity": 5}) as http:
         response = await http.post("/graphql", json={"query": query})
     assert response.status_code != 429 and "retry-after" not in response.headers

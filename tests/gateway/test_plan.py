@@ -281,11 +281,11 @@ def test_a_cost_is_kept_per_operation_and_the_values_of_its_size_variables() -> 
 
     base = cost(id="a", ids=["a", "b"])
     assert cost(id="zzz", ids=["c", "d"]) == base  # Same sizes: the same cost.
-    assert cost(id="a", ids=["a", "b", "c"]) == base + 2
+    assert cost(id="a", ids=["a", "b", "c"]) == base + 1
     assert cost(id="a", ids=["a", "b"], first=10) != base
     assert cost(id="zzz", ids=["a", "b"], first=3) != cost(id="a", ids=["a", "b"], first=4)
     # A value orjson cannot key (an integer beyond 64 bits) is estimated, not kept.
-    with pytest.raises(OperationRefused, match="estimated cost is 3541774862152233910280"):
+    with pytest.raises(OperationRefused, match="estimated cost is 2361183241434822606852"):
         cost(id="a", ids=["a", "b"], first=2**70)
 
 

@@ -27,7 +27,7 @@ ALIASES = (
 DEEP = 'subscription { productChanged(id: "x") { price { amount } } }'
 COSTLY = (
     "subscription { pricesChanged(productIds: ["
-    + ", ".join(f'"p{n}"' for n in range(50))
+    + ", ".join(f'"p{n}"' for n in range(60))
     + "]) { productId version price { amount currency listAmount } } }"
 )
 MISSPELT = 'subscription { productChange(id: "x") { id } }'
@@ -72,8 +72,8 @@ async def test_the_cost_error_names_the_cost_and_the_limit(
 ) -> None:
     async with gateway(max_query_cost=100) as http:
         body = await transport.run(http, COSTLY)
-    # 50 ids, each: pricesChanged's productId, version, price and its 3 fields.
-    assert body["errors"][0]["message"] == "The query's estimated cost is 301; the limit is 100."
+    # 60 ids, each a PriceUpdate (1) with its price (1); scalars cost nothing.
+    assert body["errors"][0]["message"] == "The query's estimated cost is 120; the limit is 100."
 
 
 async def test_field_suggestions_are_hidden_when_introspection_is_off(
@@ -113,9 +113,14 @@ async def test_queries_report_their_cost_and_time_out_alike(
     # The slow field sleeps 5 s; 3 s leave an ordinary lookup ample time on a loaded
     # machine (its first MongoDB round trip included) while still cutting the slow one.
     async with gateway(with_extensions=[TROUBLE], request_timeout_ms=3000) as http:
-        fast = await transport.run(http, '{ product(id: "x") { id name } }')
+        fast = await transport.run(http, '{ product(id: "x") { id name price { amount } } }')
         slow = await transport.run(http, "{ slow }")
-    assert fast["extensions"]["cost"] == {"requestedQueryCost": 3, "maximumQueryCost": 5000}
+    # Nothing found: the product (1) and its price (1) were estimated, nothing returned.
+    assert fast["extensions"]["cost"] == {
+        "requestedQueryCost": 2,
+        "actualQueryCost": 0,
+        "maximumQueryCost": 5000,
+    }
     assert code(slow) == "TIMEOUT"
 
 

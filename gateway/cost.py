@@ -6,9 +6,13 @@ apply them, read from the ``@cost`` and ``@listSize`` the schema declares
 
 * a field costs its weight: its own ``@cost``, else its type's, else 1 for an object
   (interface, union) and 0 for a scalar or enum; plus what is selected inside it;
-* a list field costs that times its size: the value of its slicing argument (``first``,
-  or the length of ``ids``), else its ``assumedSize``, else the size its parent gave it
-  (``sizedFields``), else ``DEFAULT_LIST_SIZE``;
+* a list field costs that times its size: the value of its slicing argument (``first``),
+  else its ``assumedSize``, else the size its parent gave it (``sizedFields``), else
+  ``DEFAULT_LIST_SIZE``;
+* one refinement of ours, since the specification slices by integers only: a field
+  that declares ``@listSize`` without slicing arguments and takes one required list
+  (``products(ids:)``) has that list's length as its size. Its ``assumedSize`` (the
+  cap on the list) is what a router assumes: never less than our estimate;
 * the root operation type costs nothing.
 
 The estimate depends only on the variables given to slicing arguments
@@ -48,7 +52,7 @@ from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 from shopwindow.gateway.cost_directives import DEFAULT_LIST_SIZE, declared_by
 
 # Federation's generated ``_entities`` field takes one item per representation.
-_GENERATED_SLICING = {("Query", "_entities"): ("representations",)}
+_GENERATED_LENGTH = {("Query", "_entities"): "representations"}
 _NO_FIELDS: Mapping[str, FieldCost] = {}
 _NO_SIZES: Mapping[str, int] = {}
 
@@ -64,6 +68,7 @@ class FieldCost:
     assumed: int | None = None
     sized_fields: frozenset[str] = frozenset()
     defaults: tuple[tuple[str, Any], ...] = ()
+    length_of: str | None = None
 
 
 class CostEstimator:
@@ -84,6 +89,8 @@ class CostEstimator:
             }
             for field_cost in costs.values():
                 slicing.update(field_cost.slicing)
+                if field_cost.length_of is not None:
+                    slicing.add(field_cost.length_of)
         if schema.query_type is not None:
             self._fields[schema.query_type.name].update(
                 __schema=self._field_cost("", "__schema", SchemaMetaFieldDef),
@@ -99,7 +106,16 @@ class CostEstimator:
             weight = declared_by(named).weight
         if weight is None:
             weight = 1 if is_composite_type(named) else 0
-        slicing = _GENERATED_SLICING.get((parent, name), declared.slicing)
+        slicing = declared.slicing
+        length_of = _GENERATED_LENGTH.get((parent, name))
+        if declared.has_list_size and not slicing:
+            required_lists = [
+                arg
+                for arg, argument in field.args.items()
+                if is_non_null_type(argument.type) and is_list_type(argument.type.of_type)
+            ]
+            if len(required_lists) == 1:
+                length_of = required_lists[0]
         unwrapped = field.type.of_type if is_non_null_type(field.type) else field.type
         defaults = tuple(
             (arg, field.args[arg].default_value)
@@ -114,6 +130,7 @@ class CostEstimator:
             declared.assumed,
             declared.sized_fields,
             defaults,
+            length_of,
         )
 
     def fields_of(self, parent: str) -> Mapping[str, FieldCost]:
@@ -237,6 +254,12 @@ class _Estimate:
         return own * (field.weight + children)
 
     def _size(self, node: FieldNode, field: FieldCost, given_by_parent: int | None) -> int:
+        if field.length_of is not None:
+            for argument in node.arguments or ():
+                if argument.name.value == field.length_of:
+                    size = self._value_size(argument.value, field, field.length_of)
+                    if size is not None:
+                        return size
         if field.slicing:
             given = {a.name.value: a.value for a in node.arguments or ()}
             sizes = [

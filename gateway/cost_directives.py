@@ -23,6 +23,10 @@ from strawberry.federation.schema_directives import Cost, ListSize
 # What a router assumes of a list nothing sizes: a guess, so every list of objects in our
 # own schema declares its size (a test checks).
 DEFAULT_LIST_SIZE = 10
+# The default caps of a lookup's ids and of a subscription's products: what a router
+# assumes of lists sized by their length (the settings may lower or raise the caps).
+MAX_IDS = 100
+MAX_PRODUCTS_PER_SUBSCRIPTION = 50
 
 
 def cost(weight: int) -> Cost:

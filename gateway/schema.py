@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import strawberry
@@ -24,7 +25,7 @@ from shopwindow.extensions import Extension
 from shopwindow.gateway.added_fields import AddedFields
 from shopwindow.gateway.connections import PageInfo, ProductEdge
 from shopwindow.gateway.context import Info
-from shopwindow.gateway.cost_directives import list_size
+from shopwindow.gateway.cost_directives import MAX_IDS, list_size
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.loaders import encode_cursor
 from shopwindow.gateway.positions import OFFSET_SCALAR, After, Offset, read_after
@@ -94,7 +95,7 @@ class Query:
     )
     products: list[Product | None] = strawberry.field(
         resolver=resolve_products,
-        directives=[list_size(slicing=["ids"])],
+        directives=[list_size(assumed=MAX_IDS)],
         description="Products in the order of `ids`, null where missing; the number of ids "
         "is capped (100 by default).",
     )
@@ -179,6 +180,43 @@ class GatewaySchema(strawberry.Schema):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SchemaParts:
+    """What the public schema and the federated subgraph are both built from."""
+
+    query: type
+    types: list[type]
+    added_fields: AddedFields
+    config: StrawberryConfig
+
+
+def schema_parts(
+    extensions: Sequence[Extension] = (), registry: SourceRegistry = CORE
+) -> SchemaParts:
+    """The root query, the extra types and the added fields of the core, the sources
+    and the given extensions.
+
+    Args:
+        extensions: Extensions whose fields and root fields join the schema.
+        registry: The sources, core and extensions' (their ``product_fields``).
+    """
+    queries = [Query, SearchQuery, *(e.query for e in extensions if e.query is not None)]
+    added: dict[type, list[type]] = {}
+    for source in registry.sources:
+        if source.product_fields is not None:
+            added.setdefault(Product, []).append(source.product_fields)
+    for extension in extensions:
+        for extended, fields_type in extension.fields.items():
+            added.setdefault(extended, []).append(fields_type)
+    return SchemaParts(
+        query=merge_types("Query", tuple(queries)),
+        types=[t for e in extensions for t in e.types]
+        + [t for source in registry.sources for t in source.types],
+        added_fields=AddedFields(added),
+        config=StrawberryConfig(scalar_map={Offset: OFFSET_SCALAR}),
+    )
+
+
 def build_schema(
     extensions: Sequence[Extension] = (), registry: SourceRegistry = CORE
 ) -> GatewaySchema:
@@ -189,20 +227,11 @@ def build_schema(
         extensions: Extensions whose fields and root fields join the schema.
         registry: The sources, core and extensions' (their ``product_fields``).
     """
-    queries = [Query, SearchQuery, *(e.query for e in extensions if e.query is not None)]
-    root = merge_types("Query", tuple(queries))
-    added: dict[type, list[type]] = {}
-    for source in registry.sources:
-        if source.product_fields is not None:
-            added.setdefault(Product, []).append(source.product_fields)
-    for extension in extensions:
-        for extended, fields_type in extension.fields.items():
-            added.setdefault(extended, []).append(fields_type)
+    parts = schema_parts(extensions, registry)
     return GatewaySchema(
-        query=root,
+        query=parts.query,
         subscription=Subscription,
-        types=[t for e in extensions for t in e.types]
-        + [t for source in registry.sources for t in source.types],
-        added_fields=AddedFields(added),
-        config=StrawberryConfig(scalar_map={Offset: OFFSET_SCALAR}),
+        types=parts.types,
+        added_fields=parts.added_fields,
+        config=parts.config,
     )

@@ -14,7 +14,7 @@ from typing import Any
 import strawberry
 
 from shopwindow.gateway.context import GatewayContext, Info
-from shopwindow.gateway.cost_directives import list_size
+from shopwindow.gateway.cost_directives import MAX_PRODUCTS_PER_SUBSCRIPTION, list_size
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.positions import After
 from shopwindow.gateway.types import Product, product_of
@@ -162,7 +162,7 @@ class Subscription:
     )
     stocks_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
         resolver=stocks_changed,
-        directives=[list_size(slicing=["productIds"])],
+        directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
         description=f"Stock of several products (a list page); capped. {_EACH} A product "
         "that is deleted or hidden drops out; completes when none is left.",
     )
@@ -172,7 +172,7 @@ class Subscription:
     )
     prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
         resolver=prices_changed,
-        directives=[list_size(slicing=["productIds"])],
+        directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
         description=f"Prices of several products; capped. {_EACH} A product that is "
         "deleted or hidden drops out; completes when none is left.",
     )

@@ -86,7 +86,7 @@ def _top(first: int | None = None, last: int | None = None) -> list[Item]:
 class Query:
     item: Item | None = strawberry.field(resolver=_item)
     items: list[Item | None] = strawberry.field(
-        resolver=_items, directives=[list_size(slicing=["ids"])]
+        resolver=_items, directives=[list_size(assumed=100)]
     )
     page: Page = strawberry.field(
         resolver=_page, directives=[list_size(slicing=["first"], sized_fields=["edges"])]
@@ -138,6 +138,8 @@ def actual(text: str, data: Any) -> int:
         ('{ items(ids: ["a", "b", "c"]) { heavy { x } } }', None, 3 * (1 + 5)),
         ("query($ids: [ID!]!) { items(ids: $ids) { id } }", {"ids": list("abcde")}, 5),
         ("query($ids: [ID!]!) { items(ids: $ids) { id } }", {"ids": []}, 0),
+        # Sized by its list's length (ours), else by assumedSize as a router would.
+        ("query($ids: [ID!]!) { items(ids: $ids) { id } }", {}, 100),
         ("{ page(first: 2) { total edges { node { id } } } }", None, 1 + 2 * (1 + 1)),
         ("{ page { edges { node { id } } } }", None, 1 + 4 * (1 + 1)),  # the default
         ("query($n: Int!) { page(first: $n) { edges { cursor: node { id } } } }", {"n": 7}, 15),

@@ -18,6 +18,7 @@ import strawberry
 from pydantic import Field, StrictBool
 
 from shopwindow.extensions import Extension
+from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
@@ -124,7 +125,9 @@ def _promotions(root: Product) -> list[Promotion]:
 @strawberry.type
 class PromotionFields:
     promotions: list[Promotion] = strawberry.field(
-        resolver=_promotions, description="The promotions running now (example extension)."
+        resolver=_promotions,
+        description="The promotions running now (example extension).",
+        directives=[list_size(assumed=5)],  # A few at a time: what the cost counts.
     )
 
 

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension
 from shopwindow.gateway.context import Info
+from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import catalog
@@ -67,6 +68,8 @@ class SimilarProductFields:
     similar_products: list[Product] = strawberry.field(
         resolver=resolve_similar_products,
         description="Other products of the same category (example extension).",
+        # Declared, so the cost estimate (and a router) count `first` products.
+        directives=[list_size(slicing=["first"])],
     )
 
 

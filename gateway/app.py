@@ -35,6 +35,7 @@ from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from shopwindow.gateway.serving import ServedGeneration
 from shopwindow.gateway.storefront import storefront_routes
+from shopwindow.gateway.subgraph import build_subgraph_schema
 from shopwindow.gateway.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
 from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
@@ -136,36 +137,36 @@ def create_app(
             search=search,
         )
 
-    policy = OperationPolicy(
-        # graphql-core executes the schema directly: no per-request extension hooks.
-        schema._schema,
-        Limits(
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_query_cost,
-            timeout_s=settings.request_timeout_ms / 1000,
-            introspection=settings.introspection,
-            persisted_query_bytes=settings.persisted_query_cache_mb * 1024 * 1024,
-        ),
-        metrics,
-        trusted,
-        budgets=ClientBudgets(
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_query_cost,
+        timeout_s=settings.request_timeout_ms / 1000,
+        introspection=settings.introspection,
+        persisted_query_bytes=settings.persisted_query_cache_mb * 1024 * 1024,
+    )
+    # One bucket per client, whichever endpoint it spends it on.
+    budgets = (
+        ClientBudgets(
             settings.budget_capacity, settings.budget_restore_per_s, settings.budget_max_clients
         )
         if settings.budget_capacity
-        else None,
+        else None
     )
+    # graphql-core executes the schema directly: no per-request extension hooks.
+    policy = OperationPolicy(schema._schema, limits, metrics, trusted, budgets=budgets)
     metrics.persisted_query_bytes.set_function(lambda: policy.persisted.stored_bytes)
+    http_limits = HttpLimits(
+        max_body_bytes=settings.max_body_bytes,
+        graphiql=settings.graphiql,
+        caching=HttpCaching(
+            settings.http_cache_max_age_s, settings.http_cache_stale_while_revalidate_s
+        ),
+    )
     endpoint = GraphQLEndpoint(
         policy,
-        HttpLimits(
-            max_body_bytes=settings.max_body_bytes,
-            graphiql=settings.graphiql,
-            caching=HttpCaching(
-                settings.http_cache_max_age_s, settings.http_cache_stale_while_revalidate_s
-            ),
-        ),
+        http_limits,
         verifier,
         context,
         metrics,
@@ -233,6 +234,17 @@ def create_app(
         WebSocketRoute("/graphql", guard),
         *(storefront_routes() if settings.storefront else []),
     ]
+    if settings.subgraph:
+        # The same policy, limits and budgets as /graphql; its router is the client,
+        # and what a router sends is checked like what anyone sends. No response cache:
+        # a router asks for entities, not persisted queries.
+        subgraph = OperationPolicy(
+            build_subgraph_schema(extensions, registry)._schema, limits, metrics, budgets=budgets
+        )
+        subgraph_endpoint = GraphQLEndpoint(
+            subgraph, http_limits, verifier, context, metrics, None, traces=True
+        )
+        routes.append(Route("/subgraph", subgraph_endpoint.handle, methods=["GET", "POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
 
 

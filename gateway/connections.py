@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.federation.schema_directives import Shareable
 
 from shopwindow.gateway.types import Product
 
 
-@strawberry.type(description="Where a page of a connection sits.")
+# Every subgraph with Relay connections has its own PageInfo: shareable, so a BFF
+# subgraph's composes with ours.
+@strawberry.type(description="Where a page of a connection sits.", directives=[Shareable()])
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None

@@ -33,6 +33,7 @@ from shopwindow.gateway.consistency import HEADER, parse_after
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.freshness import freshness_report
+from shopwindow.gateway.ftv1 import FieldTracer, wants_trace
 from shopwindow.gateway.http_caching import NO_STORE, VARY, HttpCaching, entity_tag, matches
 from shopwindow.gateway.http_params import (
     GRAPHQL_RESPONSE,
@@ -83,6 +84,7 @@ class GraphQLEndpoint:
         metrics: Where to count.
         graphiql_html: The page served to browsers, if any.
         responses: Keeps answers to persisted GETs, if any.
+        traces: Answer a router's request for a federated trace (``extensions.ftv1``).
     """
 
     def __init__(
@@ -94,7 +96,9 @@ class GraphQLEndpoint:
         metrics: GatewayMetrics,
         graphiql_html: str | None,
         responses: ResponseCache | None = None,
+        traces: bool = False,
     ) -> None:
+        self._traces = traces
         self._responses = responses
         self._get_params = GetParams()
         self._policy = policy
@@ -167,7 +171,8 @@ class GraphQLEndpoint:
         operation: Operation,
     ) -> Response:
         after = request.headers.get(HEADER)
-        key = self._response_key(request, operation, viewer, after)
+        tracer = FieldTracer() if self._traces and wants_trace(request.headers) else None
+        key = None if tracer else self._response_key(request, operation, viewer, after)
         if key is not None and self._responses is not None:
             kept = self._responses.get(key)
             if kept is not None:
@@ -186,13 +191,13 @@ class GraphQLEndpoint:
                 raise RequestError(400, str(error), "BAD_USER_INPUT") from None
             await context.read_after(positions)
         try:
-            result = await self._policy.execute(operation, context)
+            result = await self._policy.execute(operation, context, tracer)
         except TimeoutError:
             raise RequestError(504, "The request took too long.", "TIMEOUT") from None
         # No data and no field path: the request itself was wrong (e.g. a variable of
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
-        if request.method == "GET" and operation.persisted_id and not result.errors:
+        if request.method == "GET" and operation.persisted_id and not result.errors and not tracer:
             return self._cacheable(request, operation, context, result.data, media_type, key)
         body: dict[str, Any] = {}
         if result.errors:
@@ -200,6 +205,8 @@ class GraphQLEndpoint:
         if not request_failed:  # Execution never started otherwise: no data at all.
             body["data"] = result.data
         body["extensions"] = self._policy.result_extensions(operation, context, result.data)
+        if tracer is not None:
+            body["extensions"]["ftv1"] = tracer.encode(result.errors or ())
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 

@@ -34,6 +34,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from shopwindow.gateway.budget import ClientBudgets, ThrottleStatus
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.ftv1 import FieldTracer
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.persisted import PersistedOperations, PersistedRefusal
@@ -287,13 +288,25 @@ class OperationPolicy:
             extensions["consistency"] = context.consistency_report.as_extension()
         return extensions
 
-    async def execute(self, operation: Operation, context: GatewayContext) -> ExecutionResult:
+    async def execute(
+        self, operation: Operation, context: GatewayContext, tracer: FieldTracer | None = None
+    ) -> ExecutionResult:
         """Run a query or mutation under the timeout, with its errors masked.
+
+        Args:
+            operation: A checked, admitted operation.
+            context: The operation's fresh context.
+            tracer: Times every field (federated tracing); graphql-core runs the
+                operation then, an execution plan otherwise.
 
         Raises:
             TimeoutError: When it took longer than the timeout.
         """
         plan = operation.plan
+        if tracer is not None:
+            result = await self._start(execute, operation, context, middleware=[tracer])
+            assert isinstance(result, ExecutionResult)
+            return self.masked(result, context.request_id)
         if plan is not None:
             hide = self._hide_suggestions
             async with asyncio.timeout(self.limits.timeout_s):
@@ -334,6 +347,7 @@ class OperationPolicy:
         operation: Operation,
         context: GatewayContext,
         root_value: Any = None,
+        **options: Any,
     ) -> Any:
         async with asyncio.timeout(self.limits.timeout_s):
             result = run(
@@ -344,6 +358,7 @@ class OperationPolicy:
                 variable_values=operation.variables,
                 operation_name=operation.name,
                 hide_suggestions=self._hide_suggestions,
+                **options,
             )
             if inspect.isawaitable(result):
                 result = await result

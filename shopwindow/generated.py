@@ -1,10 +1,10 @@
 """Files derived from the code: the GraphQL contract and every list of source topics.
 
-``schema.graphql`` is printed from the schema. The topic entries of the Helm chart
-(values, values schema, configmap) and the README's tables of topics are rendered from
-the source registry between ``BEGIN generated`` / ``END generated`` markers.
-``make generate`` writes them; ``tests/test_drift.py`` fails when a checked-in file
-differs from what this module renders.
+``schema.graphql`` and ``subgraph.graphql`` are printed from the schemas. The topic
+entries of the Helm chart (values, values schema, configmap) and the README's tables of
+topics are rendered from the source registry between ``BEGIN generated`` / ``END
+generated`` markers. ``make generate`` writes them; ``tests/test_drift.py`` fails when
+a checked-in file differs from what this module renders.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def _values_schema(text: str, registry: SourceRegistry) -> str:
 def render(root: Path = ROOT, registry: SourceRegistry = CORE) -> dict[Path, str]:
     """Every derived file as it should read, by its path under ``root``."""
     from shopwindow.gateway.schema import build_schema
+    from shopwindow.gateway.subgraph import build_subgraph_schema
 
     readme = (root / "README.md").read_text()
     readme = _replace_marked(readme, "topics", readme_topics_block(registry), _markdown)
@@ -128,6 +129,7 @@ def render(root: Path = ROOT, registry: SourceRegistry = CORE) -> dict[Path, str
     schema_json = (root / CHART / "values.schema.json").read_text()
     return {
         Path("schema.graphql"): build_schema().as_str() + "\n",
+        Path("subgraph.graphql"): build_subgraph_schema().as_str() + "\n",
         Path("README.md"): readme,
         CHART / "values.yaml": _replace_marked(values, "topics", values_block(registry), _yaml),
         CHART / "templates" / "configmap.yaml": _replace_marked(

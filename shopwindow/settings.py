@@ -93,6 +93,11 @@ class GatewaySettings(ConnectionSettings):
         default=False,
         description="Serve the demo storefront page at /; shopwindow dev turns it on.",
     )
+    subgraph: bool = Field(
+        default=False,
+        description="Serve the Federation v2 subgraph at /subgraph, for a federated router "
+        "(with federated tracing); keep it inside the cluster.",
+    )
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     max_query_depth: int = Field(default=12, ge=1, le=100)
     max_aliases: int = Field(default=30, ge=1, le=10_000)

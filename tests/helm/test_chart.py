@@ -333,6 +333,18 @@ def test_the_ingress_adds_the_storefront_only_when_it_is_served() -> None:
     ]
 
 
+def test_the_subgraph_is_configured_and_named_in_the_notes_but_never_routed() -> None:
+    values = {**NON_DEFAULT, "gateway": {**NON_DEFAULT["gateway"], "subgraph": True}}
+    docs = manifests(values)
+    ingress = find(docs, "Ingress", "shop-shopwindow-gateway")
+    paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert "/subgraph" not in paths
+    assert find(docs, "ConfigMap", "shop-shopwindow")["data"]["SHOPWINDOW_SUBGRAPH"] == "true"
+    notes = render(values)["shopwindow/templates/NOTES.txt"]
+    assert "http://shop-shopwindow-gateway.retail.svc:80/subgraph" in notes
+    assert "/subgraph" not in render(NON_DEFAULT)["shopwindow/templates/NOTES.txt"]
+
+
 @pytest.mark.parametrize("missing", ["audience", "issuer"])
 def test_jwt_requires_an_audience_and_an_issuer(missing: str) -> None:
     jwt = {"mode": "rs256-jwks", "audience": "shop", "issuer": "https://id.example"}

@@ -51,6 +51,7 @@ def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
         ("SHOPWINDOW_JWT_HS256_SECRET", "x" * 31, "SHOPWINDOW_JWT_HS256_SECRET: Value error, must"),
         ("SHOPWINDOW_MAX_QUERY_COST", "0", "SHOPWINDOW_MAX_QUERY_COST: Input should be greater"),
         ("SHOPWINDOW_STOREFRONT", "maybe", "SHOPWINDOW_STOREFRONT: Input should be a valid"),
+        ("SHOPWINDOW_SUBGRAPH", "yes please", "SHOPWINDOW_SUBGRAPH: Input should be a valid"),
         ("SHOPWINDOW_POINTER_POLL_INTERVAL_MS", "0", "SHOPWINDOW_POINTER_POLL_INTERVAL_MS: Input"),
         ("SHOPWINDOW_BUDGET_CAPACITY", "-1", "SHOPWINDOW_BUDGET_CAPACITY: Input should be greater"),
         ("SHOPWINDOW_BUDGET_RESTORE_PER_S", "0", "SHOPWINDOW_BUDGET_RESTORE_PER_S: Input should"),

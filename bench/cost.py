@@ -3,7 +3,8 @@
 The estimate runs before execution (and spends the client's budget), uncached for every
 new document and every new value of its size variables. Measured in the same run:
 graphql-core's parse and validation of the same document, which every new document
-pays anyway; the ratio says what the estimate adds to it.
+pays anyway; the ratio says what the estimate adds to it. And how long counting the
+actual cost of a result takes, against serializing the result.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+import orjson
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, validate
 from graphql.language import Lexer, Source, TokenKind
 
@@ -97,6 +99,37 @@ def main() -> None:
                 ("estimate / (parse + validate), p50", f"{estimate_p50 / parse_p50:.3f}"),
             ],
         )
+    _actual(estimator)
+
+
+def _actual(estimator: CostEstimator) -> None:
+    # The actual cost is counted on every result: a full page of 100 products against
+    # serializing that result, which every response pays.
+    ids = ", ".join(f'"p{n}"' for n in range(100))
+    text = f"{{ products(ids: [{ids}]) {CARD} }}"
+    document = parse(text)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    card = {
+        "id": "p",
+        "name": "Runner",
+        "brand": "Acme",
+        "category": "shoes",
+        "price": {"amount": "17.99", "listAmount": None, "currency": "EUR", "discountPercent": 0},
+        "stock": {"available": 3, "status": "IN_STOCK"},
+        "rating": {"average": 4.5, "count": 12},
+    }
+    data = {"products": [dict(card, id=f"p{n}") for n in range(100)]}
+    actual_p50, actual_p99 = per_call_ms(lambda: estimator.actual(operation, {}, data))
+    dumps_p50, dumps_p99 = per_call_ms(lambda: orjson.dumps({"data": data}))
+    report(
+        f"actual cost of a result of 100 products (actual cost "
+        f"{estimator.actual(operation, {}, data):,})",
+        [
+            ("count p50 / p99", f"{actual_p50:.3f} / {actual_p99:.3f} ms"),
+            ("baseline: orjson serialization p50 / p99", f"{dumps_p50:.3f} / {dumps_p99:.3f} ms"),
+            ("count / serialization, p50", f"{actual_p50 / dumps_p50:.1f}"),
+        ],
+    )
 
 
 if __name__ == "__main__":

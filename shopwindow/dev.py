@@ -34,6 +34,8 @@ def banner(graphql_url: str, kafka_bootstrap_servers: str, mongodb_uri: str) -> 
         [
             f"shopwindow is up. GraphQL: {graphql_url}  (Ctrl-C stops everything)",
             f"  Storefront: {graphql_url.removesuffix('/graphql')}/",
+            f"  Federation v2 subgraph, for a router: {graphql_url.removesuffix('/graphql')}"
+            "/subgraph",
             f"  Kafka:   {kafka_bootstrap_servers}",
             f"  MongoDB: {without_password(mongodb_uri)}",
             "  Send an event of your own, then query the product:",
@@ -68,7 +70,7 @@ async def run_dev(settings: DevStackSettings) -> None:
             "mongodb_uri": stack.mongodb_uri,
             "topics": settings.topics,
         }
-        gateway_settings = load(GatewaySettings, storefront=True, **servers)
+        gateway_settings = load(GatewaySettings, storefront=True, subgraph=True, **servers)
         materializer_settings = load(MaterializerSettings, **servers)
         registry = installed_registry(materializer_settings)
         async with Materializer(materializer_settings, registry=registry) as materializer:

@@ -68,8 +68,10 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
                     pass
                 await asyncio.sleep(0.1)
             storefront = await http.get("/")
+            subgraph = await http.post("/subgraph", json={"query": "{ _service { sdl } }"})
         assert body and body["data"]["product"]["id"] == "abc", body
         assert storefront.status_code == 200 and "storefront" in storefront.text
+        assert "@key" in subgraph.json()["data"]["_service"]["sdl"]
         servers = children(dev.pid)
         assert len(servers) == 2 and all(alive(pid) for pid in servers)
         dev.send_signal(signal.SIGINT)

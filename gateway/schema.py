@@ -120,7 +120,25 @@ class OperationStreams(Protocol):
     ) -> Any: ...
 
 
-class GatewaySchema(strawberry.Schema):
+class WithAddedFields:
+    """A Strawberry schema (mixed in before it) built from ``SchemaParts``: its types
+    get the fields sources and extensions add."""
+
+    def __init__(self, *args: Any, added_fields: AddedFields, **kwargs: Any):
+        # Consulted by Strawberry's get_fields hook while the schema is built.
+        self._added_fields = added_fields
+        super().__init__(*args, **kwargs)
+
+    def _warn_for_federation_directives(self) -> None:
+        # The public schema and the federated subgraph (``gateway.subgraph``) share the
+        # types: their @key, @cost and @listSize are meant in both.
+        pass
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        return self._added_fields.fields_of(type_definition)
+
+
+class GatewaySchema(WithAddedFields, strawberry.Schema):
     """The Strawberry schema, whose ``stream`` (the one entry point of both WebSocket
     protocols) runs through the transport-independent policy, as HTTP does.
 
@@ -129,19 +147,6 @@ class GatewaySchema(strawberry.Schema):
     """
 
     _operations: OperationStreams | None = None
-
-    def __init__(self, *args: Any, added_fields: AddedFields, **kwargs: Any):
-        # Consulted by Strawberry's get_fields hook while the schema is built.
-        self._added_fields = added_fields
-        super().__init__(*args, **kwargs)
-
-    def _warn_for_federation_directives(self) -> None:
-        # The types are shared with the federated subgraph (``gateway.subgraph``): their
-        # @key, @cost and @listSize are meant.
-        pass
-
-    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
-        return self._added_fields.fields_of(type_definition)
 
     def as_str(self) -> str:
         """The SDL, led by the definitions of the directives its types apply: Strawberry
@@ -189,6 +194,15 @@ class SchemaParts:
     added_fields: AddedFields
     config: StrawberryConfig
 
+    def arguments(self) -> dict[str, Any]:
+        """What a ``WithAddedFields`` schema is built with."""
+        return {
+            "query": self.query,
+            "types": self.types,
+            "added_fields": self.added_fields,
+            "config": self.config,
+        }
+
 
 def schema_parts(
     extensions: Sequence[Extension] = (), registry: SourceRegistry = CORE
@@ -227,11 +241,6 @@ def build_schema(
         extensions: Extensions whose fields and root fields join the schema.
         registry: The sources, core and extensions' (their ``product_fields``).
     """
-    parts = schema_parts(extensions, registry)
     return GatewaySchema(
-        query=parts.query,
-        subscription=Subscription,
-        types=parts.types,
-        added_fields=parts.added_fields,
-        config=parts.config,
+        subscription=Subscription, **schema_parts(extensions, registry).arguments()
     )

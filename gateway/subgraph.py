@@ -18,14 +18,11 @@ from typing import Any
 from strawberry import Info
 from strawberry.federation import Schema as FederationSchema
 from strawberry.federation.schema import FederationAny
-from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.field import StrawberryField
 
 from shopwindow.extensions import Extension
-from shopwindow.gateway.added_fields import AddedFields
 from shopwindow.gateway.context import GatewayContext
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.schema import schema_parts
+from shopwindow.gateway.schema import WithAddedFields, schema_parts
 from shopwindow.gateway.types import Product, product_of
 from shopwindow.materializer.sources import CORE, SourceRegistry
 
@@ -34,16 +31,8 @@ FEDERATION_VERSION = "2.9"
 _MAX_ID_CHARS = 512
 
 
-class SubgraphSchema(FederationSchema):
+class SubgraphSchema(WithAddedFields, FederationSchema):
     """The subgraph's Strawberry schema, with the fields sources and extensions add."""
-
-    def __init__(self, *args: Any, added_fields: AddedFields, **kwargs: Any):
-        # Consulted by Strawberry's get_fields hook while the schema is built.
-        self._added_fields = added_fields
-        super().__init__(*args, **kwargs)
-
-    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
-        return self._added_fields.fields_of(type_definition)
 
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
@@ -85,11 +74,6 @@ def build_subgraph_schema(
         extensions: Extensions whose fields and root fields join the schema.
         registry: The sources, core and extensions' (their ``product_fields``).
     """
-    parts = schema_parts(extensions, registry)
     return SubgraphSchema(
-        query=parts.query,
-        types=parts.types,
-        added_fields=parts.added_fields,
-        config=parts.config,
-        federation_version=FEDERATION_VERSION,
+        federation_version=FEDERATION_VERSION, **schema_parts(extensions, registry).arguments()
     )

@@ -61,15 +61,21 @@ async def _specs(tmp_path: Path, subgraphs: dict[str, str]) -> list[str]:
     return specs
 
 
-async def _compose(specs: list[str]) -> dict[str, Any]:
-    composer = await asyncio.create_subprocess_exec(
+async def _federation(command: str, specs: list[str]) -> asyncio.subprocess.Process:
+    # Standard input stays open: the gateway runs until it closes.
+    return await asyncio.create_subprocess_exec(
         _node(),
         str(SUITES / "federation.mjs"),
-        "compose",
+        command,
         *specs,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def _compose(specs: list[str]) -> dict[str, Any]:
+    composer = await _federation("compose", specs)
     out, err = await asyncio.wait_for(composer.communicate(), 120)
     assert composer.returncode == 0, err.decode()
     composed: dict[str, Any] = json.loads(out)
@@ -79,15 +85,7 @@ async def _compose(specs: list[str]) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def router(specs: list[str]) -> AsyncIterator[str]:
     """Apollo's gateway over the subgraphs; yields its URL."""
-    process = await asyncio.create_subprocess_exec(
-        _node(),
-        str(SUITES / "federation.mjs"),
-        "gateway",
-        *specs,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await _federation("gateway", specs)
     assert process.stdout is not None and process.stdin is not None
     try:
         line = await asyncio.wait_for(process.stdout.readline(), 120)

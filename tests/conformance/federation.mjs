@@ -5,6 +5,9 @@
 //   node federation.mjs gateway NAME|URL|SDL_FILE ...
 //     composes with @apollo/composition, serves @apollo/gateway on a port the OS picks,
 //     prints {"url": ...} and runs until its standard input closes.
+//   node federation.mjs hive MAX_COST NAME|URL|SDL_FILE ...
+//     the same with Hive Gateway, composed by @theguild/federation-composition, with
+//     demand control enforcing MAX_COST and reporting `extensions.cost.estimated`.
 //
 // A request to the gateway with `x-test-trace: ftv1` makes the gateway ask the
 // subgraphs for federated traces (as usage reporting would); the response then carries
@@ -18,8 +21,12 @@ import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { ApolloGateway } from "@apollo/gateway";
 import { Trace } from "@apollo/usage-reporting-protobuf";
+import { createGatewayRuntime } from "@graphql-hive/gateway-runtime";
+import { createServer } from "node:http";
 
-const [command, ...specs] = process.argv.slice(2);
+const [command, ...rest] = process.argv.slice(2);
+const maxCost = command === "hive" ? Number(rest.shift()) : undefined;
+const specs = rest;
 const services = specs.map((spec) => {
   const [name, url, path] = spec.split("|");
   return { name, url, typeDefs: parse(readFileSync(path, "utf8")) };
@@ -89,6 +96,28 @@ if (command === "compose") {
   console.log(JSON.stringify({ url }));
   process.stdin.on("end", async () => {
     await server.stop();
+    process.exit(0);
+  });
+  process.stdin.resume();
+} else if (command === "hive") {
+  const composed = composeWithGuild(services);
+  if (composed.errors) {
+    console.error(JSON.stringify(outcome(composed)));
+    process.exit(1);
+  }
+  const gateway = createGatewayRuntime({
+    supergraph: composed.supergraphSdl,
+    demandControl: { maxCost, includeExtensionMetadata: true },
+    logging: process.env.HIVE_LOG ?? false,
+  });
+  const server = createServer(gateway);
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address();
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${port}/graphql` }));
+  });
+  process.stdin.on("end", async () => {
+    server.close();
+    await gateway.dispose();
     process.exit(0);
   });
   process.stdin.resume();

@@ -62,11 +62,11 @@ async def _specs(tmp_path: Path, subgraphs: dict[str, str]) -> list[str]:
 
 
 async def _federation(command: str, specs: list[str]) -> asyncio.subprocess.Process:
-    # Standard input stays open: the gateway runs until it closes.
+    # Standard input stays open: a gateway runs until it closes.
     return await asyncio.create_subprocess_exec(
         _node(),
         str(SUITES / "federation.mjs"),
-        command,
+        *command.split(),
         *specs,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -83,9 +83,10 @@ async def _compose(specs: list[str]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def router(specs: list[str]) -> AsyncIterator[str]:
-    """Apollo's gateway over the subgraphs; yields its URL."""
-    process = await _federation("gateway", specs)
+async def router(specs: list[str], command: str = "gateway") -> AsyncIterator[str]:
+    """Apollo's gateway over the subgraphs (``hive MAX_COST``: Hive Gateway, enforcing
+    demand control); yields its URL."""
+    process = await _federation(command, specs)
     assert process.stdout is not None and process.stdin is not None
     try:
         line = await asyncio.wait_for(process.stdout.readline(), 120)
@@ -189,3 +190,69 @@ async def test_what_a_router_cannot_compose_from_is_refused_cleanly(
     body = response.json()
     assert body["errors"] and "Traceback" not in response.text
     assert body.get("data") is None
+
+
+# Queries on our subgraph alone, for which a router's estimate and ours must agree: the
+# IBM rules, `first` (given, by variable, or by default), sizedFields and assumedSize.
+AGREED = [
+    ('{ product(id: "p1") { id name price { amount } stock { available } } }', None),
+    (
+        '{ productsByCategory(category: "shoes", first: 7) { edges { node { id price '
+        "{ amount } } } pageInfo { hasNextPage } } }",
+        None,
+    ),
+    ('{ productsByCategory(category: "shoes") { edges { cursor } } }', None),
+    ('{ product(id: "p1") { attributes { name } rating { average } } }', None),
+    (
+        "{ search(first: 3) { totalCount facets { brands { value } priceRanges { count } } "
+        "edges { node { name } } } }",
+        None,
+    ),
+    ("query($n: Int!) { trending(first: $n) { id popularity { views } } }", {"n": 9}),
+    (
+        '{ a: product(id: "p1") { ...F } b: product(id: "p2") { ...F } } '
+        "fragment F on Product { price { amount } }",
+        None,
+    ),
+]
+
+
+async def test_hive_gateway_enforcing_demand_control_estimates_our_queries_as_we_do(
+    gateway: GatewayFactory, seed: Seed, tmp_path: Path
+) -> None:
+    await seed("p1", *full_product("p1"))
+    async with gateway(subgraph=True) as http, shipping() as shipping_url:
+        ours = f"http://127.0.0.1:{http.base_url.port}/subgraph"
+        specs = await _specs(tmp_path, {"shopwindow": ours, "shipping": shipping_url})
+        async with router(specs, "hive 50") as url, httpx.AsyncClient(timeout=30) as client:
+            pairs = []
+            for query, variables in AGREED:
+                payload = {"query": query, "variables": variables}
+                theirs = (await client.post(url, json=payload)).json()
+                mine = (await http.post("/subgraph", json=payload)).json()
+                pairs.append(
+                    (theirs["extensions"]["cost"]["estimated"], mine["extensions"]["cost"])
+                )
+            before = await sample(
+                http, "shopwindow_graphql_requests_total", method="POST", status="200"
+            )
+            costly = (
+                await client.post(
+                    url,
+                    json={
+                        "query": '{ productsByCategory(category: "shoes", first: 30) '
+                        "{ edges { node { price { amount } } } } }"
+                    },
+                )
+            ).json()
+            after = await sample(
+                http, "shopwindow_graphql_requests_total", method="POST", status="200"
+            )
+    for theirs, mine in pairs:
+        assert theirs == mine["requestedQueryCost"], pairs
+    assert [theirs for theirs, _ in pairs][:3] == [3, 1 + 7 * 3 + 1, 1 + 20]
+    # 1 + 30 * (edge, node, price): over Hive's limit of 50, refused before reaching us.
+    [error] = costly["errors"]
+    assert error["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
+    assert error["extensions"]["cost"]["estimated"] == 91
+    assert after == before

@@ -5,7 +5,9 @@ Every client (a token's ``sub``, or the address of an anonymous viewer) has a bu
 when its estimated cost fits in what is left, and spends it; otherwise it is refused
 with the time after which it would fit (HTTP 429 with ``Retry-After``). The same bucket
 is spent whatever the transport, so batching, aliases, fragments (all in the estimate)
-or a WebSocket do not dodge it. What is left is reported in ``extensions.cost``
+or a WebSocket do not dodge it. Once a query has run, what its estimate exceeded its
+actual cost by is given back (``refund``), as Shopify does: a client pays for what it
+got, and is admitted only for what it might get. What is left is reported in ``extensions.cost``
 (``throttleStatus``), as Shopify's storefront API does.
 
 Pure: the clock is passed in. Memory is bounded: buckets are kept for at most
@@ -101,6 +103,19 @@ class ClientBudgets:
             return Admission(False, self._status(left), never=True)
         retry_after_s = max(1, math.ceil((cost - left) / self.restore_rate_per_s))
         return Admission(False, self._status(left), retry_after_s)
+
+    def refund(self, client: str, points: int, now_s: float) -> ThrottleStatus:
+        """Give back ``points`` an admitted operation did not use (its estimate less
+        its actual cost), up to a full bucket.
+
+        Args:
+            client: Whose bucket.
+            points: What to give back (nothing when not positive).
+            now_s: The caller's monotonic clock.
+        """
+        left = min(self.capacity, self._left(client, now_s) + max(points, 0))
+        self._keep(client, left, now_s)
+        return self._status(left)
 
     def _left(self, client: str, now_s: float) -> float:
         kept = self._buckets.get(client)

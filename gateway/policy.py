@@ -24,6 +24,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     execute,
     get_operation_ast,
     specified_rules,
@@ -98,6 +99,7 @@ class Operation:
     persisted_id: str | None = None
     plan: ExecutionPlan | None = None
     throttle: ThrottleStatus | None = None
+    client: str | None = None
     fragments: Mapping[str, FragmentDefinitionNode] = field(default_factory=dict)
 
 
@@ -231,7 +233,7 @@ class OperationPolicy:
         admission = self._budgets.admit(client, operation.cost, self._clock())
         status = admission.status
         if admission.admitted:
-            return replace(operation, throttle=status)
+            return replace(operation, throttle=status, client=client)
         cost = {"requestedQueryCost": operation.cost, "throttleStatus": status.as_extension()}
         if admission.never:
             error = GraphQLError(
@@ -264,13 +266,23 @@ class OperationPolicy:
 
     def cost_extension(self, operation: Operation, actual: int | None = None) -> dict[str, Any]:
         """What every result reports of the operation's cost: estimated, and when it
-        ran, actual (``actual_cost``)."""
+        ran, actual (``actual_cost``). A query's or mutation's client gets back what
+        its estimate exceeded its actual cost by: call this once per such result."""
         cost: dict[str, Any] = {"requestedQueryCost": operation.cost}
+        throttle = operation.throttle
         if actual is not None:
             cost["actualQueryCost"] = actual
+            if (
+                self._budgets is not None
+                and operation.client is not None
+                and operation.definition.operation is not OperationType.SUBSCRIPTION
+            ):
+                throttle = self._budgets.refund(
+                    operation.client, operation.cost - actual, self._clock()
+                )
         cost["maximumQueryCost"] = self.limits.max_cost
-        if operation.throttle is not None:
-            cost["throttleStatus"] = operation.throttle.as_extension()
+        if throttle is not None:
+            cost["throttleStatus"] = throttle.as_extension()
         return {"cost": cost}
 
     def result_extensions(

@@ -58,6 +58,24 @@ def test_memory_is_bounded_by_forgetting_the_least_recent_client() -> None:
     assert budgets.admit("a", 100, 0).admitted is True  # Forgotten: starts full.
 
 
+@pytest.mark.parametrize(
+    ("spent", "refund", "expected"),
+    [
+        (60, 45, 85),  # estimated 60, used 15: pays 15
+        (60, 0, 40),
+        (60, -30, 40),  # never takes more afterwards
+        (10, 50, 100),  # never above a full bucket
+    ],
+)
+def test_what_an_operation_did_not_use_is_given_back(
+    spent: int, refund: int, expected: int
+) -> None:
+    budgets = ClientBudgets(capacity=100, restore_rate_per_s=10)
+    budgets.admit("a", spent, 0)
+    assert budgets.refund("a", refund, 0).currently_available == expected
+    assert budgets.admit("b", 0, 0).status.currently_available == 100  # b untouched
+
+
 @pytest.mark.parametrize("values", [(0, 1, 1), (1, 0, 1), (1, 1, 0), (-1, 1, 1)])
 def test_a_budget_must_be_positive(values: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="positive"):

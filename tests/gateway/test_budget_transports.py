@@ -58,6 +58,18 @@ async def test_fragments_cost_what_they_select(gateway: GatewayFactory, seed: Se
     assert cost_of(body)["requestedQueryCost"] == 6
 
 
+async def test_a_query_pays_its_actual_cost_what_it_did_not_use_is_given_back(
+    gateway: GatewayFactory, seed: Seed
+) -> None:
+    await seed("abc", *full_product("abc"))
+    query = '{ products(ids: ["abc", "x", "y"]) { id price { amount } } }'  # 3 * (1 + 1)
+    async with gateway(**BUDGET) as http:
+        cost = cost_of((await http.post("/graphql", json={"query": query})).json())
+    assert (cost["requestedQueryCost"], cost["actualQueryCost"]) == (6, 2)
+    # 10, less 6 on admission, plus the 4 not used: 8 (more only if a second passed).
+    assert cost["throttleStatus"]["currentlyAvailable"] >= 8
+
+
 async def test_a_query_dearer_than_a_whole_budget_is_too_costly_not_throttled(
     gateway: GatewayFactory,
 ) -> None:

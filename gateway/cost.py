@@ -42,13 +42,13 @@ from graphql import (
     ValueNode,
     VariableNode,
     get_named_type,
-    is_abstract_type,
     is_composite_type,
     is_list_type,
     is_non_null_type,
 )
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
+from shopwindow.gateway.cost_actual import ActualCost
 from shopwindow.gateway.cost_directives import DEFAULT_LIST_SIZE, declared_by
 
 # Federation's generated ``_entities`` field takes one item per representation.
@@ -166,7 +166,7 @@ class CostEstimator:
         root = self._schema.get_root_type(operation.operation)
         if root is None or not isinstance(data, dict):
             return 0
-        return _Actual(self, self._schema, fragments).cost([operation.selection_set], root, data)
+        return ActualCost(self, self._schema, fragments).cost([operation.selection_set], root, data)
 
     def size_variables(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
@@ -291,83 +291,3 @@ class _Estimate:
         if isinstance(value, int) and not isinstance(value, bool):
             return max(value, 0)
         return None
-
-
-class _Actual:
-    def __init__(
-        self,
-        costs: CostEstimator,
-        schema: GraphQLSchema,
-        fragments: Mapping[str, FragmentDefinitionNode],
-    ) -> None:
-        self._costs = costs
-        self._schema = schema
-        self._fragments = fragments
-
-    def cost(
-        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType, data: dict[str, Any]
-    ) -> int:
-        if is_abstract_type(parent):
-            parent = self._concrete(parent, data)
-        fields = self._costs.fields_of(parent.name)
-        total = 0
-        for key, nodes in self._collect(selection_sets, parent).items():
-            if key not in data:
-                continue
-            field = fields.get(nodes[0].name.value)
-            if field is not None:
-                total += self._value(data[key], field, nodes)
-        return total
-
-    def _value(self, value: Any, field: FieldCost, nodes: list[FieldNode]) -> int:
-        if value is None:
-            return 0
-        if isinstance(value, list):
-            return sum(self._value(item, field, nodes) for item in value)
-        if not isinstance(value, dict):
-            return field.weight
-        inner = [n.selection_set for n in nodes if n.selection_set is not None]
-        return field.weight + self.cost(inner, field.inner, value)
-
-    def _concrete(self, abstract: Any, data: dict[str, Any]) -> GraphQLNamedType:
-        possible = self._schema.get_possible_types(abstract)
-        typename = data.get("__typename")
-        for candidate in possible:
-            if candidate.name == typename or len(possible) == 1:
-                return candidate
-        return abstract  # type: ignore[no-any-return]
-
-    def _collect(
-        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType
-    ) -> dict[str, list[FieldNode]]:
-        # Like graphql-core's field collection: the response keys of this object, each
-        # with every node that asked for it (their selections merge).
-        fields: dict[str, list[FieldNode]] = {}
-        pending = list(selection_sets)
-        seen: set[str] = set()
-        while pending:
-            for selection in pending.pop(0).selections:
-                if isinstance(selection, FieldNode):
-                    key = selection.alias.value if selection.alias else selection.name.value
-                    fields.setdefault(key, []).append(selection)
-                elif isinstance(selection, InlineFragmentNode):
-                    if _applies(self._schema, selection.type_condition, parent):
-                        pending.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    fragment = self._fragments.get(selection.name.value)
-                    if fragment is not None and selection.name.value not in seen:
-                        seen.add(selection.name.value)
-                        if _applies(self._schema, fragment.type_condition, parent):
-                            pending.append(fragment.selection_set)
-        return fields
-
-
-def _applies(schema: GraphQLSchema, condition: Any, parent: GraphQLNamedType) -> bool:
-    if condition is None or condition.name.value == parent.name:
-        return True
-    scope = schema.get_type(condition.name.value)
-    return (
-        scope is not None
-        and is_abstract_type(scope)
-        and any(t.name == parent.name for t in schema.get_possible_types(scope))
-    )

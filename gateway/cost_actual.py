@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from shopwindow.gateway.cost import FieldCost
 
 
+# (response key, its declared cost, the selections inside it)
+_Counted = tuple[str, "FieldCost", list[SelectionSetNode]]
+
+
 class FieldCosts(Protocol):
     """Where the declared cost of each field is found (``CostEstimator``)."""
 
@@ -50,6 +54,8 @@ class ActualCost:
         self._costs = costs
         self._schema = schema
         self._fragments = fragments
+        # Every item of a list shares its selection: collected once per result.
+        self._collected: dict[tuple[str, tuple[int, ...]], list[_Counted]] = {}
 
     def cost(
         self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType, data: dict[str, Any]
@@ -58,25 +64,36 @@ class ActualCost:
         costs."""
         if is_abstract_type(parent):
             parent = self._concrete(parent, data)
-        fields = self._costs.fields_of(parent.name)
         total = 0
-        for key, nodes in self._collect(selection_sets, parent).items():
-            if key not in data:
-                continue
-            field = fields.get(nodes[0].name.value)
-            if field is not None:
-                total += self._value(data[key], field, nodes)
+        for key, field, inner in self._counted(selection_sets, parent):
+            value = data.get(key)
+            if value is not None:
+                total += self._value(value, field, inner)
         return total
 
-    def _value(self, value: Any, field: FieldCost, nodes: list[FieldNode]) -> int:
-        if value is None:
-            return 0
-        if isinstance(value, list):
-            return sum(self._value(item, field, nodes) for item in value)
-        if not isinstance(value, dict):
-            return field.weight
-        inner = [n.selection_set for n in nodes if n.selection_set is not None]
-        return field.weight + self.cost(inner, field.inner, value)
+    def _value(self, value: Any, field: FieldCost, inner: list[SelectionSetNode]) -> int:
+        if type(value) is list:
+            return sum(self._value(item, field, inner) for item in value if item is not None)
+        if type(value) is dict and inner:
+            return field.weight + self.cost(inner, field.inner, value)
+        return field.weight
+
+    def _counted(
+        self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType
+    ) -> list[_Counted]:
+        key = (parent.name, tuple(map(id, selection_sets)))
+        counted = self._collected.get(key)
+        if counted is None:
+            fields = self._costs.fields_of(parent.name)
+            counted = []
+            for response_key, nodes in self._collect(selection_sets, parent).items():
+                field = fields.get(nodes[0].name.value)
+                inner = [n.selection_set for n in nodes if n.selection_set is not None]
+                # A scalar nobody weighed costs nothing: not even looked at.
+                if field is not None and (field.weight or inner):
+                    counted.append((response_key, field, inner))
+            self._collected[key] = counted
+        return counted
 
     def _concrete(self, abstract: Any, data: dict[str, Any]) -> GraphQLNamedType:
         possible = self._schema.get_possible_types(abstract)

@@ -48,7 +48,7 @@ from graphql import (
 )
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
-from shopwindow.gateway.cost_actual import ActualCost
+from shopwindow.gateway.cost_actual import ActualCost, Collected
 from shopwindow.gateway.cost_directives import DEFAULT_LIST_SIZE, declared_by
 
 # Federation's generated ``_entities`` field takes one item per representation.
@@ -161,12 +161,22 @@ class CostEstimator:
         operation: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         data: Any,
+        collected: Collected | None = None,
     ) -> int:
-        """The cost of what ``operation`` returned: ``data``, the result's data."""
+        """The cost of what ``operation`` returned: ``data``, the result's data.
+
+        Args:
+            operation: The operation that ran.
+            fragments: Its document's fragments by name.
+            data: The result's data.
+            collected: Kept with the parsed document, so that its selections are
+                collected once, not once per result.
+        """
         root = self._schema.get_root_type(operation.operation)
         if root is None or not isinstance(data, dict):
             return 0
-        return ActualCost(self, self._schema, fragments).cost([operation.selection_set], root, data)
+        count = ActualCost(self, self._schema, fragments, collected)
+        return count.cost([operation.selection_set], root, data)
 
     def size_variables(
         self, operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]

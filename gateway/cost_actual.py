@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 _Counted = tuple[str, "FieldCost", list[SelectionSetNode]]
 
 
+# (type name, ids of the selection sets) -> what is counted of such an object
+Collected = dict[tuple[str, tuple[int, ...]], list[_Counted]]
+
+
 class FieldCosts(Protocol):
     """Where the declared cost of each field is found (``CostEstimator``)."""
 
@@ -43,6 +47,8 @@ class ActualCost:
         costs: The cost of each field, by type (``CostEstimator``).
         schema: The executable schema.
         fragments: The operation's fragments by name.
+        collected: Selections already collected for this document, kept by its caller
+            with the document itself.
     """
 
     def __init__(
@@ -50,12 +56,15 @@ class ActualCost:
         costs: FieldCosts,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
+        collected: Collected | None = None,
     ) -> None:
         self._costs = costs
         self._schema = schema
         self._fragments = fragments
-        # Every item of a list shares its selection: collected once per result.
-        self._collected: dict[tuple[str, tuple[int, ...]], list[_Counted]] = {}
+        # Every item of a list shares its selection, and every result of a document
+        # its selections: each collected once. Keyed by the nodes' ids, valid for as
+        # long as the document they belong to is kept with ``collected``.
+        self._collected = collected if collected is not None else {}
 
     def cost(
         self, selection_sets: list[SelectionSetNode], parent: GraphQLNamedType, data: dict[str, Any]

@@ -34,6 +34,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from shopwindow.gateway.budget import ClientBudgets, ThrottleStatus
 from shopwindow.gateway.context import GatewayContext
+from shopwindow.gateway.cost_actual import Collected
 from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.ftv1 import FieldTracer
 from shopwindow.gateway.limits import max_aliases_rule, max_depth_rule
@@ -101,6 +102,7 @@ class Operation:
     throttle: ThrottleStatus | None = None
     client: str | None = None
     fragments: Mapping[str, FragmentDefinitionNode] = field(default_factory=dict)
+    counted: Collected = field(default_factory=dict)
 
 
 OperationContextFactory = Callable[..., GatewayContext]
@@ -211,6 +213,7 @@ class OperationPolicy:
             persisted_id,
             self._documents.plan(prepared, definition, operation_name),
             fragments=prepared.fragments,
+            counted=prepared.counted.setdefault(operation_name, {}),
         )
 
     def admit(self, operation: Operation, client: str) -> Operation:
@@ -262,7 +265,9 @@ class OperationPolicy:
 
     def actual_cost(self, operation: Operation, data: Any) -> int:
         """The cost of what ``operation`` returned (``data``), by the estimate's rules."""
-        return self._documents.costs.actual(operation.definition, operation.fragments, data)
+        return self._documents.costs.actual(
+            operation.definition, operation.fragments, data, operation.counted
+        )
 
     def cost_extension(self, operation: Operation, actual: int | None = None) -> dict[str, Any]:
         """What every result reports of the operation's cost: estimated, and when it

@@ -29,6 +29,7 @@ from graphql import (
 )
 
 from shopwindow.gateway.cost import CostEstimator
+from shopwindow.gateway.cost_actual import Collected
 from shopwindow.gateway.plan import ExecutionPlan, Unplannable
 
 _DOCUMENTS = 1000
@@ -46,6 +47,9 @@ class Prepared:
     plans: dict[str | None, ExecutionPlan | None] = field(default_factory=dict)
     # By operation name: the variables its cost depends on, and its cost by their values.
     costs: dict[str | None, tuple[tuple[str, ...], dict[bytes, int]]] = field(default_factory=dict)
+    # By operation name: its selections, as counting a result's actual cost collects
+    # them (kept here, with the nodes they are keyed by).
+    counted: dict[str | None, Collected] = field(default_factory=dict)
 
 
 class PreparedDocuments:

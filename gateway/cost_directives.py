@@ -13,7 +13,7 @@ scalar or enum 0, and a list of unknown length ``DEFAULT_LIST_SIZE`` items.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLField, GraphQLNamedType
@@ -76,19 +76,19 @@ def declared_by(element: GraphQLField | GraphQLNamedType) -> Declared:
     """The ``@cost`` and ``@listSize`` a schema element declares (through Strawberry)."""
     definition = element.extensions.get("strawberry-definition")
     directives: Iterable[Any] = getattr(definition, "directives", None) or ()
-    weight = None
     found = Declared()
     for directive in directives:
         if isinstance(directive, Cost):
-            weight = directive.weight
+            found = replace(found, weight=directive.weight)
         elif isinstance(directive, ListSize):
-            found = Declared(
+            found = replace(
+                found,
                 slicing=tuple(_given(directive.slicing_arguments) or ()),
                 assumed=_given(directive.assumed_size),
                 sized_fields=frozenset(_given(directive.sized_fields) or ()),
                 has_list_size=True,
             )
-    return Declared(weight, found.slicing, found.assumed, found.sized_fields, found.has_list_size)
+    return found
 
 
 def _given(value: Any) -> Any:

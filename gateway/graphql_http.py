@@ -178,7 +178,7 @@ class GraphQLEndpoint:
             if kept is not None:
                 lag = self._responses.changelog_lag()
                 extensions = {
-                    **self._policy.cost_extension(operation, kept.actual_cost),
+                    **self._policy.settle(operation, kept.actual_cost),
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),
                 }
                 answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
@@ -248,17 +248,17 @@ class GraphQLEndpoint:
             data_bytes,
         )
         consistent = context.consistency_report is not None
+        actual = self._policy.actual_cost(operation, data)
         if key is not None and not consistent and self._responses is not None:
             versions = context.reads.versions
             oldest = context.freshness.oldest
 
             def entry() -> CachedResponse:
                 read = tuple(sorted((i, v) for i, v in versions.items() if v is not None))
-                actual = self._policy.actual_cost(operation, data)
                 return CachedResponse(data_bytes, tag, read, oldest, actual)
 
             self._responses.put(key, versions, entry)
-        extensions = self._policy.result_extensions(operation, context, data)
+        extensions = self._policy.result_extensions(operation, context, data, actual)
         answer = _Answer(data_bytes, tag, extensions, consistent)
         return self._persisted_answer(request, context.viewer, answer, media_type)
 

@@ -269,36 +269,50 @@ class OperationPolicy:
             operation.definition, operation.fragments, data, operation.counted
         )
 
-    def cost_extension(self, operation: Operation, actual: int | None = None) -> dict[str, Any]:
-        """What every result reports of the operation's cost: estimated, and when it
-        ran, actual (``actual_cost``). A query's or mutation's client gets back what
-        its estimate exceeded its actual cost by: call this once per such result."""
+    def cost_extension(
+        self,
+        operation: Operation,
+        actual: int | None = None,
+        throttle: ThrottleStatus | None = None,
+    ) -> dict[str, Any]:
+        """What a result reports of the operation's cost: estimated, actual once it
+        ran, and the client's budget (``throttle``, else as admission left it)."""
         cost: dict[str, Any] = {"requestedQueryCost": operation.cost}
-        throttle = operation.throttle
         if actual is not None:
             cost["actualQueryCost"] = actual
-            if (
-                self._budgets is not None
-                and operation.client is not None
-                and operation.definition.operation is not OperationType.SUBSCRIPTION
-            ):
-                throttle = self._budgets.refund(
-                    operation.client, operation.cost - actual, self._clock()
-                )
         cost["maximumQueryCost"] = self.limits.max_cost
+        throttle = throttle or operation.throttle
         if throttle is not None:
             cost["throttleStatus"] = throttle.as_extension()
         return {"cost": cost}
 
+    def settle(self, operation: Operation, actual: int) -> dict[str, Any]:
+        """The cost extension of a result whose actual cost is known. A query's or
+        mutation's client gets back what its estimate exceeded that by: call this once
+        per such result."""
+        throttle = None
+        if (
+            self._budgets is not None
+            and operation.client is not None
+            and operation.definition.operation is not OperationType.SUBSCRIPTION
+        ):
+            throttle = self._budgets.refund(
+                operation.client, operation.cost - actual, self._clock()
+            )
+        return self.cost_extension(operation, actual, throttle)
+
     def result_extensions(
-        self, operation: Operation, context: GatewayContext, data: Any
+        self, operation: Operation, context: GatewayContext, data: Any, actual: int | None = None
     ) -> dict[str, Any]:
         """What every executed result reports: its cost, estimated and actual (of
-        ``data``), and how fresh its products are (``context.freshness`` starts afresh,
-        for a subscription's next event)."""
+        ``data``, unless the caller counted it: ``actual``), settled with the client's
+        budget, and how fresh its products are (``context.freshness`` starts afresh, for
+        a subscription's next event)."""
+        if actual is None:
+            actual = self.actual_cost(operation, data)
         lag = context.live.lag() if context.live is not None else None
         extensions = {
-            **self.cost_extension(operation, self.actual_cost(operation, data)),
+            **self.settle(operation, actual),
             "freshness": context.freshness.report(lag),
         }
         if context.consistency_report is not None:

@@ -203,6 +203,15 @@ async def test_a_kept_answer_is_served_until_a_product_it_read_changes(
             return body["data"]["product"]["name"], await kept_answers(http)
 
         await eventually(name_and_hits, lambda answer: answer[1] >= 2)
+
+        async def served_kept() -> tuple[Any, bool]:
+            hits = await kept_answers(http)
+            body = (await get(http, None)).json()
+            return body, await kept_answers(http) > hits
+
+        kept, _ = await eventually(served_kept, lambda answer: answer[1])
+        # A kept answer reports the actual cost of the bytes it serves: product + price.
+        assert kept["extensions"]["cost"]["actualQueryCost"] == 2
         # Changed in MongoDB behind the changelog's back: the kept answer still holds.
         await mongo[database_name][COLLECTION].update_one(
             {"_id": "abc"}, {"$set": {"catalog.name": "Not announced"}}

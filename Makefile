@@ -42,7 +42,7 @@ screenshots: $(STAMP) $(CHROMIUM)
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)
-	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/test_plan.py tests/gateway/test_fanout.py tests/materializer/test_parking.py tests/gateway/test_budget.py
+	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/test_plan.py tests/gateway/test_fanout.py tests/materializer/test_parking.py tests/materializer/test_fold_properties.py tests/gateway/test_budget.py
 
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)

@@ -19,6 +19,7 @@ from shopwindow.materializer.events import Position, SourcedEvent
 from shopwindow.materializer.fold import FoldResult, FoldSettings, KeyedStore, fold
 from shopwindow.materializer.isolation import fold_isolating
 from shopwindow.materializer.metrics import MaterializerMetrics
+from shopwindow.materializer.sources.base import entry_id
 from shopwindow.materializer.storable import changelog_value_refusal, refusal
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.materializer.write_plan import WritePlan, plan_write
@@ -209,11 +210,11 @@ class BatchWriter:
         # Every entry an event of the batch concerns is read before the fold: an entry
         # the fold did not see would count as new, and its review twice.
         wanted: dict[str, set[str]] = {}
-        for events in events_by_product.values():
+        for product_id, events in events_by_product.items():
             for sourced in events:
                 keyed_state = sourced.source.keyed_state
                 if keyed_state is not None:
-                    key = keyed_state.key_of(sourced.event)
+                    key = entry_id(product_id, keyed_state.key_of(sourced.event))
                     wanted.setdefault(keyed_state.collection, set()).add(key)
         return {
             collection: await self._store.load_keyed(collection, keys)

@@ -32,12 +32,16 @@ class Envelope:
         is_delete: A tombstone or a Debezium delete.
         source_time: Debezium's ``ts_ms``, when given.
         key: The record key, which names the entity of a delete without a row image.
+        before: A Debezium update's row image before the change, when the connector
+            sends one (PostgreSQL needs ``REPLICA IDENTITY FULL`` for it): how a source
+            sees that a row moved from one product to another.
     """
 
     data: dict[str, Any] | None
     is_delete: bool
     source_time: datetime | None
     key: bytes | None = None
+    before: dict[str, Any] | None = None
 
 
 def _reject_constant(name: str) -> Any:
@@ -95,7 +99,10 @@ def _unwrap_debezium(doc: dict[str, Any], key: bytes | None) -> Envelope:
         after = doc.get("after")
         if not isinstance(after, dict):
             raise PoisonEvent(f"Debezium op {op!r} without an 'after' object")
-        return Envelope(after, False, source_time, key)
+        before = doc.get("before") if op == "u" else None
+        return Envelope(
+            after, False, source_time, key, before=before if isinstance(before, dict) else None
+        )
     if op == "d":
         before = doc.get("before")
         return Envelope(before if isinstance(before, dict) else None, True, source_time, key)

@@ -45,6 +45,13 @@ class PoisonEvent(MaterializerError):
         self.reason = reason[:MAX_REASON_CHARS]
 
 
+class InvariantBroken(PoisonEvent):
+    """Applying a record would leave a section in a state no input can justify (a
+    negative count, a sum without a count). The record is refused, so the stored
+    document never holds such a state; a dead letter of this kind is a bug to report.
+    """
+
+
 def poison_reason(error: BaseException) -> str:
     """The dead-letter reason for anything one record raised: the exception class and
     message, bounded in length.

@@ -27,11 +27,11 @@ from typing import Any
 from shopwindow.document import META, SCHEMA_VERSION, UPGRADED_FROM, escape_key
 from shopwindow.materializer.events import SourcedEvent
 from shopwindow.materializer.sources import CORE_SOURCES
-from shopwindow.materializer.sources.base import Effect, Source
+from shopwindow.materializer.sources.base import Effect, Source, entry_id
 
 Document = dict[str, Any]
 OrderingKey = tuple[datetime, int, int]
-# Per keyed state (its collection), the entries stored there, by key.
+# Per keyed state (its collection), the entries stored there, by ``entry_id``.
 KeyedStore = Mapping[str, Mapping[str, dict[str, Any]]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -127,7 +127,8 @@ def fold(
         ):
             redelivered += 1
             continue
-        effect = sourced.source.fold(_Step(state, sourced, settings, keyed or {}), sourced.event)
+        step = _Step(product_id, state, sourced, settings, keyed or {})
+        effect = sourced.source.fold(step, sourced.event)
         if effect is Effect.NONE:
             continue
         applied.append(sourced)
@@ -168,16 +169,20 @@ def _stored_key(value: Sequence[Any] | None) -> OrderingKey | None:
 
 
 class _Keyed:
-    """A keyed state seen through the document: pending entries win over stored ones
-    when newer, and new entries become pending until the collection confirms them."""
+    """A product's keyed state seen through its document: pending entries win over
+    stored ones when newer, and new entries become pending until the collection
+    confirms them. Only the product's own entries are in view."""
 
-    def __init__(self, pending: dict[str, dict[str, Any]], stored: Mapping[str, Any]) -> None:
+    def __init__(
+        self, product_id: str, pending: dict[str, dict[str, Any]], stored: Mapping[str, Any]
+    ) -> None:
+        self._product_id = product_id
         self._pending = pending
         self._stored = stored
 
     def get(self, key: str) -> dict[str, Any] | None:
         pending = self._pending.get(escape_key(key))
-        stored = self._stored.get(key)
+        stored = self._stored.get(entry_id(self._product_id, key))
         if pending is None or (
             stored is not None and tuple(stored["key"]) >= tuple(pending["key"])
         ):
@@ -185,15 +190,22 @@ class _Keyed:
         return pending
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        self._pending[escape_key(key)] = {**entry, "id": key}
+        # ``id`` is the key within the product; the collection's _id adds the product.
+        self._pending[escape_key(key)] = {**entry, "product_id": self._product_id, "id": key}
 
 
 class _Step:
     """``FoldStep`` for one event: its section, and the ordering-key rules."""
 
     def __init__(
-        self, state: Document, sourced: SourcedEvent, settings: FoldSettings, keyed: KeyedStore
+        self,
+        product_id: str,
+        state: Document,
+        sourced: SourcedEvent,
+        settings: FoldSettings,
+        keyed: KeyedStore,
     ) -> None:
+        self.product_id = product_id
         self._state = state
         self._sourced = sourced
         self._section = sourced.source.section
@@ -210,7 +222,7 @@ class _Step:
         if keyed_state is None:
             raise TypeError(f"source {self._section!r} declares no keyed state")
         pending = self._state[META]["pending"].setdefault(keyed_state.collection, {})
-        return _Keyed(pending, self._keyed_store.get(keyed_state.collection, {}))
+        return _Keyed(self.product_id, pending, self._keyed_store.get(keyed_state.collection, {}))
 
     def assign(self, value: Any) -> None:
         self._state[self._section] = value

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
 from typing import TypeVar
 
@@ -112,6 +113,13 @@ class Materializer:
                 database, served if self.build is None else self.build.generation
             )
             await self._until_available(store.ensure_indexes)
+            for collection in self.registry.keyed_collections():
+                moved = await self._until_available(partial(store.migrate_keyed, collection))
+                if moved:
+                    log.info(
+                        "keyed entries moved to their product's identity",
+                        extra={"collection": collection, "entries": moved},
+                    )
             self._producer = new_producer(settings.kafka_bootstrap_servers, self._client_id)
             self._started.append(self._producer.stop)
             await self._until_available(self._start_kafka_client(self._producer.start))

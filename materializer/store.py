@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 from shopwindow.document import META, NewerSchemaVersion, upgrade
 from shopwindow.generations import keyed_collection, products_collection
 from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.sources.base import entry_id
 from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, WritePlan
 from shopwindow.mongo import MongoDocument
 
@@ -140,15 +141,57 @@ class SaleProductStore:
             # and leaves the product to it, rather than rewriting it in an older contract.
             raise TransientError("schema_version", str(error)) from error
 
-    async def load_keyed(self, collection: str, keys: Collection[str]) -> dict[str, MongoDocument]:
-        """The entries of a keyed state's collection under ``keys``, by key.
+    async def load_keyed(
+        self, collection: str, entry_ids: Collection[str]
+    ) -> dict[str, MongoDocument]:
+        """The entries of a keyed state's collection under ``entry_ids``, by id.
 
         Raises:
             TransientError: When MongoDB cannot be reached.
         """
         try:
-            cursor = self._keyed(collection).find({"_id": {"$in": list(keys)}})
+            cursor = self._keyed(collection).find({"_id": {"$in": list(entry_ids)}})
             return {doc["_id"]: doc async for doc in cursor}
+        except PyMongoError as error:
+            raise _transient(error) from error
+
+    async def migrate_keyed(self, collection: str, batch_size: int = 1000) -> int:
+        """Move entries stored under their key alone (before entries were identified by
+        their product too) to ``entry_id(product, key)``; idempotent, and safe to cut
+        short: an entry is removed from its old ``_id`` only once it is at its new one.
+
+        An old entry holds the state of whichever product wrote its key last, so where
+        two products used one key, the other product's entry was already lost; such
+        documents need a rebuild (``shopwindow rebuild``) to be recounted from the log.
+
+        Returns:
+            How many entries were moved.
+
+        Raises:
+            TransientError: When MongoDB cannot be reached.
+        """
+        keyed = self._keyed(collection)
+        moved = 0
+        try:
+            while True:
+                old = await keyed.find(
+                    {"entry": {"$exists": False}, "product_id": {"$exists": True}}
+                ).to_list(batch_size)
+                if not old:
+                    return moved
+                entries = [
+                    {
+                        **{k: v for k, v in doc.items() if k not in ("_id", "order")},
+                        "product_id": doc["product_id"],
+                        "id": doc["_id"],
+                    }
+                    for doc in old
+                ]
+                await self._upsert_newer(collection, entries)
+                await keyed.delete_many(
+                    {"_id": {"$in": [doc["_id"] for doc in old]}, "entry": {"$exists": False}}
+                )
+                moved += len(old)
         except PyMongoError as error:
             raise _transient(error) from error
 
@@ -170,13 +213,16 @@ class SaleProductStore:
         if not documents:
             return True
         newest: dict[str, dict[str, Mapping[str, Any]]] = {}
-        for doc in documents.values():
+        for product_id, doc in documents.items():
             for collection, entries in doc[META]["pending"].items():
                 by_id = newest.setdefault(collection, {})
                 for entry in entries.values():
-                    known = by_id.get(entry["id"])
+                    # The document owns its pending entries, whatever product an entry
+                    # written by an older version names.
+                    owned = {**entry, "product_id": product_id}
+                    known = by_id.get(entry_id(product_id, entry["id"]))
                     if known is None or tuple(known["key"]) < tuple(entry["key"]):
-                        by_id[entry["id"]] = entry
+                        by_id[entry_id(product_id, entry["id"])] = owned
         clear = [
             UpdateOne(
                 {"_id": product_id, f"{META}.revision": doc[META]["revision"]},
@@ -193,12 +239,18 @@ class SaleProductStore:
         return result.matched_count == len(clear)
 
     async def _upsert_newer(self, collection: str, entries: Collection[Mapping[str, Any]]) -> None:
+        # Each entry names its product and its key within it (``id``); it is stored
+        # under both (``entry_id``), with the key as ``entry``.
         writes = [
             UpdateOne(
-                {"_id": entry["id"], "order": {"$not": {"$gte": order_of(entry["key"])}}},
+                {
+                    "_id": entry_id(entry["product_id"], entry["id"]),
+                    "order": {"$not": {"$gte": order_of(entry["key"])}},
+                },
                 {
                     "$set": {
                         **{k: v for k, v in entry.items() if k != "id"},
+                        "entry": entry["id"],
                         "order": order_of(entry["key"]),
                     }
                 },

@@ -173,12 +173,25 @@ class DemoEvents:
         return DemoRecord(self._topic["orders"], order_id.encode(), _json(data), [])
 
     def review(self, product_id: str, now: datetime) -> DemoRecord:
-        """A new or edited review (a few review ids per product, so edits happen)."""
+        """A new, edited or moved review, keyed by review id as a reviews table's CDC is.
+
+        Review ids are numbered per product, as many review systems do, so every
+        product has an ``r1``; one review in ten moves here from another product (a
+        Debezium update whose before-image names the old product).
+        """
+        rng = self._rng
+        review_id = f"r{rng.randint(1, 20)}"
         data = {
-            "review_id": f"{product_id}-r{self._rng.randint(1, 20)}",
+            "review_id": review_id,
             "product_id": product_id,
-            "rating": self._rng.randint(1, 5),
-            "deleted": self._rng.random() < 0.05,
+            "rating": rng.randint(1, 5),
+            "deleted": rng.random() < 0.05,
             "updated_at": _iso(now),
         }
-        return DemoRecord(self._topic["reviews"], product_id.encode(), _json(data), [])
+        if rng.random() < 0.1:
+            before = {**data, "product_id": self.pick_product(), "deleted": False}
+            ts_ms = int(now.timestamp() * 1000)
+            value = _json({"before": before, "after": data, "op": "u", "ts_ms": ts_ms})
+        else:
+            value = _json(data)
+        return DemoRecord(self._topic["reviews"], review_id.encode(), value, [])

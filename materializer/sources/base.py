@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from shopwindow.materializer.envelope import Envelope
@@ -79,10 +80,11 @@ class SourceTopic:
 
 
 class KeyedEntries(Protocol):
-    """The keyed state of one source as the fold sees it for one product."""
+    """The keyed state of one source as the fold sees it for one product: the entries
+    that product owns, by their key within it."""
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The newest known entry under ``key``."""
+        """The newest known entry of this product under ``key``."""
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         """Record a new entry; it is written to the state's collection with the document."""
@@ -98,6 +100,10 @@ class FoldStep(Protocol):
     @property
     def settings(self) -> FoldSettings:
         """Tunables of the fold."""
+
+    @property
+    def product_id(self) -> str:
+        """The product whose document this step folds into (an event may concern several)."""
 
     @property
     def keyed(self) -> KeyedEntries:
@@ -125,17 +131,28 @@ class FoldStep(Protocol):
 class KeyedState:
     """State a source keeps per key in a collection of its own, not in the document.
 
-    Entries are written with the document's exactly-once rules: each carries the
-    ordering key (``order``) of the event that wrote it, and a write never replaces a
-    newer entry.
+    An entry belongs to one product: it is identified by the product and its key within
+    that product (``entry_id``), because sources number their entities per product as
+    often as globally ("review 1" of two products are two reviews). Entries are written
+    with the document's exactly-once rules: each carries the ordering key (``order``)
+    of the event that wrote it, and a write never replaces a newer entry.
 
     Attributes:
         collection: The MongoDB collection (``reviews``).
-        key_of: The key of an event's entry (the review id).
+        key_of: The key of an event's entry within its product (the review id).
     """
 
     collection: str
     key_of: Callable[[Any], str]
+
+
+def entry_id(product_id: str, key: str) -> str:
+    """The ``_id`` of a product's keyed entry in its collection.
+
+    A JSON array of the two, so that no pair of ids can spell another pair's ``_id``
+    (``("a:b", "c")`` and ``("a", "b:c")`` stay apart, whatever the ids contain).
+    """
+    return orjson.dumps([product_id, key]).decode()
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,7 @@ from shopwindow.materializer.fold import FoldSettings
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.sources import catalog as catalog_source
 from shopwindow.materializer.sources import reviews as reviews_source
+from shopwindow.materializer.sources.base import entry_id
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import CODEC_OPTIONS, MongoDocument
 from shopwindow.sale_product import read_sale_product
@@ -103,9 +104,10 @@ async def test_documents_of_todays_shape_are_upgraded_when_the_materializer_read
     assert stored["catalog"]["name"] == "Trail shoe"
     assert stored["_meta"]["pending"] == {} and "reviews" not in stored["_meta"]
     reviews = {doc["_id"]: doc async for doc in database[reviews_source.COLLECTION].find()}
+    # Each review is stored under its product and its id.
     assert {rid: (r["rating"], r["deleted"]) for rid, r in reviews.items()} == {
-        "r1": (5, False),
-        "r.2": (4, False),
+        entry_id("abc", "r1"): (5, False),
+        entry_id("abc", "r.2"): (4, False),
     }
 
 

@@ -92,6 +92,34 @@ ACCEPTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, Any]] = [
         raw({"before": review("r1", 4), "after": None, "op": "d", "ts_ms": 1718712000000}),
         ("deleted", True),
     ),
+    (
+        "Debezium update moving a review to another product",
+        kinds.REVIEWS,
+        b"r1",
+        raw({"before": review("r1", 4, product_id="old"), "after": review("r1", 4), "op": "u"}),
+        ("previous_product_id", "old"),
+    ),
+    (
+        "Debezium update of a review on its product is no move",
+        kinds.REVIEWS,
+        b"r1",
+        raw({"before": review("r1", 2), "after": review("r1", 4), "op": "u"}),
+        ("previous_product_id", None),
+    ),
+    (
+        "Debezium update with only the key in its before-image is no move",
+        kinds.REVIEWS,
+        b"r1",
+        raw({"before": {"review_id": "r1"}, "after": review("r1", 4), "op": "u"}),
+        ("previous_product_id", None),
+    ),
+    (
+        "an outbox event naming both products",
+        kinds.REVIEWS,
+        b"r1",
+        raw(json.dumps({**review("r1", 4), "previous_product_id": "old"})),
+        ("previous_product_id", "old"),
+    ),
 ]
 
 
@@ -164,6 +192,29 @@ REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
         "unknown Debezium op",
     ),
     ("rating out of range", kinds.REVIEWS, b"abc", raw(review("r1", 9)), "rating"),
+    *(
+        (
+            f"previous product id {name}",
+            kinds.REVIEWS,
+            b"r1",
+            raw({**review("r1", 4), "previous_product_id": bad}),
+            "previous_product_id",
+        )
+        for name, bad in (
+            ("empty", ""),
+            ("of 10 KB", "p" * 10_000),
+            ("an operator", {"$ne": ""}),
+            ("a number", 7),
+            ("a lone surrogate", "\udc00"),
+        )
+    ),
+    (
+        "a before-image naming an unusable product",
+        kinds.REVIEWS,
+        b"r1",
+        raw({"before": {"product_id": ["a"]}, "after": review("r1", 4), "op": "u"}),
+        "previous_product_id",
+    ),
     ("tombstone on a counter topic", kinds.CLICKS, b"u1", None, "delete"),
     ("tombstone without a key", kinds.CATALOG, None, None, "key"),
     (

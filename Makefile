@@ -36,13 +36,13 @@ $(CHROMIUM):
 test: lint $(CONFORMANCE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
-## screenshots: rewrite the README's storefront pictures from the browser test.
+## screenshots: rewrite the storefront pictures of docs/storefront.md from the browser test.
 screenshots: $(STAMP) $(CHROMIUM)
-	SHOPWINDOW_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/gateway/test_storefront.py -k live
+	SHOPWINDOW_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/gateway/storefront/test_storefront.py -k live
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)
-	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/test_plan.py tests/gateway/test_fanout.py tests/materializer/test_parking.py tests/materializer/test_fold_properties.py tests/gateway/test_budget.py
+	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/execution/test_plan.py tests/gateway/live/test_fanout.py tests/materializer/test_parking.py tests/materializer/test_fold_properties.py tests/gateway/cost/test_budget.py
 
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)

@@ -18,9 +18,9 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, vali
 from graphql.language import Lexer, Source, TokenKind
 
 from bench.common import report
-from shopwindow.gateway.cost import CostEstimator
-from shopwindow.gateway.cost_actual import Collected
-from shopwindow.gateway.schema import build_schema
+from shopwindow.gateway.cost.actual import Collected
+from shopwindow.gateway.cost.estimate import CostEstimator
+from shopwindow.gateway.schema.build import build_schema
 from shopwindow.materializer.sources import CORE
 
 TARGET_TOKENS = 2000

@@ -34,7 +34,7 @@ from bench.http_load import load, pinned_apart, start_app
 from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
-from shopwindow.gateway.persisted import sha256_of
+from shopwindow.gateway.execution.persisted import sha256_of
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position, SourcedEvent

@@ -14,31 +14,32 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
-from shopwindow.gateway.auth import TokenVerifier, Viewer
-from shopwindow.gateway.budget import ClientBudgets
-from shopwindow.gateway.consistency import ConsistencyGate, ReadOptions
-from shopwindow.gateway.context import GatewayContext, ResolverLimits, WebSocketConnection
-from shopwindow.gateway.document_cache import DocumentCache
-from shopwindow.gateway.fanout import FanOut
-from shopwindow.gateway.graphql_http import GraphQLEndpoint, HttpLimits
-from shopwindow.gateway.http_caching import HttpCaching
-from shopwindow.gateway.live import ChangelogHub
-from shopwindow.gateway.live_operations import LiveOperations
-from shopwindow.gateway.loaders import CategoryPages, ProductDocuments
+from shopwindow.gateway.cost.budget import ClientBudgets
+from shopwindow.gateway.execution.auth import TokenVerifier, Viewer
+from shopwindow.gateway.execution.context import GatewayContext, ResolverLimits, WebSocketConnection
+from shopwindow.gateway.execution.limits import Limits
+from shopwindow.gateway.execution.persisted import load_manifest
+from shopwindow.gateway.execution.policy import OperationPolicy
+from shopwindow.gateway.federation.subgraph import build_subgraph_schema
+from shopwindow.gateway.live.fanout import FanOut
+from shopwindow.gateway.live.operations import LiveOperations
+from shopwindow.gateway.live.reader import ChangelogHub
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.persisted import load_manifest
-from shopwindow.gateway.policy import Limits, OperationPolicy
-from shopwindow.gateway.response_cache import ResponseCache, document_fields
-from shopwindow.gateway.schema import build_schema
+from shopwindow.gateway.reads.consistency import ConsistencyGate, ReadOptions
+from shopwindow.gateway.reads.document_cache import DocumentCache
+from shopwindow.gateway.reads.loaders import CategoryPages, ProductDocuments
+from shopwindow.gateway.reads.serving import ServedGeneration
+from shopwindow.gateway.schema.build import build_schema
+from shopwindow.gateway.schema.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
-from shopwindow.gateway.serving import ServedGeneration
 from shopwindow.gateway.storefront import storefront_routes
-from shopwindow.gateway.subgraph import build_subgraph_schema
-from shopwindow.gateway.subscriptions import LIVE_FIELDS
-from shopwindow.gateway.websocket import LiveEndpoint, WebSocketOperations
-from shopwindow.gateway.ws_guard import GuardLimits, WebSocketGuard
+from shopwindow.gateway.transport.graphql_http import GraphQLEndpoint, HttpLimits
+from shopwindow.gateway.transport.http_caching import HttpCaching
+from shopwindow.gateway.transport.response_cache import ResponseCache, document_fields
+from shopwindow.gateway.transport.websocket import LiveEndpoint, WebSocketOperations
+from shopwindow.gateway.transport.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.materializer.sources import registry_with
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes

@@ -1,9 +1,34 @@
-"""Errors a resolver means the client to see; every other error is masked."""
+"""The gateway's errors: one root, ``GatewayError``, that carries its client-facing code.
+
+Like aiokafka's ``KafkaError`` or Strawberry's ``StrawberryException``: every refusal a
+client can get derives from it and says its ``extensions.code``. Each transport maps a
+``GatewayError`` to its wire in one place (``transport.graphql_http`` to an HTTP status,
+the WebSocket paths to an ``error`` frame); resolvers raise ``UserInputError``, which
+the policy's masking shows as it is, and every other exception a resolver raises is
+masked as ``INTERNAL``.
+"""
 
 from __future__ import annotations
 
+from graphql import GraphQLError
 
-class UserInputError(Exception):
+
+class GatewayError(Exception):
+    """Base of the gateway's own errors.
+
+    Attributes:
+        code: The ``extensions.code`` a client sees; ``INTERNAL`` for errors that never
+            reach a client as they are (a plan falling back, a configuration refused).
+    """
+
+    code = "INTERNAL"
+
+    def graphql_errors(self) -> list[GraphQLError]:
+        """The errors a client gets for this one, each with the code."""
+        return [GraphQLError(str(self), extensions={"code": self.code})]
+
+
+class UserInputError(GatewayError):
     """The client asked for something invalid; the message is shown as it is.
 
     Args:

@@ -247,7 +247,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     from shopwindow.extensions import configured
-    from shopwindow.gateway.schema import build_schema
+    from shopwindow.gateway.schema.build import build_schema
 
     if args.with_extensions:
         # Only the extensions' code matters here; nothing connects.
@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shopwindow",
         description="Product-page read model: Kafka events -> MongoDB documents -> GraphQL. "
-        "Configured by SHOPWINDOW_* environment variables (see README).",
+        "Configured by SHOPWINDOW_* environment variables (see docs/configuration.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(

@@ -1,2 +1,11 @@
-"""Search and discovery: an embedded index of the changelog, behind the GraphQL fields
-``search``, ``searchSuggestions`` and ``trending``."""
+"""Search and discovery: an embedded index of the changelog.
+
+Responsible for the engine behind the GraphQL fields ``search``, ``searchSuggestions``
+and ``trending`` (declared in ``schema.search``): the rows the index keeps of a
+document (``rows``, ``changelog_rows``, ``conversion``), the changelog feed that keeps
+it current (``feed``), the engine's interface (``engine``) and its tantivy
+implementation (``tantivy_index``, ``tantivy_query``), and the service that bounds
+what a client may ask of it (``service``).
+"""
+
+__all__ = ["engine", "feed", "service", "tantivy_index", "tantivy_query"]

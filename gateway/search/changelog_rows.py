@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from shopwindow.document import SCHEMA_VERSION, StockStatus, parse_decimal, parse_time
+from shopwindow.gateway.errors import GatewayError
 from shopwindow.gateway.search.rows import IndexRow, money
 from shopwindow.materializer.sources import catalog, inventory, popularity, prices
 
@@ -33,8 +34,8 @@ _STATUSES = frozenset(status.value for status in StockStatus)
 _ABSENT: Any = object()
 
 
-class UnexpectedShape(Exception):
-    """A document this reader leaves to the typed views."""
+class UnexpectedShape(GatewayError):
+    """A document this reader leaves to the typed views; never reaches a client."""
 
 
 def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:

@@ -23,13 +23,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shopwindow.gateway.changelog_reading import (
+from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.gateway.reads.changelog_reading import (
     BackgroundTask,
     added_partitions,
     keep_reading,
     partitions_of,
 )
-from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
 

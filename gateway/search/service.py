@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.errors import GatewayError, UserInputError
 from shopwindow.gateway.search import tantivy_query
 from shopwindow.gateway.search.engine import (
     Facets,
@@ -32,8 +32,8 @@ MAX_FILTER_VALUES = 100
 MAX_VALUE_CHARS = 256
 
 
-class SearchFailed(Exception):
-    """The engine failed on a request."""
+class SearchFailed(GatewayError):
+    """The engine failed on a request; masked as ``INTERNAL``, never shown."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ subscriptions), which makes it a worked example for frontend teams.
 
 from __future__ import annotations
 
+__all__ = ["SECURITY_HEADERS", "storefront_routes"]
+
 from pathlib import Path
 
 from starlette.requests import Request

@@ -1,6 +1,6 @@
 """The registry of sources: the core ones and those extensions declare.
 
-Settings, the Helm chart's values, its schema and configmap, and the README's topic
+Settings, the Helm chart's values, its schema and configmap, and the docs' topic
 table are all derived from here; ``tests/test_drift.py`` fails when one drifts.
 """
 

@@ -54,8 +54,8 @@ class SourceTopic:
     Attributes:
         setting: The settings key; ``SHOPWINDOW_TOPICS__<SETTING>`` names the topic.
         default_name: The topic's name unless configured.
-        description: One line for the README and the chart.
-        shape: The record value, as the README's table of source events shows it.
+        description: One line for the docs and the chart.
+        shape: The record value, as the docs' table of source events shows it.
         decode: Validates an unwrapped record (plain JSON, Debezium or outbox) into an
             event; raises ``PoisonEvent`` or a validation error for a bad record.
         event_time: When the source says the event happened, if it says.

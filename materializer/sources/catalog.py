@@ -16,9 +16,8 @@ from typing import Any
 import strawberry
 from pydantic import Field, field_validator
 
+from shopwindow.cost_directives import list_size
 from shopwindow.document import parse_time
-from shopwindow.gateway.cost_directives import list_size
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.events import (
     ProductId,
     SourceEvent,
@@ -34,6 +33,7 @@ from shopwindow.materializer.sources.snapshots import (
     snapshot_fold,
     snapshot_time,
 )
+from shopwindow.product_type import Product
 
 
 class CatalogSnapshot(SourceEvent):

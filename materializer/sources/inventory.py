@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from shopwindow.document import StockStatus, parse_time
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, Quantity, SourceEvent, Timestamp
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from pydantic import Field
 
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, SourceEvent, Text, Timestamp
 from shopwindow.materializer.sources import trending
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings

@@ -16,7 +16,6 @@ import strawberry
 from pydantic import Field
 
 from shopwindow.document import discount_percent, parse_decimal
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.events import (
     Money,
     ProductId,
@@ -32,6 +31,7 @@ from shopwindow.materializer.sources.snapshots import (
     snapshot_fold,
     snapshot_time,
 )
+from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings

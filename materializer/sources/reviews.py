@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from pydantic import Field, StrictBool, StrictInt
 
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import InvariantBroken, PoisonEvent
 from shopwindow.materializer.events import ProductId, SourceEvent, Text, Timestamp
@@ -35,6 +34,7 @@ from shopwindow.materializer.sources.base import (
     Source,
     SourceTopic,
 )
+from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
-from shopwindow.gateway.subgraph import build_subgraph_schema
+from shopwindow.gateway.federation.subgraph import build_subgraph_schema
 from tests.fuzz import SCALE, drawn
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.transports import TRANSPORTS, Transport

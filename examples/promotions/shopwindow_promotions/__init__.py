@@ -17,13 +17,13 @@ from typing import Annotated, Any
 import strawberry
 from pydantic import Field, StrictBool
 
+from shopwindow.cost_directives import list_size
 from shopwindow.extensions import Extension
-from shopwindow.gateway.cost_directives import list_size
-from shopwindow.gateway.types import Product
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, SourceEvent, Text, Timestamp
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.product_type import Product
 
 # A product keeps at most this many promotions; the ones that ended first make room.
 MAX_PROMOTIONS = 100

@@ -14,14 +14,15 @@ import strawberry
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
+from shopwindow.cost_directives import list_size
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension
-from shopwindow.gateway.context import Info
-from shopwindow.gateway.cost_directives import list_size
 from shopwindow.gateway.errors import UserInputError
-from shopwindow.gateway.types import Product, product_of
+from shopwindow.gateway.execution.context import Info
+from shopwindow.gateway.schema.product import product_of
 from shopwindow.materializer.sources import catalog
 from shopwindow.mongo import MongoDocument
+from shopwindow.product_type import Product
 
 MAX_SIMILAR = 20
 

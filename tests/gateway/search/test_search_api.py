@@ -12,7 +12,7 @@ from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory, sample
-from tests.gateway.test_auth import SECRET, token
+from tests.gateway.execution.test_auth import SECRET, token
 from tests.gateway.transports import TRANSPORT_WS, WebSocket
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, click, order, price, stock_take

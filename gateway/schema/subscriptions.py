@@ -1,0 +1,183 @@
+"""Live price, stock and product: the subscription fields, declared for the fan-out.
+
+``LIVE_FIELDS`` says, per field, which argument names the products, what a subscriber
+sees (changes that leave it equal send nothing), the value its selection executes on,
+and whether it completes when the product goes. ``gateway.live.fanout`` serves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+
+from shopwindow.cost_directives import MAX_PRODUCTS_PER_SUBSCRIPTION, list_size
+from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.execution.context import GatewayContext, Info
+from shopwindow.gateway.schema.positions import After
+from shopwindow.gateway.schema.product import product_of
+from shopwindow.materializer.sources import inventory, prices
+from shopwindow.materializer.sources.inventory import Stock
+from shopwindow.materializer.sources.prices import Price, viewer_price
+from shopwindow.product_type import Product
+from shopwindow.sale_product import SaleProduct
+
+
+@strawberry.type(description="A product's stock after a change.")
+class StockUpdate:
+    product_id: strawberry.ID
+    stock: Stock
+    version: int
+
+
+@strawberry.type(description="A product's price, as the viewer pays it, after a change.")
+class PriceUpdate:
+    product_id: strawberry.ID
+    price: Price | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFieldSpec:
+    """A subscription field the live fan-out serves (``gateway.live.fanout``).
+
+    Attributes:
+        ids_argument: The argument naming the product(s).
+        ends_when_gone: Complete when the product is deleted or hidden; otherwise the
+            field sends null, and goes on if the product comes back.
+        value_of: What a subscriber sees of a document, for the viewer's segment; a
+            change that leaves it equal sends nothing.
+        event: The field's value for a document, as its selection is executed.
+    """
+
+    ids_argument: str
+    ends_when_gone: bool
+    value_of: Callable[[SaleProduct, str | None], Hashable]
+    event: Callable[[SaleProduct, GatewayContext], Any]
+
+    def watch(self, doc: SaleProduct, segment: str | None) -> Hashable:
+        """What a subscriber in ``segment`` sees of ``doc``."""
+        return self.value_of(doc, segment)
+
+
+def _stock_value(doc: SaleProduct, segment: str | None) -> Hashable:
+    stock = doc.get(inventory.SOURCE)
+    return (stock.available, stock.status)
+
+
+def _stock_update(doc: SaleProduct, context: GatewayContext) -> StockUpdate:
+    return StockUpdate(
+        product_id=strawberry.ID(doc.id),
+        stock=doc.get(inventory.SOURCE),
+        version=doc.version,
+    )
+
+
+def _price_value(doc: SaleProduct, segment: str | None) -> Hashable:
+    price = viewer_price(doc.get(prices.SOURCE), segment)
+    if price is None:
+        return None
+    return (price.amount, price.list_amount, price.currency, price.discount_percent)
+
+
+def _price_update(doc: SaleProduct, context: GatewayContext) -> PriceUpdate:
+    return PriceUpdate(
+        product_id=strawberry.ID(doc.id),
+        price=viewer_price(doc.get(prices.SOURCE), context.segment),
+        version=doc.version,
+    )
+
+
+def _version(doc: SaleProduct, segment: str | None) -> Hashable:
+    return doc.version
+
+
+_STOCK = LiveFieldSpec("productId", True, _stock_value, _stock_update)
+_STOCKS = LiveFieldSpec("productIds", True, _stock_value, _stock_update)
+_PRICE = LiveFieldSpec("productId", True, _price_value, _price_update)
+_PRICES = LiveFieldSpec("productIds", True, _price_value, _price_update)
+_PRODUCT = LiveFieldSpec("id", False, _version, product_of)
+
+# By GraphQL field name.
+LIVE_FIELDS: dict[str, LiveFieldSpec] = {
+    "stockChanged": _STOCK,
+    "stocksChanged": _STOCKS,
+    "priceChanged": _PRICE,
+    "pricesChanged": _PRICES,
+    "productChanged": _PRODUCT,
+}
+
+
+async def _served_by_the_fanout() -> AsyncGenerator[Any, None]:
+    # The WebSocket endpoint hands these fields to the fan-out, and HTTP refuses
+    # subscriptions: a resolver that runs was reached some other way.
+    raise UserInputError("Subscriptions are served over WebSocket.")
+    yield
+
+
+async def stock_changed(
+    info: Info, product_id: strawberry.ID, after: After = None
+) -> AsyncGenerator[StockUpdate, None]:
+    async for update in _served_by_the_fanout():
+        yield update
+
+
+async def stocks_changed(
+    info: Info, product_ids: list[strawberry.ID], after: After = None
+) -> AsyncGenerator[StockUpdate, None]:
+    async for update in _served_by_the_fanout():
+        yield update
+
+
+async def price_changed(
+    info: Info, product_id: strawberry.ID, after: After = None
+) -> AsyncGenerator[PriceUpdate, None]:
+    async for update in _served_by_the_fanout():
+        yield update
+
+
+async def prices_changed(
+    info: Info, product_ids: list[strawberry.ID], after: After = None
+) -> AsyncGenerator[PriceUpdate, None]:
+    async for update in _served_by_the_fanout():
+        yield update
+
+
+async def product_changed(
+    info: Info, id: strawberry.ID, after: After = None
+) -> AsyncGenerator[Product | None, None]:
+    async for product in _served_by_the_fanout():
+        yield product
+
+
+_EACH = "First the current value, then every change; versions never go backwards."
+_ENDS = "Completes when the product is deleted or hidden."
+
+
+@strawberry.type
+class Subscription:
+    stock_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
+        resolver=stock_changed, description=f"Stock of one product. {_EACH} {_ENDS}"
+    )
+    stocks_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
+        resolver=stocks_changed,
+        directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
+        description=f"Stock of several products (a list page); capped. {_EACH} A product "
+        "that is deleted or hidden drops out; completes when none is left.",
+    )
+    price_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
+        resolver=price_changed,
+        description=f"Price of one product, as the viewer pays it. {_EACH} {_ENDS}",
+    )
+    prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
+        resolver=prices_changed,
+        directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
+        description=f"Prices of several products; capped. {_EACH} A product that is "
+        "deleted or hidden drops out; completes when none is left.",
+    )
+    product_changed: AsyncGenerator[Product | None, None] = strawberry.subscription(
+        resolver=product_changed,
+        description=f"The whole product; null while it is deleted or hidden. {_EACH}",
+    )

@@ -1,7 +1,7 @@
 """Files derived from the code: the GraphQL contract and every list of source topics.
 
 ``schema.graphql`` and ``subgraph.graphql`` are printed from the schemas. The topic
-entries of the Helm chart (values, values schema, configmap) and the README's tables of
+entries of the Helm chart (values, values schema, configmap) and the docs' tables of
 topics are rendered from the source registry between ``BEGIN generated`` / ``END
 generated`` markers. ``make generate`` writes them; ``tests/test_drift.py`` fails when
 a checked-in file differs from what this module renders.
@@ -21,6 +21,9 @@ from shopwindow.topics import TopicNames
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = Path("helm/shopwindow")
+# The pages of docs/ whose tables are derived from the source registry.
+CONFIGURATION_PAGE = Path("docs/configuration.md")
+SOURCE_EVENTS_PAGE = Path("docs/source-events.md")
 
 
 def helm_key(setting: str) -> str:
@@ -73,7 +76,7 @@ def configmap_block(registry: SourceRegistry) -> str:
 
 
 def readme_topics_block(registry: SourceRegistry) -> str:
-    """The README's table of topic settings."""
+    """The configuration page's table of topic settings."""
     rows = "".join(
         f"| `SHOPWINDOW_TOPICS__{setting.upper()}` | `{name}` | {description} |\n"
         for setting, name, description in _topics(registry)
@@ -82,7 +85,7 @@ def readme_topics_block(registry: SourceRegistry) -> str:
 
 
 def readme_events_block(registry: SourceRegistry) -> str:
-    """The README's table of source events: what each topic's records look like."""
+    """The source events page's table: what each topic's records look like."""
     rows = "".join(
         f"| `{topic.default_name}` | `{registry.source_of(topic).section}` | {topic.shape} |\n"
         for topic in registry.topics
@@ -118,19 +121,23 @@ def _values_schema(text: str, registry: SourceRegistry) -> str:
 
 def render(root: Path = ROOT, registry: SourceRegistry = CORE) -> dict[Path, str]:
     """Every derived file as it should read, by its path under ``root``."""
-    from shopwindow.gateway.schema import build_schema
-    from shopwindow.gateway.subgraph import build_subgraph_schema
+    from shopwindow.gateway.federation.subgraph import build_subgraph_schema
+    from shopwindow.gateway.schema.build import build_schema
 
-    readme = (root / "README.md").read_text()
-    readme = _replace_marked(readme, "topics", readme_topics_block(registry), _markdown)
-    readme = _replace_marked(readme, "source events", readme_events_block(registry), _markdown)
+    configuration = (root / CONFIGURATION_PAGE).read_text()
+    configuration = _replace_marked(
+        configuration, "topics", readme_topics_block(registry), _markdown
+    )
+    events = (root / SOURCE_EVENTS_PAGE).read_text()
+    events = _replace_marked(events, "source events", readme_events_block(registry), _markdown)
     values = (root / CHART / "values.yaml").read_text()
     configmap = (root / CHART / "templates" / "configmap.yaml").read_text()
     schema_json = (root / CHART / "values.schema.json").read_text()
     return {
         Path("schema.graphql"): build_schema().as_str() + "\n",
         Path("subgraph.graphql"): build_subgraph_schema().as_str() + "\n",
-        Path("README.md"): readme,
+        CONFIGURATION_PAGE: configuration,
+        SOURCE_EVENTS_PAGE: events,
         CHART / "values.yaml": _replace_marked(values, "topics", values_block(registry), _yaml),
         CHART / "templates" / "configmap.yaml": _replace_marked(
             configmap, "topics", configmap_block(registry), _yaml

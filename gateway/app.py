@@ -28,7 +28,7 @@ from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.reads.document_cache import DocumentCache
 from shopwindow.gateway.reads.loaders import CategoryPages, ProductDocuments
-from shopwindow.gateway.reads.serving import ServedGeneration
+from shopwindow.gateway.reads.served_generation import ServedGeneration
 from shopwindow.gateway.schema.build import build_schema
 from shopwindow.gateway.schema.subscriptions import LIVE_FIELDS
 from shopwindow.gateway.search.feed import SearchFeed

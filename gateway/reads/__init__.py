@@ -3,7 +3,7 @@
 Responsible for loaders that batch every lookup of a request (``loaders``), the
 document cache fed by the changelog (``document_cache``), read-your-writes
 (``consistency``), the freshness every result reports (``freshness``), the generation
-a rebuild switched to (``serving``), and what every changelog reader does alike
+a rebuild switched to (``served_generation``), and what every changelog reader does alike
 (``changelog_reading``).
 """
 
@@ -13,5 +13,5 @@ __all__ = [
     "document_cache",
     "freshness",
     "loaders",
-    "serving",
+    "served_generation",
 ]

@@ -9,6 +9,9 @@ CONFORMANCE_STAMP := $(CONFORMANCE)/node_modules/.installed-stamp
 # The storefront's browser test drives Debian's Chromium (Playwright's own browser
 # download cannot reach its host from here); installed on first use.
 CHROMIUM := /usr/bin/chromium
+# The alerts' unit tests and the real-Prometheus test use Debian's prometheus (with
+# promtool); installed on first use, like Chromium.
+PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint generate screenshots fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
@@ -32,8 +35,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
+$(PROMTOOL):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
+
 ## test: lint, type-check, then the whole test suite (with short fuzz runs).
-test: lint $(CONFORMANCE_STAMP) $(CHROMIUM)
+test: lint $(CONFORMANCE_STAMP) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/pytest
 
 ## screenshots: rewrite the storefront pictures of docs/storefront.md from the browser test.

@@ -101,6 +101,7 @@ def create_app(
         hub.applied, registry.topic_names(settings.topics), settings.consistency_wait_ms / 1000
     )
     documents.use_cache(cache, hub.is_current)
+    metrics.changelog_current.set_function(hub.is_current)
     responses = ResponseCache(
         settings.response_cache_mb * 1024 * 1024,
         cache,

@@ -42,6 +42,11 @@ class GatewayMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.cache_evictions = Counter(
+            "shopwindow_document_cache_evictions",
+            "Documents the cache dropped to stay within its bound.",
+            registry=self.registry,
+        )
         self.cache_bytes = Gauge(
             "shopwindow_document_cache_bytes",
             "Bytes of the documents the cache holds (their changelog size).",
@@ -69,6 +74,11 @@ class GatewayMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.response_cache_evictions = Counter(
+            "shopwindow_response_cache_evictions",
+            "Answers the response cache dropped to stay within its bound.",
+            registry=self.registry,
+        )
         self.response_cache_bytes = Gauge(
             "shopwindow_response_cache_bytes",
             "Bytes of the answers the response cache keeps.",
@@ -83,6 +93,12 @@ class GatewayMetrics:
         self.live_executions = Gauge(
             "shopwindow_live_executions",
             "Group executions since start (a counter; one per change per group).",
+            registry=self.registry,
+        )
+        self.changelog_current = Gauge(
+            "shopwindow_changelog_reader_current",
+            "1 while the replica's changelog reader has read to the end of every "
+            "partition it follows; the caches answer only then.",
             registry=self.registry,
         )
         self.search_documents = Gauge(

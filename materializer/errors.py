@@ -52,6 +52,16 @@ class InvariantBroken(PoisonEvent):
     """
 
 
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason without its details: the text before the first colon
+    (``"CatalogSnapshot failed validation"``), what ``shopwindow dlq list`` groups by.
+
+    Args:
+        reason: The whole reason.
+    """
+    return reason.split(":", 1)[0].strip()[:120] or "(no reason)"
+
+
 def poison_reason(error: BaseException) -> str:
     """The dead-letter reason for anything one record raised: the exception class and
     message, bounded in length.

@@ -23,6 +23,7 @@ from pymongo.errors import PyMongoError
 from shopwindow.generations import Pointer, Switch, partition_key
 from shopwindow.materializer.batch_writer import BatchWriter
 from shopwindow.materializer.errors import TransientError
+from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.serving import ServingPointers
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class GenerationFollower:
             background (also the heartbeat).
         lease_s: The longest this member holds still for a switch that does not flip.
         clock: Seconds since the epoch, for the heartbeat.
+        metrics: Where to report how long the member holds still, and the lease.
     """
 
     def __init__(
@@ -56,8 +58,12 @@ class GenerationFollower:
         poll_interval_s: float = 0.2,
         lease_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        metrics: MaterializerMetrics | None = None,
     ) -> None:
         self._pointers = pointers
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.switch_lease_seconds.set(lease_s)
         self._member = member
         self._writer = writer
         self._poll_interval_s = poll_interval_s
@@ -114,17 +120,26 @@ class GenerationFollower:
         log.info("holding still for a switch", extra={"target": switch.target})
         await self._call(self._pointers.pause(self._member, switch.token))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._lease_s
+        held_since = loop.time()
+        deadline = held_since + self._lease_s
         beat = switch.beat
-        while (
-            pointer.waiting and pointer.switch is not None and _same(pointer.switch, switch.token)
-        ):
-            if pointer.switch.beat != beat:
-                beat, deadline = pointer.switch.beat, loop.time() + self._lease_s
-            if loop.time() > deadline:
-                await self._give_up(pointer.switch)
-            await asyncio.sleep(self._poll_interval_s)
-            pointer = self._pointer = await self._fresh()
+        try:
+            while (
+                pointer.waiting
+                and pointer.switch is not None
+                and _same(pointer.switch, switch.token)
+            ):
+                if pointer.switch.beat != beat:
+                    beat, deadline = pointer.switch.beat, loop.time() + self._lease_s
+                if loop.time() > deadline:
+                    await self._give_up(pointer.switch)
+                await asyncio.sleep(self._poll_interval_s)
+                if self._metrics is not None:
+                    self._metrics.switch_holding_seconds.set(loop.time() - held_since)
+                pointer = self._pointer = await self._fresh()
+        finally:
+            if self._metrics is not None:
+                self._metrics.switch_holding_seconds.set(0)
         log.info("switch over", extra={"generation": pointer.generation})
         return pointer
 

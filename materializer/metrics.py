@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from shopwindow.materializer.errors import reason_kind
+
+# A label's values must stay few: reasons are the producers' data.
+MAX_REASON_KINDS = 50
+
 
 class MaterializerMetrics:
     """Every metric the materializer reports.
@@ -33,10 +38,12 @@ class MaterializerMetrics:
         )
         self.dead_lettered = Counter(
             "shopwindow_events_dead_lettered",
-            "Records sent to the dead-letter topic.",
-            ["topic"],
+            "Records sent to the dead-letter topic, by source topic and the kind of reason "
+            f"(the first {MAX_REASON_KINDS} kinds a process sees; the rest as 'other').",
+            ["topic", "reason"],
             registry=self.registry,
         )
+        self._reason_kinds: set[str] = set()
         self.publish_refused = Counter(
             "shopwindow_records_refused",
             "Records the broker refused for good (too large, corrupt), by target topic.",
@@ -78,8 +85,39 @@ class MaterializerMetrics:
             ["dependency"],
             registry=self.registry,
         )
+        self.last_commit = Gauge(
+            "shopwindow_last_commit_timestamp_seconds",
+            "When this member last committed its offsets (Unix time); with the lag, how "
+            "long a member has been stuck.",
+            registry=self.registry,
+        )
+        self.switch_holding_seconds = Gauge(
+            "shopwindow_switch_holding_seconds",
+            "How long this member has held still for a rebuild's switch; 0 when none runs.",
+            registry=self.registry,
+        )
+        self.switch_lease_seconds = Gauge(
+            "shopwindow_switch_lease_seconds",
+            "SHOPWINDOW_SWITCH_LEASE_S: how long a switch may run without a beat.",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "shopwindow_ready",
             "1 while MongoDB and Kafka answer, 0 during an outage.",
             registry=self.registry,
         )
+
+    def count_dead_letter(self, topic: str, reason: str) -> None:
+        """Count one dead letter of ``topic`` under its reason's kind, the kinds bounded.
+
+        Args:
+            topic: The source topic.
+            reason: The whole reason.
+        """
+        kind = reason_kind(reason)
+        if kind not in self._reason_kinds:
+            if len(self._reason_kinds) >= MAX_REASON_KINDS:
+                kind = "other"
+            else:
+                self._reason_kinds.add(kind)
+        self.dead_lettered.labels(topic, kind).inc()

@@ -254,7 +254,7 @@ class ConsumeLoop:
         for topic, count in batch.consumed.items():
             self._metrics.consumed.labels(topic).inc(count)
         for letter in letters:
-            self._metrics.dead_lettered.labels(letter.position.topic).inc()
+            self._metrics.count_dead_letter(letter.position.topic, letter.reason)
             log.warning(
                 "dead-lettered",
                 extra={
@@ -364,6 +364,7 @@ class ConsumeLoop:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.next_offsets.items()}
         try:
             await self._consumer.commit(offsets)
+            self._metrics.last_commit.set_to_current_time()
         except CommitFailedError as error:
             # The group rebalanced: another member re-reads from the last commit, and
             # the fold skips what this batch already applied.

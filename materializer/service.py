@@ -156,6 +156,7 @@ class Materializer:
                     writer,
                     poll_interval_s=settings.pointer_poll_interval_ms / 1000,
                     lease_s=settings.switch_lease_s,
+                    metrics=self.metrics,
                 )
                 await self._until_available(follower.start)
                 self._started.append(follower.stop)

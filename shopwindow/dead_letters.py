@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from shopwindow.materializer.errors import reason_kind
+
 Headers = Sequence[tuple[str, bytes]]
 
 _DLQ_PREFIX = "dlq."
@@ -56,7 +58,7 @@ class DeadLetter:
     @property
     def kind(self) -> str:
         """The reason without its details (the text before the first colon)."""
-        return self.reason.split(":", 1)[0].strip()[:120] or "(no reason)"
+        return reason_kind(self.reason)
 
 
 def _text(value: bytes | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,6 +24,14 @@ def probe_routes(readiness: ReadinessCheck, registry: CollectorRegistry) -> list
         Starlette routes to mount at the root.
     """
 
+    # What /readyz answers, for Prometheus, which scrapes /metrics alone: computed at
+    # each scrape, so an alert on it sees what a kubelet would.
+    ready = Gauge(
+        "shopwindow_readiness",
+        "1 while /readyz answers 200; 0 while a dependency it checks fails.",
+        registry=registry,
+    )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -34,6 +42,7 @@ def probe_routes(readiness: ReadinessCheck, registry: CollectorRegistry) -> list
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
+        ready.set(0 if await readiness() else 1)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

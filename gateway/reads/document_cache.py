@@ -100,6 +100,7 @@ class DocumentCache:
         while self._bytes > self._max_bytes:
             _, (_, _, evicted) = self._entries.popitem(last=False)
             self._bytes -= evicted
+            self._metrics.cache_evictions.inc()
         self._report()
 
     def forget(self, product_id: str) -> None:

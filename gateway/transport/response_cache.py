@@ -110,6 +110,7 @@ class ResponseCache:
         self._cacheable_fields = frozenset(cacheable_fields)
         self._lookups = metrics.response_cache_lookups
         self._bytes_gauge = metrics.response_cache_bytes
+        self._evictions = metrics.response_cache_evictions
         self._entries: OrderedDict[Key, CachedResponse] = OrderedDict()
         self._bytes = 0
 
@@ -164,6 +165,7 @@ class ResponseCache:
         while self._bytes > self._max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.size
+            self._evictions.inc()
         self._bytes_gauge.set(self._bytes)
 
     def _drop(self, key: Key) -> None:

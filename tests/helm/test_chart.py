@@ -27,7 +27,7 @@ from tests import kinds
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "shopwindow"
 KUBERNETES_VERSION = "1.30.0"
-CUSTOM_KINDS = {"ServiceMonitor"}  # CRDs of the Prometheus Operator: no upstream schema.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs of the Prometheus Operator.
 
 NON_DEFAULT: dict[str, Any] = {
     "image": {"digest": "sha256:" + "a" * 64, "pullSecrets": ["registry"]},

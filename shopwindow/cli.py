@@ -24,6 +24,7 @@ from shopwindow.settings import (
     KafkaToolSettings,
     MaterializerSettings,
     SourceSettings,
+    StatusSettings,
     load,
 )
 from shopwindow.standins import INSTALL, missing_standins
@@ -245,6 +246,43 @@ def _rebuild(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console, Group
+    from rich.live import Live
+
+    from shopwindow import status
+    from shopwindow.extensions import installed_registry
+
+    settings = load(StatusSettings)
+    setup_logging("ERROR", settings.log_format)  # The tables are the output.
+    reader = status.StatusReader(settings, installed_registry(settings), args.gateways)
+
+    async def main() -> None:
+        if args.json:
+            print(status.as_json(await reader.read()))
+            return
+        console = Console()
+        if not args.watch:
+            for shown in status.tables(await reader.read()):
+                console.print(shown)
+            return
+        if not console.is_terminal:  # Piped: each round in turn, as `watch` would log.
+            while True:
+                for shown in status.tables(await reader.read()):
+                    console.print(shown)
+                console.print()
+                await asyncio.sleep(args.interval_s)
+        with Live(console=console, auto_refresh=False) as live:
+            while True:
+                live.update(Group(*status.tables(await reader.read())), refresh=True)
+                await asyncio.sleep(args.interval_s)
+
+    if args.watch:
+        return _run(main())
+    asyncio.run(main())
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from shopwindow.extensions import configured
     from shopwindow.gateway.schema.build import build_schema
@@ -328,6 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--abandon", action="store_true", help="stop a build and drop what it built"
     )
     rebuild.set_defaults(handler=_rebuild)
+    status_parser = commands.add_parser(
+        "status", help="serving generation, lag, freshness, dead letters, changelog, gateways"
+    )
+    status_parser.add_argument(
+        "--gateways", nargs="+", default=[], metavar="URL", help="gateways to ask as well"
+    )
+    shown = status_parser.add_mutually_exclusive_group()
+    shown.add_argument("--watch", action="store_true", help="redraw the tables until stopped")
+    shown.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    status_parser.add_argument(
+        "--interval-s", type=float, default=2.0, help="seconds between redraws with --watch"
+    )
+    status_parser.set_defaults(handler=_status)
     schema = commands.add_parser(
         "schema", help="print the core GraphQL schema (SDL), the public contract"
     )

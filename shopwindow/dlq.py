@@ -46,8 +46,8 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[Any]:
         enable_auto_commit=False,
         client_id="shopwindow-dlq",
     )
-    await consumer.start()
     try:
+        await consumer.start()  # Inside: a consumer that failed to start is stopped too.
         found = await asyncio.wait_for(consumer.topics(), METADATA_TIMEOUT_S)
         if topic not in found:
             return []

@@ -285,6 +285,19 @@ class MaterializerSettings(ConnectionSettings):
     )
 
 
+class StatusSettings(ConnectionSettings):
+    """Settings of ``shopwindow status``: the servers, and the group whose lag it shows."""
+
+    materializer_group_id: str = Field(default="shopwindow-materializer", min_length=1)
+    status_timeout_ms: int = Field(
+        default=5000,
+        ge=100,
+        le=120_000,
+        description="How long `shopwindow status` waits for each part (a server, a "
+        "gateway) before showing it as unreachable.",
+    )
+
+
 class _DemoTraffic(SourceSettings):
     demo_rate_per_s: float = Field(default=50.0, gt=0, le=100_000)
     demo_products: int = Field(default=200, ge=1, le=1_000_000)

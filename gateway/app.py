@@ -10,7 +10,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
-from strawberry.http.ides import get_graphql_ide_html
 
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
@@ -21,6 +20,7 @@ from shopwindow.gateway.execution.limits import Limits
 from shopwindow.gateway.execution.persisted import load_manifest
 from shopwindow.gateway.execution.policy import OperationPolicy
 from shopwindow.gateway.federation.subgraph import build_subgraph_schema
+from shopwindow.gateway.graphiql.page import GraphiQLPage
 from shopwindow.gateway.live.fanout import FanOut
 from shopwindow.gateway.live.operations import LiveOperations
 from shopwindow.gateway.live.reader import ChangelogHub
@@ -172,7 +172,7 @@ def create_app(
         verifier,
         context,
         metrics,
-        get_graphql_ide_html() if settings.graphiql else None,
+        GraphiQLPage() if settings.graphiql else None,
         responses,
     )
     schema.use_operations(WebSocketOperations(policy, context))

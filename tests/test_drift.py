@@ -60,6 +60,8 @@ SHELL = (
     "standins",
     "dlq",
     "dead_letters",
+    "status",
+    "vendor_graphiql",
 )
 
 
@@ -111,8 +113,8 @@ GATEWAY_LAYERS = (
     ("schema",),
     ("federation",),
     ("live",),
+    ("storefront", "graphiql"),
     ("transport",),
-    ("storefront",),
     ("app",),
 )
 _LAYER_OF = {name: rank for rank, names in enumerate(GATEWAY_LAYERS) for name in names}

@@ -35,6 +35,7 @@ from shopwindow.gateway.execution.operation import Operation, OperationRefused, 
 from shopwindow.gateway.execution.persisted import BAD_REQUEST, NOT_FOUND
 from shopwindow.gateway.execution.policy import OperationPolicy
 from shopwindow.gateway.federation.ftv1 import FieldTracer, wants_trace
+from shopwindow.gateway.graphiql.page import ASSET_PARAMETER, SECURITY_HEADERS, GraphiQLPage
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.consistency import HEADER, parse_after
 from shopwindow.gateway.reads.freshness import freshness_report
@@ -88,7 +89,7 @@ class GraphQLEndpoint:
         verifier: Checks bearer tokens.
         context_factory: Builds the per-request context (fresh DataLoaders).
         metrics: Where to count.
-        graphiql_html: The page served to browsers, if any.
+        graphiql: GraphiQL, served to browsers with its assets, if any.
         responses: Keeps answers to persisted GETs, if any.
         traces: Answer a router's request for a federated trace (``extensions.ftv1``).
     """
@@ -100,7 +101,7 @@ class GraphQLEndpoint:
         verifier: TokenVerifier,
         context_factory: ContextFactory,
         metrics: GatewayMetrics,
-        graphiql_html: str | None,
+        graphiql: GraphiQLPage | None,
         responses: ResponseCache | None = None,
         traces: bool = False,
     ) -> None:
@@ -112,7 +113,7 @@ class GraphQLEndpoint:
         self._verifier = verifier
         self._context_factory = context_factory
         self._metrics = metrics
-        self._graphiql_html = graphiql_html if limits.graphiql else None
+        self._graphiql = graphiql if limits.graphiql else None
 
     async def handle(self, request: Request) -> Response:
         """Answer one GraphQL HTTP request."""
@@ -121,9 +122,10 @@ class GraphQLEndpoint:
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         media_type = JSON
         try:
-            if self._wants_graphiql(request):
-                assert self._graphiql_html is not None
-                return HTMLResponse(self._graphiql_html)
+            if self._graphiql is not None and request.method == "GET":
+                page = self._graphiql_answer(request)
+                if page is not None:
+                    return page
             media_type = response_media_type(request.headers.get("accept"))
             response = await self._handle(request, request_id, media_type)
         except GatewayError as error:
@@ -135,13 +137,28 @@ class GraphQLEndpoint:
         self._metrics.latency_seconds.observe(time.perf_counter() - started)
         return response
 
-    def _wants_graphiql(self, request: Request) -> bool:
-        if request.method != "GET" or self._graphiql_html is None:
-            return False
+    def _graphiql_answer(self, request: Request) -> Response | None:
+        # A browser opening /graphql gets the page, and the page's assets come from the
+        # same path; anything else is a GraphQL request.
+        assert self._graphiql is not None
+        if "graphiql=" in request.url.query:
+            asset = self._graphiql.asset(request.query_params.get(ASSET_PARAMETER, ""))
+            if asset is None:
+                return Response(status_code=404, headers={"cache-control": NO_STORE})
+            headers = {
+                "etag": f'"{asset.digest}"',
+                "cache-control": "public, max-age=31536000, immutable",
+                "x-content-type-options": "nosniff",
+            }
+            if request.headers.get("if-none-match") == headers["etag"]:
+                return Response(status_code=304, headers=headers)
+            return Response(asset.body, 200, headers=headers, media_type=asset.media_type)
         if "text/html" not in request.headers.get("accept", ""):
-            return False  # Before the query string: decoding it is a request's largest cost.
+            return None  # Before the query string: decoding it is a request's largest cost.
         params = request.query_params
-        return "query" not in params and "extensions" not in params
+        if "query" in params or "extensions" in params:
+            return None
+        return HTMLResponse(self._graphiql.html, headers=dict(SECURITY_HEADERS))
 
     async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
         if request.method == "GET":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,9 @@ from tests import kinds
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "shopwindow"
 KUBERNETES_VERSION = "1.30.0"
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs of the Prometheus Operator.
+# CRDs of the Prometheus Operator: validated against their own schemas below, not by
+# kubernetes-validate, which knows only the core API.
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 NON_DEFAULT: dict[str, Any] = {
     "image": {"digest": "sha256:" + "a" * 64, "pullSecrets": ["registry"]},
@@ -362,3 +365,41 @@ def test_the_schema_refuses_short_hs256_secrets() -> None:
                 }
             }
         )
+
+
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
+
+
+def _monitoring_problems(docs: list[Manifest]) -> tuple[int, str]:
+    checked = subprocess.run(
+        ["node", "validate_monitoring.mjs"],
+        cwd=CONFORMANCE,
+        input=json.dumps(docs),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return checked.returncode, checked.stdout + checked.stderr
+
+
+def test_the_prometheus_operator_objects_are_valid_for_their_crds() -> None:
+    # The CRDs' schemas, as @kubernetes-models/prometheus-operator compiles them (npm,
+    # pinned in tests/conformance's lock file): what kubernetes-validate cannot check.
+    values = {
+        **NON_DEFAULT,
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+            "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+        },
+    }
+    docs = [d for d in manifests(values) if d["kind"] in CUSTOM_KINDS]
+    assert sorted(d["kind"] for d in docs) == ["PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
+    code, printed = _monitoring_problems(docs)
+    assert code == 0, printed
+
+
+def test_an_invalid_service_monitor_is_refused_by_its_crds_schema() -> None:
+    [monitor, *_] = [d for d in manifests(NON_DEFAULT) if d["kind"] == "ServiceMonitor"]
+    monitor["spec"]["endpoints"][0]["interval"] = 30  # A number where a duration goes.
+    code, printed = _monitoring_problems([monitor])
+    assert code == 1 and "interval must be string" in printed

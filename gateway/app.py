@@ -188,6 +188,8 @@ def create_app(
     hub.feed(fanout)
     metrics.live_groups.set_function(lambda: fanout.groups)
     metrics.live_executions.set_function(lambda: fanout.executed)
+    metrics.live_members.set_function(lambda: fanout.members)
+    metrics.live_pushes.set_function(lambda: fanout.pushed)
     guard = WebSocketGuard(
         live,
         GuardLimits(

@@ -101,6 +101,16 @@ class GatewayMetrics:
             "partition it follows; the caches answer only then.",
             registry=self.registry,
         )
+        self.live_members = Gauge(
+            "shopwindow_live_members",
+            "Live subscribers, once per product each follows.",
+            registry=self.registry,
+        )
+        self.live_pushes = Gauge(
+            "shopwindow_live_pushes",
+            "Payloads handed to subscribers since start (a counter).",
+            registry=self.registry,
+        )
         self.search_documents = Gauge(
             "shopwindow_search_documents",
             "Products the replica's search index holds.",

@@ -151,11 +151,17 @@ class FanOut:
         self._tasks: list[asyncio.Task[None]] = []
         self._run_ids = itertools.count()
         self.executed = 0
+        self.pushed = 0
 
     @property
     def groups(self) -> int:
         """Groups now."""
         return len(self._groups)
+
+    @property
+    def members(self) -> int:
+        """Subscribers now, once per product each follows."""
+        return sum(len(group.members) for group in self._groups.values())
 
     async def start(self) -> None:
         """Start the executing and reading tasks."""
@@ -350,6 +356,7 @@ class FanOut:
             if self._due(member, state, value):
                 member.subscriber.outbox.put(member, member.subscriber.prefix + payload + "}")
                 member.sent_value = value
+                self.pushed += 1
             member.sent_version = max(member.sent_version, state.version)
 
     @staticmethod

@@ -30,6 +30,8 @@ ASKED_FOR = (
     "shopwindow_response_cache_lookups_total",
     "shopwindow_live_groups",
     "shopwindow_live_executions",
+    "shopwindow_live_members",
+    "shopwindow_live_pushes",
     'code="RATE_LIMITED"',
 )
 

@@ -135,6 +135,21 @@ async def test_subscribers_of_one_group_share_one_execution_and_its_bytes(
     assert made.groups == 1
 
 
+async def test_members_and_pushes_are_counted(fanout: tuple[FanOut, Runner, Documents]) -> None:
+    # What shopwindow_live_members and shopwindow_live_pushes report.
+    made, _, documents = fanout
+    documents.docs["def"] = doc(1, product_id="def")
+    one, two = Client(), Client()
+    made.join(one.subscriber(Outbox(one.send), "1"), spec(), ["abc", "def"], read=True)
+    made.join(two.subscriber(Outbox(two.send), "9"), spec(), ["abc"], read=True)
+    await settle()
+    assert made.members == 3
+    pushed = made.pushed
+    made.changed(doc(6, available=2))
+    await settle()
+    assert made.pushed == pushed + 2  # One change of abc, to both of its subscribers.
+
+
 @pytest.mark.parametrize(
     "other", [spec(segment="gold"), spec(selection="b")], ids=["segment", "selection"]
 )

@@ -46,6 +46,17 @@ def _status_settings(settings: MaterializerSettings, **overrides: Any) -> Status
     )
 
 
+def _command_env(settings: MaterializerSettings) -> dict[str, str]:
+    # The command reads what the settings say from the environment, as an operator's.
+    return {
+        **os.environ,
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "SHOPWINDOW_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
+        "SHOPWINDOW_MONGODB_DATABASE": settings.mongodb_database,
+        **{f"SHOPWINDOW_TOPICS__{k.upper()}": v for k, v in settings.topics.model_dump().items()},
+    }
+
+
 def _by_title(parts: list[Part]) -> dict[str, Part]:
     return {part.title: part for part in parts}
 
@@ -133,14 +144,7 @@ def test_a_status_timeout_out_of_bounds_is_refused(timeout_ms: int) -> None:
 async def test_the_command_prints_tables_and_json(
     topics: TopicNames, materializer_settings: Callable[..., MaterializerSettings]
 ) -> None:
-    settings = materializer_settings()
-    env = {
-        **os.environ,
-        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SHOPWINDOW_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
-        "SHOPWINDOW_MONGODB_DATABASE": settings.mongodb_database,
-        **{f"SHOPWINDOW_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()},
-    }
+    env = _command_env(materializer_settings())
     code, out, err = await run_command(env, "status", "--json")
     assert code == 0, err
     titles = [part["title"] for part in orjson.loads(out)["parts"]]
@@ -153,13 +157,7 @@ async def test_the_command_prints_tables_and_json(
 async def test_watch_redraws_until_stopped(
     topics: TopicNames, materializer_settings: Callable[..., MaterializerSettings]
 ) -> None:
-    settings = materializer_settings()
-    env = {
-        **os.environ,
-        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "SHOPWINDOW_MONGODB_URI": settings.mongodb_uri.get_secret_value(),
-        "SHOPWINDOW_MONGODB_DATABASE": settings.mongodb_database,
-    }
+    env = _command_env(materializer_settings())
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -79,11 +79,14 @@ async def test_every_part_reads_what_the_servers_hold(
             _status_settings(settings), CORE, [f"http://127.0.0.1:{_closed_port()}"]
         )
 
-        async def lag_of_inventory() -> Any:
-            lag = _by_title(await reader.read())["Consumer lag"]
-            return {row[1]: row[2] for row in lag.rows}.get(topics.source("inventory", "inventory"))
+        async def settled() -> Any:
+            # Applied and committed, and the bad record's letter on the dead-letter topic.
+            read = _by_title(await reader.read())
+            lag = {row[1]: row[2] for row in read["Consumer lag"].rows}
+            return lag.get(topics.source("inventory", "inventory")), read["Open dead letters"].rows
 
-        await eventually(lag_of_inventory, lambda lag: lag == 0)
+        await eventually(settled, lambda found: found[0] == 0 and bool(found[1]))
+
         parts = _by_title(await reader.read())
         assert materializer.consumer is not None
     assert parts["Serving"].rows == [(0, None, None, "-", 1)]

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from shopwindow.generations import BuildTarget, Pointer
 from shopwindow.http_server import HttpServer
+from shopwindow.kafka_start import KafkaClient, start_kafka_client
 from shopwindow.materializer.batch_writer import BatchWriter
 from shopwindow.materializer.document_cache import DocumentCache
 from shopwindow.materializer.errors import TransientError
@@ -122,7 +123,7 @@ class Materializer:
                     )
             self._producer = new_producer(settings.kafka_bootstrap_servers, self._client_id)
             self._started.append(self._producer.stop)
-            await self._until_available(self._start_kafka_client(self._producer.start))
+            await self._until_available(self._start_kafka_client(self._producer))
             consumer = AIOKafkaConsumer(
                 *self.registry.topic_names(settings.topics),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -135,7 +136,7 @@ class Materializer:
             )
             self.consumer = consumer
             self._started.append(consumer.stop)
-            await self._until_available(self._start_kafka_client(consumer.start))
+            await self._until_available(self._start_kafka_client(consumer))
             writer = BatchWriter(
                 store,
                 FoldSettings(
@@ -190,12 +191,10 @@ class Materializer:
 
         return attempt
 
-    def _start_kafka_client(
-        self, start: Callable[[], Awaitable[None]]
-    ) -> Callable[[], Awaitable[None]]:
+    def _start_kafka_client(self, client: KafkaClient) -> Callable[[], Awaitable[None]]:
         async def attempt() -> None:
             try:
-                await start()
+                await start_kafka_client(client)
             except KafkaError as error:
                 raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
 

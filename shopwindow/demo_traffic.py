@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 
 from shopwindow.demo_events import DemoEvents, product_ids
+from shopwindow.kafka_start import start_kafka_client
 from shopwindow.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ async def produce_demo_traffic(
         enable_idempotence=False,
         linger_ms=10,
     )
-    await producer.start()
+    await start_kafka_client(producer)
     sent = 0
     try:
         for record in events.initial(datetime.now(UTC)):

@@ -30,6 +30,7 @@ from shopwindow.dead_letters import (
     replay_refusal,
     resolved_ids,
 )
+from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.parking import RANK_HEADER, REPLAYED_HEADER, position_text
 from shopwindow.materializer.parking_store import ParkingStore
 from shopwindow.materializer.publishing import new_producer
@@ -47,7 +48,8 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[Any]:
         client_id="shopwindow-dlq",
     )
     try:
-        await consumer.start()  # Inside: a consumer that failed to start is stopped too.
+        # Inside: a consumer that failed to start is stopped too.
+        await start_kafka_client(consumer)
         found = await asyncio.wait_for(consumer.topics(), METADATA_TIMEOUT_S)
         if topic not in found:
             return []
@@ -134,7 +136,7 @@ async def resolve(
     problems = []
     action = "replayed" if replay else "discarded"
     producer = new_producer(bootstrap_servers, "shopwindow-dlq")
-    await producer.start()
+    await start_kafka_client(producer)
     try:
         with Progress() as progress:
             task = progress.add_task(f"{action[:-1]}ing", total=len(chosen))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shopwindow.kafka_start import start_kafka_client
 from shopwindow.topics import TopicNames, topic_config
 
 
@@ -23,7 +24,7 @@ async def create_topics(
         partitions: Partition count of each new topic.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
+    await start_kafka_client(admin)
     try:
         existing = set(await admin.list_topics())
         wanted = [

@@ -51,6 +51,7 @@ from shopwindow.generations import (
     partition_key,
     products_collection,
 )
+from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.publishing import changelog_record, new_producer, send_all
 from shopwindow.materializer.service import Materializer
 from shopwindow.materializer.sources import SourceRegistry
@@ -439,7 +440,7 @@ class Switcher:
             group_id=self._settings.materializer_group_id,
             enable_auto_commit=False,
         )
-        await live.start()
+        await start_kafka_client(live)
         try:
             partitions = [
                 TopicPartition(topic, partition)
@@ -498,7 +499,7 @@ class Switcher:
             group_id=group,
             enable_auto_commit=False,
         )
-        await tracker.start()
+        await start_kafka_client(tracker)
         try:
             tracker.assign(list(drained))
             await tracker.commit(dict(drained))
@@ -514,7 +515,7 @@ class Switcher:
         new = self._database[products_collection(target)]
         old = self._database[products_collection(served)]
         producer = new_producer(self._settings.kafka_bootstrap_servers, "shopwindow-rebuild")
-        await producer.start()
+        await start_kafka_client(producer)
         announced = 0
         try:
             records = []

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shopwindow.dead_letters import groups
 from shopwindow.dlq import load_open
 from shopwindow.generations import products_collection
+from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.sources import SourceRegistry
 from shopwindow.mongo import mongo_client
 from shopwindow.serving import ServingPointers
@@ -153,7 +154,8 @@ class StatusReader:
             # without taking part in a rebalance.
             consumer = self._consumer(group)
             try:
-                await consumer.start()  # Inside: one that failed to start is stopped too.
+                # Inside: one that failed to start is stopped too.
+                await start_kafka_client(consumer)
                 await consumer.topics()
                 partitions = [
                     TopicPartition(t, p)
@@ -208,7 +210,7 @@ class StatusReader:
     async def _changelog(self) -> list[tuple[Any, ...]]:
         consumer = self._consumer()
         try:
-            await consumer.start()
+            await start_kafka_client(consumer)
             topic = self._settings.topics.changelog
             if topic not in await consumer.topics():
                 raise LookupError(f"topic {topic} does not exist")

@@ -6,9 +6,10 @@ real servers; otherwise it starts the embedded stand-ins once per session.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,19 @@ from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames
 
 TEST_PARTITIONS = 3
+
+
+@pytest.fixture(autouse=True)
+def root_logger_restored() -> Iterator[None]:
+    """Puts the root logger back as it was after every test.
+
+    A command run in-process (``cli.main``) installs a handler on the stream the test's
+    capture gave it; left behind, that handler writes to a closed file in later tests.
+    """
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = saved, level
 
 
 @pytest.fixture(scope="session")

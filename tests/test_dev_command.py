@@ -19,10 +19,21 @@ QUERY = '{ product(id: "abc") { id name stock { available } } }'
 
 
 def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``.
+
+    Read from every process's ``stat`` rather than from ``/proc/<pid>/task/*/children``:
+    a thread of ``pid`` may end between listing its tasks and reading one.
+    """
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
-    return found
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The name (field 2) is in parentheses and may hold spaces: split after it.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # The process ended while we looked.
+            continue
+        if fields and int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
 
 
 async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

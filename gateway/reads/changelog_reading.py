@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from shopwindow.kafka_start import start_kafka_client
+
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
@@ -38,7 +40,7 @@ async def keep_reading(
     while True:
         consumer = make_consumer()
         try:
-            await consumer.start()
+            await start_kafka_client(consumer)
             await read(consumer)
         except KafkaError as error:
             log.warning(f"{name} restarting", extra={"error": str(error)})

@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shopwindow.devstack.process import ManagedProcess
+from shopwindow.kafka_start import start_kafka_client
 
 
 def _broker_binary() -> str:
@@ -44,7 +45,7 @@ class TansuBroker:
             bootstrap_servers=f"{self._host}:{port}", request_timeout_ms=5000
         )
         try:
-            await admin.start()
+            await start_kafka_client(admin)
             await admin.list_topics()
             return True
         finally:

@@ -47,16 +47,12 @@ def test_json_keeps_every_extra_field() -> None:
 def test_the_format_setting_chooses_the_formatter(
     log_format: str, expected: type[logging.Formatter]
 ) -> None:
-    root = logging.getLogger()
-    saved, level = root.handlers[:], root.level
-    try:
-        setup_logging("INFO", log_format)
-        assert isinstance(root.handlers[0].formatter, expected)
-        # Under pytest stderr is not a terminal: auto means JSON.
-        setup_logging("INFO", "auto")
-        assert isinstance(root.handlers[0].formatter, JsonFormatter)
-    finally:
-        root.handlers[:], root.level = saved, level
+    root = logging.getLogger()  # tests/conftest.py puts it back afterwards.
+    setup_logging("INFO", log_format)
+    assert isinstance(root.handlers[0].formatter, expected)
+    # Under pytest stderr is not a terminal: auto means JSON.
+    setup_logging("INFO", "auto")
+    assert isinstance(root.handlers[0].formatter, JsonFormatter)
 
 
 @pytest.mark.parametrize(

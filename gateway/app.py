@@ -44,6 +44,12 @@ from shopwindow.materializer.sources import registry_with
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.settings import GatewaySettings
+from shopwindow.topic_check import (
+    TopicsMisconfigured,
+    check_topics_within,
+    gateway_needs,
+    missing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +209,11 @@ def create_app(
         live_operations,
     )
 
+    needs = gateway_needs(settings.topics)
+
     async def readiness() -> list[str]:
-        failing = [] if await hub.healthy() else ["kafka"]
+        topics = await hub.cluster_topics()
+        failing = ["kafka"] if topics is None else missing(topics, needs)
         if feed is not None and not feed.ready:
             failing.append("search-index")
         try:
@@ -215,6 +224,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await check_topics_within(
+                settings.topic_check_timeout_ms / 1000,
+                settings.kafka_bootstrap_servers,
+                settings.topics,
+                needs,
+                settings if settings.create_topics else None,
+            )
+        except TopicsMisconfigured as error:
+            app.state.startup_error = error  # HttpServer.start raises it, named.
+            raise
         await client.aconnect()
         await served.start()
         await fanout.start()

@@ -35,6 +35,7 @@ from shopwindow.mongo import MongoDocument, mongo_client
 from shopwindow.probes import probe_routes
 from shopwindow.serving import ServingPointers
 from shopwindow.settings import MaterializerSettings
+from shopwindow.topic_check import check_topics, materializer_needs, missing
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Materializer:
             if serve_http
             else None
         )
+        self._topic_needs = materializer_needs(registry, settings.topics, publishes=build is None)
         self._started: list[Callable[[], Awaitable[None]]] = []
         self._starting = True
         self._waiting_for: str | None = None
@@ -101,6 +103,8 @@ class Materializer:
             if self._http:
                 await self._http.start()
                 self._started.append(self._http.stop)
+            # Before anything is written: a missing topic is a misconfiguration, final.
+            await self._until_available(self._check_topics)
             self._mongo = mongo_client(
                 settings.mongodb_uri.get_secret_value(),
                 self._client_id,
@@ -181,6 +185,20 @@ class Materializer:
             await self.stop()
             raise
 
+    async def _check_topics(self) -> None:
+        settings = self.settings
+        try:
+            created = await check_topics(
+                settings.kafka_bootstrap_servers,
+                settings.topics,
+                self._topic_needs,
+                settings if settings.create_topics else None,
+            )
+        except KafkaError as error:
+            raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
+        if created:
+            log.info("topics created", extra={"topics": created})
+
     @staticmethod
     def _read_pointer(pointers: ServingPointers) -> Callable[[], Awaitable[Pointer]]:
         async def attempt() -> Pointer:
@@ -238,10 +256,15 @@ class Materializer:
             failing.append(f"starting (waiting for {self._waiting_for or 'nothing'})")
         if self._mongo is None or not await self._answers(self._mongo.admin.command("ping")):
             failing.append("mongodb")
-        if self._producer is None or not await self._answers(
-            self._producer.client.fetch_all_metadata()
-        ):
+        metadata = (
+            await self._answer(self._producer.client.fetch_all_metadata())
+            if self._producer
+            else None
+        )
+        if metadata is None:
             failing.append("kafka")
+        else:
+            failing += missing(metadata.topics(), self._topic_needs)
         outage = self.loop.failing_dependency if self.loop else None
         if outage and outage not in failing:
             failing.append(outage)
@@ -250,11 +273,14 @@ class Materializer:
 
     @staticmethod
     async def _answers(probe: Awaitable[object]) -> bool:
+        return await Materializer._answer(probe) is not None
+
+    @staticmethod
+    async def _answer(probe: Awaitable[T]) -> T | None:
         try:
-            await asyncio.wait_for(probe, PROBE_TIMEOUT_S)
-            return True
+            return await asyncio.wait_for(probe, PROBE_TIMEOUT_S)
         except Exception:
-            return False
+            return None
 
     async def __aenter__(self) -> Materializer:
         await self.start()

@@ -165,10 +165,42 @@ def _produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_topics(args: argparse.Namespace) -> int:
+    from shopwindow.extensions import installed_registry
+    from shopwindow.kafka_admin import create_topics
+    from shopwindow.topic_check import check_topics, every_owned_need, materializer_needs
+
+    settings = load(KafkaToolSettings)
+    setup_logging(settings.log_level, settings.log_format)
+    needs = every_owned_need(settings.topics)
+    if args.with_inputs:
+        registry = installed_registry(settings)
+        needs = [need for need in materializer_needs(registry, settings.topics) if not need.owned]
+        needs = [*needs, *every_owned_need(settings.topics)]
+
+    async def main() -> None:
+        # Inputs included only on request: in production their producers own them.
+        names = [need.name for need in needs]
+        created = await create_topics(
+            settings.kafka_bootstrap_servers,
+            settings.topics,
+            settings.topic_partitions,
+            names,
+            settings.topic_replication_factor,
+        )
+        print(f"created {len(created)} of {len(names)} topics: {', '.join(created) or 'none'}")
+        # What already existed must be configured as shopwindow needs it.
+        await check_topics(settings.kafka_bootstrap_servers, settings.topics, needs)
+
+    asyncio.run(main())
+    return 0
+
+
 def _dlq(args: argparse.Namespace) -> int:
     from shopwindow import dlq
     from shopwindow.dead_letters import Selection
     from shopwindow.extensions import installed_registry
+    from shopwindow.topic_check import check_topics, dead_letter_tool_needs
 
     settings = load(DeadLetterToolSettings)
     setup_logging(settings.log_level, settings.log_format)
@@ -183,6 +215,12 @@ def _dlq(args: argparse.Namespace) -> int:
     sources = set(installed_registry(settings).topic_names(settings.topics))
 
     async def main() -> int:
+        # A missing dead-letter topic would read as "no letters": say so instead.
+        await check_topics(
+            settings.kafka_bootstrap_servers,
+            settings.topics,
+            dead_letter_tool_needs(settings.topics),
+        )
         letters = await dlq.load_open(settings.kafka_bootstrap_servers, settings.topics)
         if args.dlq_command == "list":
             print(dlq.listing(letters))
@@ -350,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
         chosen.add_argument("--id", action="append", help="this letter (repeatable)")
         chosen.add_argument("--all", action="store_true", help="every open letter")
     dlq.set_defaults(handler=_dlq)
+    create = commands.add_parser(
+        "create-topics",
+        help="create the missing topics shopwindow writes, configured as it needs them",
+    )
+    create.add_argument(
+        "--with-inputs",
+        action="store_true",
+        help="also create the missing input topics (a development or test cluster)",
+    )
+    create.set_defaults(handler=_create_topics)
     rebuild = commands.add_parser(
         "rebuild",
         help="rebuild every document from the source topics beside the served ones, "

@@ -69,6 +69,7 @@ async def run_dev(settings: DevStackSettings) -> None:
             "kafka_bootstrap_servers": stack.kafka_bootstrap_servers,
             "mongodb_uri": stack.mongodb_uri,
             "topics": settings.topics,
+            "create_topics": settings.create_topics,
         }
         gateway_settings = load(GatewaySettings, storefront=True, subgraph=True, **servers)
         materializer_settings = load(MaterializerSettings, **servers)

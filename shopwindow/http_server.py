@@ -32,6 +32,7 @@ class HttpServer:
     def __init__(self, app: Any, host: str, port: int, **config: Any) -> None:
         config.setdefault("log_config", None)
         config.setdefault("access_log", False)
+        self._app = app
         self._server = _Server(uvicorn.Config(app, host=host, port=port, **config))
         self._task: asyncio.Task[None] | None = None
 
@@ -48,6 +49,8 @@ class HttpServer:
 
         Raises:
             RuntimeError: When the server could not start (port taken, app failed).
+            Exception: What the app's lifespan left in ``app.state.startup_error``
+                (a Starlette app names why it failed to start that way).
         """
         config = self._server.config
         address = f"{config.host}:{config.port}"
@@ -58,10 +61,11 @@ class HttpServer:
         except OSError as error:
             sock.close()
             raise RuntimeError(f"cannot listen on {address}: {error.strerror}") from None
-        self._task = asyncio.create_task(self._serve(sock))
+        serving = self._task = asyncio.create_task(self._serve(sock))
         while not self._server.started:
-            if self._task.done():
-                self._task.result()
+            if serving.done():
+                self._task = None  # Nothing is left for stop() to do.
+                serving.result()
             await asyncio.sleep(0.02)
 
     async def _serve(self, sock: socket.socket) -> None:
@@ -70,6 +74,10 @@ class HttpServer:
         except SystemExit:
             # uvicorn exits the interpreter when the app's startup fails; inside a task
             # that would bypass every cleanup, so it becomes an ordinary error.
+            state = getattr(self._app, "state", None)
+            reason = getattr(state, "startup_error", None)
+            if isinstance(reason, Exception):
+                raise reason from None
             raise RuntimeError("HTTP application failed to start") from None
         finally:
             sock.close()

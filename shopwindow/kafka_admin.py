@@ -11,17 +11,32 @@ from shopwindow.kafka_start import start_kafka_client
 from shopwindow.topics import TopicNames, topic_config
 
 
+class TopicCreationRefused(Exception):
+    """The broker refused to create a topic (a policy, too few brokers for the replicas);
+    the message names each topic and the broker's reason."""
+
+
 async def create_topics(
-    bootstrap_servers: str, topics: TopicNames, partitions: int, names: Iterable[str]
-) -> None:
-    """Create every shopwindow topic that does not exist yet.
+    bootstrap_servers: str,
+    topics: TopicNames,
+    partitions: int,
+    names: Iterable[str],
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create every named topic that does not exist yet.
 
     Args:
         bootstrap_servers: Kafka bootstrap list.
         topics: The topic settings (the outputs get their configuration from them).
-        partitions: Partition count of created topics.
-        names: The topics to create.
         partitions: Partition count of each new topic.
+        names: The topics to create.
+        replication_factor: Replicas of each new topic.
+
+    Returns:
+        The names this call created (another process may have created the rest).
+
+    Raises:
+        TopicCreationRefused: When the broker refused a topic.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await start_kafka_client(admin)
@@ -31,16 +46,25 @@ async def create_topics(
             NewTopic(
                 name,
                 num_partitions=partitions,
-                replication_factor=1,
+                replication_factor=replication_factor,
                 topic_configs=topic_config(topics, name),
             )
             for name in names
             if name not in existing
         ]
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # Another process created them between our list and create.
+        if not wanted:
+            return []
+        response = await admin.create_topics(wanted)
+        created, refused = [], []
+        for entry in response.topic_errors:  # (name, code[, message]) by version
+            name, code = entry[0], entry[1]
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:  # Another process was first.
+                message = entry[2] if len(entry) > 2 and entry[2] else f"error {code}"
+                refused.append(f"{name}: {message}")
+        if refused:
+            raise TopicCreationRefused("; ".join(refused))
+        return created
     finally:
         await admin.close()

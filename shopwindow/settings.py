@@ -66,8 +66,26 @@ class SourceSettings(_Base):
     )
 
 
-class ConnectionSettings(SourceSettings):
+class TopicCreationSettings(_Base):
+    """How shopwindow creates a topic (``SHOPWINDOW_CREATE_TOPICS``, ``create-topics``)."""
+
+    topic_partitions: int = Field(
+        default=6, ge=1, le=10_000, description="Partitions of each topic shopwindow creates."
+    )
+    topic_replication_factor: int = Field(
+        default=1, ge=1, le=32, description="Replicas of each topic shopwindow creates."
+    )
+
+
+class ConnectionSettings(SourceSettings, TopicCreationSettings):
     """Where the Kafka cluster and the MongoDB database are; shared by every role."""
+
+    create_topics: bool = Field(
+        default=False,
+        description="At start, create the missing topics shopwindow writes (the "
+        "changelog, dead-letter, ledger and progress topics) instead of exiting; "
+        "input topics belong to their producers and are never created.",
+    )
 
     kafka_bootstrap_servers: str = Field(
         min_length=1, description="Comma-separated host:port list of Kafka brokers."
@@ -88,6 +106,14 @@ class GatewaySettings(ConnectionSettings):
 
     http_host: str = "127.0.0.1"
     http_port: Port = 8000
+    topic_check_timeout_ms: int = Field(
+        default=10_000,
+        ge=100,
+        le=600_000,
+        description="How long the gateway waits at start for Kafka to answer its topic "
+        "check. A broker that does not answer by then does not stop the start (the "
+        "gateway serves from MongoDB); /readyz names a missing topic once it answers.",
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL to browsers.")
     storefront: bool = Field(
         default=False,
@@ -309,8 +335,8 @@ class DemoTrafficSettings(_DemoTraffic):
     kafka_bootstrap_servers: str = Field(min_length=1)
 
 
-class KafkaToolSettings(SourceSettings):
-    """Settings of the Kafka tools: ``shopwindow produce`` and ``shopwindow dlq``."""
+class KafkaToolSettings(SourceSettings, TopicCreationSettings):
+    """Settings of the Kafka tools: ``produce``, ``dlq`` and ``create-topics``."""
 
     kafka_bootstrap_servers: str = Field(min_length=1)
 
@@ -333,6 +359,10 @@ class DevStackSettings(_DemoTraffic):
     mongodb_uri: SecretStr | None = None
     dev_data_dir: Path = Path(".devdata")
     dev_topic_partitions: int = Field(default=4, ge=1, le=64)
+    create_topics: bool = Field(
+        default=True,
+        description="Passed to the roles ``shopwindow dev`` runs: on by default there.",
+    )
 
 
 class ConfigurationError(Exception):

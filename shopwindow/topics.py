@@ -8,7 +8,9 @@ fields here.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shopwindow.document import MAX_RECORD_BYTES
 
@@ -20,6 +22,22 @@ OUTPUT_SETTINGS = (
     "progress",
     "source_prefix",
 )
+
+
+# What Kafka accepts as a topic name (kafka.common.internals.Topic): checked when the
+# settings are read, so a bad name fails at start with its variable, not at first use.
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def legal_topic_name(name: str) -> str:
+    """``name``, if Kafka accepts it as a topic name.
+
+    Raises:
+        ValueError: Naming what is wrong with it.
+    """
+    if not _LEGAL_TOPIC.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"{name[:60]!r} is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)")
+    return name
 
 
 class TopicNames(BaseModel):
@@ -47,11 +65,27 @@ class TopicNames(BaseModel):
         default="", description="Prepended to the default name of every input topic."
     )
 
+    @field_validator("changelog", "dead_letter", "dead_letter_resolved", "progress")
+    @classmethod
+    def _legal(cls, name: str) -> str:
+        return legal_topic_name(name)
+
+    @field_validator("source_prefix")
+    @classmethod
+    def _legal_prefix(cls, prefix: str) -> str:
+        return legal_topic_name(prefix) if prefix else prefix
+
     @model_validator(mode="after")
     def _names_are_text(self) -> TopicNames:
         for setting, name in (self.model_extra or {}).items():
+            # Extra fields have no location of their own: the message names the variable.
+            variable = f"SHOPWINDOW_TOPICS__{setting.upper()}"
             if not isinstance(name, str) or not name:
-                raise ValueError(f"topic {setting!r} must be a non-empty name")
+                raise ValueError(f"{variable} must be a non-empty name")
+            try:
+                legal_topic_name(name)
+            except ValueError as error:
+                raise ValueError(f"{variable}: {error}") from None
         return self
 
     def source(self, setting: str, default_name: str) -> str:

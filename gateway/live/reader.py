@@ -114,7 +114,7 @@ class ChangelogHub:
     async def start(self) -> None:
         """Start reading the changelog from its end, in the background.
 
-        The reader waits out an unavailable broker; ``healthy()`` reports it meanwhile.
+        The reader waits out an unavailable broker; ``cluster_topics()`` reports it meanwhile.
         """
         self._reader.start(self._run)
 
@@ -122,15 +122,15 @@ class ChangelogHub:
         """Stop reading."""
         await self._reader.stop()
 
-    async def healthy(self) -> bool:
-        """Whether the broker answers a metadata request."""
+    async def cluster_topics(self) -> set[str] | None:
+        """The cluster's topics, from a fresh metadata request; None while the broker
+        does not answer."""
         if self._consumer is None:
-            return False
+            return None
         try:
-            await asyncio.wait_for(self._consumer.topics(), PROBE_TIMEOUT_S)
-            return True
+            return await asyncio.wait_for(self._consumer.topics(), PROBE_TIMEOUT_S)
         except Exception:
-            return False
+            return None
 
     async def _run(self) -> None:
         await keep_reading("changelog reader", self._new_consumer, self._read, self._forget)

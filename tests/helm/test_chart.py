@@ -21,8 +21,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from shopwindow.cli import build_parser
 from shopwindow.materializer.sources import CORE
-from shopwindow.settings import GatewaySettings, MaterializerSettings
+from shopwindow.settings import GatewaySettings, KafkaToolSettings, MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
 
@@ -70,6 +71,7 @@ NON_DEFAULT: dict[str, Any] = {
     "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
     "networkPolicy": {"enabled": True, "allowExternal": False},
     "topics": {"inventory": "stock.deltas"},
+    "topicsJob": {"enabled": True, "withInputs": True, "partitions": 24},
 }
 
 Manifest = dict[str, Any]
@@ -237,6 +239,33 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     assert kinds.INVENTORY.name_in(materializer.topics) == "stock.deltas"
     assert materializer.kafka_bootstrap_servers == "kafka-0:9092,kafka-1:9092"
     assert gateway.mongodb_uri.get_secret_value() == secrets["mongo-credentials/uri"]
+
+
+def test_the_topics_job_creates_the_topics_the_roles_will_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not [d for d in manifests({}) if d["kind"] == "Job"]  # Off unless asked for.
+    docs = manifests(NON_DEFAULT)
+    job = find(docs, "Job", "shop-shopwindow-topics")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    pod = job["spec"]["template"]["spec"]
+    # It runs before the release's ConfigMap and ServiceAccount exist.
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False
+    [main] = pod["containers"]
+    assert "envFrom" not in main
+    env = {variable["name"]: variable["value"] for variable in main["env"]}
+    tool, unknown = settings_from(KafkaToolSettings, env, monkeypatch)
+    assert unknown == set()
+    assert tool.topic_partitions == 24 and tool.topic_replication_factor == 3
+    # The same names the roles read from their ConfigMap.
+    materializer, _ = settings_from(
+        MaterializerSettings,
+        role_environment(docs, "materializer", {"mongo-credentials/uri": "mongodb://db"}),
+        monkeypatch,
+    )
+    assert tool.topics == materializer.topics
+    args = build_parser().parse_args(main["args"])
+    assert args.handler.__name__ == "_create_topics" and args.with_inputs is True
 
 
 @pytest.mark.parametrize("values", [{}, NON_DEFAULT], ids=["defaults", "non-default"])

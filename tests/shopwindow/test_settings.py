@@ -110,6 +110,16 @@ def test_a_long_enough_hs256_secret_is_taken(environment: pytest.MonkeyPatch) ->
         ("SHOPWINDOW_SWITCH_LEASE_S", "0"),
         ("SHOPWINDOW_SWITCH_LEASE_S", "nan"),
         ("SHOPWINDOW_DLQ_PARK_KEYS", "maybe"),
+        ("SHOPWINDOW_CREATE_TOPICS", "sometimes"),
+        ("SHOPWINDOW_TOPIC_PARTITIONS", "0"),
+        ("SHOPWINDOW_TOPIC_REPLICATION_FACTOR", "-3"),
+        # Names Kafka refuses: caught when read, not when first used.
+        ("SHOPWINDOW_TOPICS__CHANGELOG", "changes with spaces"),
+        ("SHOPWINDOW_TOPICS__PROGRESS", ".."),
+        ("SHOPWINDOW_TOPICS__DEAD_LETTER", "x" * 250),
+        ("SHOPWINDOW_TOPICS__INVENTORY", "stock/deltas"),
+        ("SHOPWINDOW_TOPICS__CATALOG", "\udcff"),
+        ("SHOPWINDOW_TOPICS__SOURCE_PREFIX", "team a."),
     ],
 )
 def test_invalid_materializer_values_are_named(

@@ -58,10 +58,13 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[Any]:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         records: list[Any] = []
-        for tp in partitions:
-            while await consumer.position(tp) < ends[tp]:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+        # All partitions in one fetch loop: one partition's wait is not paid per partition.
+        pending = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=10_000)
+            for tp in pending:
                 records += batch.get(tp, [])
+            pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
         return records
     finally:
         await consumer.stop()

@@ -40,7 +40,9 @@ def _status_settings(settings: MaterializerSettings, **overrides: Any) -> Status
             "mongodb_database": settings.mongodb_database,
             "topics": settings.topics,
             "materializer_group_id": settings.materializer_group_id,
-            "status_timeout_ms": 5000,
+            # Generous: these tests are about what is read; the timeout has tests of its
+            # own, and a whole `make test` run on two cores is slow at times.
+            "status_timeout_ms": 20000,
             **overrides,
         }
     )
@@ -94,6 +96,7 @@ async def test_every_part_reads_what_the_servers_hold(
     assert lag[(settings.materializer_group_id, topics.source("prices", "pricing.prices"))] == 0
     [(writes, _, _, newest)] = parts["Freshness of the newest writes"].rows
     assert writes == 1 and newest is not None
+    assert parts["Open dead letters"].error is None, parts["Open dead letters"].error
     assert parts["Open dead letters"].rows == [
         (topics.source("inventory", "inventory"), "invalid JSON", 1)
     ]

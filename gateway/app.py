@@ -80,7 +80,11 @@ def create_app(
         else None
     )
     client = mongo_client(
-        settings.mongodb_uri.get_secret_value(), "shopwindow-gateway", serverSelectionTimeoutMS=5000
+        settings.mongodb_uri.get_secret_value(),
+        "shopwindow-gateway",
+        serverSelectionTimeoutMS=5000,
+        # A read on a half-open connection fails in time, and that connection goes.
+        timeoutMS=settings.mongodb_read_timeout_ms,
     )
     database = client[settings.mongodb_database]
     metrics = GatewayMetrics()

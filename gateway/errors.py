@@ -4,8 +4,8 @@ Like aiokafka's ``KafkaError`` or Strawberry's ``StrawberryException``: every re
 client can get derives from it and says its ``extensions.code``. Each transport maps a
 ``GatewayError`` to its wire in one place (``transport.graphql_http`` to an HTTP status,
 the WebSocket paths to an ``error`` frame); resolvers raise ``UserInputError``, which
-the policy's masking shows as it is, and every other exception a resolver raises is
-masked as ``INTERNAL``.
+the policy's masking shows as it is, as it shows ``DependencyUnavailable``, and every
+other exception a resolver raises is masked as ``INTERNAL``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ class UserInputError(GatewayError):
     """
 
     code = "BAD_USER_INPUT"
+
+
+class DependencyUnavailable(GatewayError):
+    """A server the gateway reads (MongoDB) did not answer in time; retriable.
+
+    Shown to the client as it is (code ``UNAVAILABLE``); over HTTP the response is 503
+    with ``Retry-After``, while ``/readyz`` says which dependency fails.
+    """
+
+    code = "UNAVAILABLE"
+    retry_after_s = 1
 
 
 class SearchUnavailable(UserInputError):

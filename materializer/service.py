@@ -109,6 +109,9 @@ class Materializer:
                 settings.mongodb_uri.get_secret_value(),
                 self._client_id,
                 serverSelectionTimeoutMS=5000,
+                # A write on a half-open connection fails in time: the batch is retried
+                # uncommitted on a fresh connection.
+                timeoutMS=settings.mongodb_timeout_ms,
             )
             self._started.append(self._mongo.close)
             database = self._mongo[settings.mongodb_database]

@@ -130,6 +130,14 @@ class GatewaySettings(ConnectionSettings):
     max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
     request_timeout_ms: int = Field(default=5000, ge=10, le=120_000)
+    mongodb_timeout_ms: int | None = Field(
+        default=None,
+        ge=1,
+        le=120_000,
+        description="Longest a MongoDB read may take; then the connection is dropped (a "
+        "half-open one is noticed) and the request answers 503 UNAVAILABLE. Below "
+        "SHOPWINDOW_REQUEST_TIMEOUT_MS; by default 60 % of it, at most 3000.",
+    )
     max_ids_per_query: int = Field(default=100, ge=1, le=10_000)
     max_page_size: int = Field(default=100, ge=1, le=10_000)
     max_query_cost: int = Field(
@@ -262,6 +270,22 @@ class GatewaySettings(ConnectionSettings):
         return value
 
     @model_validator(mode="after")
+    def _database_answers_within_the_request(self) -> GatewaySettings:
+        # Else a slow read ends as the request's 504 TIMEOUT, never as 503 UNAVAILABLE.
+        if self.mongodb_timeout_ms is not None and (
+            self.mongodb_timeout_ms >= self.request_timeout_ms
+        ):
+            raise ValueError("mongodb_timeout_ms must be below request_timeout_ms")
+        return self
+
+    @property
+    def mongodb_read_timeout_ms(self) -> int:
+        """The MongoDB timeout in force: as set, or 60 % of the request's, at most 3 s."""
+        if self.mongodb_timeout_ms is not None:
+            return self.mongodb_timeout_ms
+        return max(1, min(3000, self.request_timeout_ms * 3 // 5))
+
+    @model_validator(mode="after")
     def _trusted_documents_need_a_manifest(self) -> GatewaySettings:
         if self.persisted_only and self.persisted_manifest is None:
             raise ValueError("persisted_only needs persisted_manifest")
@@ -301,6 +325,14 @@ class MaterializerSettings(ConnectionSettings):
         le=3600,
         description="The longest a live materializer holds still for a rebuild's switch "
         "that does not complete; then it cancels the switch and goes on.",
+    )
+    mongodb_timeout_ms: int = Field(
+        default=20_000,
+        ge=100,
+        le=600_000,
+        description="Longest a MongoDB operation may take (a batch's bulk write among "
+        "them); then the connection is dropped and the batch retried uncommitted, so a "
+        "half-open connection does not stall the materializer.",
     )
     max_future_skew_s: int = Field(
         default=300,

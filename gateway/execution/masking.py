@@ -1,7 +1,8 @@
 """Masking: every error a client may not see replaced by one that says nothing.
 
-A client's own mistake (a variable of the wrong type, a ``UserInputError``) is shown as
-it is, with its code; anything else a resolver raised becomes ``INTERNAL`` with the
+A client's own mistake (a variable of the wrong type, a ``UserInputError``) and a
+dependency that did not answer (``DependencyUnavailable``) are shown as they are, with
+their codes; anything else a resolver raised becomes ``INTERNAL`` with the
 request id, and is logged with its traceback under that id.
 """
 
@@ -11,7 +12,7 @@ import logging
 
 from graphql import ExecutionResult, GraphQLError
 
-from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.errors import DependencyUnavailable, UserInputError
 from shopwindow.gateway.execution.operation import with_code
 from shopwindow.gateway.metrics import GatewayMetrics
 
@@ -41,7 +42,7 @@ class ErrorMasking:
             # Variable coercion and the like: about the request, not the server.
             self._metrics.errors.labels("BAD_USER_INPUT").inc()
             return with_code(error, error.message, "BAD_USER_INPUT")
-        if isinstance(original, UserInputError):
+        if isinstance(original, UserInputError | DependencyUnavailable):
             self._metrics.errors.labels(original.code).inc()
             return with_code(error, str(original), original.code)
         self._metrics.errors.labels("INTERNAL").inc()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import bson
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 from strawberry.dataloader import DataLoader
 
 from shopwindow.document import META, NewerSchemaVersion
-from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.errors import DependencyUnavailable, UserInputError
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.consistency import ReadOptions
 from shopwindow.gateway.reads.document_cache import DocumentCache
@@ -84,12 +86,13 @@ class ProductDocuments:
             cursor = self._collection.find(
                 {"_id": {"$in": missing}, "visible": True}, _PUBLIC_FIELDS
             )
-            async for doc in cursor:
-                product = _read(doc)
-                found[doc["_id"]] = product
-                if cache is not None and isinstance(product, SaleProduct):
-                    size = len(bson.encode(doc, codec_options=CODEC_OPTIONS))
-                    cache.put(product, size, read_in=epoch)
+            async with unavailable_on_database_error():
+                async for doc in cursor:
+                    product = _read(doc)
+                    found[doc["_id"]] = product
+                    if cache is not None and isinstance(product, SaleProduct):
+                        size = len(bson.encode(doc, codec_options=CODEC_OPTIONS))
+                        cache.put(product, size, read_in=epoch)
         return [found.get(key) for key in keys]
 
     def loader(self, reads: ReadOptions | None = None) -> DataLoader[str, SaleProduct | None]:
@@ -119,7 +122,18 @@ class ProductDocuments:
         if after_id is not None:
             query["_id"] = {"$gt": str(after_id)}
         cursor = self._collection.find(query, _PUBLIC_FIELDS).sort("_id", 1).limit(first + 1)
-        return [read_sale_product(doc) async for doc in cursor]
+        async with unavailable_on_database_error():
+            return [read_sale_product(doc) async for doc in cursor]
+
+
+@contextlib.asynccontextmanager
+async def unavailable_on_database_error() -> AsyncIterator[None]:
+    """Turn MongoDB not answering (down, timed out, half-open) into the client's
+    retriable ``UNAVAILABLE``, instead of a masked internal error."""
+    try:
+        yield
+    except PyMongoError as error:
+        raise DependencyUnavailable(f"MongoDB did not answer: {type(error).__name__}") from error
 
 
 def _read(doc: MongoDocument) -> SaleProduct | NewerSchemaVersion:

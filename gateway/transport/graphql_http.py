@@ -18,17 +18,17 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import OperationDefinitionNode, OperationType
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from shopwindow.gateway.cost.budget import client_key
-from shopwindow.gateway.errors import GatewayError
+from shopwindow.gateway.errors import DependencyUnavailable, GatewayError
 from shopwindow.gateway.execution.auth import AuthenticationError, TokenVerifier, Viewer
 from shopwindow.gateway.execution.context import ContextFactory, GatewayContext
 from shopwindow.gateway.execution.operation import Operation, OperationRefused, Throttled
@@ -219,6 +219,11 @@ class GraphQLEndpoint:
         body["extensions"] = self._policy.result_extensions(operation, context, result.data)
         if tracer is not None:
             body["extensions"]["ftv1"] = tracer.encode(result.errors or ())
+        if _unavailable(result.errors):
+            # Retriable, and /readyz names the dependency meanwhile: 503, as for any
+            # server whose backend is down, whatever part of the data did arrive.
+            retry = {"retry-after": str(DependencyUnavailable.retry_after_s)}
+            return _respond(body, 503, media_type, retry)
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 
@@ -322,6 +327,10 @@ def error_response(error: GatewayError, media_type: str) -> Response:
     if error.code == BAD_REQUEST:
         return _respond(errors, 400, media_type)  # Malformed, for every client.
     return _respond(errors, _status(400, media_type), media_type)
+
+
+def _unavailable(errors: Sequence[GraphQLError] | None) -> bool:
+    return any((e.extensions or {}).get("code") == DependencyUnavailable.code for e in errors or ())
 
 
 def _respond(

@@ -19,6 +19,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.service import Materializer
 from tests import kinds
+from tests.faults.proxy import FaultProxy
 from tests.helpers import eventually, running_materializer
 from tests.materializer.conftest import World, catalog, delta, stock_take
 
@@ -98,3 +99,43 @@ async def test_a_suspended_broker_is_waited_out_and_nothing_is_skipped(world: Wo
             broker.process.resume()
         await four_sold_then_six_stored(world)
         await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)
+
+
+def mongodb_address(uri: str) -> tuple[str, int] | None:
+    """The one host of a direct connection string, or None (a replica set, SRV)."""
+    host = uri.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if uri.startswith("mongodb+srv") or "," in host or ":" not in host:
+        return None
+    name, port = host.rsplit(":", 1)
+    return name, int(port)
+
+
+async def test_a_half_open_database_connection_is_dropped_and_nothing_is_skipped(
+    world: World,
+) -> None:
+    # The proxy keeps every open connection and forwards nothing, as a partition that
+    # sends no reset does: the client must notice by timeouts (its monitor's heartbeat,
+    # SHOPWINDOW_MONGODB_TIMEOUT_MS for an operation) and use fresh connections.
+    address = mongodb_address(world.stack.mongodb_uri)
+    if address is None:
+        pytest.skip("the MongoDB under test is not one direct host to proxy")
+    proxy = FaultProxy(address)
+    await proxy.start()
+    try:
+        settings = world.settings(
+            mongodb_uri=f"mongodb://{proxy.address}/?directConnection=true",
+            mongodb_timeout_ms=1000,
+        )
+        topics = world.topics
+        await world.produce(
+            [
+                (kinds.CATALOG.name_in(topics), "abc", catalog()),
+                (kinds.INVENTORY.name_in(topics), "abc", stock_take(10)),
+            ]
+        )
+        async with running_materializer(settings):
+            await eventually(lambda: quantity(world), lambda q: q == 10)
+            assert proxy.freeze_all() >= 1
+            await four_sold_then_six_stored(world)
+    finally:
+        await proxy.stop()

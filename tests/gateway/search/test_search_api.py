@@ -248,7 +248,8 @@ async def test_search_counts_toward_the_cost_limit(gateway: GatewayFactory) -> N
 
 async def test_a_replica_without_search_says_so(gateway: GatewayFactory) -> None:
     async with gateway(search_enabled=False) as http:
-        ready = await http.get("/readyz")
+        # Ready once its changelog reader is connected: no index to wait for.
+        ready = await eventually(lambda: http.get("/readyz"), lambda r: r.status_code == 200)
         response = await graphql(http, "{ search { totalCount } }")
     assert ready.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "SEARCH_UNAVAILABLE"

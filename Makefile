@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
+.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ fuzz: $(STAMP)
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
+
+## faults: outages and network faults against two materializers and two gateways.
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults $(FAULTS_ARGS)
 
 ## vendor-graphiql: bring the pinned npm release of GraphiQL into gateway/graphiql/vendor/.
 vendor-graphiql: $(STAMP)

@@ -81,6 +81,9 @@ class ManagedProcess:
         self._host = host
         self._process: asyncio.subprocess.Process | None = None
         self.port: int | None = None
+        # Set when the child is spawned, before it is ready: a proxy in front of a server
+        # that advertises the proxy must reach it while its readiness is probed.
+        self.spawned_port: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -132,6 +135,7 @@ class ManagedProcess:
                 start_new_session=True,
             )
         self._process = process
+        self.spawned_port = port
         deadline = asyncio.get_running_loop().time() + timeout_s
         listening = False
         while True:
@@ -165,6 +169,16 @@ class ManagedProcess:
         """SIGCONT a suspended server."""
         if self._process and self._process.returncode is None:
             self._process.send_signal(signal.SIGCONT)
+
+    async def kill(self) -> None:
+        """SIGKILL the server, as a crash would: nothing of its own shutdown runs.
+
+        ``start()`` brings it back on the same port.
+        """
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Terminate the server and wait for it; kill it if it will not go."""

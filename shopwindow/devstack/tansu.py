@@ -21,15 +21,32 @@ def _broker_binary() -> str:
 
 
 class TansuBroker:
-    """One Tansu broker on a free loopback port."""
+    """One Tansu broker on a free loopback port.
 
-    def __init__(self, log_dir: Path, host: str = "127.0.0.1") -> None:
+    Args:
+        log_dir: Where its log goes.
+        host: The interface it listens on.
+        advertised_address: ``host:port`` it tells clients to connect to, when that is
+            not where it listens (a proxy in front of it, in the fault tests).
+    """
+
+    def __init__(
+        self, log_dir: Path, host: str = "127.0.0.1", advertised_address: str | None = None
+    ) -> None:
         self._host = host
         binary = _broker_binary()
 
         def argv(port: int) -> list[str]:
             url = f"tcp://{host}:{port}"
-            return [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+            advertised = f"tcp://{advertised_address}" if advertised_address else url
+            return [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                advertised,
+            ]
 
         self.process = ManagedProcess("tansu", argv, log_dir / "tansu.log", host)
 

@@ -1,0 +1,348 @@
+"""``make faults``: outages and network faults against a whole deployment.
+
+Each scenario runs two materializers, two gateways, HTTP readers and subscribers on
+both WebSocket protocols while a mixed event stream arrives at a steady rate; the
+fault strikes after a warm-up and lasts ``--fault-s``. Every scenario ends with three
+checks:
+
+- the documents equal what one clean pass makes of the same records, versions and
+  counters included;
+- no subscriber saw a version go back, and each ends on the current stock of every
+  product it follows;
+- no reader got a 5xx other than 503, and every 503 came while that gateway's
+  ``/readyz`` said it was not ready.
+
+Run as ``python -m tests.faults [--only NAME ...]``; one line per scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shopwindow.demo_events import product_ids
+from shopwindow.kafka_admin import create_topics
+from shopwindow.kafka_start import start_kafka_client
+from shopwindow.materializer.sources import CORE
+from shopwindow.topics import TopicNames
+from tests import kinds
+from tests.chaos import clean_pass, documents, lag, produce, stream
+from tests.faults.clients import Clients, Readiness, stop_quietly
+from tests.faults.deployment import Role, Servers, deployment
+from tests.helpers import encode
+from tests.materializer.conftest import catalog, stock_take
+
+MARKER = "zz-fault-marker"  # Not a demo product: only the recovery probe changes it.
+FOLLOWED = 20
+
+
+@dataclass
+class Scenario:
+    """A fault: what starts it, and what ends it."""
+
+    name: str
+    begin: Callable[[Servers, list[Role]], Awaitable[None]]
+    end: Callable[[Servers, list[Role]], Awaitable[None]]
+
+
+async def nothing(servers: Servers, roles: list[Role]) -> None:
+    return None
+
+
+def every_proxy(servers: Servers) -> list[Any]:
+    return [servers.kafka_proxy, *servers.mongo_proxies.values()]
+
+
+def set_faults(**faults: float) -> Callable[[Servers, list[Role]], Awaitable[None]]:
+    async def apply(servers: Servers, roles: list[Role]) -> None:
+        for proxy in every_proxy(servers):
+            for name, value in faults.items():
+                setattr(proxy.faults, name, value)
+
+    return apply
+
+
+def repeatedly(
+    action: Callable[[Servers, list[Role]], Awaitable[None]], every_s: float
+) -> tuple[Callable[[Servers, list[Role]], Awaitable[None]], Callable[..., Awaitable[None]]]:
+    """A fault that repeats ``action`` every ``every_s`` until it ends."""
+    running: list[asyncio.Task[None]] = []
+
+    async def loop(servers: Servers, roles: list[Role]) -> None:
+        while True:
+            await action(servers, roles)
+            await asyncio.sleep(every_s)
+
+    async def begin(servers: Servers, roles: list[Role]) -> None:
+        running.append(asyncio.create_task(loop(servers, roles)))
+
+    async def end(servers: Servers, roles: list[Role]) -> None:
+        for task in running:
+            await stop_quietly(task)
+        running.clear()
+
+    return begin, end
+
+
+async def reset_connections(servers: Servers, roles: list[Role]) -> None:
+    for proxy in every_proxy(servers):
+        proxy.reset_all()
+
+
+async def freeze_connections(servers: Servers, roles: list[Role]) -> None:
+    for proxy in every_proxy(servers):
+        proxy.freeze_all()
+
+
+async def crash_database(servers: Servers, roles: list[Role]) -> None:
+    await servers.kill_database()
+
+
+async def restart_database(servers: Servers, roles: list[Role]) -> None:
+    await servers.restart_database()
+
+
+async def materializers_churn(servers: Servers, roles: list[Role]) -> None:
+    # Members leave and join: each restart is a rebalance of the group.
+    for role in roles:
+        if role.name.startswith("materializer"):
+            await role.stop()
+            await role.start()
+
+
+def scenarios() -> list[Scenario]:
+    resets = repeatedly(reset_connections, 2.0)
+    churn = repeatedly(materializers_churn, 2.0)
+
+    async def suspend_broker(servers: Servers, roles: list[Role]) -> None:
+        servers.broker.process.suspend()
+
+    async def resume_broker(servers: Servers, roles: list[Role]) -> None:
+        servers.broker.process.resume()
+
+    async def suspend_database(servers: Servers, roles: list[Role]) -> None:
+        servers.database.process.suspend()
+
+    async def resume_database(servers: Servers, roles: list[Role]) -> None:
+        servers.database.process.resume()
+
+    return [
+        Scenario("broker-stopped", suspend_broker, resume_broker),
+        Scenario("mongodb-stopped", suspend_database, resume_database),
+        Scenario("mongodb-killed", crash_database, restart_database),
+        Scenario("latency-300ms", set_faults(latency_s=0.3), set_faults(latency_s=0.0)),
+        Scenario("resets-mid-batch", *resets),
+        Scenario("half-open", freeze_connections, nothing),
+        Scenario(
+            "10pct-delayed-2s",
+            set_faults(delayed_fraction=0.1, delay_s=2.0),
+            set_faults(delayed_fraction=0.0, delay_s=0.0),
+        ),
+        Scenario("rebalance-storm", *churn),
+    ]
+
+
+async def send_marker(bootstrap: str, topics: TopicNames, quantity: int) -> None:
+    """The marker product's catalog record (quantity 0) and a stock take of ``quantity``;
+    retried, since the links may still be failing."""
+    for attempt in range(30):
+        try:
+            await _send_marker(bootstrap, topics, quantity)
+            return
+        except KafkaError:
+            if attempt == 29:
+                raise
+            await asyncio.sleep(1)
+
+
+async def _send_marker(bootstrap: str, topics: TopicNames, quantity: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=5000)
+    await start_kafka_client(producer)
+    try:
+        if quantity == 0:
+            value = catalog(MARKER)
+            await producer.send_and_wait(
+                kinds.CATALOG.name_in(topics), encode(value), key=MARKER.encode()
+            )
+        value = stock_take(quantity, MARKER, minutes=quantity)  # Each later than the last.
+        await producer.send_and_wait(
+            kinds.INVENTORY.name_in(topics), encode(value), key=MARKER.encode()
+        )
+    finally:
+        await producer.stop()
+
+
+async def recovered_after_s(
+    bootstrap: str, topics: TopicNames, gateways: list[Role], quantity: int, limit_s: float
+) -> float:
+    """How long a change made now takes to be served by every gateway."""
+    started = time.monotonic()
+    query = {"query": f'{{ product(id: "{MARKER}") {{ stock {{ available }} }} }}'}
+    await send_marker(bootstrap, topics, quantity)
+    pending = set(range(len(gateways)))
+    async with httpx.AsyncClient(timeout=5) as http:
+        while pending and time.monotonic() - started < limit_s:
+            for n in list(pending):
+                try:
+                    body = (await http.post(f"{gateways[n].url}/graphql", json=query)).json()
+                    if ((body.get("data") or {}).get("product") or {}).get("stock", {}).get(
+                        "available"
+                    ) == quantity:
+                        pending.discard(n)
+                except (httpx.HTTPError, ValueError):
+                    pass
+            await asyncio.sleep(0.1)
+    return time.monotonic() - started if not pending else float("inf")
+
+
+async def visible(gateways: list[Role], ids: list[str], limit_s: float) -> None:
+    """Wait until every gateway serves every one of ``ids``."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            found = await asyncio.gather(*(current_stock(gateway, ids) for gateway in gateways))
+            if all(len(stocks) == len(ids) for stocks in found):
+                return
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            pass  # Not serving yet.
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the followed products never became visible")
+
+
+async def current_stock(gateway: Role, ids: list[str]) -> dict[str, Any]:
+    query = "query($ids: [ID!]!) { products(ids: $ids) { id stock { available status } } }"
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{gateway.url}/graphql", json={"query": query, "variables": {"ids": ids}}
+        )
+    return {p["id"]: p["stock"] for p in response.json()["data"]["products"] if p}
+
+
+async def run_scenario(
+    servers: Servers, scenario: Scenario, args: argparse.Namespace, log_root: Path
+) -> bool:
+    run_id = uuid.uuid4().hex[:8]
+    topics = TopicNames().with_prefix(f"f{run_id}.")
+    database = f"faults_{run_id}"
+    bootstrap = servers.kafka_bootstrap_servers
+    await create_topics(bootstrap, topics, args.partitions, CORE.all_topics(topics))
+    records = stream(topics, args.events, args.products)
+    followed = product_ids(args.products)[:FOLLOWED]
+    log_dir = log_root / scenario.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    await send_marker(bootstrap, topics, 0)
+    async with deployment(servers, topics, database, log_dir) as roles:
+        gateways = [role for role in roles if role.name.startswith("gateway")]
+        readiness = Readiness(roles)
+        sampling = asyncio.create_task(readiness.run())
+        producing = asyncio.create_task(produce(bootstrap, records, args.rate))
+        # A product that does not exist yet drops out of a subscription at once: the
+        # clients start once the catalog is in.
+        await visible(gateways, followed, args.settle_s)
+        async with Clients(gateways, followed) as clients:
+            await asyncio.sleep(args.warmup_s)
+            await scenario.begin(servers, roles)
+            await asyncio.sleep(args.fault_s)
+            await scenario.end(servers, roles)
+            recovery_s = await recovered_after_s(bootstrap, topics, gateways, 1, args.settle_s)
+            lost = await producing
+            deadline = time.monotonic() + args.settle_s
+            while await lag(bootstrap, f"faults-{database}", topics) > 0:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1)
+            await asyncio.sleep(3)  # The changelog reaches the subscribers.
+        await stop_quietly(sampling)
+        current = await current_stock(gateways[0], followed)
+    seen = clients.seen
+    stale = sum(
+        1
+        for latest in clients.latest
+        for product_id, stock in current.items()
+        if (latest.get(product_id) or {}).get("stock") != stock
+    )
+    for n, latest in enumerate(clients.latest):
+        wrong = [
+            (product_id, (latest.get(product_id) or {}), stock)
+            for product_id, stock in current.items()
+            if (latest.get(product_id) or {}).get("stock") != stock
+        ]
+        for product_id, had, now in wrong[:2]:
+            seen.note(f"subscriber {n} ends on {product_id} {had}, current {now}")
+    unexplained = [
+        (gateway, when)
+        for gateway, when in seen.unavailable
+        if not readiness.unready_near(gateway, when)
+    ]
+    await clean_pass(bootstrap, servers.direct_mongodb_uri, topics, f"clean_{run_id}")
+    chaotic = await documents(servers.direct_mongodb_uri, database)
+    clean = await documents(servers.direct_mongodb_uri, f"clean_{run_id}")
+    differ = sum(1 for pid in clean.keys() | chaotic.keys() if clean.get(pid) != chaotic.get(pid))
+    ok = (
+        differ == 0
+        and bool(clean)
+        and seen.largest_step_back == 0
+        and stale == 0
+        and seen.server_errors == 0
+        and not unexplained
+        and recovery_s != float("inf")
+    )
+    print(
+        f"{scenario.name:<18} sends lost {lost:>3}  served {seen.served:>6}"
+        f"  failed {seen.failed:>4}"
+        f"  503 {len(seen.unavailable):>4} (unexplained {len(unexplained)})"
+        f"  5xx {seen.server_errors}  updates {seen.updates:>5}"
+        f"  reconnects {seen.reconnects:>3}  step back {seen.largest_step_back}"
+        f"  stale subscribers {stale}  documents differ {differ}/{len(clean)}"
+        f"  recovered {recovery_s:.1f} s  {'ok' if ok else 'FAILED'}",
+        flush=True,
+    )
+    for sample in seen.samples:
+        print(f"    {sample}")
+    return ok
+
+
+async def run(args: argparse.Namespace) -> int:
+    chosen = [s for s in scenarios() if not args.only or s.name in args.only]
+    with tempfile.TemporaryDirectory(prefix="shopwindow-faults-") as root:
+        servers = Servers(Path(root))
+        await servers.start()
+        try:
+            print(
+                f"== faults: {args.events:,} events at {args.rate:.0f}/s per scenario, fault "
+                f"for {args.fault_s:.0f} s after {args.warmup_s:.0f} s; 2 materializers, "
+                f"2 gateways, {2 * 2} readers, 4 subscribers (both protocols)"
+            )
+            results = [await run_scenario(servers, s, args, Path(root)) for s in chosen]
+        finally:
+            await servers.stop()
+    return 0 if all(results) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=[], help="scenario names")
+    parser.add_argument("--events", type=int, default=6000)
+    parser.add_argument("--products", type=int, default=200)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second")
+    parser.add_argument("--warmup-s", type=float, default=5.0)
+    parser.add_argument("--fault-s", type=float, default=30.0)
+    parser.add_argument("--settle-s", type=float, default=120.0)
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

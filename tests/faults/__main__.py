@@ -259,8 +259,9 @@ async def run_scenario(
             recovery_s = await recovered_after_s(bootstrap, topics, gateways, 1, args.settle_s)
             lost = await producing
             deadline = time.monotonic() + args.settle_s
-            while await lag(bootstrap, f"faults-{database}", topics) > 0:
+            while (behind := await lag(bootstrap, f"faults-{database}", topics)) > 0:
                 if time.monotonic() > deadline:
+                    clients.seen.note(f"the group was still {behind} records behind")
                     break
                 await asyncio.sleep(1)
             await asyncio.sleep(3)  # The changelog reaches the subscribers.
@@ -289,7 +290,17 @@ async def run_scenario(
     await clean_pass(bootstrap, servers.direct_mongodb_uri, topics, f"clean_{run_id}")
     chaotic = await documents(servers.direct_mongodb_uri, database)
     clean = await documents(servers.direct_mongodb_uri, f"clean_{run_id}")
-    differ = sum(1 for pid in clean.keys() | chaotic.keys() if clean.get(pid) != chaotic.get(pid))
+    different = sorted(
+        pid for pid in clean.keys() | chaotic.keys() if clean.get(pid) != chaotic.get(pid)
+    )
+    differ = len(different)
+    for product_id in different[:3]:
+        ours, theirs = chaotic.get(product_id) or {}, clean.get(product_id) or {}
+        fields = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        seen.note(
+            f"{product_id} differs: "
+            + "; ".join(f"{k} {ours.get(k)!r} (clean pass {theirs.get(k)!r})" for k in fields)
+        )
     ok = (
         differ == 0
         and bool(clean)

@@ -86,8 +86,8 @@ def every_owned_need(topics: TopicNames) -> list[TopicNeed]:
 
 
 class TopicsMisconfigured(ConfigurationError):
-    """A topic a role needs is missing or misconfigured; one line per topic, each with
-    the command that fixes it. Final: the role exits."""
+    """Topics a role needs are missing or misconfigured; one problem per topic, each
+    with the command that fixes it (``problems``). Final: the role exits."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)

@@ -155,6 +155,10 @@ class BatchWriter:
             pending = outcome.retry | again
             if pending:
                 stored = await self._read(pending, use_cache=False)
+                # After the documents, as at the start: the writer that won may have
+                # flushed entries these events concern, and an entry the fold does not
+                # see counts as new (its review twice).
+                keyed = await self._read_keyed(events_by_product)
         raise RuntimeError(f"{len(pending)} documents kept losing write races")
 
     def _fold(

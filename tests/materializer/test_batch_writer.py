@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo import AsyncMongoClient
 
@@ -15,7 +17,14 @@ from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import MongoDocument
 from tests import kinds
-from tests.materializer.conftest import SourcedFactory, catalog, click, delta, stock_take
+from tests.materializer.conftest import (
+    SourcedFactory,
+    catalog,
+    click,
+    delta,
+    review,
+    stock_take,
+)
 
 
 def writer(mongo: AsyncMongoClient[MongoDocument], database: str) -> BatchWriter:
@@ -98,3 +107,37 @@ async def test_each_written_document_says_when_it_was_materialized(
     assert (
         b'"materialized_at":"2026-11-23T12:00:00.123000+00:00"' in written.changelog_values["abc"]
     )
+
+
+class _OtherWriterFirst(SaleProductStore):
+    """The real store, but the first write waits for another writer's whole batch: the
+    interleaving of a member that lost its partitions (a zombie) and the one that got
+    them, both folding the same records."""
+
+    def __init__(self, database: Any, other: Callable[[], Awaitable[object]]) -> None:
+        super().__init__(database)
+        self._other: Callable[[], Awaitable[object]] | None = other
+
+    async def write(self, plans: Any) -> Any:
+        if self._other is not None:
+            other, self._other = self._other, None
+            await other()
+        return await super().write(plans)
+
+
+async def test_a_writer_that_loses_a_race_sees_the_review_the_winner_stored(
+    stack: DevStack,
+    mongo: AsyncMongoClient[MongoDocument],
+    database_name: str,
+    sourced: SourcedFactory,
+) -> None:
+    written = sourced(kinds.REVIEWS, review("r5", 3, minutes=1), key="r5", offset=0)
+    edited = sourced(kinds.REVIEWS, review("r5", 4, minutes=2), key="r5", offset=1)
+    winner = writer(mongo, database_name)
+    store = _OtherWriterFirst(mongo[database_name], lambda: winner.write({"abc": [written]}))
+    loser = BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(100))
+    # The loser read the document and the entries before the winner wrote and flushed
+    # the review; its write loses the race, and it folds again on what the winner left.
+    await loser.write({"abc": [written, edited]})
+    docs = await SaleProductStore(mongo[database_name]).load(["abc"])
+    assert (docs["abc"]["rating"]["count"], docs["abc"]["rating"]["sum"]) == (1, 4)

@@ -172,11 +172,10 @@ def _create_topics(args: argparse.Namespace) -> int:
 
     settings = load(KafkaToolSettings)
     setup_logging(settings.log_level, settings.log_format)
-    needs = every_owned_need(settings.topics)
-    if args.with_inputs:
-        registry = installed_registry(settings)
-        needs = [need for need in materializer_needs(registry, settings.topics) if not need.owned]
-        needs = [*needs, *every_owned_need(settings.topics)]
+    registry = installed_registry(settings)
+    every = materializer_needs(registry, settings.topics) if args.with_inputs else []
+    inputs = [need for need in every if not need.owned]
+    needs = [*inputs, *every_owned_need(settings.topics)]
 
     async def main() -> None:
         # Inputs included only on request: in production their producers own them.

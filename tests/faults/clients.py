@@ -147,7 +147,7 @@ class Clients:
             gateway = self._gateways[(n + attempt) % len(self._gateways)]
             try:
                 await self._subscribe(gateway, protocol, versions, latest)
-            except (OSError, TimeoutError, ValueError, Exception) as error:
+            except Exception as error:  # Any end of a connection: noted, then reconnect.
                 self.seen.note(f"subscriber {n} on {gateway.name}: {type(error).__name__}")
             attempt += 1
             self.seen.reconnects += 1

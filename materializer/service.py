@@ -191,7 +191,7 @@ class Materializer:
     async def _check_topics(self) -> None:
         settings = self.settings
         try:
-            created = await check_topics(
+            await check_topics(
                 settings.kafka_bootstrap_servers,
                 settings.topics,
                 self._topic_needs,
@@ -199,8 +199,6 @@ class Materializer:
             )
         except KafkaError as error:
             raise TransientError("kafka", f"{type(error).__name__}: {error}") from error
-        if created:
-            log.info("topics created", extra={"topics": created})
 
     @staticmethod
     def _read_pointer(pointers: ServingPointers) -> Callable[[], Awaitable[Pointer]]:

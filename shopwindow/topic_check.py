@@ -162,6 +162,8 @@ async def check_topics(
             except TopicCreationRefused as error:
                 raise TopicsMisconfigured([f"cannot create topics: {error}"]) from None
             existing |= {need.name for need in absent if need.owned}
+            if created:
+                log.info("topics created", extra={"topics": created})
         problems = [
             _missing_problem(need, bootstrap_servers) for need in needs if need.name not in existing
         ]
@@ -199,7 +201,7 @@ async def check_topics_within(
         remaining_s = deadline - asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(max(remaining_s, 0)):
-                created = await check_topics(bootstrap_servers, topics, needs, creation)
+                await check_topics(bootstrap_servers, topics, needs, creation)
         except (KafkaError, TimeoutError) as error:
             if asyncio.get_running_loop().time() + RETRY_DELAY_S >= deadline:
                 log.warning(
@@ -209,8 +211,6 @@ async def check_topics_within(
                 return False
             await asyncio.sleep(RETRY_DELAY_S)
             continue
-        if created:
-            log.info("topics created", extra={"topics": created})
         return True
 
 

@@ -10,6 +10,11 @@ from typing import Any
 
 import uvicorn
 
+# Requests still open this long after stop() are cancelled, and the app's shutdown runs:
+# under Kubernetes' default 30 s grace period, so a hung request never turns a rolling
+# update into a SIGKILL that skips the shutdown.
+SHUTDOWN_TIMEOUT_S = 20
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -26,11 +31,21 @@ class HttpServer:
         app: The ASGI application.
         host: Interface to bind.
         port: Port to bind; 0 picks a free one (see ``port`` after start).
+        shutdown_timeout_s: How long ``stop()`` lets open requests finish before it
+            cancels them.
         **config: Further ``uvicorn.Config`` options.
     """
 
-    def __init__(self, app: Any, host: str, port: int, **config: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        shutdown_timeout_s: int = SHUTDOWN_TIMEOUT_S,
+        **config: Any,
+    ) -> None:
         config.setdefault("log_config", None)
+        config["timeout_graceful_shutdown"] = shutdown_timeout_s
         config.setdefault("access_log", False)
         self._app = app
         self._server = _Server(uvicorn.Config(app, host=host, port=port, **config))
@@ -83,7 +98,8 @@ class HttpServer:
             sock.close()
 
     async def stop(self) -> None:
-        """Stop accepting, finish open requests, run the app's shutdown."""
+        """Stop accepting, finish open requests (cancelling those still open after the
+        shutdown timeout), run the app's shutdown."""
         if self._task is None:
             return
         self._server.should_exit = True

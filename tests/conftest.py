@@ -24,6 +24,11 @@ from shopwindow.settings import GatewaySettings, MaterializerSettings
 from shopwindow.topics import TopicNames
 
 TEST_PARTITIONS = 3
+# The tests' own reads and writes: a server that stops answering fails the test, in
+# time, instead of holding it (and the session's loop) forever.
+TEST_MONGODB_TIMEOUT_MS = 20_000
+
+pytest_plugins = ["tests.watchdog"]
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +96,7 @@ def database_name() -> str:
 @pytest.fixture
 async def mongo(stack: DevStack) -> AsyncIterator[AsyncMongoClient[MongoDocument]]:
     """A client of the test MongoDB, with the project's codecs."""
-    client = mongo_client(stack.mongodb_uri, "shopwindow-tests")
+    client = mongo_client(stack.mongodb_uri, "shopwindow-tests", timeoutMS=TEST_MONGODB_TIMEOUT_MS)
     yield client
     await client.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,44 +21,56 @@ from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, WritePla
 from shopwindow.mongo import MongoDocument
 
 _DUPLICATE_KEY = 11000
-# Per-document write errors that say nothing about the document: the server was stepping
-# down, shutting down, unreachable, out of time or in a write conflict. The retryable
-# writes specification's list, plus the conflicts and time limits that pass by
-# themselves. Retrying the batch is safe: the fold's watermarks skip what was written.
-RETRYABLE_WRITE_CODES = frozenset(
+_RETRYABLE_LABELS = ("RetryableWriteError", "TransientTransactionError")
+# Per-document write errors that are the document's own fault: every healthy server
+# refuses that document, whatever else it accepts, so its events are dead-lettered.
+DOCUMENT_FAULT_CODES = frozenset(
     {
-        6,  # HostUnreachable
-        7,  # HostNotFound
-        24,  # LockTimeout
-        46,  # LockBusy
-        50,  # MaxTimeMSExpired
-        64,  # WriteConcernFailed
-        89,  # NetworkTimeout
-        91,  # ShutdownInProgress
-        112,  # WriteConflict
-        189,  # PrimarySteppedDown
-        262,  # ExceededTimeLimit
-        9001,  # SocketException
-        10107,  # NotWritablePrimary
-        11600,  # InterruptedAtShutdown
-        11602,  # InterruptedDueToReplStateChange
-        13435,  # NotPrimaryNoSecondaryOk
-        13436,  # NotPrimaryOrSecondary
+        2,  # BadValue
+        52,  # DollarPrefixedFieldName
+        56,  # EmptyFieldName
+        57,  # DottedFieldName
+        10334,  # BSONObjectTooLarge
+        17280,  # KeyTooLong
+        17419,  # the document an update makes is over 16 MiB
     }
 )
-_RETRYABLE_LABELS = ("RetryableWriteError", "TransientTransactionError")
 
 
-def is_retryable_write_error(write_error: Mapping[str, Any]) -> bool:
-    """Whether one entry of a bulk write's ``writeErrors`` will pass if retried.
+class WriteErrorPolicy(enum.Enum):
+    """What one entry of a bulk write's ``writeErrors`` asks of the materializer."""
+
+    RETRY_BATCH = "retry the batch"
+    """Nothing is wrong with the document: back off, retry uncommitted."""
+    RACE = "re-read and re-fold"
+    """Another writer stored the product first (a duplicate ``_id`` on insert)."""
+    DEAD_LETTER = "dead-letter its events"
+    """The document itself cannot be stored."""
+
+
+def write_error_policy(write_error: Mapping[str, Any]) -> WriteErrorPolicy:
+    """The policy of one entry of a bulk write's ``writeErrors``.
+
+    Only the codes that describe the document dead-letter it. Any other error passes by
+    itself (a failover, a write conflict, a time limit) or is the database's refusal (a
+    validator an operator added, a missing privilege, a full disk, a code this list
+    does not know), which would refuse the next document too: either way the batch is
+    retried uncommitted, with backoff, until the database accepts it, rather than every
+    record being dead-lettered past. The fold's watermarks make the retry safe.
 
     Args:
         write_error: The entry, with its ``code`` and possibly ``errorLabels``.
     """
+    code = write_error.get("code")
     labels = write_error.get("errorLabels") or ()
-    return write_error.get("code") in RETRYABLE_WRITE_CODES or any(
-        label in labels for label in _RETRYABLE_LABELS
-    )
+    if any(label in labels for label in _RETRYABLE_LABELS):
+        return WriteErrorPolicy.RETRY_BATCH  # The server's own word overrides the code.
+    if code == _DUPLICATE_KEY:
+        return WriteErrorPolicy.RACE
+    if code in DOCUMENT_FAULT_CODES:
+        return WriteErrorPolicy.DEAD_LETTER
+    # A failover, a conflict, a time limit, or a refusal of the database's own.
+    return WriteErrorPolicy.RETRY_BATCH
 
 
 # The gateway's productsByCategory walks this index: visible products of a category in
@@ -320,16 +333,16 @@ class SaleProductStore:
         details: Mapping[str, Any], ids: list[str], outcome: WriteOutcome
     ) -> int:
         write_errors = details.get("writeErrors", [])
-        transient = [e for e in write_errors if is_retryable_write_error(e)]
-        if transient:
-            # Nothing is wrong with these documents; the whole batch is tried again.
-            first = transient[0]
+        policies = [write_error_policy(e) for e in write_errors]
+        if WriteErrorPolicy.RETRY_BATCH in policies:
+            # The database, not these documents: the whole batch is tried again.
+            first = write_errors[policies.index(WriteErrorPolicy.RETRY_BATCH)]
             raise TransientError(
                 "mongodb", f"write error {first.get('code')}: {first.get('errmsg', '')}"
             )
-        for write_error in write_errors:
+        for write_error, policy in zip(write_errors, policies, strict=True):
             product_id = ids[write_error["index"]]
-            if write_error.get("code") == _DUPLICATE_KEY:
+            if policy is WriteErrorPolicy.RACE:
                 outcome.retry.add(product_id)
             else:
                 outcome.failed[product_id] = str(write_error.get("errmsg", "write refused"))

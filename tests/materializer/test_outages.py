@@ -139,3 +139,37 @@ async def test_a_half_open_database_connection_is_dropped_and_nothing_is_skipped
             await four_sold_then_six_stored(world)
     finally:
         await proxy.stop()
+
+
+def dead_letters(metrics: MaterializerMetrics) -> float:
+    return sum(
+        sample.value
+        for family in metrics.registry.collect()
+        if family.name == "shopwindow_events_dead_lettered"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
+async def test_a_database_that_refuses_writes_holds_the_batch_uncommitted(world: World) -> None:
+    # A validator an operator added refuses every document (code 121), as a full disk
+    # or a missing privilege would: that is the database's refusal, not the records'.
+    database = world.mongo[world.database]
+    await database.create_collection(
+        COLLECTION, validator={"refused_by_the_operator": {"$exists": True}}
+    )
+    topics = world.topics
+    await world.produce(
+        [
+            (kinds.CATALOG.name_in(topics), "abc", catalog()),
+            (kinds.INVENTORY.name_in(topics), "abc", stock_take(10)),
+        ]
+    )
+    async with running_materializer(world.settings()) as materializer:
+        await eventually(lambda: retries(materializer.metrics), lambda count: count >= 3)
+        assert await world.documents() == {}
+        assert dead_letters(materializer.metrics) == 0
+        await database.command({"collMod": COLLECTION, "validator": {}})
+        # Nothing was committed past the refused writes: the same records are stored.
+        await eventually(lambda: quantity(world), lambda q: q == 10)
+        assert dead_letters(materializer.metrics) == 0

@@ -56,7 +56,10 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
 
 ## faults: outages and network faults against two materializers and two gateways.
+# The clock scenario moves one materializer's clock with Debian's libfaketime.
 faults: $(STAMP)
+	@ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libfaketime; }
 	$(BIN)/python -m tests.faults $(FAULTS_ARGS)
 
 ## vendor-graphiql: bring the pinned npm release of GraphiQL into gateway/graphiql/vendor/.

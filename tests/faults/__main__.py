@@ -23,8 +23,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,117 +39,12 @@ from tests import kinds
 from tests.chaos import clean_pass, documents, lag, produce, stream
 from tests.faults.clients import Clients, Readiness, stop_quietly
 from tests.faults.deployment import Role, Servers, deployment
+from tests.faults.scenarios import Scenario, scenarios
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, stock_take
 
 MARKER = "zz-fault-marker"  # Not a demo product: only the recovery probe changes it.
 FOLLOWED = 20
-
-
-@dataclass
-class Scenario:
-    """A fault: what starts it, and what ends it."""
-
-    name: str
-    begin: Callable[[Servers, list[Role]], Awaitable[None]]
-    end: Callable[[Servers, list[Role]], Awaitable[None]]
-
-
-async def nothing(servers: Servers, roles: list[Role]) -> None:
-    return None
-
-
-def every_proxy(servers: Servers) -> list[Any]:
-    return [servers.kafka_proxy, *servers.mongo_proxies.values()]
-
-
-def set_faults(**faults: float) -> Callable[[Servers, list[Role]], Awaitable[None]]:
-    async def apply(servers: Servers, roles: list[Role]) -> None:
-        for proxy in every_proxy(servers):
-            for name, value in faults.items():
-                setattr(proxy.faults, name, value)
-
-    return apply
-
-
-def repeatedly(
-    action: Callable[[Servers, list[Role]], Awaitable[None]], every_s: float
-) -> tuple[Callable[[Servers, list[Role]], Awaitable[None]], Callable[..., Awaitable[None]]]:
-    """A fault that repeats ``action`` every ``every_s`` until it ends."""
-    running: list[asyncio.Task[None]] = []
-
-    async def loop(servers: Servers, roles: list[Role]) -> None:
-        while True:
-            await action(servers, roles)
-            await asyncio.sleep(every_s)
-
-    async def begin(servers: Servers, roles: list[Role]) -> None:
-        running.append(asyncio.create_task(loop(servers, roles)))
-
-    async def end(servers: Servers, roles: list[Role]) -> None:
-        for task in running:
-            await stop_quietly(task)
-        running.clear()
-
-    return begin, end
-
-
-async def reset_connections(servers: Servers, roles: list[Role]) -> None:
-    for proxy in every_proxy(servers):
-        proxy.reset_all()
-
-
-async def freeze_connections(servers: Servers, roles: list[Role]) -> None:
-    for proxy in every_proxy(servers):
-        proxy.freeze_all()
-
-
-async def crash_database(servers: Servers, roles: list[Role]) -> None:
-    await servers.kill_database()
-
-
-async def restart_database(servers: Servers, roles: list[Role]) -> None:
-    await servers.restart_database()
-
-
-async def materializers_churn(servers: Servers, roles: list[Role]) -> None:
-    # Members leave and join: each restart is a rebalance of the group.
-    for role in roles:
-        if role.name.startswith("materializer"):
-            await role.stop()
-            await role.start()
-
-
-def scenarios() -> list[Scenario]:
-    resets = repeatedly(reset_connections, 2.0)
-    churn = repeatedly(materializers_churn, 2.0)
-
-    async def suspend_broker(servers: Servers, roles: list[Role]) -> None:
-        servers.broker.process.suspend()
-
-    async def resume_broker(servers: Servers, roles: list[Role]) -> None:
-        servers.broker.process.resume()
-
-    async def suspend_database(servers: Servers, roles: list[Role]) -> None:
-        servers.database.process.suspend()
-
-    async def resume_database(servers: Servers, roles: list[Role]) -> None:
-        servers.database.process.resume()
-
-    return [
-        Scenario("broker-stopped", suspend_broker, resume_broker),
-        Scenario("mongodb-stopped", suspend_database, resume_database),
-        Scenario("mongodb-killed", crash_database, restart_database),
-        Scenario("latency-300ms", set_faults(latency_s=0.3), set_faults(latency_s=0.0)),
-        Scenario("resets-mid-batch", *resets),
-        Scenario("half-open", freeze_connections, nothing),
-        Scenario(
-            "10pct-delayed-2s",
-            set_faults(delayed_fraction=0.1, delay_s=2.0),
-            set_faults(delayed_fraction=0.0, delay_s=0.0),
-        ),
-        Scenario("rebalance-storm", *churn),
-    ]
 
 
 async def send_marker(bootstrap: str, topics: TopicNames, quantity: int) -> None:
@@ -255,6 +148,7 @@ async def run_scenario(
             await asyncio.sleep(args.warmup_s)
             await scenario.begin(servers, roles)
             await asyncio.sleep(args.fault_s)
+            evidence = await scenario.evidence(servers, roles) if scenario.evidence else None
             await scenario.end(servers, roles)
             recovery_s = await recovered_after_s(bootstrap, topics, gateways, 1, args.settle_s)
             lost = await producing
@@ -309,6 +203,7 @@ async def run_scenario(
         and seen.server_errors == 0
         and not unexplained
         and recovery_s != float("inf")
+        and evidence != ""
     )
     print(
         f"{scenario.name:<18} sends lost {lost:>3}  served {seen.served:>6}"
@@ -317,7 +212,9 @@ async def run_scenario(
         f"  5xx {seen.server_errors}  updates {seen.updates:>5}"
         f"  reconnects {seen.reconnects:>3}  step back {seen.largest_step_back}"
         f"  stale subscribers {stale}  documents differ {differ}/{len(clean)}"
-        f"  recovered {recovery_s:.1f} s  {'ok' if ok else 'FAILED'}",
+        f"  recovered {recovery_s:.1f} s"
+        + ("" if evidence is None else f"  fault: {evidence or 'no sign it took hold'}")
+        + f"  {'ok' if ok else 'FAILED'}",
         flush=True,
     )
     for sample in seen.samples:

@@ -31,14 +31,17 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shopwindow.demo_events import product_ids
+from shopwindow.document import COLLECTION
 from shopwindow.kafka_admin import create_topics
 from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.sources import CORE
+from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.chaos import clean_pass, documents, lag, produce, stream
 from tests.faults.clients import Clients, Readiness, stop_quietly
 from tests.faults.deployment import Role, Servers, deployment
+from tests.faults.fleet import Fleet
 from tests.faults.scenarios import Scenario, scenarios
 from tests.helpers import encode
 from tests.materializer.conftest import catalog, stock_take
@@ -114,6 +117,16 @@ async def visible(gateways: list[Role], ids: list[str], limit_s: float) -> None:
     raise RuntimeError("the followed products never became visible")
 
 
+async def stored_versions(uri: str, database: str, ids: list[str]) -> dict[str, int]:
+    """The version MongoDB holds of each of ``ids``, read past the proxies."""
+    client = mongo_client(uri, "shopwindow-faults", timeoutMS=10_000)
+    try:
+        cursor = client[database][COLLECTION].find({"_id": {"$in": ids}}, {"version": 1})
+        return {doc["_id"]: int(doc["version"]) async for doc in cursor}
+    finally:
+        await client.close()
+
+
 async def current_stock(gateway: Role, ids: list[str]) -> dict[str, Any]:
     query = "query($ids: [ID!]!) { products(ids: $ids) { id stock { available status } } }"
     async with httpx.AsyncClient(timeout=10) as http:
@@ -144,8 +157,10 @@ async def run_scenario(
         # A product that does not exist yet drops out of a subscription at once: the
         # clients start once the catalog is in.
         await visible(gateways, followed, args.settle_s)
-        async with Clients(gateways, followed) as clients:
+        fleet = Fleet(gateways, followed, args.fleet_clients, args.fleet_per_client)
+        async with Clients(gateways, followed) as clients, fleet:
             await asyncio.sleep(args.warmup_s)
+            fleet.mark(await stored_versions(servers.direct_mongodb_uri, database, followed))
             await scenario.begin(servers, roles)
             await asyncio.sleep(args.fault_s)
             evidence = await scenario.evidence(servers, roles) if scenario.evidence else None
@@ -176,6 +191,8 @@ async def run_scenario(
         ]
         for product_id, had, now in wrong[:2]:
             seen.note(f"subscriber {n} ends on {product_id} {had}, current {now}")
+    fleet_stale = fleet.stale(current)
+    reconnected = fleet.reconnected()
     unexplained = [
         (gateway, when)
         for gateway, when in seen.unavailable
@@ -204,6 +221,12 @@ async def run_scenario(
         and not unexplained
         and recovery_s != float("inf")
         and evidence != ""
+        and fleet.seen.values > 0
+        and fleet.seen.largest_step_back == 0
+        and fleet.seen.stale_first_values == 0
+        and fleet.seen.ended == 0
+        and fleet_stale == 0
+        and reconnected >= scenario.fleet_reconnects * fleet.size
     )
     print(
         f"{scenario.name:<18} sends lost {lost:>3}  served {seen.served:>6}"
@@ -211,13 +234,18 @@ async def run_scenario(
         f"  503 {len(seen.unavailable):>4} (unexplained {len(unexplained)})"
         f"  5xx {seen.server_errors}  updates {seen.updates:>5}"
         f"  reconnects {seen.reconnects:>3}  step back {seen.largest_step_back}"
-        f"  stale subscribers {stale}  documents differ {differ}/{len(clean)}"
+        f"  stale subscribers {stale}"
+        f"  fleet: {fleet.size} subscriptions, {fleet.seen.values} values,"
+        f" {reconnected} reconnected, step back {fleet.seen.largest_step_back},"
+        f" stale first values {fleet.seen.stale_first_values}, ended {fleet.seen.ended},"
+        f" stale {fleet_stale}"
+        f"  documents differ {differ}/{len(clean)}"
         f"  recovered {recovery_s:.1f} s"
         + ("" if evidence is None else f"  fault: {evidence or 'no sign it took hold'}")
         + f"  {'ok' if ok else 'FAILED'}",
         flush=True,
     )
-    for sample in seen.samples:
+    for sample in [*seen.samples, *fleet.seen.samples]:
         print(f"    {sample}")
     return ok
 
@@ -231,7 +259,9 @@ async def run(args: argparse.Namespace) -> int:
             print(
                 f"== faults: {args.events:,} events at {args.rate:.0f}/s per scenario, fault "
                 f"for {args.fault_s:.0f} s after {args.warmup_s:.0f} s; 2 materializers, "
-                f"2 gateways, {2 * 2} readers, 4 subscribers (both protocols)"
+                f"2 gateways, {2 * 2} readers, 4 subscribers (both protocols), and"
+                f" {args.fleet_clients * args.fleet_per_client:,} subscriptions on"
+                f" {args.fleet_clients} reference graphql-ws clients"
             )
             results = [await run_scenario(servers, s, args, Path(root)) for s in chosen]
         finally:
@@ -249,6 +279,8 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=5.0)
     parser.add_argument("--fault-s", type=float, default=30.0)
     parser.add_argument("--settle-s", type=float, default=120.0)
+    parser.add_argument("--fleet-clients", type=int, default=100, help="graphql-ws clients")
+    parser.add_argument("--fleet-per-client", type=int, default=10, help="subscriptions each")
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

@@ -42,6 +42,8 @@ class Scenario:
     begin: Action
     end: Action
     evidence: Evidence | None = None
+    # The share of the fleet's subscriptions that must have reconnected by the end.
+    fleet_reconnects: float = 0.0
 
 
 async def nothing(servers: Servers, roles: list[Role]) -> None:
@@ -138,6 +140,8 @@ def scenarios() -> list[Scenario]:
             set_faults(delayed_fraction=0.0, delay_s=0.0),
         ),
         Scenario("rebalance-storm", *churn),
+        # Half the fleet is on the killed gateway; each of those must come back.
+        Scenario("gateway-killed", kill_gateway, restart_gateway, fleet_reconnects=0.5),
         Scenario("writes-refused", refuse_writes, accept_writes, write_retries),
         Scenario(
             "clock-1h-ahead", with_clock(CLOCK_OFFSET), with_clock(None), documents_from_ahead
@@ -225,3 +229,16 @@ async def documents_from_ahead(servers: Servers, roles: list[Role]) -> str:
     finally:
         await client.close()
     return f"{count} documents written an hour ahead" if count else ""
+
+
+def _last_gateway(roles: list[Role]) -> Role:
+    return [role for role in roles if role.name.startswith("gateway")][-1]
+
+
+async def kill_gateway(servers: Servers, roles: list[Role]) -> None:
+    # SIGKILL: no close frame reaches a subscriber; the kernel resets its connection.
+    await _last_gateway(roles).kill()
+
+
+async def restart_gateway(servers: Servers, roles: list[Role]) -> None:
+    await _last_gateway(roles).start()

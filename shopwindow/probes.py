@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -32,6 +33,14 @@ def probe_routes(readiness: ReadinessCheck, registry: CollectorRegistry) -> list
         registry=registry,
     )
 
+    # Counted at each scrape: a count that only grows under steady load is a leak (a
+    # task per connection or subscription never ended), which `make soak` looks for.
+    tasks = Gauge(
+        "shopwindow_asyncio_tasks",
+        "Tasks on the process's event loop when /metrics was asked.",
+        registry=registry,
+    )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -43,6 +52,7 @@ def probe_routes(readiness: ReadinessCheck, registry: CollectorRegistry) -> list
 
     async def metrics(request: Request) -> Response:
         ready.set(0 if await readiness() else 1)
+        tasks.set(len(asyncio.all_tasks()))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
+.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ faults: $(STAMP)
 	@ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends libfaketime; }
 	$(BIN)/python -m tests.faults $(FAULTS_ARGS)
+
+## soak: a deployment under steady load for 30 minutes, failing on anything that grows.
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak $(SOAK_ARGS)
 
 ## vendor-graphiql: bring the pinned npm release of GraphiQL into gateway/graphiql/vendor/.
 vendor-graphiql: $(STAMP)

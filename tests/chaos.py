@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,37 +45,47 @@ def stream(topics: TopicNames, count: int, products: int) -> list[DemoRecord]:
     return records[:count]
 
 
-async def produce(bootstrap: str, records: list[DemoRecord], rate_per_s: float) -> int:
+async def produce(bootstrap: str, records: Iterable[DemoRecord], rate_per_s: float) -> int:
     """Send ``records`` at ``rate_per_s``; returns how many sends failed for good.
 
     A failed send is not retried here: what the topics end up holding is what the
-    clean pass folds too, so a lost record cannot make the passes differ.
+    clean pass folds too, so a lost record cannot make the passes differ. Only sends
+    in flight are held, so a long stream (``make soak``) costs no memory per record.
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5, acks="all"
     )
     await producer.start()
-    sends: list[asyncio.Future[Any]] = []
-    refused = 0
+    in_flight: set[asyncio.Future[Any]] = set()
+    failed = 0
+
+    def settled(send: asyncio.Future[Any]) -> None:
+        nonlocal failed
+        in_flight.discard(send)
+        if send.cancelled() or send.exception() is not None:
+            failed += 1
+
     try:
         started = time.perf_counter()
         for n, record in enumerate(records):
             try:
-                sends.append(
-                    await producer.send(
-                        record.topic, record.value, key=record.key, headers=record.headers
-                    )
+                send = await producer.send(
+                    record.topic, record.value, key=record.key, headers=record.headers
                 )
             except KafkaError:
-                refused += 1
+                failed += 1
+            else:
+                in_flight.add(send)
+                send.add_done_callback(settled)
             ahead_s = n / rate_per_s - (time.perf_counter() - started)
             if ahead_s > 0.01:
                 await asyncio.sleep(ahead_s)
         await producer.flush()
     finally:
         await producer.stop()
-    outcomes = await asyncio.gather(*sends, return_exceptions=True)
-    return refused + sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    await asyncio.sleep(0)  # The last callbacks run.
+    return failed
 
 
 async def lag(bootstrap: str, group: str, topics: TopicNames) -> int:

@@ -24,7 +24,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -39,7 +38,7 @@ from shopwindow.mongo import mongo_client
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.chaos import clean_pass, documents, lag, produce, stream
-from tests.faults.clients import Clients, Readiness, stop_quietly
+from tests.faults.clients import Clients, Readiness, current_stock, stop_quietly, visible
 from tests.faults.deployment import Role, Servers, deployment
 from tests.faults.fleet import Fleet
 from tests.faults.scenarios import Scenario, scenarios
@@ -103,20 +102,6 @@ async def recovered_after_s(
     return time.monotonic() - started if not pending else float("inf")
 
 
-async def visible(gateways: list[Role], ids: list[str], limit_s: float) -> None:
-    """Wait until every gateway serves every one of ``ids``."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        try:
-            found = await asyncio.gather(*(current_stock(gateway, ids) for gateway in gateways))
-            if all(len(stocks) == len(ids) for stocks in found):
-                return
-        except (httpx.HTTPError, KeyError, TypeError, ValueError):
-            pass  # Not serving yet.
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the followed products never became visible")
-
-
 async def stored_versions(uri: str, database: str, ids: list[str]) -> dict[str, int]:
     """The version MongoDB holds of each of ``ids``, read past the proxies."""
     client = mongo_client(uri, "shopwindow-faults", timeoutMS=10_000)
@@ -125,15 +110,6 @@ async def stored_versions(uri: str, database: str, ids: list[str]) -> dict[str, 
         return {doc["_id"]: int(doc["version"]) async for doc in cursor}
     finally:
         await client.close()
-
-
-async def current_stock(gateway: Role, ids: list[str]) -> dict[str, Any]:
-    query = "query($ids: [ID!]!) { products(ids: $ids) { id stock { available status } } }"
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(
-            f"{gateway.url}/graphql", json={"query": query, "variables": {"ids": ids}}
-        )
-    return {p["id"]: p["stock"] for p in response.json()["data"]["products"] if p}
 
 
 async def run_scenario(

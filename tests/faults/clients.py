@@ -207,3 +207,26 @@ async def stop_quietly(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def visible(gateways: list[Role], ids: list[str], limit_s: float) -> None:
+    """Wait until every gateway serves every one of ``ids``."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            found = await asyncio.gather(*(current_stock(gateway, ids) for gateway in gateways))
+            if all(len(stocks) == len(ids) for stocks in found):
+                return
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
+            pass  # Not serving yet.
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the followed products never became visible")
+
+
+async def current_stock(gateway: Role, ids: list[str]) -> dict[str, Any]:
+    query = "query($ids: [ID!]!) { products(ids: $ids) { id stock { available status } } }"
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            f"{gateway.url}/graphql", json={"query": query, "variables": {"ids": ids}}
+        )
+    return {p["id"]: p["stock"] for p in response.json()["data"]["products"] if p}

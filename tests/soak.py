@@ -56,6 +56,15 @@ SUBSCRIPTIONS_PER_CONNECTION = 10
 CHURN_S = 10.0  # Each connection replaces one subscription this often: 20/s in all.
 LIFETIME_S = 300.0  # And reconnects after 150-450 s: about 0.7 connections/s in all.
 MIB = 1 << 20
+SHORT = {"materializer-": "m", "gateway-": "g", "document_cache_mib": "doc", "rss_mib": "rss"}
+SHORT |= {"response_cache_mib": "resp", "group.lag": "lag"}
+
+
+def short(series: str) -> str:
+    """A column name that fits: ``gateway-1.document_cache_mib`` is ``g1.doc``."""
+    for long, brief in SHORT.items():
+        series = series.replace(long, brief)
+    return series
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class Limit:
 LIMITS = {
     "rss_mib": Limit(
         24.0,
-        "a gateway pod's 1 GiB limit less ~250 MiB used lasts a week of uptime at 4.6 MiB/h;"
+        "a pod's 1 GiB limit less ~250 MiB in use lasts a week of uptime at 4.6 MiB/h;"
         " 24 MiB/h (a day and a half) is what 25 minutes can tell from allocator noise",
     ),
     "fds": Limit(30.0, "about 2,400 connections open and close per hour: 1 leaked in 80 shows"),
@@ -265,8 +274,8 @@ async def soak(
             values = await sample(roles, bootstrap, group, topics)
             samples.append((elapsed, values))
             if len(samples) == 1:
-                print("t_s  " + "  ".join(values), flush=True)
-            print(f"{elapsed:4.0f}  " + "  ".join(f"{v:.1f}" for v in values.values()), flush=True)
+                print("   t_s " + "".join(f"{short(k):>9}" for k in values), flush=True)
+            print(f"{elapsed:6.0f} " + "".join(f"{v:9.1f}" for v in values.values()), flush=True)
             await asyncio.sleep(max(0.0, started + len(samples) * args.sample_s - time.monotonic()))
     finally:
         for task in clients:
@@ -299,12 +308,13 @@ def verdict(
         limit = LIMITS[series.split(".", 1)[1]]
         slope = slope_per_hour([(t, v[series]) for t, v in settled])
         over = slope > limit.per_hour
-        print(
-            f"  {series:<34} {slope:>9.2f}  limit {limit.per_hour:>6.0f}"
-            f"  {'OVER' if over else 'ok'}  ({limit.why})"
-        )
+        verdict_word = "OVER" if over else "ok"
+        print(f"  {short(series):<8} {slope:>9.2f}  limit {limit.per_hour:>4.0f}  {verdict_word}")
         if over:
             failures.append(f"{series} grows {slope:.1f}/h")
+    print("the limits (MiB, descriptors, tasks or records per hour):")
+    for metric, limit in LIMITS.items():
+        print(f"  {short(metric):<5} {limit.per_hour:>4.0f}  {limit.why}")
     if len(settled) < 3:
         failures.append("too few samples after the warm-up to fit a slope")
     print("FAILED: " + "; ".join(failures) if failures else "ok")

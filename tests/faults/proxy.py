@@ -48,6 +48,7 @@ class _Link:
     ) -> None:
         self.faults = faults
         self.frozen = faults.half_open
+        self.number = 0  # Its place in the order the proxy accepted connections, from 1.
         self._writers = (client[1], server[1])
         self.tasks = [
             asyncio.create_task(self._pump(client[0], server[1])),
@@ -132,6 +133,7 @@ class FaultProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections_accepted += 1
+        number = self.connections_accepted
         try:
             host, port = self._upstream()
             upstream = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
@@ -139,6 +141,7 @@ class FaultProxy:
             writer.transport.abort()
             return
         link = _Link(self.faults, (reader, writer), upstream)
+        link.number = number
         self._links.add(link)
         try:
             await asyncio.gather(*link.tasks, return_exceptions=True)
@@ -155,11 +158,17 @@ class FaultProxy:
             link.reset()
         return len(links)
 
-    def freeze_all(self) -> int:
-        """Make every open connection half-open for good; returns how many there were."""
-        for link in self._links:
+    def freeze_all(self, sparing_first: int = 0) -> int:
+        """Make every open connection half-open for good; returns how many there were.
+
+        Args:
+            sparing_first: Leave the connections among the first this many accepted
+                alone: a client's monitor, which connects before its operations do.
+        """
+        frozen = [link for link in self._links if link.number > sparing_first]
+        for link in frozen:
             link.frozen = True
-        return len(self._links)
+        return len(frozen)
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""

@@ -82,6 +82,23 @@ async def test_a_half_open_connection_stays_open_and_answers_nothing(proxy: Faul
         await asyncio.wait_for(round_trip(proxy), 0.5)
 
 
+async def test_freezing_can_spare_the_first_connections(proxy: FaultProxy) -> None:
+    opened = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(3)]
+    for reader, writer in opened:
+        writer.write(b"x")
+        assert await reader.readexactly(1) == b"x"
+    assert proxy.freeze_all(sparing_first=1) == 2
+    (first_reader, first_writer), *frozen = opened
+    first_writer.write(b"y")
+    assert await asyncio.wait_for(first_reader.readexactly(1), 5) == b"y"
+    for reader, writer in frozen:
+        writer.write(b"y")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.read(1), 0.3)
+    for _, writer in opened:
+        writer.close()
+
+
 async def test_an_upstream_that_is_down_refuses_through_the_proxy() -> None:
     made = FaultProxy(("127.0.0.1", 1))  # Nothing listens on port 1 of loopback.
     await made.start()

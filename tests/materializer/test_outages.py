@@ -45,7 +45,9 @@ async def readiness(http: httpx.AsyncClient) -> tuple[int, Any]:
 
 
 @contextlib.asynccontextmanager
-async def ten_in_stock(world: World) -> AsyncIterator[tuple[Materializer, httpx.AsyncClient]]:
+async def ten_in_stock(
+    world: World, **settings: Any
+) -> AsyncIterator[tuple[Materializer, httpx.AsyncClient]]:
     """A materializer that has stored 10 units of "abc", and a client of its probes."""
     topics = world.topics
     await world.produce(
@@ -54,7 +56,7 @@ async def ten_in_stock(world: World) -> AsyncIterator[tuple[Materializer, httpx.
             (kinds.INVENTORY.name_in(topics), "abc", stock_take(10)),
         ]
     )
-    async with running_materializer(world.settings()) as materializer:
+    async with running_materializer(world.settings(**settings)) as materializer:
         await eventually(lambda: quantity(world), lambda q: q == 10)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{materializer.http_port}") as http:
             yield materializer, http
@@ -110,35 +112,54 @@ def mongodb_address(uri: str) -> tuple[str, int] | None:
     return name, int(port)
 
 
-async def test_a_half_open_database_connection_is_dropped_and_nothing_is_skipped(
-    world: World,
-) -> None:
-    # The proxy keeps every open connection and forwards nothing, as a partition that
-    # sends no reset does: the client must notice by timeouts (its monitor's heartbeat,
-    # SHOPWINDOW_MONGODB_TIMEOUT_MS for an operation) and use fresh connections.
+@contextlib.asynccontextmanager
+async def proxied(world: World, uri_options: str = "") -> AsyncIterator[tuple[FaultProxy, str]]:
+    """A fault proxy in front of the test's MongoDB, and the URI that goes through it."""
     address = mongodb_address(world.stack.mongodb_uri)
     if address is None:
         pytest.skip("the MongoDB under test is not one direct host to proxy")
     proxy = FaultProxy(address)
     await proxy.start()
     try:
-        settings = world.settings(
-            mongodb_uri=f"mongodb://{proxy.address}/?directConnection=true",
-            mongodb_timeout_ms=1000,
-        )
-        topics = world.topics
-        await world.produce(
-            [
-                (kinds.CATALOG.name_in(topics), "abc", catalog()),
-                (kinds.INVENTORY.name_in(topics), "abc", stock_take(10)),
-            ]
-        )
-        async with running_materializer(settings):
-            await eventually(lambda: quantity(world), lambda q: q == 10)
-            assert proxy.freeze_all() >= 1
-            await four_sold_then_six_stored(world)
+        yield proxy, f"mongodb://{proxy.address}/?directConnection=true{uri_options}"
     finally:
         await proxy.stop()
+
+
+async def test_a_half_open_database_connection_is_dropped_and_nothing_is_skipped(
+    world: World,
+) -> None:
+    # The proxy keeps every open connection and forwards nothing, as a partition that
+    # sends no reset does: the client must notice by timeouts (its monitor's heartbeat,
+    # SHOPWINDOW_MONGODB_TIMEOUT_MS for an operation) and use fresh connections.
+    async with (
+        proxied(world) as (proxy, uri),
+        ten_in_stock(world, mongodb_uri=uri, mongodb_timeout_ms=1000),
+    ):
+        assert proxy.freeze_all() >= 1
+        await four_sold_then_six_stored(world)
+
+
+async def test_an_operation_on_a_hung_connection_ends_at_the_operation_timeout(
+    world: World,
+) -> None:
+    # Every connection hangs but the monitor's, the first the client opens (and the
+    # only one when it polls): pymongo sees a healthy server, so nothing but
+    # SHOPWINDOW_MONGODB_TIMEOUT_MS ends the batch's operations, and the batch is
+    # retried. The wait for that retry is well under the 20 s default, so the test
+    # fails if the configured bound does not reach the materializer's operations.
+    async with (
+        proxied(world, "&serverMonitoringMode=poll") as (proxy, uri),
+        ten_in_stock(world, mongodb_uri=uri, mongodb_timeout_ms=1000) as (materializer, _),
+    ):
+        proxy.faults.half_open = True  # New connections too.
+        proxy.freeze_all(sparing_first=1)
+        await world.produce(
+            [(kinds.INVENTORY.name_in(world.topics), "abc", delta(-1, minutes=n)) for n in range(4)]
+        )
+        await eventually(lambda: retries(materializer.metrics), lambda n: n >= 1, timeout_s=8)
+        proxy.faults.half_open = False
+        await eventually(lambda: quantity(world), lambda q: q == 6)
 
 
 def dead_letters(metrics: MaterializerMetrics) -> float:

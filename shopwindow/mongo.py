@@ -36,6 +36,10 @@ def mongo_client(uri: str, app_name: str, **options: Any) -> AsyncMongoClient[Mo
 
     It connects lazily, on first use; call ``close()`` when done.
 
+    A ``timeoutMS`` bounds operations only. ``close()`` sends ``endSessions`` outside
+    any operation, which on a half-open connection would wait forever, so the socket
+    gets the same bound (``socketTimeoutMS``) unless one is given.
+
     Args:
         uri: The connection string.
         app_name: Shown in the server's logs and ``currentOp``.
@@ -44,6 +48,8 @@ def mongo_client(uri: str, app_name: str, **options: Any) -> AsyncMongoClient[Mo
     Returns:
         The client.
     """
+    if options.get("timeoutMS") is not None:
+        options.setdefault("socketTimeoutMS", options["timeoutMS"])
     return AsyncMongoClient(
         uri,
         appname=app_name,

@@ -62,11 +62,16 @@ async def ten_in_stock(
             yield materializer, http
 
 
-async def four_sold_then_six_stored(world: World) -> None:
-    """Produce four deltas of -1 and wait until the document shows 6 units."""
+async def four_sold(world: World) -> None:
+    """Produce four deltas of -1."""
     await world.produce(
         [(kinds.INVENTORY.name_in(world.topics), "abc", delta(-1, minutes=n)) for n in range(4)]
     )
+
+
+async def four_sold_then_six_stored(world: World) -> None:
+    """Produce four deltas of -1 and wait until the document shows 6 units."""
+    await four_sold(world)
     await eventually(lambda: quantity(world), lambda q: q == 6, timeout_s=60)
 
 
@@ -154,12 +159,25 @@ async def test_an_operation_on_a_hung_connection_ends_at_the_operation_timeout(
     ):
         proxy.faults.half_open = True  # New connections too.
         proxy.freeze_all(sparing_first=1)
-        await world.produce(
-            [(kinds.INVENTORY.name_in(world.topics), "abc", delta(-1, minutes=n)) for n in range(4)]
-        )
+        await four_sold(world)
         await eventually(lambda: retries(materializer.metrics), lambda n: n >= 1, timeout_s=8)
         proxy.faults.half_open = False
         await eventually(lambda: quantity(world), lambda q: q == 6)
+
+
+async def test_a_materializer_stops_while_its_database_hangs(world: World) -> None:
+    # Stopped while a batch's operations hang (within their 3 s timeout), the client's
+    # close() sent its end-of-session and cursor commands outside any operation's
+    # timeout, and with no socket timeout it waited forever.
+    async with asyncio.timeout(60):
+        async with (
+            proxied(world, "&serverMonitoringMode=poll") as (proxy, uri),
+            ten_in_stock(world, mongodb_uri=uri, mongodb_timeout_ms=3000),
+        ):
+            proxy.faults.half_open = True
+            proxy.freeze_all(sparing_first=1)
+            await four_sold(world)
+            await asyncio.sleep(1)  # The batch is under way on a hung connection.
 
 
 def dead_letters(metrics: MaterializerMetrics) -> float:

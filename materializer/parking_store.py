@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from pymongo import DeleteMany, UpdateOne, WriteConcern
+from pymongo import DeleteMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.parking import ParkKey, identity_of
-from shopwindow.mongo import MongoDocument
+from shopwindow.mongo import DURABLE, MongoDocument
 
 PARKED_COLLECTION = "shopwindow_parked"
 
@@ -35,9 +35,9 @@ class ParkingStore:
     """
 
     def __init__(self, database: AsyncDatabase[MongoDocument]) -> None:
-        self._collection = database.with_options(
-            write_concern=WriteConcern(w="majority")
-        ).get_collection(PARKED_COLLECTION)
+        self._collection = database.with_options(write_concern=DURABLE).get_collection(
+            PARKED_COLLECTION
+        )
 
     async def load(self, keys: Iterable[ParkKey]) -> dict[ParkKey, set[str]]:
         """The open letters of those of ``keys`` that are parked.

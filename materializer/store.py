@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bson.errors import InvalidDocument
-from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne, WriteConcern
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
@@ -18,7 +18,7 @@ from shopwindow.generations import keyed_collection, products_collection
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.sources.base import entry_id
 from shopwindow.materializer.write_plan import InsertPlan, ReplacePlan, WritePlan
-from shopwindow.mongo import MongoDocument
+from shopwindow.mongo import DURABLE, MongoDocument
 
 _DUPLICATE_KEY = 11000
 _RETRYABLE_LABELS = ("RetryableWriteError", "TransientTransactionError")
@@ -104,8 +104,8 @@ class SaleProductStore:
     """
 
     def __init__(self, database: AsyncDatabase[MongoDocument], generation: int = 0) -> None:
-        # Majority: a document the changelog announced must survive a primary failover.
-        self._database = database.with_options(write_concern=WriteConcern(w="majority"))
+        # A document the changelog announced must survive a failover and a crash.
+        self._database = database.with_options(write_concern=DURABLE)
         self.use_generation(generation)
 
     def use_generation(self, generation: int) -> None:

@@ -7,9 +7,16 @@ from typing import Any
 
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
 from bson.decimal128 import Decimal128
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 
 MongoDocument = dict[str, Any]
+
+# What the materializer writes before it commits offsets past the records: it must
+# survive a failover (majority) and a crash (journaled). A standalone server, and the
+# SecantusDB stand-in, acknowledge w: majority before the journal is flushed, and a
+# SIGKILL then loses writes already acknowledged; on a replica set majority waits for
+# the journal by default, so j costs nothing there.
+DURABLE = WriteConcern(w="majority", j=True)
 
 
 class _DecimalCodec(TypeCodec):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shopwindow.generations import (
@@ -20,7 +19,7 @@ from shopwindow.generations import (
     field_key,
     pointer_of,
 )
-from shopwindow.mongo import MongoDocument
+from shopwindow.mongo import DURABLE, MongoDocument
 
 
 class ServingPointers:
@@ -31,10 +30,10 @@ class ServingPointers:
     """
 
     def __init__(self, database: AsyncDatabase[MongoDocument]) -> None:
-        # Majority: a switch a replica saw must survive a primary failover.
-        self._collection = database.with_options(
-            write_concern=WriteConcern(w="majority")
-        ).get_collection(POINTER_COLLECTION)
+        # A switch a replica saw must survive a failover and a crash.
+        self._collection = database.with_options(write_concern=DURABLE).get_collection(
+            POINTER_COLLECTION
+        )
 
     async def read(self) -> Pointer:
         """The pointer as stored now.

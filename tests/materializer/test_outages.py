@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo.errors import PyMongoError
 
 from shopwindow.document import COLLECTION
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.service import Materializer
 from tests import kinds
 from tests.faults.proxy import FaultProxy
-from tests.helpers import eventually, running_materializer
+from tests.helpers import Record, eventually, running_materializer
 from tests.materializer.conftest import World, catalog, delta, stock_take
 
 
@@ -91,6 +92,43 @@ async def test_a_database_outage_is_waited_out_and_nothing_is_skipped(world: Wor
             await database.start()
         await sold
         await eventually(lambda: readiness(http), lambda r: r[0] == 200, timeout_s=30)
+
+
+@pytest.mark.outage
+async def test_writes_acknowledged_before_a_database_crash_survive_it(world: World) -> None:
+    # Offsets are committed once MongoDB acknowledged the batch's writes. A server that
+    # acknowledges before its journal is flushed (a standalone, the stand-in) loses the
+    # last of them to a SIGKILL, and the committed records are never read again: the
+    # documents would miss deltas. Without j: true this lost several each time here.
+    database = world.stack.database
+    assert database is not None
+    topics = world.topics
+    ids = [f"crash{n:02d}" for n in range(20)]
+    await world.produce(
+        [(kinds.CATALOG.name_in(topics), pid, catalog(pid)) for pid in ids]
+        + [(kinds.INVENTORY.name_in(topics), pid, stock_take(1000, pid)) for pid in ids]
+    )
+
+    async def quantities() -> dict[str, int]:
+        try:
+            docs = world.mongo[world.database][COLLECTION].find({}, {"stock.quantity": 1})
+            return {d["_id"]: d["stock"]["quantity"] async for d in docs}
+        except PyMongoError:
+            return {}
+
+    async with running_materializer(world.settings()):
+        await eventually(quantities, lambda q: len(q) == len(ids))
+        sold: list[Record] = [
+            (kinds.INVENTORY.name_in(topics), pid, delta(-1, pid, minutes=1 + n / 100))
+            for n in range(100)
+            for pid in ids
+        ]
+        producing = asyncio.create_task(world.produce(sold))
+        await eventually(quantities, lambda q: min(q.values(), default=1000) < 1000)
+        await database.process.kill()  # Mid-stream: no cleanup, no flush.
+        await database.start()
+        await producing
+        await eventually(quantities, lambda q: set(q.values()) == {900}, timeout_s=90)
 
 
 @pytest.mark.outage

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,13 +37,13 @@ from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 
 
-def stream(topics: TopicNames, count: int, products: int) -> list[DemoRecord]:
-    """The initial catalog, then the steady mix, one millisecond apart."""
+def stream(topics: TopicNames, count: int, products: int) -> Iterator[DemoRecord]:
+    """The initial catalog, then the steady mix, one millisecond apart; made as it is
+    sent, so a long stream (``make soak``) is not held in memory."""
     events = DemoEvents(topics, product_ids(products), random.Random(11))
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    records = list(events.initial(start))
-    records += [events.next(start + timedelta(milliseconds=n)) for n in range(count)]
-    return records[:count]
+    steady = (events.next(start + timedelta(milliseconds=n)) for n in itertools.count())
+    return itertools.islice(itertools.chain(events.initial(start), steady), count)
 
 
 async def produce(bootstrap: str, records: Iterable[DemoRecord], rate_per_s: float) -> int:
@@ -246,7 +247,7 @@ async def run(args: argparse.Namespace) -> int:
         await create_topics(
             stack.kafka_bootstrap_servers, topics, args.partitions, CORE.all_topics(topics)
         )
-        records = stream(topics, args.events, args.products)
+        records = list(stream(topics, args.events, args.products))
         started = time.perf_counter()
         kills = await chaos_pass(stack, topics, f"chaos_{run_id}", records, args)
         chaos_s = time.perf_counter() - started

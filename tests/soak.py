@@ -27,9 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -39,11 +37,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
-from shopwindow.demo_events import DemoEvents, DemoRecord, product_ids
+from shopwindow.demo_events import product_ids
 from shopwindow.kafka_admin import create_topics
 from shopwindow.materializer.sources import CORE
 from shopwindow.topics import TopicNames
-from tests.chaos import lag, produce
+from tests.chaos import lag, produce, stream
 from tests.faults.clients import stop_quietly, visible
 from tests.faults.deployment import Role, Servers, deployment
 
@@ -102,14 +100,6 @@ class Traffic:
     resubscribed: int = 0
     reconnects: int = 0
     connection_errors: int = 0
-
-
-def demo_stream(topics: TopicNames, products: int, count: int) -> Iterator[DemoRecord]:
-    """The initial catalog, then the steady mix; made as it is sent, not held."""
-    events = DemoEvents(topics, product_ids(products), random.Random(29))
-    start = datetime.now(UTC)
-    steady = (events.next(start + timedelta(milliseconds=n)) for n in itertools.count())
-    return itertools.islice(itertools.chain(events.initial(start), steady), count)
 
 
 async def read(gateway: Role, ids: list[str], rate_per_s: float, traffic: Traffic) -> None:
@@ -229,7 +219,7 @@ async def run(args: argparse.Namespace) -> int:
             await create_topics(bootstrap, topics, args.partitions, CORE.all_topics(topics))
             count = int(args.events_per_s * args.duration_s) + args.products * 3
             producing = asyncio.create_task(
-                produce(bootstrap, demo_stream(topics, args.products, count), args.events_per_s)
+                produce(bootstrap, stream(topics, count, args.products), args.events_per_s)
             )
             async with deployment(servers, topics, database, Path(root)) as roles:
                 return await soak(args, roles, ids, topics, f"faults-{database}", producing)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from shopwindow.document import COLLECTION
 from shopwindow.mongo import mongo_client
 from tests.faults.clients import stop_quietly
 from tests.faults.deployment import Role, Servers
+from tests.gateway.conftest import sample
 
 # Debian's libfaketime moves the wall clock of one process; the monotonic clock, which
 # timeouts and backoff use, stays true, as on a host whose NTP is off.
@@ -203,17 +203,10 @@ def with_clock(offset: str | None) -> Callable[[Servers, list[Role]], Awaitable[
 async def write_retries(servers: Servers, roles: list[Role]) -> str:
     """How many batches the materializers retried for MongoDB during the fault."""
     total = 0.0
-    async with httpx.AsyncClient(timeout=5) as http:
-        for role in roles:
-            if role.name.startswith("materializer"):
-                text = (await http.get(f"{role.url}/metrics")).text
-                total += sum(
-                    sample.value
-                    for family in text_string_to_metric_families(text)
-                    for sample in family.samples
-                    if sample.name == "shopwindow_batch_retries_total"
-                    and sample.labels.get("dependency") == "mongodb"
-                )
+    for role in roles:
+        if role.name.startswith("materializer"):
+            async with httpx.AsyncClient(base_url=role.url, timeout=5) as http:
+                total += await sample(http, "shopwindow_batch_retries_total", dependency="mongodb")
     return f"{total:.0f} batches retried" if total else ""
 
 

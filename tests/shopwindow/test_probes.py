@@ -6,10 +6,10 @@ import asyncio
 
 import httpx
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from shopwindow.probes import probe_routes
+from tests.gateway.conftest import sample
 
 
 async def ready() -> list[str]:
@@ -17,12 +17,7 @@ async def ready() -> list[str]:
 
 
 async def tasks_reported(http: httpx.AsyncClient) -> float:
-    text = (await http.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "shopwindow_asyncio_tasks":
-                return sample.value
-    raise AssertionError("no shopwindow_asyncio_tasks on /metrics")
+    return await sample(http, "shopwindow_asyncio_tasks")
 
 
 async def test_metrics_count_the_tasks_on_the_loop_at_each_scrape() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
@@ -35,6 +36,8 @@ def awaited_frames(task: asyncio.Task[Any]) -> list[str]:
 
     ``Task.get_stack`` shows only a coroutine's own frame on Python 3.11; the await
     that hangs is found by following ``cr_await`` (``gi_yieldfrom``, ``ag_await``).
+    An ``async with`` on an ``@asynccontextmanager`` awaits the generator's
+    ``asend``/``athrow`` object, which names its generator only to the collector.
     """
     lines: list[str] = []
     awaitable: Any = task.get_coro()
@@ -48,6 +51,10 @@ def awaited_frames(task: asyncio.Task[Any]) -> list[str]:
             None,
         )
         if frame is None:
+            generator = _generator_behind(awaitable)
+            if generator is not None:
+                awaitable = generator
+                continue
             lines.append(f"    awaiting {awaitable!r}")
             break
         code = frame.f_code
@@ -61,6 +68,13 @@ def awaited_frames(task: asyncio.Task[Any]) -> list[str]:
             None,
         )
     return lines
+
+
+def _generator_behind(awaitable: Any) -> Any:
+    """The async generator an ``asend``/``athrow`` object drives, if it is one."""
+    if type(awaitable).__name__ not in ("async_generator_asend", "async_generator_athrow"):
+        return None
+    return next((r for r in gc.get_referents(awaitable) if hasattr(r, "ag_frame")), None)
 
 
 def task_stacks() -> str:

@@ -231,8 +231,8 @@ class GatewaySettings(ConnectionSettings):
         default=32,
         ge=0,
         le=1024 * 1024,
-        description="Answers to persisted GETs kept while every product they read is "
-        "unchanged in the document cache; 0 turns it off.",
+        description="Answers to queries (POSTed, GET or persisted) kept while every product "
+        "they read is unchanged in the document cache; 0 turns it off.",
     )
     http_cache_max_age_s: int = Field(
         default=5,

@@ -55,13 +55,18 @@ class Throttled(OperationRefused):
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """An operation that passed every check, ready to run."""
+    """An operation that passed every check, ready to run.
+
+    ``document_hash`` is the SHA-256 of the document's text, persisted or sent: answers
+    are kept by it, so that the same text answers alike however it arrived.
+    """
 
     document: DocumentNode
     definition: OperationDefinitionNode
     variables: dict[str, Any] | None
     name: str | None
     cost: int
+    document_hash: str
     persisted_id: str | None = None
     plan: ExecutionPlan | None = None
     throttle: ThrottleStatus | None = None

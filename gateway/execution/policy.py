@@ -143,6 +143,7 @@ class OperationPolicy:
             variables,
             operation_name,
             cost,
+            prepared.digest,
             persisted_id,
             self._documents.plan(prepared, definition, operation_name),
             fragments=prepared.fragments,

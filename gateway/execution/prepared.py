@@ -30,6 +30,7 @@ from graphql import (
 
 from shopwindow.gateway.cost.actual import Collected
 from shopwindow.gateway.cost.estimate import CostEstimator
+from shopwindow.gateway.execution.persisted import sha256_of
 from shopwindow.gateway.execution.plan import ExecutionPlan, Unplannable
 
 _DOCUMENTS = 1000
@@ -43,6 +44,8 @@ class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
     fragments: Mapping[str, FragmentDefinitionNode]
+    # The text's SHA-256, hex: what answers to it are kept by, computed once.
+    digest: str
     # By operation name: its plan, or None where graphql-core runs it.
     plans: dict[str | None, ExecutionPlan | None] = field(default_factory=dict)
     # By operation name: the variables its cost depends on, and its cost by their values.
@@ -92,17 +95,18 @@ class PreparedDocuments:
         return entry
 
     def _prepare(self, query: str) -> Prepared:
+        digest = sha256_of(query)
         try:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
-            return Prepared(None, [error], {})
+            return Prepared(None, [error], {}, digest)
         errors = validate(
             self._schema, document, self._rules, hide_suggestions=self._hide_suggestions
         )
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        return Prepared(document, errors, fragments)
+        return Prepared(document, errors, fragments, digest)
 
     def cost(
         self,

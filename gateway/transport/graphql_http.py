@@ -9,8 +9,9 @@
 * Operations are checked, run and masked by the ``OperationPolicy`` every transport
   shares; results are serialized by orjson.
 * Persisted operations (``extensions.persistedQuery``) are resolved by that policy; a
-  GET for one gets an entity tag and caching headers (``http_caching``), and may be
-  answered from the ``ResponseCache`` without running.
+  GET for one gets an entity tag and caching headers (``http_caching``).
+* Any query reading only products by id, POSTed or sent as a GET, persisted or as
+  text, may be answered from the ``ResponseCache`` without running.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class GraphQLEndpoint:
         context_factory: Builds the per-request context (fresh DataLoaders).
         metrics: Where to count.
         graphiql: GraphiQL, served to browsers with its assets, if any.
-        responses: Keeps answers to persisted GETs, if any.
+        responses: Keeps answers to queries, if any.
         traces: Answer a router's request for a federated trace (``extensions.ftv1``).
     """
 
@@ -187,7 +188,10 @@ class GraphQLEndpoint:
     ) -> Response:
         after = request.headers.get(HEADER)
         tracer = FieldTracer() if self._traces and wants_trace(request.headers) else None
-        key = None if tracer else self._response_key(request, operation, viewer, after)
+        # Only a persisted GET has a URL a browser or CDN can keep: it alone gets an
+        # entity tag and caching headers. Any query may be answered from kept bytes.
+        http_cached = request.method == "GET" and operation.persisted_id is not None
+        key = None if tracer else self._response_key(operation, viewer, after)
         if key is not None and self._responses is not None:
             kept = self._responses.get(key)
             if kept is not None:
@@ -197,7 +201,7 @@ class GraphQLEndpoint:
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),
                 }
                 answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
-                return self._persisted_answer(request, viewer, answer, media_type)
+                return self._data_answer(request, viewer, answer, media_type, http_cached)
         context = self._context_factory(viewer, request_id, None)
         if after is not None and context.consistency is not None:
             positions = parse_after(after, context.consistency.sources)
@@ -209,8 +213,8 @@ class GraphQLEndpoint:
         # No data and no field path: the request itself was wrong (e.g. a variable of
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
-        if request.method == "GET" and operation.persisted_id and not result.errors and not tracer:
-            return self._cacheable(request, operation, context, result.data, media_type, key)
+        if not result.errors and not tracer and (http_cached or key is not None):
+            return self._keepable(request, operation, context, result.data, media_type, key)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -227,13 +231,9 @@ class GraphQLEndpoint:
         status = _status(400, media_type) if request_failed else 200
         return _respond(body, status, media_type)
 
-    def _response_key(
-        self, request: Request, operation: Operation, viewer: Viewer, after: str | None
-    ) -> Key | None:
+    def _response_key(self, operation: Operation, viewer: Viewer, after: str | None) -> Key | None:
         if (
             self._responses is None
-            or request.method != "GET"
-            or operation.persisted_id is None
             or after is not None
             or not self._responses.covers(operation.plan)
         ):
@@ -242,9 +242,9 @@ class GraphQLEndpoint:
             variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # E.g. an integer beyond 64 bits: not worth keeping.
             return None
-        return (operation.persisted_id, operation.name, variables, viewer.segment)
+        return (operation.document_hash, operation.name, variables, viewer.segment)
 
-    def _cacheable(
+    def _keepable(
         self,
         request: Request,
         operation: Operation,
@@ -253,17 +253,22 @@ class GraphQLEndpoint:
         media_type: str,
         key: Key | None,
     ) -> Response:
+        # A successful answer that may be kept, or gets an entity tag, or both.
         # Serialized once: the entity tag digests the very bytes the body carries.
         data_bytes = orjson.dumps(data)
-        assert operation.persisted_id is not None
-        tag = entity_tag(
-            operation.persisted_id,
-            operation.name,
-            operation.variables,
-            context.segment,
-            context.freshness.documents,
-            data_bytes,
-        )
+        http_cached = request.method == "GET" and operation.persisted_id is not None
+
+        def tag() -> str:
+            return entity_tag(
+                operation.document_hash,
+                operation.name,
+                operation.variables,
+                context.segment,
+                context.freshness.documents,
+                data_bytes,
+            )
+
+        answer_tag = tag() if http_cached else None
         consistent = context.consistency_report is not None
         actual = self._policy.actual_cost(operation, data)
         if key is not None and not consistent and self._responses is not None:
@@ -272,24 +277,31 @@ class GraphQLEndpoint:
 
             def entry() -> CachedResponse:
                 read = tuple(sorted((i, v) for i, v in versions.items() if v is not None))
-                return CachedResponse(data_bytes, tag, read, oldest, actual)
+                return CachedResponse(data_bytes, answer_tag or tag(), read, oldest, actual)
 
             self._responses.put(key, versions, entry)
         extensions = self._policy.result_extensions(operation, context, data, actual)
-        answer = _Answer(data_bytes, tag, extensions, consistent)
-        return self._persisted_answer(request, context.viewer, answer, media_type)
+        answer = _Answer(data_bytes, answer_tag, extensions, consistent)
+        return self._data_answer(request, context.viewer, answer, media_type, http_cached)
 
-    def _persisted_answer(
-        self, request: Request, viewer: Viewer, answer: _Answer, media_type: str
+    def _data_answer(
+        self,
+        request: Request,
+        viewer: Viewer,
+        answer: _Answer,
+        media_type: str,
+        http_cached: bool,
     ) -> Response:
-        if answer.consistent:
-            cache_control = NO_STORE
-        else:
-            cache_control = self._limits.caching.cache_control(viewer.subject is not None)
-        headers = {"etag": answer.tag, "cache-control": cache_control, "vary": VARY}
-        if matches(request.headers.get("if-none-match"), answer.tag):
-            self._metrics.not_modified.inc()
-            return Response(status_code=304, headers=headers)
+        headers = {"cache-control": NO_STORE}
+        if http_cached and answer.tag is not None:
+            if not answer.consistent:
+                headers["cache-control"] = self._limits.caching.cache_control(
+                    viewer.subject is not None
+                )
+            headers |= {"etag": answer.tag, "vary": VARY}
+            if matches(request.headers.get("if-none-match"), answer.tag):
+                self._metrics.not_modified.inc()
+                return Response(status_code=304, headers=headers)
         extensions = orjson.dumps(answer.extensions)
         body = b'{"data":' + answer.data + b',"extensions":' + extensions + b"}"
         return Response(body, 200, headers=headers, media_type=media_type)
@@ -297,9 +309,9 @@ class GraphQLEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
-    # A persisted GET's answer, run now or kept.
+    # A successful answer, run now or kept; the tag only where HTTP caching applies.
     data: bytes
-    tag: str
+    tag: str | None
     extensions: dict[str, Any]
     consistent: bool
 

@@ -51,7 +51,7 @@ class HttpCaching:
 
 
 def entity_tag(
-    persisted_id: str,
+    document_hash: str,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
     segment: str | None,
@@ -61,7 +61,7 @@ def entity_tag(
     """The weak entity tag of one answer.
 
     Args:
-        persisted_id: The operation's id.
+        document_hash: The SHA-256 of the operation's document text.
         operation_name: The operation run, of those in the document.
         variables: Its variables.
         segment: The viewer's segment.
@@ -69,7 +69,7 @@ def entity_tag(
         data: The serialized ``data`` of the answer.
     """
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(persisted_id.encode())
+    digest.update(document_hash.encode())
     digest.update(b"\0" + (operation_name or "").encode())
     digest.update(b"\0" + orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
     digest.update(b"\0" + (segment or "").encode() + b"\0")

@@ -1,8 +1,9 @@
-"""Answers to persisted GETs kept while every product they read is unchanged.
+"""Answers to queries kept while every product they read is unchanged.
 
-A storefront asks the same persisted operation for the same product over and over. The
-first answer is kept with what it depends on: the version of every product its loader
-read. A later identical request (same operation, variables and segment) is answered
+A storefront asks the same query for the same product over and over, POSTed as text or
+persisted. The first answer is kept with what it depends on: the version of every
+product its loader read. A later identical request (the same document text by its
+SHA-256, operation, variables and segment, however it arrives) is answered
 from the kept bytes, without running the operation, if the document cache, fed by the
 changelog and current, still holds exactly those versions. Anything else runs the
 operation as usual:
@@ -36,6 +37,7 @@ _WAITS = frozenset(f"{field}(after)" for field in _BY_ID)
 # Bookkeeping per entry besides the bytes of its data.
 _ENTRY_BYTES = 200
 
+# (document hash, operation name, variables as sorted JSON, segment)
 Key = tuple[str, str | None, bytes, str | None]
 
 

@@ -155,7 +155,7 @@ def test_an_unusable_manifest_fails_at_start(tmp_path: Path, content: bytes) -> 
 
 def tag(**changes: Any) -> str:
     fields: dict[str, Any] = {
-        "persisted_id": HASH,
+        "document_hash": HASH,
         "operation_name": None,
         "variables": {"id": "a", "n": 1},
         "segment": None,
@@ -170,7 +170,7 @@ def test_an_entity_tag_changes_with_anything_a_viewer_would_see() -> None:
     assert tag(variables={"n": 1, "id": "a"}) == same  # Key order is not a difference.
     assert tag(documents=[("b", 1), ("a", 3)]) == same
     changes: list[dict[str, Any]] = [
-        {"persisted_id": "other"},
+        {"document_hash": "other"},
         {"operation_name": "Page"},
         {"variables": {"id": "b", "n": 1}},
         {"segment": "gold"},

@@ -25,6 +25,7 @@ from shopwindow.materializer.batch_writer import BatchWriter
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.serving import ServingPointers
+from shopwindow.tasks import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class GenerationFollower:
         self._lease_s = lease_s
         self._clock = clock
         self._pointer = Pointer()
-        self._task: asyncio.Task[None] | None = None
+        self._beaten_at = 0.0
+        self._beating = BackgroundLoop("generation heartbeat", self._keep_beating)
 
     async def start(self) -> None:
         """Read the pointer, say this member runs, and keep saying so.
@@ -82,14 +84,11 @@ class GenerationFollower:
         await self._beat()
         await self._call(self._pointers.forget_members_before(self._clock() - FORGET_AFTER_S))
         self._writer.use_generation(self._pointer.generation)
-        self._task = asyncio.create_task(self._keep_beating(), name="generation heartbeat")
+        self._beating.start()
 
     async def stop(self) -> None:
         """Stop saying this member runs, and take it off the pointer."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._beating.stop()
         with contextlib.suppress(PyMongoError):
             await self._pointers.leave(self._member)
 
@@ -172,22 +171,19 @@ class GenerationFollower:
     async def _keep_beating(self) -> None:
         # The pointer is read every poll; the heartbeat, a write to the one document
         # every member shares, goes out once a second.
-        loop = asyncio.get_running_loop()
-        beaten_at = loop.time()
-        while True:
-            await asyncio.sleep(self._poll_interval_s)
-            try:
-                self._pointer = await self._pointers.read()
-                if loop.time() - beaten_at >= HEARTBEAT_INTERVAL_S:
-                    await self._beat()
-                    beaten_at = loop.time()
-            except (PyMongoError, ValueError) as error:
-                # The consume loop meets the same outage and reports it; the pointer
-                # read before stays in force.
-                log.debug("pointer not read", extra={"error": str(error)})
+        await asyncio.sleep(self._poll_interval_s)
+        try:
+            self._pointer = await self._pointers.read()
+            if time.monotonic() - self._beaten_at >= HEARTBEAT_INTERVAL_S:
+                await self._beat()
+        except (PyMongoError, ValueError) as error:
+            # The consume loop meets the same outage and reports it; the pointer
+            # read before stays in force.
+            log.debug("pointer not read", extra={"error": str(error)})
 
     async def _beat(self) -> None:
         await self._call(self._pointers.heartbeat(self._member, self._clock()))
+        self._beaten_at = time.monotonic()
 
     async def _fresh(self) -> Pointer:
         return await self._call(self._pointers.read())

@@ -23,7 +23,6 @@ What a subscriber sees:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -35,6 +34,7 @@ from opentelemetry.trace import SpanContext
 from shopwindow.gateway.live.first_reads import CurrentReads, Documents
 from shopwindow.gateway.live.outbox import Outbox, Owner, Subscriber
 from shopwindow.sale_product import SaleProduct
+from shopwindow.tasks import BackgroundLoop
 from shopwindow.tracing import links_to, tracer
 
 log = logging.getLogger(__name__)
@@ -141,14 +141,16 @@ class FanOut:
 
     def __init__(self, runner: Runner, documents: Documents, executions: int = 4) -> None:
         self._runner = runner
-        self._executions = executions
         self._groups: dict[Hashable, _Group] = {}
         self._by_product: dict[str, dict[_Group, None]] = {}
         self._dirty: dict[_Group, None] = {}
         self._running: set[_Group] = set()
         self._reads = CurrentReads(documents, self.current)
         self._wake_workers = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = [
+            *(BackgroundLoop(f"live worker {n}", self._work) for n in range(executions)),
+            BackgroundLoop("live first reads", self._reads.read_queued),
+        ]
         self._run_ids = itertools.count()
         self.executed = 0
         self.pushed = 0
@@ -165,18 +167,13 @@ class FanOut:
 
     async def start(self) -> None:
         """Start the executing and reading tasks."""
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._work()) for _ in range(self._executions)]
-        self._tasks.append(loop.create_task(self._reads.run()))
+        for loop in self._loops:
+            loop.start()
 
     async def stop(self) -> None:
         """Stop them."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        for loop in self._loops:
+            await loop.stop()
 
     def products(self) -> list[str]:
         """The products someone follows."""
@@ -304,22 +301,21 @@ class FanOut:
                     del self._by_product[group.product_id]
 
     async def _work(self) -> None:
-        while True:
-            group = next((g for g in self._dirty if g not in self._running), None)
-            if group is None:
-                self._wake_workers.clear()
-                await self._wake_workers.wait()
-                continue
-            del self._dirty[group]
-            self._running.add(group)
-            try:
-                await self._update(group)
-            except Exception:
-                log.exception("live update failed", extra={"product": group.product_id})
-            finally:
-                self._running.discard(group)
-                if group in self._dirty:
-                    self._wake_workers.set()
+        group = next((g for g in self._dirty if g not in self._running), None)
+        if group is None:
+            self._wake_workers.clear()
+            await self._wake_workers.wait()
+            return
+        del self._dirty[group]
+        self._running.add(group)
+        try:
+            await self._update(group)
+        except Exception:
+            log.exception("live update failed", extra={"product": group.product_id})
+        finally:
+            self._running.discard(group)
+            if group in self._dirty:
+                self._wake_workers.set()
 
     async def _update(self, group: _Group) -> None:
         state = group.state

@@ -51,24 +51,24 @@ class CurrentReads:
         self._queued.update(dict.fromkeys(product_ids))
         self._wake.set()
 
-    async def run(self) -> None:
-        """Read whatever is queued, forever."""
-        while True:
-            await self._wake.wait()
+    async def read_queued(self) -> None:
+        """Read one batch of what is queued, waiting until something is."""
+        if not self._queued:
             self._wake.clear()
-            while self._queued:
-                ids = list(itertools.islice(self._queued, READ_BATCH))
-                for product_id in ids:
-                    del self._queued[product_id]
-                try:
-                    docs = await self._documents.by_ids(ids)
-                except Exception:
-                    log.warning("reading current documents failed; retrying", exc_info=True)
-                    self._queued.update(dict.fromkeys(ids))
-                    await asyncio.sleep(RETRY_S)
-                    continue
-                for product_id, doc in zip(ids, docs, strict=True):
-                    if isinstance(doc, NewerSchemaVersion):
-                        log.warning("newer document contract", extra={"key": product_id})
-                        doc = None
-                    self._deliver(product_id, doc)
+            await self._wake.wait()
+            return
+        ids = list(itertools.islice(self._queued, READ_BATCH))
+        for product_id in ids:
+            del self._queued[product_id]
+        try:
+            docs = await self._documents.by_ids(ids)
+        except Exception:
+            log.warning("reading current documents failed; retrying", exc_info=True)
+            self._queued.update(dict.fromkeys(ids))
+            await asyncio.sleep(RETRY_S)
+            return
+        for product_id, doc in zip(ids, docs, strict=True):
+            if isinstance(doc, NewerSchemaVersion):
+                log.warning("newer document contract", extra={"key": product_id})
+                doc = None
+            self._deliver(product_id, doc)

@@ -25,10 +25,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from shopwindow.document import NewerSchemaVersion, decode_changelog_value
 from shopwindow.gateway.live.fanout import FanOut
 from shopwindow.gateway.reads.changelog_reading import (
-    BackgroundTask,
     added_partitions,
-    keep_reading,
     partitions_of,
+    reading_loop,
 )
 from shopwindow.gateway.reads.consistency import AppliedPositions
 from shopwindow.gateway.reads.document_cache import (
@@ -75,7 +74,9 @@ class ChangelogHub:
         self.applied = AppliedPositions()
         self._fanout: FanOut | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._reader = BackgroundTask()
+        self._reader = reading_loop(
+            "changelog reader", self._new_consumer, self._read, self._forget
+        )
         # The next offset to read per partition, as far as this reader knows.
         self._next: dict[TopicPartition, int] = {}
 
@@ -116,7 +117,7 @@ class ChangelogHub:
 
         The reader waits out an unavailable broker; ``cluster_topics()`` reports it meanwhile.
         """
-        self._reader.start(self._run)
+        self._reader.start()
 
     async def stop(self) -> None:
         """Stop reading."""
@@ -131,9 +132,6 @@ class ChangelogHub:
             return await asyncio.wait_for(self._consumer.topics(), PROBE_TIMEOUT_S)
         except Exception:
             return None
-
-    async def _run(self) -> None:
-        await keep_reading("changelog reader", self._new_consumer, self._read, self._forget)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

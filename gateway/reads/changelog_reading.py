@@ -8,7 +8,6 @@ without a consumer group and restart their consumer after a failure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -16,28 +15,35 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from shopwindow.kafka_start import start_kafka_client
+from shopwindow.tasks import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
 
 
-async def keep_reading(
+def reading_loop(
     name: str,
     make_consumer: Callable[[], AIOKafkaConsumer],
     read: Callable[[AIOKafkaConsumer], Awaitable[None]],
     cleanup: Callable[[], None] = lambda: None,
-) -> None:
-    """Run ``read`` over a started consumer, forever: after a failure the consumer is
-    stopped, ``cleanup`` runs, and a new consumer reads again a second later.
+) -> BackgroundLoop:
+    """A loop running ``read`` over a started consumer, from ``start()`` until
+    ``stop()``: after a failure
+    the consumer is stopped, ``cleanup`` runs, and a new consumer reads again a second
+    later.
 
     Args:
-        name: Names the reader in logs.
+        name: Names the reader in logs and task dumps.
         make_consumer: Builds a consumer (not started).
         read: Reads until it fails.
         cleanup: Forgets what only held for the stopped consumer.
+
+    Returns:
+        The loop, not started.
     """
-    while True:
+
+    async def read_until_failure() -> None:
         consumer = make_consumer()
         try:
             await start_kafka_client(consumer)
@@ -52,6 +58,8 @@ async def keep_reading(
         finally:
             cleanup()
             await consumer.stop()
+
+    return BackgroundLoop(name, read_until_failure)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -72,26 +80,3 @@ async def added_partitions(
     await consumer.topics()  # Refreshes the metadata.
     found = {TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()}
     return found - assigned
-
-
-class BackgroundTask:
-    """One coroutine run in the background between ``start`` and ``stop``."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, run: Callable[[], Awaitable[None]]) -> None:
-        """Run ``run()`` in the background."""
-
-        async def main() -> None:
-            await run()
-
-        self._task = asyncio.create_task(main())
-
-    async def stop(self) -> None:
-        """Cancel the coroutine and wait until it has stopped."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

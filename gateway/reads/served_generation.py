@@ -9,7 +9,6 @@ switch announces every document of the new generation at a higher version.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,6 +18,7 @@ from shopwindow.gateway.reads.loaders import ProductDocuments
 from shopwindow.generations import products_collection
 from shopwindow.mongo import MongoDocument
 from shopwindow.serving import ServingPointers
+from shopwindow.tasks import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +43,20 @@ class ServedGeneration:
         self._documents = documents
         self._poll_interval_s = poll_interval_s
         self.generation = 0
-        self._task: asyncio.Task[None] | None = None
+        self._following = BackgroundLoop("served generation", self._follow)
 
     async def start(self) -> None:
         """Follow the pointer in the background; the first read happens at once."""
         await self._follow_once()
-        self._task = asyncio.create_task(self._follow(), name="served generation")
+        self._following.start()
 
     async def stop(self) -> None:
         """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._following.stop()
 
     async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_interval_s)
-            await self._follow_once()
+        await asyncio.sleep(self._poll_interval_s)
+        await self._follow_once()
 
     async def _follow_once(self) -> None:
         try:

@@ -25,10 +25,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.changelog_reading import (
-    BackgroundTask,
     added_partitions,
-    keep_reading,
     partitions_of,
+    reading_loop,
 )
 from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
@@ -76,22 +75,19 @@ class SearchFeed:
         self._next: dict[TopicPartition, int] = {}
         self._build: _Build | None = None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="search-writer")
-        self._reader = BackgroundTask()
+        self._reader = reading_loop("search feed", self._new_consumer, self._read)
         self.ready = False
         metrics.search_documents.set_function(index.count)
 
     async def start(self) -> None:
         """Start building the index, then following the changelog, in the background."""
-        self._reader.start(self._run)
+        self._reader.start()
 
     async def stop(self) -> None:
         """Stop reading and release the index."""
         await self._reader.stop()
         await asyncio.get_running_loop().run_in_executor(self._writer, self._index.close)
         self._writer.shutdown()
-
-    async def _run(self) -> None:
-        await keep_reading("search feed", self._new_consumer, self._read)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

@@ -20,6 +20,8 @@ from tests.helpers import eventually
 from tests.materializer.conftest import catalog, delta
 
 QUERY = '{ product(id: "abc") { name version stock { available } } }'
+# The response cache would answer QUERY before the document cache is asked; it is off
+# here so that these tests watch the document cache alone (test_kept_answers, the other).
 
 
 async def _product(http: httpx.AsyncClient) -> Any:
@@ -51,7 +53,7 @@ async def test_hot_products_are_served_from_the_changelog_without_a_database_rea
     gateway: GatewayFactory,
 ) -> None:
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
+    async with gateway(response_cache_mb=0) as http:
         await _until_served_from_cache(http)
         # Changed in MongoDB behind the changelog's back: the cache still answers.
         await mongo[database_name][COLLECTION].update_one(
@@ -70,7 +72,7 @@ async def test_no_stale_product_outlives_a_broker_outage(
 ) -> None:
     assert stack.broker is not None
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
+    async with gateway(response_cache_mb=0) as http:
         await _until_served_from_cache(http)
         stack.broker.process.suspend()
         try:
@@ -98,7 +100,7 @@ async def test_a_restarted_reader_leaves_no_stale_product(
     source: Source, gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await source.apply("abc", *full_product("abc"))
-    async with gateway() as http:
+    async with gateway(response_cache_mb=0) as http:
         await _until_served_from_cache(http)
         # Stored and never announced: only MongoDB knows.
         await source.apply_quietly("abc", (kinds.INVENTORY, delta(-3, minutes=1)))

@@ -6,8 +6,9 @@
 * ``memory``: a bare Starlette endpoint returning the same JSON from a dict filled at
   start: the limit of the HTTP stack.
 
-The bare endpoints take the request the gateway takes (``GET /graphql`` with the
-product id in ``variables``) and ignore the rest.
+The bare endpoints take the requests the gateway takes (``GET /graphql`` with the
+product id in ``variables``, or a POSTed JSON body with ``variables``) and ignore the
+rest; a POST's body is parsed as the gateway parses it (orjson).
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def product_json(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _product_id(request: Request) -> str:
-    variables = orjson.loads(request.query_params.get("variables") or "{}")
+async def _product_id(request: Request) -> str:
+    if request.method == "POST":
+        variables = orjson.loads(await request.body()).get("variables") or {}
+    else:
+        variables = orjson.loads(request.query_params.get("variables") or "{}")
     return str(variables.get("id", ""))
 
 
@@ -91,7 +95,8 @@ def baseline() -> Starlette:
     collection = client[settings.mongodb_database][COLLECTION]
 
     async def endpoint(request: Request) -> Response:
-        doc = await collection.find_one({"_id": _product_id(request), "visible": True}, {META: 0})
+        product_id = await _product_id(request)
+        doc = await collection.find_one({"_id": product_id, "visible": True}, {META: 0})
         return _answer(product_json(doc) if doc else None)
 
     @contextlib.asynccontextmanager
@@ -99,7 +104,9 @@ def baseline() -> Starlette:
         yield
         await client.close()
 
-    return Starlette(routes=[Route("/graphql", endpoint, methods=["GET"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/graphql", endpoint, methods=["GET", "POST"])], lifespan=lifespan
+    )
 
 
 def memory() -> Starlette:
@@ -108,7 +115,7 @@ def memory() -> Starlette:
     products: dict[str, dict[str, Any]] = {}
 
     async def endpoint(request: Request) -> Response:
-        return _answer(products.get(_product_id(request)))
+        return _answer(products.get(await _product_id(request)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -122,4 +129,6 @@ def memory() -> Starlette:
             await client.close()
         yield
 
-    return Starlette(routes=[Route("/graphql", endpoint, methods=["GET"])], lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/graphql", endpoint, methods=["GET", "POST"])], lifespan=lifespan
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,22 @@ from shopwindow.gateway.reads.consistency import (
 from shopwindow.gateway.reads.freshness import Freshness
 from shopwindow.gateway.reads.loaders import CategoryPages
 from shopwindow.sale_product import SaleProduct
+
+# This process's half of every request id it makes: (pid, 16 random hex digits). A
+# forked child draws its own.
+_id_prefix: tuple[int, str] = (0, "")
+_id_numbers = itertools.count()
+
+
+def new_request_id() -> str:
+    """A request id, 32 hex digits, unique across replicas and restarts: a random half
+    per process and a counter. ``uuid4()`` per request cost 3 % of a cached answer."""
+    global _id_prefix
+    pid = os.getpid()
+    if _id_prefix[0] != pid:
+        _id_prefix = (pid, secrets.token_hex(8))
+    return f"{_id_prefix[1]}{next(_id_numbers) & 0xFFFFFFFFFFFFFFFF:016x}"
+
 
 if TYPE_CHECKING:
     # The search service reads documents of the sources, which import this module.

@@ -14,7 +14,6 @@ as the response cache assumes too.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -42,6 +41,7 @@ from shopwindow.gateway.execution.context import (
     GatewayContext,
     ResolverLimits,
     WebSocketConnection,
+    new_request_id,
 )
 from shopwindow.gateway.execution.operation import Operation
 from shopwindow.gateway.execution.policy import OperationPolicy
@@ -84,7 +84,7 @@ class LiveOperations:
 
     def context(self, viewer: Viewer) -> GatewayContext:
         """A fresh context for ``viewer``, e.g. to wait for ``after`` and read fresh."""
-        return self._context_factory(viewer, uuid.uuid4().hex, None)
+        return self._context_factory(viewer, new_request_id(), None)
 
     def error_of(self, error: Exception, request_id: str) -> list[GraphQLError]:
         """``error`` as the client sees it, masked like every other: a client's mistake

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,7 @@ from starlette.responses import HTMLResponse, Response
 from shopwindow.gateway.cost.budget import client_key
 from shopwindow.gateway.errors import DependencyUnavailable, GatewayError
 from shopwindow.gateway.execution.auth import AuthenticationError, TokenVerifier, Viewer
-from shopwindow.gateway.execution.context import ContextFactory, GatewayContext
+from shopwindow.gateway.execution.context import ContextFactory, GatewayContext, new_request_id
 from shopwindow.gateway.execution.operation import Operation, OperationRefused, Throttled
 from shopwindow.gateway.execution.persisted import BAD_REQUEST, NOT_FOUND
 from shopwindow.gateway.execution.policy import OperationPolicy
@@ -120,7 +119,7 @@ class GraphQLEndpoint:
         """Answer one GraphQL HTTP request."""
         started = time.perf_counter()
         given = request.headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.fullmatch(given) else new_request_id()
         media_type = JSON
         try:
             if self._graphiql is not None and request.method == "GET":

@@ -110,7 +110,10 @@ class ResponseCache:
         self._documents = documents
         self._is_current = is_current
         self._cacheable_fields = frozenset(cacheable_fields)
-        self._lookups = metrics.response_cache_lookups
+        # Resolved once: a label lookup per answer is a measurable share of a hit.
+        self._hits, self._misses, self._stale = (
+            metrics.response_cache_lookups.labels(result) for result in ("hit", "miss", "stale")
+        )
         self._bytes_gauge = metrics.response_cache_bytes
         self._evictions = metrics.response_cache_evictions
         self._entries: OrderedDict[Key, CachedResponse] = OrderedDict()
@@ -126,14 +129,14 @@ class ResponseCache:
         """The kept answer for ``key`` if every product it read is unchanged."""
         entry = self._entries.get(key)
         if entry is None:
-            self._lookups.labels("miss").inc()
+            self._misses.inc()
             return None
         if not self._is_current() or not self._unchanged(entry):
             self._drop(key)
-            self._lookups.labels("stale").inc()
+            self._stale.inc()
             return None
         self._entries.move_to_end(key)
-        self._lookups.labels("hit").inc()
+        self._hits.inc()
         return entry
 
     def _unchanged(self, entry: CachedResponse) -> bool:

@@ -9,7 +9,6 @@ every frame and bounds every connection.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator, Iterable
 from datetime import timedelta
 from typing import Any
@@ -25,7 +24,11 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from shopwindow.gateway.execution.auth import AuthenticationError, TokenVerifier
-from shopwindow.gateway.execution.context import ContextFactory, WebSocketConnection
+from shopwindow.gateway.execution.context import (
+    ContextFactory,
+    WebSocketConnection,
+    new_request_id,
+)
 from shopwindow.gateway.execution.operation import OperationRefused
 from shopwindow.gateway.execution.policy import OperationPolicy
 from shopwindow.gateway.transport.ws_guard import CONNECTION_SCOPE_KEY, WebSocketGuard
@@ -79,7 +82,7 @@ class WebSocketOperations:
         except OperationRefused as refused:
             yield PreExecutionError(data=None, errors=refused.graphql_errors())
             return
-        context = self._context_factory(connection.viewer, uuid.uuid4().hex, connection)
+        context = self._context_factory(connection.viewer, new_request_id(), connection)
         extensions = self._policy.cost_extension(operation)
         try:
             done = await self._policy.execute(operation, context)

@@ -11,6 +11,8 @@ from shopwindow.tracing import (
     MAX_LINKS,
     context_of,
     links_to,
+    operation_span,
+    recording,
     trace_headers,
     traced_by,
     tracer,
@@ -76,4 +78,21 @@ def test_headers_carry_the_current_span_only_while_tracing() -> None:
     assert name == "traceparent"
     assert value.decode().split("-")[1] == format(span.get_span_context().trace_id, "032x")
     assert [s.name for s in exporter.get_finished_spans()] == ["batch"]
+    provider.shutdown()
+
+
+def test_an_operation_span_is_recorded_only_while_a_provider_is_installed() -> None:
+    headers = {"traceparent": PARENT}
+    assert not recording()
+    with operation_span("query", "Page", headers):
+        assert trace_headers() == []  # Not even the caller's trace: nothing records.
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with traced_by(provider):
+        assert recording()
+        with operation_span("query", "Page", headers):
+            [(_, value)] = trace_headers()
+    assert value.decode().split("-")[1] == PARENT.split("-")[1]  # The caller's trace.
+    assert [s.name for s in exporter.get_finished_spans()] == ["query Page"]
     provider.shutdown()

@@ -49,9 +49,12 @@ class PlanRun:
         before the run's result, as graphql-core does. Made on first use (a custom
         resolver's resolve-info)."""
         if self._helpers is None:
+            # The list, not the run: helpers that referred to the run would make a cycle
+            # that outlives it as garbage (see ``running``).
+            tracked = self.tracked
             self._helpers = GraphQLResolveInfoHelpers(
                 gather=lambda values: gather_with_cancel(*values),
-                track=lambda values: self.tracked.extend(v for v in values if is_awaitable(v)),
+                track=lambda values: tracked.extend(v for v in values if is_awaitable(v)),
             )
         return self._helpers
 

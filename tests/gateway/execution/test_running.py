@@ -71,8 +71,7 @@ async def test_plan_runs_leave_nothing() -> None:
     plan = ExecutionPlan(SCHEMA, operation, {})
     with garbage_of_the_block() as garbage:
         for _ in range(RUNS):
-            result = plan.execute(context(None), None, False)
-            if not isinstance(result, ExecutionResult):
-                result = await result
+            run = plan.execute(context(None), None, False)
+            result = run if isinstance(run, ExecutionResult) else await run
     assert result.data is not None and result.data["product"]["name"] == "Trail shoe"
     assert sum(garbage.values()) == 0, garbage

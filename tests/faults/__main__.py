@@ -138,8 +138,10 @@ async def run_scenario(
             await asyncio.sleep(args.warmup_s)
             fleet.mark(await stored_versions(servers.direct_mongodb_uri, database, followed))
             await scenario.begin(servers, roles)
+            clients.faulting = True
             await asyncio.sleep(args.fault_s)
             evidence = await scenario.evidence(servers, roles) if scenario.evidence else None
+            clients.faulting = False
             await scenario.end(servers, roles)
             recovery_s = await recovered_after_s(bootstrap, topics, gateways, 1, args.settle_s)
             lost = await producing
@@ -203,9 +205,13 @@ async def run_scenario(
         and fleet.seen.ended == 0
         and fleet_stale == 0
         and reconnected >= scenario.fleet_reconnects * fleet.size
+        and seen.without_freshness == 0
+        and (not scenario.cached_answers or seen.served_during_fault > 0)
     )
     print(
         f"{scenario.name:<18} sends lost {lost:>3}  served {seen.served:>6}"
+        f" ({seen.served_during_fault} during the fault, {seen.without_freshness} without"
+        " freshness)"
         f"  failed {seen.failed:>4}"
         f"  503 {len(seen.unavailable):>4} (unexplained {len(unexplained)})"
         f"  5xx {seen.server_errors}  updates {seen.updates:>5}"

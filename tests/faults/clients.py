@@ -38,6 +38,8 @@ class Seen:
     """What every client saw, summed."""
 
     served: int = 0
+    served_during_fault: int = 0
+    without_freshness: int = 0  # Answers whose extensions.freshness is missing or malformed.
     unavailable: list[tuple[str, float]] = field(default_factory=list)  # (gateway, when)
     failed: int = 0
     server_errors: int = 0  # 5xx other than 503: never allowed.
@@ -55,6 +57,17 @@ class Seen:
     def note(self, what: str) -> None:
         if len(self.samples) < SAMPLES:
             self.samples.append(what[:240])
+
+
+def fresh_as_said(body: dict[str, Any]) -> bool:
+    """Whether an answer says how fresh it is: ``extensions.freshness`` with the oldest
+    ``materializedAt`` of its products and the replica's changelog lag (``null`` while
+    its reader is not reading)."""
+    freshness = (body.get("extensions") or {}).get("freshness") or {}
+    lag = freshness.get("changelogLag", "absent")
+    return isinstance(freshness.get("oldestMaterializedAt"), str) and (
+        lag is None or (isinstance(lag, int) and lag >= 0)
+    )
 
 
 class Readiness:
@@ -88,6 +101,7 @@ class Clients:
         self._ids = list(product_ids)
         self._readers = readers_per_gateway
         self.seen = Seen()
+        self.faulting = False  # Set by the harness while the fault is on.
         # Per subscriber: the latest update of each product, across reconnects.
         self.latest: list[dict[str, dict[str, Any]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +149,10 @@ class Clients:
                     await asyncio.sleep(0.2)
                     continue
                 seen.served += 1
+                seen.served_during_fault += self.faulting
+                if not fresh_as_said(body):
+                    seen.without_freshness += 1
+                    seen.note(f"{gateway.name}: no freshness in {response.text}")
                 for product in body["data"]["products"]:
                     if product is not None:
                         seen.step(versions, product["id"], product["version"])

@@ -44,6 +44,9 @@ class Scenario:
     evidence: Evidence | None = None
     # The share of the fleet's subscriptions that must have reconnected by the end.
     fleet_reconnects: float = 0.0
+    # MongoDB is away: the gateways must go on answering from their caches (each
+    # answer, as always, saying how fresh it is).
+    cached_answers: bool = False
 
 
 async def nothing(servers: Servers, roles: list[Role]) -> None:
@@ -129,8 +132,8 @@ def scenarios() -> list[Scenario]:
 
     return [
         Scenario("broker-stopped", suspend_broker, resume_broker),
-        Scenario("mongodb-stopped", suspend_database, resume_database),
-        Scenario("mongodb-killed", crash_database, restart_database),
+        Scenario("mongodb-stopped", suspend_database, resume_database, cached_answers=True),
+        Scenario("mongodb-killed", crash_database, restart_database, cached_answers=True),
         Scenario("latency-300ms", set_faults(latency_s=0.3), set_faults(latency_s=0.0)),
         Scenario("resets-mid-batch", *resets),
         Scenario("half-open", freeze_connections, nothing),

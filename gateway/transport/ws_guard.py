@@ -178,6 +178,10 @@ class _GuardedConnection:
         finally:
             if self._live is not None:
                 await self._live.close()
+                # Its outbox sends through this guard: a cycle that would keep the whole
+                # connection (protocol state, compression buffers) until a full
+                # collection, which the gateway's collector tuning makes rare.
+                self._live = None
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog

@@ -1,15 +1,7 @@
-"""Executions leave no garbage: both executors are freed by reference counting.
-
-The collector is tuned to almost never walk old objects (``shopwindow.gc_tuning``), so a
-reference cycle per execution is memory that grows with traffic.
-"""
+"""Executions leave no garbage: both executors are freed by reference counting."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import ExecutionResult, OperationDefinitionNode, execute, parse
@@ -17,29 +9,13 @@ from graphql import ExecutionResult, OperationDefinitionNode, execute, parse
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.execution.running import AcyclicExecutor
 from tests.gateway.execution.test_plan import SCHEMA, context
+from tests.helpers import garbage_of_the_block
 
 QUERY = '{ product(id: "a") { id name price { amount } stock { available } } }'
 # Parsed once, as the gateway does per text: the parser's tokens form a linked list of
 # their own, which is not what these tests watch.
 DOCUMENT = parse(QUERY)
 RUNS = 20
-
-
-@contextlib.contextmanager
-def garbage_of_the_block() -> Iterator[Counter[str]]:
-    """The types of what the block left for the collector, by count."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    found: Counter[str] = Counter()
-    try:
-        yield found
-        gc.collect()
-        found.update(type(o).__name__ for o in gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 async def core(executor_class: Any = None) -> ExecutionResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from shopwindow.settings import GatewaySettings
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import Source
-from tests.helpers import encode
+from tests.helpers import encode, eventually
 from tests.materializer.conftest import catalog, price, review, stock_take
 
 Seed = Callable[..., Any]
@@ -112,6 +112,22 @@ async def source(
     await made._producer.start()
     yield made
     await made._producer.stop()
+
+
+async def until_counted(
+    http: httpx.AsyncClient,
+    ask: Callable[[], Awaitable[object]],
+    name: str,
+    at_least: float,
+    **labels: str,
+) -> None:
+    """Call ``ask()`` until the gateway's sample ``name`` reaches ``at_least``."""
+
+    async def ask_then_count() -> float:
+        await ask()
+        return await sample(http, name, **labels)
+
+    await eventually(ask_then_count, lambda count: count >= at_least)
 
 
 async def sample(http: httpx.AsyncClient, name: str, **labels: str) -> float:

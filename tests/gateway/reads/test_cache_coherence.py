@@ -15,7 +15,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.mongo import MongoDocument
 from tests import kinds
 from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
-from tests.gateway.conftest import GatewayFactory, full_product, sample
+from tests.gateway.conftest import GatewayFactory, full_product, sample, until_counted
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, delta
 
@@ -37,13 +37,8 @@ def _lookups(result: str) -> Callable[[httpx.AsyncClient], Awaitable[float]]:
 
 
 async def _until_served_from_cache(http: httpx.AsyncClient) -> None:
-    hits = _lookups("hit")
-
-    async def query_then_count() -> float:
-        await _product(http)
-        return await hits(http)
-
-    await eventually(query_then_count, lambda count: count >= 2)
+    lookups = "shopwindow_document_cache_lookups_total"
+    await until_counted(http, lambda: _product(http), lookups, 2, result="hit")
 
 
 async def test_hot_products_are_served_from_the_changelog_without_a_database_read(

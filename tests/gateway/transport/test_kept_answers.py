@@ -17,17 +17,14 @@ from shopwindow.mongo import MongoDocument
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
-from tests.gateway.conftest import GatewayFactory, full_product, sample
+from tests.gateway.conftest import GatewayFactory, full_product, sample, until_counted
 from tests.gateway.execution.test_auth import SECRET, token
+from tests.gateway.execution.test_persisted_operations import kept_answers
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, delta
 
 PAGE = "query Page($id: ID!) { product(id: $id) { id name version price { amount } } }"
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-async def hits(http: httpx.AsyncClient) -> float:
-    return await sample(http, "shopwindow_response_cache_lookups_total", result="hit")
 
 
 async def post(
@@ -40,12 +37,8 @@ async def post(
 
 async def until_kept(http: httpx.AsyncClient, query: str = PAGE) -> None:
     """Ask until an answer came from the response cache (the reader must catch up)."""
-
-    async def ask_then_count() -> float:
-        await post(http, query)
-        return await hits(http)
-
-    await eventually(ask_then_count, lambda count: count >= 1)
+    lookups = "shopwindow_response_cache_lookups_total"
+    await until_counted(http, lambda: post(http, query), lookups, 1, result="hit")
 
 
 async def test_a_posted_query_is_kept_until_a_product_it_read_changes(
@@ -57,9 +50,9 @@ async def test_a_posted_query_is_kept_until_a_product_it_read_changes(
     await source.apply("abc", *full_product("abc"))
     async with gateway() as http:
         await until_kept(http)
-        before = await hits(http)
+        before = await kept_answers(http)
         kept = await post(http)
-        assert await hits(http) == before + 1
+        assert await kept_answers(http) == before + 1
         # Changed in MongoDB behind the changelog's back: the kept bytes still hold.
         await mongo[database_name][COLLECTION].update_one(
             {"_id": "abc"}, {"$set": {"catalog.name": "Not announced"}}
@@ -67,7 +60,7 @@ async def test_a_posted_query_is_kept_until_a_product_it_read_changes(
         assert (await post(http)).json()["data"]["product"]["name"] == "Trail shoe"
         # The same text sent as a GET shares the kept answer.
         as_get = await http.get("/graphql", params={"query": PAGE, "variables": '{"id": "abc"}'})
-        assert await hits(http) == before + 3
+        assert await kept_answers(http) == before + 3
         # An announced change: the kept answer is stale, and the operation runs again.
         await source.apply("abc", (kinds.CATALOG, catalog(name="Announced", minutes=1)))
         changed = await eventually(
@@ -99,7 +92,7 @@ async def test_a_persisted_get_is_answered_from_what_a_post_kept(
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_of(PAGE)}}
     async with gateway() as http:
         await until_kept(http)
-        before = await hits(http)
+        before = await kept_answers(http)
         response = await http.get(
             "/graphql",
             params={
@@ -108,7 +101,7 @@ async def test_a_persisted_get_is_answered_from_what_a_post_kept(
                 "extensions": orjson.dumps(extensions).decode(),
             },
         )
-        assert await hits(http) == before + 1
+        assert await kept_answers(http) == before + 1
     assert response.headers["etag"].startswith('W/"')
     assert response.json()["data"]["product"]["name"] == "Trail shoe"
 
@@ -118,11 +111,11 @@ async def test_another_segment_gets_its_own_answer(source: Source, gateway: Gate
     gold = {"authorization": f"Bearer {token(segment='gold')}"}
     async with gateway(jwt_hs256_secret=SECRET) as http:
         await until_kept(http)
-        before = await hits(http)
+        before = await kept_answers(http)
         first_gold = await post(http, headers=gold)
-        assert await hits(http) == before  # Kept for anonymous viewers only: it runs.
+        assert await kept_answers(http) == before  # Kept for anonymous viewers only: it runs.
         second_gold = await post(http, headers=gold)
-        assert await hits(http) == before + 1  # Now kept for gold too.
+        assert await kept_answers(http) == before + 1  # Now kept for gold too.
         anonymous = await post(http)
     assert first_gold.json()["data"] == second_gold.json()["data"]
     assert first_gold.json()["data"]["product"]["price"] == {"amount": "15.00"}
@@ -136,9 +129,9 @@ async def test_a_read_your_writes_post_always_runs(
     after = {"shopwindow-after": f"{kinds.INVENTORY.name_in(topics)}:0:0"}
     async with gateway() as http:
         await until_kept(http)
-        before = await hits(http)
+        before = await kept_answers(http)
         answers = [await post(http, headers=after) for _ in range(3)]
-        assert await hits(http) == before
+        assert await kept_answers(http) == before
     assert all(a.json()["data"]["product"]["name"] == "Trail shoe" for a in answers)
     assert all("consistency" in a.json()["extensions"] for a in answers)
 
@@ -154,9 +147,9 @@ async def test_an_extension_field_is_never_kept(
     )
     async with gateway(extensions="shopwindow_similar_products:extension") as http:
         await until_kept(http)  # The reader is current: plain product reads are kept.
-        before = await hits(http)
+        before = await kept_answers(http)
         answers = [(await post(http, similar)).json() for _ in range(3)]
-        assert await hits(http) == before
+        assert await kept_answers(http) == before
     assert all(a["data"]["product"]["similarProducts"] == [{"id": "abd"}] for a in answers)
 
 

@@ -116,6 +116,11 @@ class Role:
                 stderr=log,
             )
 
+    @property
+    def running(self) -> bool:
+        """Whether its process was started and has not exited."""
+        return self.process is not None and self.process.returncode is None
+
     async def kill(self) -> None:
         if self.process and self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)

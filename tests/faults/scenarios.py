@@ -114,9 +114,20 @@ async def materializers_churn(servers: Servers, roles: list[Role]) -> None:
             await role.start()
 
 
+async def materializers_running(servers: Servers, roles: list[Role]) -> None:
+    # The churn may end between a member's stop and its start: every member runs again.
+    for role in roles:
+        if role.name.startswith("materializer") and not role.running:
+            await role.start()
+
+
 def scenarios() -> list[Scenario]:
     resets = repeatedly(reset_connections, 2.0)
-    churn = repeatedly(materializers_churn, 2.0)
+    churn_begin, churn_stop = repeatedly(materializers_churn, 2.0)
+
+    async def churn_end(servers: Servers, roles: list[Role]) -> None:
+        await churn_stop(servers, roles)
+        await materializers_running(servers, roles)
 
     async def suspend_broker(servers: Servers, roles: list[Role]) -> None:
         servers.broker.process.suspend()
@@ -142,7 +153,7 @@ def scenarios() -> list[Scenario]:
             set_faults(delayed_fraction=0.1, delay_s=2.0),
             set_faults(delayed_fraction=0.0, delay_s=0.0),
         ),
-        Scenario("rebalance-storm", *churn),
+        Scenario("rebalance-storm", churn_begin, churn_end),
         # Half the fleet is on the killed gateway; each of those must come back.
         Scenario("gateway-killed", kill_gateway, restart_gateway, fleet_reconnects=0.5),
         Scenario("writes-refused", refuse_writes, accept_writes, write_retries),

@@ -29,9 +29,8 @@ def reading_loop(
     cleanup: Callable[[], None] = lambda: None,
 ) -> BackgroundLoop:
     """A loop running ``read`` over a started consumer, from ``start()`` until
-    ``stop()``: after a failure
-    the consumer is stopped, ``cleanup`` runs, and a new consumer reads again a second
-    later.
+    ``stop()``: after a failure the consumer is stopped, ``cleanup`` runs, and a new
+    consumer reads again a second later.
 
     Args:
         name: Names the reader in logs and task dumps.

@@ -213,7 +213,9 @@ class GraphQLEndpoint:
         # the wrong type), which graphql-response+json reports as 400.
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
         if not result.errors and not tracer and (http_cached or key is not None):
-            return self._keepable(request, operation, context, result.data, media_type, key)
+            return self._keepable(
+                request, operation, context, result.data, media_type, key, http_cached
+            )
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [e.formatted for e in result.errors]
@@ -251,11 +253,11 @@ class GraphQLEndpoint:
         data: Any,
         media_type: str,
         key: Key | None,
+        http_cached: bool,
     ) -> Response:
         # A successful answer that may be kept, or gets an entity tag, or both.
         # Serialized once: the entity tag digests the very bytes the body carries.
         data_bytes = orjson.dumps(data)
-        http_cached = request.method == "GET" and operation.persisted_id is not None
 
         def tag() -> str:
             return entity_tag(

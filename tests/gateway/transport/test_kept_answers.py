@@ -170,3 +170,31 @@ async def test_a_restarted_reader_runs_the_query_until_it_is_current_again(
     assert failures
     assert stale >= 1
     assert served.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"n": 2**70},  # Beyond 64 bits: read from the body as a float.
+        {"deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+        {"\u0000": "\ud7ff\u0000", "id": "abc"},
+    ],
+    ids=["huge-integer", "deep-list", "control-characters"],
+)
+async def test_hostile_variables_are_answered_and_kept_apart(
+    extra: dict[str, Any], source: Source, gateway: GatewayFactory
+) -> None:
+    await source.apply("abc", *full_product("abc"))
+    variables = {"id": "abc", **extra}
+    async with gateway() as http:
+        await until_kept(http)
+        before = await kept_answers(http)
+        answers = [
+            await http.post("/graphql", json={"query": PAGE, "variables": variables})
+            for _ in range(3)
+        ]
+        hits = await kept_answers(http) - before
+    assert all(a.status_code == 200 for a in answers)
+    assert all(a.json()["data"]["product"]["name"] == "Trail shoe" for a in answers)
+    # Kept under their own key: the first is a miss, not the plain variables' answer.
+    assert hits <= 2

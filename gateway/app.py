@@ -100,7 +100,7 @@ def create_app(
     verifier = TokenVerifier(settings)
     cache = DocumentCache(settings.document_cache_mb * 1024 * 1024, metrics)
     hub = ChangelogHub(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.topics.changelog,
         documents,
         settings.changelog_partition_refresh_s,
@@ -291,7 +291,7 @@ def _search(
         settings.search_index_dir, settings.search_writer_memory_mb, writer_threads=2
     )
     feed = SearchFeed(
-        settings.kafka_bootstrap_servers,
+        settings.kafka,
         settings.topics.changelog,
         index,
         settings.search_commit_interval_ms,

@@ -24,6 +24,7 @@ from aiokafka.errors import (
 )
 
 from shopwindow.document import MAX_RECORD_BYTES, encode_changelog_value
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.events import Position
 
@@ -191,7 +192,7 @@ def refused_record_letter(
     return OutgoingRecord(topic, record.key, None, headers)
 
 
-def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def new_producer(kafka: KafkaConnection, client_id: str) -> AIOKafkaProducer:
     """A producer that waits for all in-sync replicas, sized for the largest changelog
     value a storable document can have.
 
@@ -200,11 +201,11 @@ def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     dead letter names its source offset.
     """
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=kafka.bootstrap_servers,
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
         linger_ms=5,
-        request_timeout_ms=15_000,
+        request_timeout_ms=kafka.request_timeout_ms,
         max_request_size=MAX_RECORD_BYTES,
     )

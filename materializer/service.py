@@ -128,12 +128,11 @@ class Materializer:
                         "keyed entries moved to their product's identity",
                         extra={"collection": collection, "entries": moved},
                     )
-            self._producer = new_producer(settings.kafka_bootstrap_servers, self._client_id)
+            self._producer = new_producer(settings.kafka, self._client_id)
             self._started.append(self._producer.stop)
             await self._until_available(self._start_kafka_client(self._producer))
-            consumer = AIOKafkaConsumer(
+            consumer = settings.kafka.consumer(
                 *self.registry.topic_names(settings.topics),
-                bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.materializer_group_id
                 if self.build is None
                 else self.build.group_id,

@@ -30,6 +30,7 @@ from shopwindow.dead_letters import (
     replay_refusal,
     resolved_ids,
 )
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.parking import RANK_HEADER, REPLAYED_HEADER, position_text
 from shopwindow.materializer.parking_store import ParkingStore
@@ -138,7 +139,7 @@ async def resolve(
         chosen.sort(key=lambda letter: (letter.topic, letter.rank or (-1, -1)))
     problems = []
     action = "replayed" if replay else "discarded"
-    producer = new_producer(bootstrap_servers, "shopwindow-dlq")
+    producer = new_producer(KafkaConnection(bootstrap_servers), "shopwindow-dlq")
     await start_kafka_client(producer)
     try:
         with Progress() as progress:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.kafka_start import start_kafka_client
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.publishing import new_producer
@@ -74,7 +75,7 @@ def _topic(registry: SourceRegistry, topics: TopicNames, name: str) -> SourceTop
 
 async def send(bootstrap_servers: str, event: Event) -> tuple[int, int]:
     """Send ``event`` and wait for the broker; returns its partition and offset."""
-    producer = new_producer(bootstrap_servers, "shopwindow-produce")
+    producer = new_producer(KafkaConnection(bootstrap_servers), "shopwindow-produce")
     await start_kafka_client(producer)
     try:
         sent = await producer.send_and_wait(event.topic, event.value, key=event.key)

@@ -435,8 +435,8 @@ class Switcher:
     ) -> dict[TopicPartition, int]:
         # Where the paused members stopped: the build must have folded everything before.
         topics = self._registry.topic_names(self._settings.topics)
-        live = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+        live = self._settings.kafka.consumer(
+            client_id="shopwindow-rebuild",
             group_id=self._settings.materializer_group_id,
             enable_auto_commit=False,
         )
@@ -494,8 +494,8 @@ class Switcher:
     async def _commit(self, group: str, drained: Mapping[TopicPartition, int]) -> None:
         # The generation served until now stopped exactly here: a rollback catches it up
         # from these offsets.
-        tracker = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+        tracker = self._settings.kafka.consumer(
+            client_id="shopwindow-rebuild",
             group_id=group,
             enable_auto_commit=False,
         )
@@ -514,7 +514,7 @@ class Switcher:
         sections = self._registry.sections
         new = self._database[products_collection(target)]
         old = self._database[products_collection(served)]
-        producer = new_producer(self._settings.kafka_bootstrap_servers, "shopwindow-rebuild")
+        producer = new_producer(self._settings.kafka, "shopwindow-rebuild")
         await start_kafka_client(producer)
         announced = 0
         try:

@@ -21,6 +21,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from shopwindow.kafka_clients import (
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    GROUP_REBALANCE_TIMEOUT_MS,
+    KafkaConnection,
+)
 from shopwindow.topics import TopicNames
 
 ENV_PREFIX = "SHOPWINDOW_"
@@ -90,6 +95,15 @@ class ConnectionSettings(SourceSettings, TopicCreationSettings):
     kafka_bootstrap_servers: str = Field(
         min_length=1, description="Comma-separated host:port list of Kafka brokers."
     )
+    kafka_request_timeout_ms: int = Field(
+        default=DEFAULT_REQUEST_TIMEOUT_MS,
+        ge=1000,
+        le=300_000,
+        description="Longest one Kafka request may take; then its connection is dropped "
+        "and opened again, so a broker that stopped answering (a half-open connection) "
+        f"is noticed. The materializer needs more than {GROUP_REBALANCE_TIMEOUT_MS} "
+        "(its group's rebalance timeout).",
+    )
     mongodb_uri: SecretStr = Field(description="MongoDB connection string; may hold a password.")
     mongodb_database: str = Field(default="shopwindow", min_length=1)
     pointer_poll_interval_ms: int = Field(
@@ -99,6 +113,11 @@ class ConnectionSettings(SourceSettings, TopicCreationSettings):
         description="How often the serving pointer is read: how soon a gateway serves a "
         "rebuilt generation, and a live materializer pauses for its switch.",
     )
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """The Kafka cluster, as every long-lived client of the role connects to it."""
+        return KafkaConnection(self.kafka_bootstrap_servers, self.kafka_request_timeout_ms)
 
 
 class GatewaySettings(ConnectionSettings):
@@ -341,6 +360,15 @@ class MaterializerSettings(ConnectionSettings):
         description="How far an event's own time may lie ahead of its Kafka record "
         "timestamp; later-dated events are dead-lettered.",
     )
+
+    @model_validator(mode="after")
+    def _requests_outlast_a_rebalance(self) -> MaterializerSettings:
+        if self.kafka_request_timeout_ms <= GROUP_REBALANCE_TIMEOUT_MS:
+            raise ValueError(
+                f"kafka_request_timeout_ms must be above {GROUP_REBALANCE_TIMEOUT_MS}: a "
+                "join request may wait that long for a rebalance"
+            )
+        return self
 
 
 class StatusSettings(ConnectionSettings):

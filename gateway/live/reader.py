@@ -36,6 +36,7 @@ from shopwindow.gateway.reads.document_cache import (
     DocumentCache,
 )
 from shopwindow.gateway.reads.loaders import ProductDocuments
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.sale_product import SaleProduct, read_sale_product
 from shopwindow.tracing import context_of
 
@@ -48,7 +49,7 @@ class ChangelogHub:
     """Reads the changelog and delivers each change to that product's subscribers.
 
     Args:
-        bootstrap_servers: Kafka bootstrap list.
+        kafka: The Kafka cluster.
         topic: The changelog topic.
         documents: Reads current documents for new subscribers.
         partition_refresh_s: How often to look for new changelog partitions.
@@ -58,14 +59,14 @@ class ChangelogHub:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         topic: str,
         documents: ProductDocuments,
         partition_refresh_s: float = 10.0,
         cache: DocumentCache | None = None,
         progress_topic: str | None = None,
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._documents = documents
         self._partition_refresh_s = partition_refresh_s
@@ -134,8 +135,7 @@ class ChangelogHub:
             return None
 
     def _new_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        return self._kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="latest",
             client_id="shopwindow-gateway-live",

@@ -31,6 +31,7 @@ from shopwindow.gateway.reads.changelog_reading import (
 )
 from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
+from shopwindow.kafka_clients import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class SearchFeed:
     """Feeds a ``SearchIndex`` from the changelog.
 
     Args:
-        bootstrap_servers: Kafka bootstrap list.
+        kafka: The Kafka cluster.
         topic: The changelog topic.
         index: The index to keep current.
         commit_interval_ms: How often changes become searchable.
@@ -61,13 +62,13 @@ class SearchFeed:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaConnection,
         topic: str,
         index: SearchIndex,
         commit_interval_ms: int,
         metrics: GatewayMetrics,
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._index = index
         self._commit_interval_s = commit_interval_ms / 1000
@@ -90,8 +91,7 @@ class SearchFeed:
         self._writer.shutdown()
 
     def _new_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        return self._kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id="shopwindow-gateway-search",

@@ -20,6 +20,7 @@ from shopwindow.dead_letters import (
     resolved_ids,
 )
 from shopwindow.devstack import DevStack
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.materializer.events import Position
 from shopwindow.materializer.publishing import (
     DeadLetter as Letter,
@@ -116,7 +117,7 @@ async def test_list_show_replay_and_discard_against_the_broker(
     stack: DevStack, topics: TopicNames
 ) -> None:
     inventory = topics.source("inventory", "inventory")
-    producer = new_producer(stack.kafka_bootstrap_servers, "test")
+    producer = new_producer(KafkaConnection(stack.kafka_bootstrap_servers), "test")
     await producer.start()
     try:
         for n, (reason, topic) in enumerate(

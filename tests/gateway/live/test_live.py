@@ -12,6 +12,7 @@ from shopwindow.gateway.live.reader import ChangelogHub
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.document_cache import DocumentCache
 from shopwindow.gateway.reads.loaders import ProductDocuments
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.materializer.sources import CORE
 from shopwindow.sale_product import SaleProduct, read_sale_product
 from tests.gateway.live.test_fanout import Client, Runner, settle, spec
@@ -35,7 +36,9 @@ class StoredDocuments:
 
 
 def hub_over(*docs: dict[str, Any]) -> ChangelogHub:
-    return ChangelogHub("unused:9092", "changes", cast(ProductDocuments, StoredDocuments(*docs)))
+    return ChangelogHub(
+        KafkaConnection("unused:9092"), "changes", cast(ProductDocuments, StoredDocuments(*docs))
+    )
 
 
 def publish(hub: ChangelogHub, *docs: dict[str, Any]) -> None:
@@ -111,7 +114,10 @@ async def test_a_restarted_reader_rereads_what_is_followed_gone_included() -> No
 def test_the_changelog_feeds_the_document_cache_tombstones_included() -> None:
     cache = DocumentCache(10_000, GatewayMetrics())
     hub = ChangelogHub(
-        "unused:9092", "changes", cast(ProductDocuments, StoredDocuments()), cache=cache
+        KafkaConnection("unused:9092"),
+        "changes",
+        cast(ProductDocuments, StoredDocuments()),
+        cache=cache,
     )
     hub._dispatch(b"abc", encode_changelog_value(doc(3), CORE.sections))
     cached = cache.lookup("abc")[1]

@@ -14,6 +14,7 @@ from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.search.engine import SearchRequest
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position
 from shopwindow.materializer.fold import FoldSettings, fold
@@ -67,7 +68,9 @@ async def test_ready_only_once_everything_before_start_is_searchable(
     await produce(stack, topics.changelog, records)
     index = TantivyIndex(writer_memory_mb=16)
     metrics = GatewayMetrics()
-    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, metrics)
+    feed = SearchFeed(
+        KafkaConnection(stack.kafka_bootstrap_servers), topics.changelog, index, 50, metrics
+    )
     await feed.start()
     try:
         seen_not_ready = False
@@ -91,7 +94,13 @@ async def test_the_feed_resumes_after_a_broker_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     index = TantivyIndex(writer_memory_mb=16)
-    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, GatewayMetrics())
+    feed = SearchFeed(
+        KafkaConnection(stack.kafka_bootstrap_servers),
+        topics.changelog,
+        index,
+        50,
+        GatewayMetrics(),
+    )
     await produce(stack, topics.changelog, [announced("a", "Kettle")])
     await feed.start()
     try:
@@ -120,7 +129,13 @@ async def test_a_poisoned_changelog_does_not_stall_the_feed(
     ]
     await produce(stack, topics.changelog, poison)
     index = TantivyIndex(writer_memory_mb=16)
-    feed = SearchFeed(stack.kafka_bootstrap_servers, topics.changelog, index, 50, GatewayMetrics())
+    feed = SearchFeed(
+        KafkaConnection(stack.kafka_bootstrap_servers),
+        topics.changelog,
+        index,
+        50,
+        GatewayMetrics(),
+    )
     await feed.start()
     try:
         await eventually(lambda: asyncio.sleep(0, feed.ready), bool)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -234,7 +235,10 @@ async def run_scenario(
 
 async def run(args: argparse.Namespace) -> int:
     chosen = [s for s in scenarios() if not args.only or s.name in args.only]
-    with tempfile.TemporaryDirectory(prefix="shopwindow-faults-") as root:
+    with contextlib.ExitStack() as stack:
+        root = args.keep or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="shopwindow-faults-")
+        )
         servers = Servers(Path(root))
         await servers.start()
         try:
@@ -263,7 +267,13 @@ def main() -> None:
     parser.add_argument("--settle-s", type=float, default=120.0)
     parser.add_argument("--fleet-clients", type=int, default=100, help="graphql-ws clients")
     parser.add_argument("--fleet-per-client", type=int, default=10, help="subscriptions each")
-    sys.exit(asyncio.run(run(parser.parse_args())))
+    parser.add_argument(
+        "--keep", default=None, help="a directory to run in and keep: the servers' and roles' logs"
+    )
+    args = parser.parse_args()
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    sys.exit(asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shopwindow.kafka_clients import KafkaConnection
 from shopwindow.materializer.errors import TransientError
 from shopwindow.materializer.publishing import OutgoingRecord, RefusedRecord, send_all
 from tests import kinds
@@ -69,11 +70,11 @@ async def test_hostile_records_are_dead_lettered_and_the_product_keeps_flowing(
 async def test_a_record_the_broker_refuses_for_good_is_dead_lettered_not_retried(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def small_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    def small_producer(kafka: KafkaConnection, client_id: str) -> AIOKafkaProducer:
         # The real client refuses records over max_request_size with the same
         # non-retriable MessageSizeTooLargeError a broker's limit gives.
         return AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+            bootstrap_servers=kafka.bootstrap_servers,
             client_id=client_id,
             enable_idempotence=False,
             max_request_size=4000,

@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-search bench-rebuild bench-cost bench-storefront clean
+.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-variants bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +90,10 @@ bench-gateway: $(STAMP)
 ## bench-contract: what the typed document contract costs the fold and the readers.
 bench-contract: $(STAMP)
 	$(BIN)/python -m bench.contract
+
+## bench-variants: the fold's rate and the document's size at 1, 50 and 2,048 variants.
+bench-variants: $(STAMP)
+	$(BIN)/python -m bench.variants
 
 ## bench-search: search through the gateway against MongoDB $regex + $facet, 100k products.
 bench-search: $(STAMP)

@@ -22,7 +22,7 @@ from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.sources.base import entry_id
 from shopwindow.materializer.storable import changelog_value_refusal, refusal
 from shopwindow.materializer.store import SaleProductStore
-from shopwindow.materializer.write_plan import WritePlan, plan_write
+from shopwindow.materializer.write_plan import DIFFED_PATHS, WritePlan, plan_write
 
 # Each round resolves every race it saw; more rounds than this means a writer stampede.
 MAX_ROUNDS = 20
@@ -90,7 +90,8 @@ class BatchWriter:
         self._settings = settings
         self._metrics = metrics
         self._cache = cache if cache is not None else DocumentCache(0)
-        self._sections = frozenset(source.section for source in settings.sources)
+        self._sections = frozenset(name for source in settings.sources for name in source.fields)
+        self._diffed = DIFFED_PATHS | {s.entries for s in settings.sources if s.entries}
         self._clock = clock
 
     async def write(self, events_by_product: Mapping[str, Sequence[SourcedEvent]]) -> WrittenBatch:
@@ -138,7 +139,7 @@ class BatchWriter:
                     if old is not None and any(old[META]["pending"].values()):
                         written.unflushed[product_id] = old  # An earlier attempt's entries.
                     continue
-                plans[product_id] = plan_write(old, result.document)
+                plans[product_id] = plan_write(old, result.document, self._diffed)
                 folded[product_id] = attempt
             started = time.perf_counter()
             outcome = await self._store.write(plans)

@@ -68,7 +68,7 @@ def new_document(product_id: str, settings: FoldSettings) -> Document:
         "updated_at": None,
         "materialized_at": None,  # Stamped by the writer: the fold has no clock.
         "visible": False,
-        **{source.section: source.initial() for source in settings.sources},
+        **{name: value for s in settings.sources for name, value in s.initial_fields().items()},
         META: {"revision": 0, "applied": {}, "ids": [], "keys": {}, "pending": {}},
     }
 
@@ -110,10 +110,15 @@ def fold(
     Returns:
         The new document (``None`` when nothing changed) and what was applied.
     """
-    state = _copy(doc) if doc is not None else new_document(product_id, settings)
+    state = (
+        _copy_for(doc, {id(sourced.source) for sourced in events}, settings)
+        if doc is not None
+        else new_document(product_id, settings)
+    )
     for source in settings.sources:
-        if source.section not in state:  # A source added since the document was written.
-            state[source.section] = source.initial()
+        for name, value in source.initial_fields().items():
+            if name not in state:  # A source added since the document was written.
+                state[name] = value
     meta = state[META]
     meta.pop(UPGRADED_FROM, None)  # The new document is of the current contract.
     applied: list[SourcedEvent] = []
@@ -147,10 +152,28 @@ def fold(
     return FoldResult(state, tuple(applied), redelivered)
 
 
+def _copy_for(doc: Document, touched: set[int], settings: FoldSettings) -> Document:
+    # The fold never mutates its input, yet copying a product of 2,048 variants whole
+    # for each batch of stock deltas made the copy the fold's whole cost. So only what
+    # the batch may change is copied: _meta, the sections of the sources whose events
+    # it folds, and the sections every fold derives anew. A source's entries (a price
+    # or a stock level per SKU) are copied as a map; its fold copies an entry before it
+    # changes one. The rest is shared with ``doc``, and never written to.
+    state = dict(doc)
+    state[META] = _copy(doc[META])
+    for source in settings.sources:
+        if id(source) in touched or source.derive is not None:
+            if source.section in doc:
+                state[source.section] = _copy(doc[source.section])
+        if source.entries is not None and id(source) in touched and source.entries in doc:
+            state[source.entries] = dict(doc[source.entries])
+    return state
+
+
 def _copy(value: Any) -> Any:
-    # The fold never mutates its input. Documents are dicts and lists of immutable
-    # leaves (str, int, Decimal, datetime, ...), so copying the containers suffices;
-    # copy.deepcopy's memo bookkeeping made it the fold's largest cost.
+    # Documents are dicts and lists of immutable leaves (str, int, Decimal, datetime,
+    # ...), so copying the containers suffices; copy.deepcopy's memo bookkeeping made it
+    # the fold's largest cost.
     if isinstance(value, dict):
         return {key: _copy(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -259,11 +282,20 @@ class _Step:
         self.assign(None)
         return Effect.PUBLIC
 
-    def replace_entry(self, key: str, content: dict[str, Any] | None, time: datetime) -> Effect:
-        entries = self.section
+    @property
+    def entries(self) -> dict[str, Any]:
+        entries: dict[str, Any] = self._state[self._sourced.source.entries or self._section]
+        return entries
+
+    def replace_entry(
+        self, key: str, content: dict[str, Any] | None, time: datetime | None
+    ) -> Effect:
+        entries = self.entries
         escaped = escape_key(key)
-        new_key = self.ordering_key(time)
         stored = entries.get(escaped)
+        # As for a section: a deletion without a time of its own is ordered after the
+        # entry it deletes by its log position.
+        new_key = self.ordering_key(time or (stored["key"][0] if stored else _EPOCH))
         if stored is not None and tuple(new_key) <= tuple(stored["key"]):
             return Effect.NONE
         entry = {"id": key, "key": new_key, "deleted": content is None, **(content or {})}

@@ -14,8 +14,9 @@ from typing import Any
 
 from shopwindow.document import META, UPGRADED_FROM
 
-# Sub-documents diffed key by key instead of replaced whole, because they grow large.
-_DIFFED_PATHS = frozenset({META})
+# Sub-documents diffed key by key instead of replaced whole, because they grow large;
+# the writer adds the sources' entries (a price or a stock level per SKU).
+DIFFED_PATHS = frozenset({META})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,15 @@ class ReplacePlan:
 WritePlan = InsertPlan | UpdatePlan | ReplacePlan
 
 
-def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
+def plan_write(
+    old: Mapping[str, Any] | None, new: dict[str, Any], diffed: frozenset[str] = DIFFED_PATHS
+) -> WritePlan:
     """The write that turns ``old`` into ``new``.
 
     Args:
         old: The document as read, or ``None`` if there was none.
         new: The folded document.
+        diffed: Top-level fields written key by key, not whole.
 
     Returns:
         An insert for a new document, a revision-guarded replacement for one stored in
@@ -63,7 +67,7 @@ def plan_write(old: Mapping[str, Any] | None, new: dict[str, Any]) -> WritePlan:
         return ReplacePlan(filter=guard, document=new)
     to_set: dict[str, Any] = {}
     to_unset: dict[str, Any] = {}
-    _diff(old, new, "", to_set, to_unset)
+    _diff(old, new, "", diffed, to_set, to_unset)
     update: dict[str, Any] = {}
     if to_set:
         update["$set"] = to_set
@@ -76,15 +80,19 @@ def _diff(
     old: Mapping[str, Any],
     new: Mapping[str, Any],
     prefix: str,
+    diffed: frozenset[str],
     to_set: dict[str, Any],
     to_unset: dict[str, Any],
 ) -> None:
     for field, value in new.items():
         path = f"{prefix}{field}"
-        if field in old and old[field] == value and type(old[field]) is type(value):
+        if field in old and (
+            # The fold shares what it did not change with the document it read.
+            old[field] is value or (old[field] == value and type(old[field]) is type(value))
+        ):
             continue
-        if path in _DIFFED_PATHS and isinstance(value, dict) and isinstance(old.get(field), dict):
-            _diff(old[field], value, f"{path}.", to_set, to_unset)
+        if path in diffed and isinstance(value, dict) and isinstance(old.get(field), dict):
+            _diff(old[field], value, f"{path}.", diffed, to_set, to_unset)
         else:
             to_set[path] = value
     for field in old:

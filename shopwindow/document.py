@@ -32,7 +32,7 @@ from typing_extensions import TypedDict
 
 COLLECTION = "sale_products"
 META = "_meta"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # In _meta of a document upgraded on reading: the version it is stored in. Never written.
 UPGRADED_FROM = "upgraded_from"
 # The fields every document has, whatever sources are installed.
@@ -114,8 +114,23 @@ def _upgrade_1_to_2(doc: dict[str, Any]) -> None:
     )
 
 
+def _upgrade_2_to_3(doc: dict[str, Any]) -> None:
+    # Variants: a v2 product is one default variant, whose price and stock stay where
+    # they were (``price``, ``stock``); no SKU has a price or stock of its own yet. Units
+    # sold were not counted: each order counted one, as it still does without lines.
+    catalog = doc.get("catalog")
+    if isinstance(catalog, dict):
+        catalog.setdefault("options", [])
+        catalog.setdefault("variants", [])
+    doc.setdefault("variant_prices", {})
+    doc.setdefault("variant_stock", {})
+    popularity = doc.get("popularity")
+    if isinstance(popularity, dict):
+        popularity.setdefault("units", popularity.get("orders", 0))
+
+
 # upgrade from version N to N + 1, by N.
-_UPGRADES = {1: _upgrade_1_to_2}
+_UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 
 def upgrade(doc: dict[str, Any]) -> dict[str, Any]:

@@ -87,10 +87,12 @@ def readme_topics_block(registry: SourceRegistry) -> str:
 def readme_events_block(registry: SourceRegistry) -> str:
     """The source events page's table: what each topic's records look like."""
     rows = "".join(
-        f"| `{topic.default_name}` | `{registry.source_of(topic).section}` | {topic.shape} |\n"
+        f"| `{topic.default_name}` | "
+        + ", ".join(f"`{name}`" for name in registry.source_of(topic).fields)
+        + f" | {topic.shape} |\n"
         for topic in registry.topics
     )
-    return "| topic | section | value |\n|---|---|---|\n" + rows
+    return "| topic | sections | value |\n|---|---|---|\n" + rows
 
 
 def _replace_marked(text: str, name: str, block: str, comment: Callable[[str], str]) -> str:

@@ -22,7 +22,7 @@ from typing import Any, cast
 from shopwindow.document import SCHEMA_VERSION, StockStatus, parse_decimal, parse_time
 from shopwindow.gateway.errors import GatewayError
 from shopwindow.gateway.search.rows import IndexRow, money
-from shopwindow.materializer.sources import catalog, inventory, popularity, prices
+from shopwindow.materializer.sources import catalog, inventory, popularity, prices, variants
 
 _CATALOG = catalog.SOURCE.section
 _PRICE = prices.SOURCE.section
@@ -92,6 +92,8 @@ def _listing(
     images = section.get("images")
     if images is not None and type(images) is not list:
         raise UnexpectedShape("images")
+    # What the typed view refuses in the options and variants, this refuses too.
+    variants.read_variants(section, variants.read_options(section))
     attributes = []
     for item in section.get("attributes") or ():
         value = item["value"]

@@ -42,9 +42,10 @@ class SourceRegistry:
         sections: set[str] = set()
         settings: set[str] = set(OUTPUT_SETTINGS)
         for source in self.sources:
-            if source.section in sections or source.section in (*COMMON_FIELDS, META):
-                raise RegistryError(f"section {source.section!r} is taken")
-            sections.add(source.section)
+            for name in source.fields:
+                if name in sections or name in (*COMMON_FIELDS, META):
+                    raise RegistryError(f"section {name!r} is taken")
+                sections.add(name)
             for topic in source.topics:
                 if topic.setting in settings:
                     raise RegistryError(f"topic setting {topic.setting!r} is taken")

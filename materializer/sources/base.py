@@ -121,10 +121,17 @@ class FoldStep(Protocol):
     def assign(self, value: Any) -> None:
         """Set the section to ``value``."""
 
-    def replace_entry(self, key: str, content: dict[str, Any] | None, time: datetime) -> Effect:
-        """In a section that maps keys to entries, replace the entry under ``key`` (or
-        delete it, ``content=None``) unless a newer one was applied. A deletion leaves a
-        marker so that an older entry cannot come back."""
+    @property
+    def entries(self) -> dict[str, Any]:
+        """The source's entries by escaped key (mutable): its entries field
+        (``Source.entries``), or else its section, which then maps keys to entries."""
+
+    def replace_entry(
+        self, key: str, content: dict[str, Any] | None, time: datetime | None
+    ) -> Effect:
+        """Among the source's entries, replace the one under ``key`` (or delete it,
+        ``content=None``) unless a newer one was applied. A deletion leaves a marker so
+        that an older entry cannot come back."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ class Source(Generic[T]):
         product_fields: A strawberry type whose fields join ``Product``.
         keyed_state: State kept per key outside the document.
         makes_visible: The product is served only while this section is set.
+        entries: A second document field the source owns: entries per key (a price
+            or a stock level per SKU), by escaped key, each with its own ordering.
     """
 
     section: str
@@ -181,3 +190,16 @@ class Source(Generic[T]):
     keyed_state: KeyedState | None = None
     makes_visible: bool = False
     types: tuple[type, ...] = field(default=())
+    entries: str | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The document fields the source owns: its section, and its entries if any."""
+        return (self.section,) if self.entries is None else (self.section, self.entries)
+
+    def initial_fields(self) -> dict[str, Any]:
+        """Each owned field of a product nothing is known about yet."""
+        initial = {self.section: self.initial()}
+        if self.entries is not None:
+            initial[self.entries] = {}
+        return initial

@@ -33,11 +33,19 @@ from shopwindow.materializer.sources.snapshots import (
     snapshot_fold,
     snapshot_time,
 )
+from shopwindow.materializer.sources.variants import (
+    DEFAULT_VARIANT,
+    Listing,
+    Variant,
+    listing_content,
+    read_options,
+    read_variants,
+)
 from shopwindow.product_type import Product
 
 
-class CatalogSnapshot(SourceEvent):
-    """The full catalog record of a product."""
+class CatalogSnapshot(Listing, SourceEvent):
+    """The full catalog record of a product, with its options and variants."""
 
     product_id: ProductId
     name: Text
@@ -81,6 +89,7 @@ def content(snapshot: CatalogSnapshot) -> dict[str, Any]:
         # What "newest" sorts by: when the product was created, as its producer says, or
         # else when its catalog record last changed.
         "listed_at": snapshot.created_at or snapshot.updated_at,
+        **listing_content(snapshot),
     }
 
 
@@ -101,6 +110,8 @@ class Catalog:
     images: tuple[str, ...]
     attributes: tuple[tuple[str, str], ...]
     listed_at: datetime | None = None
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    variants: tuple[Variant, ...] = (DEFAULT_VARIANT,)
 
 
 def attribute_text(value: Any) -> str:
@@ -114,6 +125,7 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
     """The typed catalog, or ``None`` for a product not (or no longer) cataloged."""
     if section is None:
         return None
+    options = read_options(section)
     return Catalog(
         name=section["name"],
         description=section.get("description") or "",
@@ -127,6 +139,8 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
             ]
         ),
         listed_at=parse_time(section.get("listed_at")),
+        options=options,
+        variants=read_variants(section, options),
     )
 
 
@@ -179,7 +193,9 @@ TOPIC = SourceTopic(
     default_name="catalog.products",
     description="catalog snapshots and deletions (Debezium CDC of the catalog table)",
     shape='`{"product_id","name","description","brand","category","images":[...],'
-    '"attributes":{...},"created_at","updated_at"}`; a tombstone or CDC delete hides the product',
+    '"attributes":{...},"options":[{"name":"size","values":["S","M"]}],'
+    '"variants":[{"sku","options":{"size":"M"},"title","image","barcode"}],'
+    '"created_at","updated_at"}`; a tombstone or CDC delete hides the product',
     decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
     event_time=snapshot_time,
 )

@@ -3,6 +3,10 @@
 The stock service publishes deltas (``quantity_change``) as units are reserved and
 restocked, and stock takes (``quantity``) that replace the count. Deltas add up, so
 their order does not matter; the watermark and event ids make each count once.
+
+A record that names a ``sku`` counts that variant's stock, kept in ``variant_stock``
+by SKU whether or not the catalog lists the SKU yet (or still): what is not listed is
+hidden, not lost. A record without one counts the product's default variant.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from shopwindow.document import StockStatus, parse_time
+from shopwindow.document import StockStatus, escape_key, parse_time
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, Quantity, SourceEvent, Timestamp
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.materializer.sources.variants import Sku
 from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
@@ -33,6 +38,7 @@ class InventoryDelta(SourceEvent):
     """A change of the stock level, as the stock service publishes it."""
 
     product_id: ProductId
+    sku: Sku | None = None
     quantity_change: Quantity
     timestamp: Timestamp
 
@@ -41,6 +47,7 @@ class StockTake(SourceEvent):
     """A counted stock level that replaces the current one."""
 
     product_id: ProductId
+    sku: Sku | None = None
     quantity: Quantity
     timestamp: Timestamp
 
@@ -67,8 +74,22 @@ def initial() -> dict[str, Any]:
 
 
 def fold(step: FoldStep, event: Any) -> Effect:
-    """Add a delta, or replace the count with a stock take."""
-    stock = step.section
+    """Add a delta, or replace the count with a stock take, of the product's default
+    variant or of the SKU the event names."""
+    if event.sku is None:
+        return _count(step.section, event)
+    key = escape_key(event.sku)
+    stored = step.entries.get(key)
+    # A new dict, never the stored entry: the fold shares the entries it does not
+    # change with the document it read.
+    stock = {"id": event.sku, **initial()} if stored is None else dict(stored)
+    step.entries[key] = stock
+    effect = _count(stock, event)
+    derive(stock, step.settings)
+    return effect
+
+
+def _count(stock: dict[str, Any], event: InventoryDelta | StockTake) -> Effect:
     quantity = (
         stock["quantity"] + event.quantity_change
         if isinstance(event, InventoryDelta)
@@ -124,7 +145,7 @@ TOPIC = SourceTopic(
     default_name="inventory",
     description="stock deltas (`quantity_change`) and stock takes (`quantity`)",
     shape='deltas `{"product_id","quantity_change":-1,"timestamp"}` and stock takes '
-    '`{"product_id","quantity":42,"timestamp"}`',
+    '`{"product_id","quantity":42,"timestamp"}`, each with `"sku"` for one variant\'s stock',
     decode=decode,
     event_time=lambda event: event.timestamp,
 )
@@ -137,4 +158,5 @@ SOURCE: Source[Stock] = Source(
     read=read,
     derive=derive,
     product_fields=StockFields,
+    entries="variant_stock",
 )

@@ -3,6 +3,8 @@ much it is trending.
 
 Two topics feed one section. An order counts once for each product it lists; its
 order id is its natural id, so an order re-published at a new offset counts once.
+Units sold (what bestselling ranks by) come from the order's ``lines``: a product's
+quantities summed, or one unit for a product the order lists without a line.
 The trending score decays both by event time (``trending``); documents written before
 it existed have no ``recent`` counts and score from their next event on.
 """
@@ -14,27 +16,58 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from pydantic import Field
+from pydantic import Field, StrictInt, model_validator
 
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.errors import PoisonEvent
-from shopwindow.materializer.events import ProductId, SourceEvent, Text, Timestamp
+from shopwindow.materializer.events import (
+    MAX_QUANTITY,
+    ProductId,
+    SourceEvent,
+    Text,
+    Timestamp,
+)
 from shopwindow.materializer.sources import trending
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
+from shopwindow.materializer.sources.variants import Sku
 from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings
 
 
+class OrderLine(SourceEvent):
+    """How many units of one product (and variant) an order bought."""
+
+    product_id: ProductId
+    sku: Sku | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
+
+
 class OrderPlaced(SourceEvent):
-    """An order; counts one order for each listed product."""
+    """An order; counts one order for each listed product, and its units."""
 
     order_id: Annotated[Text, Field(min_length=1, max_length=256)]
     user_id: Text | None = None
-    product_ids: Annotated[list[ProductId], Field(min_length=1, max_length=1000)]
+    product_ids: Annotated[list[ProductId], Field(max_length=1000)] = Field(default_factory=list)
+    lines: Annotated[list[OrderLine], Field(max_length=1000)] = Field(default_factory=list)
     amount: Decimal | None = None
     timestamp: Timestamp
+
+    @model_validator(mode="after")
+    def _lists_a_product(self) -> OrderPlaced:
+        if not self.product_ids and not self.lines:
+            raise ValueError("an order lists no product: neither product_ids nor lines")
+        return self
+
+    def products(self) -> tuple[str, ...]:
+        """Every product the order concerns, once each, in the order first named."""
+        return tuple(dict.fromkeys([*self.product_ids, *(line.product_id for line in self.lines)]))
+
+    def units_of(self, product_id: str) -> int:
+        """Units of ``product_id`` the order bought: its lines' quantities, or 1."""
+        units = sum(line.quantity for line in self.lines if line.product_id == product_id)
+        return units or 1
 
 
 class ProductViewed(SourceEvent):
@@ -56,7 +89,13 @@ def _upsert(model: type[OrderPlaced] | type[ProductViewed], kind: str) -> Any:
 
 def initial() -> dict[str, Any]:
     """The popularity of a product nothing is known about yet."""
-    return {"views": 0, "orders": 0, "recent": trending.empty(), "trending_score": 0.0}
+    return {
+        "views": 0,
+        "orders": 0,
+        "units": 0,
+        "recent": trending.empty(),
+        "trending_score": 0.0,
+    }
 
 
 def fold(step: FoldStep, event: Any) -> Effect:
@@ -64,6 +103,8 @@ def fold(step: FoldStep, event: Any) -> Effect:
     is_order = isinstance(event, OrderPlaced)
     section = step.section
     section["orders" if is_order else "views"] += 1
+    if is_order:
+        section["units"] = section.get("units", 0) + event.units_of(step.product_id)
     recent = section.setdefault("recent", trending.empty())
     trending.count(recent, event.timestamp, is_order, step.settings.trending_half_life_s)
     return Effect.PUBLIC
@@ -111,10 +152,11 @@ ORDERS = SourceTopic(
     setting="orders",
     default_name="orders",
     description="orders; each counts once per listed product (its order id is its id)",
-    shape='key: order id; `{"order_id","user_id","product_ids":[...],"amount","timestamp"}`: '
-    "one order per listed product",
+    shape='key: order id; `{"order_id","user_id","product_ids":[...],'
+    '"lines":[{"product_id","sku","quantity"}],"amount","timestamp"}`: one order per listed '
+    "product, its units from `lines` (one without)",
     decode=_upsert(OrderPlaced, "orders"),
-    product_ids=lambda event: tuple(dict.fromkeys(event.product_ids)),
+    product_ids=lambda event: event.products(),
     event_time=lambda event: event.timestamp,
     natural_id=lambda event: f"order:{event.order_id}",
 )

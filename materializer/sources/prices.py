@@ -3,6 +3,11 @@
 Snapshots (``pricing.prices``, often through the outbox) replace the section whole,
 newest event time first; a delete withdraws the price. ``Product.price`` is what the
 viewer pays: their segment's price when there is one.
+
+A record that names a ``sku`` is that variant's price, kept in ``variant_prices`` by
+SKU with the same newest-first rule per SKU; it overrides the product's price for that
+variant. A CDC delete whose row names a SKU withdraws that SKU's price; a tombstone,
+keyed by the product, withdraws the product's.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import strawberry
 from pydantic import Field
 
 from shopwindow.document import discount_percent, parse_decimal
+from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.events import (
     Money,
     ProductId,
@@ -24,13 +30,14 @@ from shopwindow.materializer.events import (
     Text,
     Timestamp,
 )
-from shopwindow.materializer.sources.base import Source, SourceTopic
+from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
 from shopwindow.materializer.sources.snapshots import (
     SnapshotDeletion,
     snapshot_decoder,
     snapshot_fold,
     snapshot_time,
 )
+from shopwindow.materializer.sources.variants import Sku
 from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
@@ -38,9 +45,10 @@ if TYPE_CHECKING:
 
 
 class PriceSnapshot(SourceEvent):
-    """The current price of a product."""
+    """The current price of a product, or of one of its variants."""
 
     product_id: ProductId
+    sku: Sku | None = None
     currency: Annotated[Text, Field(min_length=3, max_length=3)]
     amount: Money
     list_amount: Money | None = None
@@ -49,7 +57,24 @@ class PriceSnapshot(SourceEvent):
 
 
 class PriceDeletion(SnapshotDeletion):
-    """A product's price was withdrawn (tombstone or CDC delete)."""
+    """A product's price, or a variant's, was withdrawn (tombstone or CDC delete)."""
+
+    sku: Sku | None = None
+
+
+_decode_snapshot = snapshot_decoder(PriceSnapshot, PriceDeletion)
+
+
+def decode(envelope: Envelope) -> PriceSnapshot | PriceDeletion:
+    """A price or a withdrawal; a deleted row that names a SKU withdraws that SKU's."""
+    event = _decode_snapshot(envelope)
+    row = envelope.data or {}
+    if isinstance(event, PriceDeletion) and row.get("sku") is not None:
+        return validate(
+            PriceDeletion,
+            {"product_id": event.product_id, "deleted_at": event.deleted_at, "sku": row["sku"]},
+        )
+    return event
 
 
 def content(snapshot: PriceSnapshot) -> dict[str, Any]:
@@ -60,6 +85,20 @@ def content(snapshot: PriceSnapshot) -> dict[str, Any]:
         "list_amount": snapshot.list_amount,
         "segment_amounts": dict(snapshot.segment_amounts),
     }
+
+
+_fold_product_price = snapshot_fold(content)
+
+
+def fold(step: FoldStep, event: Any) -> Effect:
+    """Replace (or withdraw) the product's price, or the price of the SKU it names."""
+    if event.sku is None:
+        return _fold_product_price(step, event)
+    if isinstance(event, PriceDeletion):
+        return step.replace_entry(event.sku, None, event.deleted_at)
+    entry = content(event)
+    entry["discount_percent"] = discount_percent(event.amount, event.list_amount)
+    return step.replace_entry(event.sku, entry, event.updated_at)
 
 
 def derive(section: dict[str, Any] | None, settings: FoldSettings) -> None:
@@ -128,6 +167,17 @@ def viewer_price(price: StoredPrice | None, segment: str | None) -> Price | None
     )
 
 
+def read_variant_prices(entries: Mapping[str, Any] | None) -> dict[str, StoredPrice]:
+    """The prices of SKUs, by SKU, without the withdrawn ones."""
+    prices: dict[str, StoredPrice] = {}
+    for entry in (entries or {}).values():
+        if not entry.get("deleted"):
+            price = read(entry)
+            assert price is not None
+            prices[entry["id"]] = price
+    return prices
+
+
 def _price(root: Product) -> Price | None:
     return viewer_price(root.sale_product.get(SOURCE), root.segment)
 
@@ -142,8 +192,9 @@ TOPIC = SourceTopic(
     default_name="pricing.prices",
     description="price snapshots and withdrawals, with segment prices",
     shape='`{"product_id","currency","amount","list_amount",'
-    '"segment_amounts":{"gold":"17.99"},"updated_at"}`; a tombstone withdraws the price',
-    decode=snapshot_decoder(PriceSnapshot, PriceDeletion),
+    '"segment_amounts":{"gold":"17.99"},"updated_at"}`, with `"sku"` for one variant\'s price; '
+    "a tombstone withdraws the product's price, a CDC delete naming a `sku` that SKU's",
+    decode=decode,
     event_time=snapshot_time,
 )
 
@@ -151,8 +202,9 @@ SOURCE: Source[StoredPrice | None] = Source(
     section="price",
     topics=(TOPIC,),
     initial=lambda: None,
-    fold=snapshot_fold(content),
+    fold=fold,
     read=read,
     derive=derive,
     product_fields=PriceFields,
+    entries="variant_prices",
 )

@@ -72,6 +72,16 @@ def catalog(product_id: str = "abc", minutes: float = 0, **fields: Any) -> dict[
     return {"product_id": product_id, "name": "Trail shoe", "updated_at": at(minutes), **fields}
 
 
+def sizes(skus: list[str]) -> dict[str, Any]:
+    """The options and variants of a catalog record: one size per SKU, named after it."""
+    if not skus:
+        return {}
+    return {
+        "options": [{"name": "size", "values": list(skus)}],
+        "variants": [{"sku": sku, "options": {"size": sku}} for sku in skus],
+    }
+
+
 def price(
     product_id: str = "abc", amount: str | float = "19.99", minutes: float = 0, **fields: Any
 ) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.sources import catalog as catalog_source
 from shopwindow.materializer.sources import reviews as reviews_source
 from shopwindow.materializer.sources.base import entry_id
+from shopwindow.materializer.sources.variants import DEFAULT_VARIANT
 from shopwindow.materializer.store import SaleProductStore
 from shopwindow.mongo import CODEC_OPTIONS, MongoDocument
 from shopwindow.sale_product import read_sale_product
 from tests import kinds
-from tests.materializer.conftest import T0, SourcedFactory, catalog, review
+from tests.materializer.conftest import T0, SourcedFactory, catalog, order, review, stock_take
 
 # A document as shopwindow stored it before schema versions: reviews inside it, the
 # snapshots' ordering keys at the top of _meta.
@@ -152,3 +153,65 @@ async def test_the_document_does_not_grow_with_its_reviews(
     typed = read_sale_product(docs["all"])
     assert typed.get(reviews_source.SOURCE).count == 10_000
     assert typed.get(catalog_source.SOURCE) is not None
+
+
+# A document as contract 2 stored it: one price and one stock per product, no variants.
+V2_SHAPE: dict[str, Any] = {
+    "_id": "abc",
+    "schema_version": 2,
+    "version": 5,
+    "updated_at": T0,
+    "materialized_at": T0,
+    "visible": True,
+    "catalog": {**copy.deepcopy(TODAYS_SHAPE["catalog"]), "listed_at": T0},
+    "price": {
+        "currency": "EUR",
+        "amount": bson.Decimal128("19.99"),
+        "list_amount": None,
+        "segment_amounts": {},
+        "discount_percent": None,
+        "updated_at": T0,
+    },
+    "stock": {"quantity": 7, "available": 7, "status": "IN_STOCK", "updated_at": T0},
+    "popularity": {"views": 3, "orders": 2, "trending_score": 0.0},
+    "_meta": {
+        "revision": 5,
+        "applied": {"catalog:0": 0, "prices:0": 0, "inventory:0": 0},
+        "ids": [],
+        "keys": {"catalog": [T0, 0, 0], "price": [T0, 0, 0]},
+        "pending": {},
+    },
+}
+
+
+def test_a_v2_document_reads_as_one_default_variant_with_its_price_and_stock() -> None:
+    product = read_sale_product(copy.deepcopy(V2_SHAPE))
+    assert product.schema_version == SCHEMA_VERSION == 3
+    catalog_read = product.get(catalog_source.SOURCE)
+    assert catalog_read is not None
+    assert catalog_read.options == () and catalog_read.variants == (DEFAULT_VARIANT,)
+    assert product.sections["variant_prices"] == {} == product.sections["variant_stock"]
+    assert product.sections["stock"]["available"] == 7
+    assert product.sections["price"]["amount"] == bson.Decimal128("19.99")
+    assert product.sections["popularity"]["units"] == 2  # Each order counted one unit.
+
+
+async def test_a_stored_v2_document_is_rewritten_as_v3_by_its_next_event(
+    mongo: AsyncMongoClient[MongoDocument], database_name: str, sourced: SourcedFactory
+) -> None:
+    database = mongo[database_name]
+    await database[COLLECTION].insert_one(copy.deepcopy(V2_SHAPE))
+    lines = [{"product_id": "abc", "sku": "M", "quantity": 3}]
+    events = [
+        sourced(kinds.INVENTORY, {**stock_take(4), "sku": "M"}, offset=1),
+        sourced(kinds.ORDERS, {**order("o9", "abc"), "lines": lines}, offset=0),
+    ]
+    await writer(mongo, database_name).write({"abc": events})
+
+    stored = await database[COLLECTION].find_one({"_id": "abc"})
+    assert stored is not None
+    assert stored["schema_version"] == 3
+    assert stored["stock"]["quantity"] == 7  # The default variant's, as before.
+    assert stored["variant_stock"]["M"]["quantity"] == 4
+    assert (stored["popularity"]["orders"], stored["popularity"]["units"]) == (3, 5)
+    assert stored["catalog"]["variants"] == [] and stored["version"] == 7

@@ -29,12 +29,24 @@ from shopwindow.materializer.sources.base import entry_id
 from tests import kinds
 from tests.fuzz import SCALE
 from tests.helpers import encode
-from tests.materializer.conftest import catalog, click, delta, order, price, review, stock_take
+from tests.materializer.conftest import (
+    catalog,
+    click,
+    delta,
+    order,
+    price,
+    review,
+    sizes,
+    stock_take,
+)
 
 PRODUCTS = ("a", "b", "c")
 # Per-product numbering shares ids across products; the others need escaping as field
 # names ("." and "$") or look like the array the collection's _id is made of.
 REVIEW_IDS = ("1", "r.1", "$r", '["a","1"]', "ü")
+# SKUs shared by every product (sizes as SKUs), the characters field names refuse, and
+# a SKU that spells another's escaped form: each must stay a variant of its own.
+SKUS = ("M", "L.1", "$L", "L%2E1", "ü")
 PARTITIONS = 2
 SETTINGS = FoldSettings(low_stock_threshold=3)
 
@@ -77,8 +89,12 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
                 value = draw(
                     st.sampled_from([catalog(product, minutes, name=n) for n in "xyz"] + [None])
                 )
+                if value is not None:
+                    # Listing some SKUs, dropping others, listing them again.
+                    value.update(sizes(draw(st.lists(st.sampled_from(SKUS), unique=True))))
             case kinds.PRICES:
                 value = price(product, draw(st.sampled_from(["9.99", "12.50"])), minutes)
+                value.update(draw(st.sampled_from([{}, *({"sku": sku} for sku in SKUS)])))
             case kinds.INVENTORY:
                 value = draw(
                     st.sampled_from(
@@ -89,6 +105,7 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
                         ]
                     )
                 )
+                value.update(draw(st.sampled_from([{}, *({"sku": sku} for sku in SKUS)])))
             case kinds.ORDERS:
                 key = f"o{draw(st.integers(1, 6))}"  # Re-used ids: a producer's retries.
                 value = order(
@@ -96,6 +113,19 @@ def event_logs(draw: st.DrawFn) -> list[SourcedEvent]:
                     *draw(st.lists(st.sampled_from(PRODUCTS), min_size=1, max_size=3)),
                     minutes=minutes,
                 )
+                value["lines"] = [
+                    {"product_id": line_product, "sku": sku, "quantity": quantity}
+                    for line_product, sku, quantity in draw(
+                        st.lists(
+                            st.tuples(
+                                st.sampled_from(PRODUCTS),
+                                st.sampled_from(SKUS),
+                                st.integers(1, 3),
+                            ),
+                            max_size=3,
+                        )
+                    )
+                ]
             case kinds.CLICKS:
                 key = f"u{draw(st.integers(1, 9))}"
                 value = click(product, minutes)
@@ -140,7 +170,11 @@ def apply_batch(
     for product_id, events in by_product.items():
         if written is not None and product_id not in written:
             continue  # The process died before this document's write.
+        read = copy.deepcopy(store.get(product_id))
         result = fold(store.get(product_id), product_id, events, SETTINGS, keyed)
+        # The fold shares what it did not change with the document it read, and never
+        # writes to it: the writer's cache holds that document.
+        assert store.get(product_id) == read
         if result.document is not None:
             store[product_id] = result.document
     if flush:  # As the batch writer does once the documents are written.

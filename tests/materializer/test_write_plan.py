@@ -65,3 +65,28 @@ def test_a_document_upgraded_on_reading_is_replaced_whole() -> None:
     assert plan_write(old, new) == ReplacePlan(
         filter={"_id": "abc", "_meta.revision": 4}, document=new
     )
+
+
+def test_a_change_to_one_skus_entry_writes_that_entry_alone() -> None:
+    entries = {f"SKU-{n}": {"id": f"SKU-{n}", "quantity": n} for n in range(2048)}
+    old = {"_id": "abc", "version": 1, "variant_stock": entries, "_meta": {"revision": 1}}
+    changed = {**entries, "a%2Eb": {"id": "a.b", "quantity": 1}}
+    changed["SKU-7"] = {"id": "SKU-7", "quantity": 6}
+    del changed["SKU-9"]
+    new = {"_id": "abc", "version": 2, "variant_stock": changed, "_meta": {"revision": 2}}
+    plan = plan_write(old, new, frozenset({"_meta", "variant_stock"}))
+    assert plan == UpdatePlan(
+        filter={"_id": "abc", "_meta.revision": 1},
+        update={
+            "$set": {
+                "version": 2,
+                "variant_stock.SKU-7": {"id": "SKU-7", "quantity": 6},
+                "variant_stock.a%2Eb": {"id": "a.b", "quantity": 1},
+                "_meta.revision": 2,
+            },
+            "$unset": {"variant_stock.SKU-9": ""},
+        },
+    )
+    # Without it, the whole map is written.
+    whole = plan_write(old, new)
+    assert isinstance(whole, UpdatePlan) and whole.update["$set"]["variant_stock"] == changed

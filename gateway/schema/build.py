@@ -27,6 +27,7 @@ from shopwindow.gateway.schema.positions import OFFSET_SCALAR, Offset
 from shopwindow.gateway.schema.query import Query
 from shopwindow.gateway.schema.search import SearchQuery
 from shopwindow.gateway.schema.subscriptions import Subscription
+from shopwindow.gateway.schema.variants import VariantFields
 from shopwindow.materializer.sources import CORE, SourceRegistry
 from shopwindow.product_type import Product
 
@@ -143,6 +144,8 @@ def schema_parts(
     for source in registry.sources:
         if source.product_fields is not None:
             added.setdefault(Product, []).append(source.product_fields)
+    # Price and stock over the variants, which three sources make together.
+    added.setdefault(Product, []).append(VariantFields)
     for extension in extensions:
         for extended, fields_type in extension.fields.items():
             added.setdefault(extended, []).append(fields_type)

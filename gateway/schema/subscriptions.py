@@ -18,9 +18,9 @@ from shopwindow.gateway.errors import UserInputError
 from shopwindow.gateway.execution.context import GatewayContext, Info
 from shopwindow.gateway.schema.positions import After
 from shopwindow.gateway.schema.product import product_of
-from shopwindow.materializer.sources import inventory, prices
 from shopwindow.materializer.sources.inventory import Stock
-from shopwindow.materializer.sources.prices import Price, viewer_price
+from shopwindow.materializer.sources.offers import lowest_price, offers, total_stock
+from shopwindow.materializer.sources.prices import Price
 from shopwindow.product_type import Product
 from shopwindow.sale_product import SaleProduct
 
@@ -62,21 +62,25 @@ class LiveFieldSpec:
         return self.value_of(doc, segment)
 
 
+# A product's price and stock mean what ``Product.price`` and ``Product.stock`` mean:
+# over its variants (``offers``).
+
+
 def _stock_value(doc: SaleProduct, segment: str | None) -> Hashable:
-    stock = doc.get(inventory.SOURCE)
+    stock = total_stock(offers(doc))
     return (stock.available, stock.status)
 
 
 def _stock_update(doc: SaleProduct, context: GatewayContext) -> StockUpdate:
     return StockUpdate(
         product_id=strawberry.ID(doc.id),
-        stock=doc.get(inventory.SOURCE),
+        stock=total_stock(offers(doc)),
         version=doc.version,
     )
 
 
 def _price_value(doc: SaleProduct, segment: str | None) -> Hashable:
-    price = viewer_price(doc.get(prices.SOURCE), segment)
+    price = lowest_price(offers(doc), segment)
     if price is None:
         return None
     return (price.amount, price.list_amount, price.currency, price.discount_percent)
@@ -85,7 +89,7 @@ def _price_value(doc: SaleProduct, segment: str | None) -> Hashable:
 def _price_update(doc: SaleProduct, context: GatewayContext) -> PriceUpdate:
     return PriceUpdate(
         product_id=strawberry.ID(doc.id),
-        price=viewer_price(doc.get(prices.SOURCE), context.segment),
+        price=lowest_price(offers(doc), context.segment),
         version=doc.version,
     )
 

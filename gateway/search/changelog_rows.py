@@ -28,6 +28,8 @@ _CATALOG = catalog.SOURCE.section
 _PRICE = prices.SOURCE.section
 _STOCK = inventory.SOURCE.section
 _POPULARITY = popularity.SOURCE.section
+_VARIANT_PRICES = prices.SOURCE.entries or ""
+_VARIANT_STOCK = inventory.SOURCE.entries or ""
 _STATUSES = frozenset(status.value for status in StockStatus)
 # A section never written reads as the source's initial value; one written as null
 # does not.
@@ -57,6 +59,9 @@ def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:
     listing = doc.get(_CATALOG)
     if not doc.get("visible") or listing is None:
         return None
+    if doc.get(_VARIANT_PRICES) or doc.get(_VARIANT_STOCK) or listing.get("variants"):
+        # Prices and stock over variants: the typed views (``offers``) compute those.
+        raise UnexpectedShape("variants")
     name, brand, category, description, attributes, listed_s = _listing(listing)
     price, segment_prices = _prices(doc.get(_PRICE))
     orders, trending_score = _popularity(doc.get(_POPULARITY, _ABSENT))

@@ -6,7 +6,8 @@ import math
 from decimal import Decimal
 from typing import NamedTuple
 
-from shopwindow.materializer.sources import catalog, inventory, popularity, prices
+from shopwindow.materializer.sources import catalog, popularity
+from shopwindow.materializer.sources.offers import lowest_amount, offers, total_stock
 from shopwindow.sale_product import SaleProduct
 
 
@@ -72,7 +73,16 @@ def row_of(product: SaleProduct) -> IndexRow | None:
     listing = product.get(catalog.SOURCE)
     if listing is None:
         return None
-    price = product.get(prices.SOURCE)
+    # The product's price and stock as Product.price and Product.stock mean them: over
+    # its variants.
+    product_offers = offers(product)
+    amount = lowest_amount(product_offers, None)
+    segments = {
+        name
+        for offer in product_offers
+        if offer.price is not None
+        for name in offer.price.segment_amounts
+    }
     popular = product.get(popularity.SOURCE)
     return IndexRow(
         id=product.id,
@@ -81,13 +91,13 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         category=None if listing.category is None else _text(listing.category, "category"),
         description=_text(listing.description, "description"),
         attributes=_named(listing.attributes),
-        price=money(price.amount) if price is not None else None,
-        segment_prices=(
-            {name: money(amount) for name, amount in price.segment_amounts.items()}
-            if price is not None
-            else {}
-        ),
-        in_stock=product.get(inventory.SOURCE).available > 0,
+        price=money(amount) if amount is not None else None,
+        segment_prices={
+            name: money(segment_amount)
+            for name in segments
+            if (segment_amount := lowest_amount(product_offers, name)) is not None
+        },
+        in_stock=total_stock(product_offers).available > 0,
         listed_s=int(listing.listed_at.timestamp()) if listing.listed_at else 0,
         orders=popular.orders,
         trending_score=popular.trending_score,

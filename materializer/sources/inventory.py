@@ -23,7 +23,6 @@ from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import ProductId, Quantity, SourceEvent, Timestamp
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
 from shopwindow.materializer.sources.variants import Sku
-from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings
@@ -131,15 +130,6 @@ def read(section: Mapping[str, Any]) -> Stock:
     )
 
 
-def _stock(root: Product) -> Stock:
-    return root.sale_product.get(SOURCE)
-
-
-@strawberry.type
-class StockFields:
-    stock: Stock = strawberry.field(resolver=_stock)
-
-
 TOPIC = SourceTopic(
     setting="inventory",
     default_name="inventory",
@@ -157,6 +147,5 @@ SOURCE: Source[Stock] = Source(
     fold=fold,
     read=read,
     derive=derive,
-    product_fields=StockFields,
     entries="variant_stock",
 )

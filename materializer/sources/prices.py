@@ -38,7 +38,6 @@ from shopwindow.materializer.sources.snapshots import (
     snapshot_time,
 )
 from shopwindow.materializer.sources.variants import Sku
-from shopwindow.product_type import Product
 
 if TYPE_CHECKING:
     from shopwindow.materializer.fold import FoldSettings
@@ -178,15 +177,6 @@ def read_variant_prices(entries: Mapping[str, Any] | None) -> dict[str, StoredPr
     return prices
 
 
-def _price(root: Product) -> Price | None:
-    return viewer_price(root.sale_product.get(SOURCE), root.segment)
-
-
-@strawberry.type
-class PriceFields:
-    price: Price | None = strawberry.field(resolver=_price)
-
-
 TOPIC = SourceTopic(
     setting="prices",
     default_name="pricing.prices",
@@ -205,6 +195,5 @@ SOURCE: Source[StoredPrice | None] = Source(
     fold=fold,
     read=read,
     derive=derive,
-    product_fields=PriceFields,
     entries="variant_prices",
 )

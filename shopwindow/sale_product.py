@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from shopwindow.document import COMMON_FIELDS, META, parse_time, upgrade
 
+T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -60,6 +61,7 @@ class SaleProduct:
     visible: bool
     sections: Mapping[str, Any]
     _read: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _derived: dict[Callable[..., Any], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, source: SectionReader[T_co]) -> T_co:
         """The typed view of ``source``'s section; its initial value if never written."""
@@ -68,6 +70,14 @@ class SaleProduct:
             raw = self.sections.get(name)
             self._read[name] = source.read(raw if name in self.sections else source.initial())
         value: T_co = self._read[name]
+        return value
+
+    def derived(self, compute: Callable[[SaleProduct], T]) -> T:
+        """``compute(self)``, once per document: a view of several sections (a product's
+        variants with their prices and stock), which several fields read."""
+        if compute not in self._derived:
+            self._derived[compute] = compute(self)
+        value: T = self._derived[compute]
         return value
 
 

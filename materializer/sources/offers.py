@@ -59,7 +59,12 @@ class Offer:
 
 
 def offers(product: SaleProduct) -> tuple[Offer, ...]:
-    """Every variant of a product, with its price and stock, in the catalog's order."""
+    """Every variant of a product, with its price and stock, in the catalog's order;
+    computed once per document, however many fields read it."""
+    return product.derived(_offers)
+
+
+def _offers(product: SaleProduct) -> tuple[Offer, ...]:
     listing = product.get(catalog.SOURCE)
     variants = listing.variants if listing is not None else (DEFAULT_VARIANT,)
     product_price = product.get(prices.SOURCE)

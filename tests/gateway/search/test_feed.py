@@ -55,6 +55,19 @@ async def produce(
         await producer.stop()
 
 
+def new_feed(
+    stack: DevStack, topics: TopicNames, index: TantivyIndex, metrics: GatewayMetrics | None = None
+) -> SearchFeed:
+    """A feed of this test's changelog into ``index``, committing every 50 ms."""
+    return SearchFeed(
+        KafkaConnection(stack.kafka_bootstrap_servers),
+        topics.changelog,
+        index,
+        50,
+        metrics or GatewayMetrics(),
+    )
+
+
 async def test_ready_only_once_everything_before_start_is_searchable(
     stack: DevStack, topics: TopicNames
 ) -> None:
@@ -68,9 +81,7 @@ async def test_ready_only_once_everything_before_start_is_searchable(
     await produce(stack, topics.changelog, records)
     index = TantivyIndex(writer_memory_mb=16)
     metrics = GatewayMetrics()
-    feed = SearchFeed(
-        KafkaConnection(stack.kafka_bootstrap_servers), topics.changelog, index, 50, metrics
-    )
+    feed = new_feed(stack, topics, index, metrics)
     await feed.start()
     try:
         seen_not_ready = False
@@ -94,13 +105,7 @@ async def test_the_feed_resumes_after_a_broker_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     index = TantivyIndex(writer_memory_mb=16)
-    feed = SearchFeed(
-        KafkaConnection(stack.kafka_bootstrap_servers),
-        topics.changelog,
-        index,
-        50,
-        GatewayMetrics(),
-    )
+    feed = new_feed(stack, topics, index)
     await produce(stack, topics.changelog, [announced("a", "Kettle")])
     await feed.start()
     try:
@@ -129,13 +134,7 @@ async def test_a_poisoned_changelog_does_not_stall_the_feed(
     ]
     await produce(stack, topics.changelog, poison)
     index = TantivyIndex(writer_memory_mb=16)
-    feed = SearchFeed(
-        KafkaConnection(stack.kafka_bootstrap_servers),
-        topics.changelog,
-        index,
-        50,
-        GatewayMetrics(),
-    )
+    feed = new_feed(stack, topics, index)
     await feed.start()
     try:
         await eventually(lambda: asyncio.sleep(0, feed.ready), bool)

@@ -27,7 +27,7 @@ from shopwindow.gateway.live.reader import ChangelogHub
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.consistency import ConsistencyGate, ReadOptions
 from shopwindow.gateway.reads.document_cache import DocumentCache
-from shopwindow.gateway.reads.loaders import CategoryPages, ProductDocuments
+from shopwindow.gateway.reads.loaders import CategoryPages, ProductDocuments, SkuLookups
 from shopwindow.gateway.reads.served_generation import ServedGeneration
 from shopwindow.gateway.schema.build import build_schema
 from shopwindow.gateway.schema.subscriptions import LIVE_FIELDS
@@ -147,6 +147,7 @@ def create_app(
             reads=reads,
             consistency=gate,
             search=search,
+            skus=SkuLookups(documents, products),
         )
 
     limits = Limits(

@@ -49,6 +49,13 @@ class DependencyUnavailable(GatewayError):
     retry_after_s = 1
 
 
+class AmbiguousSku(UserInputError):
+    """Two products list the SKU asked for: it is served under neither until one drops
+    it, never under whichever MongoDB returned first."""
+
+    code = "AMBIGUOUS_SKU"
+
+
 class SearchUnavailable(UserInputError):
     """This replica keeps no search index (``SHOPWINDOW_SEARCH_ENABLED=false``)."""
 

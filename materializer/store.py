@@ -76,6 +76,7 @@ def write_error_policy(write_error: Mapping[str, Any]) -> WriteErrorPolicy:
 # The gateway's productsByCategory walks this index: visible products of a category in
 # _id order, which is stable under concurrent writes.
 CATEGORY_INDEX = "visible_by_category"
+SKU_INDEX = "visible_by_sku"
 
 
 @dataclass
@@ -131,6 +132,12 @@ class SaleProductStore:
             await self._collection.create_index(
                 [("catalog.category", ASCENDING), ("_id", ASCENDING)],
                 name=CATEGORY_INDEX,
+                partialFilterExpression={"visible": True},
+            )
+            # variant(sku:): carts and barcode scanners look a variant up by its SKU.
+            await self._collection.create_index(
+                [("catalog.variants.sku", ASCENDING)],
+                name=SKU_INDEX,
                 partialFilterExpression={"visible": True},
             )
         except PyMongoError as error:

@@ -21,7 +21,7 @@ from shopwindow.gateway.reads.consistency import (
     SourcePosition,
 )
 from shopwindow.gateway.reads.freshness import Freshness
-from shopwindow.gateway.reads.loaders import CategoryPages
+from shopwindow.gateway.reads.loaders import CategoryPages, SkuLookups
 from shopwindow.sale_product import SaleProduct
 
 # This process's half of every request id it makes: (pid, 16 random hex digits). A
@@ -95,6 +95,7 @@ class GatewayContext:
         consistency: Waits for the positions a client names (read-your-writes).
         consistency_report: What the operation waited for, if it did.
         search: The replica's search index; ``None`` where search is off.
+        skus: Finds products by a SKU they list.
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -110,6 +111,7 @@ class GatewayContext:
     consistency: ConsistencyGate | None = None
     consistency_report: ConsistencyReport | None = None
     search: SearchService | None = None
+    skus: SkuLookups | None = None
 
     async def read_after(self, positions: Collection[SourcePosition]) -> None:
         """Wait until the records at ``positions`` are applied (within the bound), and

@@ -47,8 +47,11 @@ class LiveField(Protocol):
     def ends_when_gone(self) -> bool:
         """Complete when the product goes, rather than sending null."""
 
-    def watch(self, doc: SaleProduct, segment: str | None) -> Hashable:
+    def watch(self, doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
         """What a subscriber sees of ``doc``: an equal value sends nothing."""
+
+    def follows(self, doc: SaleProduct, sku: str | None) -> bool:
+        """Whether ``doc`` still has what is followed (the variant ``sku``, if named)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,14 @@ class GroupSpec:
         identity: Equal for operations whose payloads are equal for the same document.
         segment: The viewers' customer segment.
         operation: What the runner executes (opaque here).
+        sku: The variant followed, if one is named; part of ``identity``.
     """
 
     field: LiveField
     identity: Hashable
     segment: str | None
     operation: Any
+    sku: str | None = None
 
 
 __all__ = ["FanOut", "GroupSpec", "LiveField", "Outbox", "Owner", "Subscriber"]
@@ -249,7 +254,8 @@ class FanOut:
             if doc is not None and first is not None:
                 subscriber.outbox.put(member, subscriber.prefix + first + "}")
                 member.sent_version = doc.version
-                member.sent_value = member.group.spec.field.watch(doc, member.group.spec.segment)
+                spec = member.group.spec
+                member.sent_value = spec.field.watch(doc, spec.segment, spec.sku)
         self.current(product_id, doc)
 
     def changed(self, doc: SaleProduct, trace: SpanContext | None = None) -> None:
@@ -328,13 +334,16 @@ class FanOut:
             await self._update_traced(group, state)
 
     async def _update_traced(self, group: _Group, state: SaleProduct | _Gone) -> None:
+        spec = group.spec
+        if not isinstance(state, _Gone) and not spec.field.follows(state, spec.sku):
+            state = _Gone(state.version)  # The variant followed is gone from the catalog.
         if isinstance(state, _Gone) and group.spec.field.ends_when_gone:
             self._end_members(group)
             return
         if isinstance(state, _Gone):
             value: Any = _GONE_VALUE
         else:
-            value = group.spec.field.watch(state, group.spec.segment)
+            value = spec.field.watch(state, spec.segment, spec.sku)
         if not any(self._due(m, state, value) for m in group.members):
             for member in group.members:
                 member.sent_version = max(member.sent_version, state.version)

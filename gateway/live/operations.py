@@ -47,6 +47,7 @@ from shopwindow.gateway.execution.operation import Operation
 from shopwindow.gateway.execution.policy import OperationPolicy
 from shopwindow.gateway.live.fanout import FanOut, GroupSpec
 from shopwindow.gateway.schema.subscriptions import LiveFieldSpec
+from shopwindow.gateway.schema.variants import check_sku
 from shopwindow.sale_product import SaleProduct
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class LiveOperations:
             root = None
             if doc is not None:
                 context.freshness.saw(doc)
-                root = field.event(doc, context)
+                root = field.event(doc, context, spec.sku)
             result = await self._policy.execute_event(operation, context, root)
         except TimeoutError:
             result = ExecutionResult(None, [_TIMEOUT])
@@ -155,6 +156,9 @@ class LiveOperations:
         except GraphQLError as error:
             raise self._policy.refuse([error], "BAD_USER_INPUT") from None
         ids = arguments[field.ids_argument]
+        sku = arguments.get("sku")
+        if sku is not None:
+            check_sku(sku)
         product_ids = [str(i) for i in (ids if isinstance(ids, list) else [ids])]
         after = [(p["topic"], p["partition"], p["offset"]) for p in arguments.get("after") or ()]
         kept = {
@@ -170,11 +174,14 @@ class LiveOperations:
             orjson.dumps(kept, option=orjson.OPT_SORT_KEYS, default=str).decode() if kept else "",
             operation.cost,
             viewer.segment,
+            # An argument of the root field, like the product ids, yet the payload
+            # depends on it: groups of one product and two variants stay apart.
+            sku,
         )
         # Spent once, when the subscription starts. The admitted copy stays out of the
         # group: its payloads are shared, and one client's budget is not another's news.
         self._policy.admit(operation, connection.budget_key)
-        return GroupSpec(field, identity, viewer.segment, operation), product_ids, after
+        return GroupSpec(field, identity, viewer.segment, operation, sku), product_ids, after
 
     def _root_field(self, operation: Operation) -> tuple[str, FieldNode] | None:
         # Validation leaves a subscription exactly one root field, maybe in fragments.

@@ -125,6 +125,15 @@ class ProductDocuments:
         async with unavailable_on_database_error():
             return [read_sale_product(doc) async for doc in cursor]
 
+    async def listing_sku(self, sku: str) -> list[SaleProduct]:
+        """Up to two visible products whose catalog lists ``sku``, by the
+        ``visible_by_sku`` index: one is the answer, two a conflict."""
+        cursor = self._collection.find(
+            {"catalog.variants.sku": str(sku), "visible": True}, _PUBLIC_FIELDS
+        ).limit(2)
+        async with unavailable_on_database_error():
+            return [read_sale_product(doc) async for doc in cursor]
+
 
 @contextlib.asynccontextmanager
 async def unavailable_on_database_error() -> AsyncIterator[None]:
@@ -159,6 +168,22 @@ class CategoryPages:
         for doc in docs:
             self.products.prime(doc.id, doc)
         return docs[:first], len(docs) > first
+
+
+@dataclass
+class SkuLookups:
+    """Products by a SKU they list, for one request; every document read primes the
+    loader."""
+
+    documents: ProductDocuments
+    products: DataLoader[str, SaleProduct | None]
+
+    async def listing(self, sku: str) -> list[SaleProduct]:
+        """The visible products whose catalog lists ``sku`` (at most two)."""
+        docs = await self.documents.listing_sku(sku)
+        for doc in docs:
+            self.products.prime(doc.id, doc)
+        return docs
 
 
 def encode_cursor(product_id: str) -> str:

@@ -14,6 +14,7 @@ from shopwindow.gateway.reads.loaders import encode_cursor
 from shopwindow.gateway.schema.connections import PageInfo, ProductEdge
 from shopwindow.gateway.schema.positions import After, read_after
 from shopwindow.gateway.schema.product import product_of
+from shopwindow.gateway.schema.variants import ProductVariant, resolve_variant
 from shopwindow.product_type import Product
 
 
@@ -80,6 +81,12 @@ class Query:
         directives=[list_size(assumed=MAX_IDS)],
         description="Products in the order of `ids`, null where missing; the number of ids "
         "is capped (100 by default).",
+    )
+    variant: ProductVariant | None = strawberry.field(
+        resolver=resolve_variant,
+        description="The variant a SKU names, for carts and barcode scanners: one indexed "
+        "lookup. Null when no visible product lists it; an `AMBIGUOUS_SKU` error (and "
+        "null) while two do, so a SKU is never served under two products at once.",
     )
     products_by_category: ProductConnection = strawberry.field(
         resolver=resolve_products_by_category,

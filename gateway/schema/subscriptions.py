@@ -19,22 +19,28 @@ from shopwindow.gateway.execution.context import GatewayContext, Info
 from shopwindow.gateway.schema.positions import After
 from shopwindow.gateway.schema.product import product_of
 from shopwindow.materializer.sources.inventory import Stock
-from shopwindow.materializer.sources.offers import lowest_price, offers, total_stock
+from shopwindow.materializer.sources.inventory import initial as initial_stock
+from shopwindow.materializer.sources.inventory import read as read_stock
+from shopwindow.materializer.sources.offers import Offer, lowest_price, offers, total_stock
 from shopwindow.materializer.sources.prices import Price
 from shopwindow.product_type import Product
 from shopwindow.sale_product import SaleProduct
 
 
-@strawberry.type(description="A product's stock after a change.")
+@strawberry.type(description="A product's stock (or one variant's) after a change.")
 class StockUpdate:
     product_id: strawberry.ID
+    sku: str | None = strawberry.field(description="The variant followed, if one was named.")
     stock: Stock
     version: int
 
 
-@strawberry.type(description="A product's price, as the viewer pays it, after a change.")
+@strawberry.type(
+    description="A product's price (or one variant's), as the viewer pays it, after a change."
+)
 class PriceUpdate:
     product_id: strawberry.ID
+    sku: str | None = strawberry.field(description="The variant followed, if one was named.")
     price: Price | None
     version: int
 
@@ -47,62 +53,93 @@ class LiveFieldSpec:
         ids_argument: The argument naming the product(s).
         ends_when_gone: Complete when the product is deleted or hidden; otherwise the
             field sends null, and goes on if the product comes back.
-        value_of: What a subscriber sees of a document, for the viewer's segment; a
-            change that leaves it equal sends nothing.
+        value_of: What a subscriber sees of a document, for the viewer's segment and
+            the variant it follows (``sku``, if any); a change that leaves it equal sends
+            nothing.
         event: The field's value for a document, as its selection is executed.
     """
 
     ids_argument: str
     ends_when_gone: bool
-    value_of: Callable[[SaleProduct, str | None], Hashable]
-    event: Callable[[SaleProduct, GatewayContext], Any]
+    value_of: Callable[[SaleProduct, str | None, str | None], Hashable]
+    event: Callable[[SaleProduct, GatewayContext, str | None], Any]
 
-    def watch(self, doc: SaleProduct, segment: str | None) -> Hashable:
-        """What a subscriber in ``segment`` sees of ``doc``."""
-        return self.value_of(doc, segment)
+    def watch(self, doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+        """What a subscriber in ``segment`` following ``sku`` sees of ``doc``."""
+        return self.value_of(doc, segment, sku)
+
+    def follows(self, doc: SaleProduct, sku: str | None) -> bool:
+        """Whether ``doc`` still has what the subscription follows: the product, and the
+        variant ``sku`` if one is named (a variant the catalog drops is gone)."""
+        return sku is None or _offer_of(doc, sku) is not None
 
 
 # A product's price and stock mean what ``Product.price`` and ``Product.stock`` mean:
 # over its variants (``offers``).
 
 
-def _stock_value(doc: SaleProduct, segment: str | None) -> Hashable:
-    stock = total_stock(offers(doc))
+def _offer_of(doc: SaleProduct, sku: str) -> Offer | None:
+    return next((offer for offer in offers(doc) if offer.variant.sku == sku), None)
+
+
+def _stock_of(doc: SaleProduct, sku: str | None) -> Stock:
+    if sku is None:
+        return total_stock(offers(doc))
+    offer = _offer_of(doc, sku)
+    # Not listed: the group ends (``follows``); a first value sent before shows none.
+    return offer.stock if offer is not None else read_stock(initial_stock())
+
+
+def _price_of(doc: SaleProduct, segment: str | None, sku: str | None) -> Price | None:
+    if sku is None:
+        return lowest_price(offers(doc), segment)
+    offer = _offer_of(doc, sku)
+    return offer.viewer_price(segment) if offer is not None else None
+
+
+def _stock_value(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+    stock = _stock_of(doc, sku)
     return (stock.available, stock.status)
 
 
-def _stock_update(doc: SaleProduct, context: GatewayContext) -> StockUpdate:
+def _stock_update(doc: SaleProduct, context: GatewayContext, sku: str | None) -> StockUpdate:
     return StockUpdate(
         product_id=strawberry.ID(doc.id),
-        stock=total_stock(offers(doc)),
+        sku=sku,
+        stock=_stock_of(doc, sku),
         version=doc.version,
     )
 
 
-def _price_value(doc: SaleProduct, segment: str | None) -> Hashable:
-    price = lowest_price(offers(doc), segment)
+def _price_value(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+    price = _price_of(doc, segment, sku)
     if price is None:
         return None
     return (price.amount, price.list_amount, price.currency, price.discount_percent)
 
 
-def _price_update(doc: SaleProduct, context: GatewayContext) -> PriceUpdate:
+def _price_update(doc: SaleProduct, context: GatewayContext, sku: str | None) -> PriceUpdate:
     return PriceUpdate(
         product_id=strawberry.ID(doc.id),
-        price=lowest_price(offers(doc), context.segment),
+        sku=sku,
+        price=_price_of(doc, context.segment, sku),
         version=doc.version,
     )
 
 
-def _version(doc: SaleProduct, segment: str | None) -> Hashable:
+def _version(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
     return doc.version
+
+
+def _product(doc: SaleProduct, context: GatewayContext, sku: str | None) -> Product:
+    return product_of(doc, context)
 
 
 _STOCK = LiveFieldSpec("productId", True, _stock_value, _stock_update)
 _STOCKS = LiveFieldSpec("productIds", True, _stock_value, _stock_update)
 _PRICE = LiveFieldSpec("productId", True, _price_value, _price_update)
 _PRICES = LiveFieldSpec("productIds", True, _price_value, _price_update)
-_PRODUCT = LiveFieldSpec("id", False, _version, product_of)
+_PRODUCT = LiveFieldSpec("id", False, _version, _product)
 
 # By GraphQL field name.
 LIVE_FIELDS: dict[str, LiveFieldSpec] = {
@@ -122,28 +159,28 @@ async def _served_by_the_fanout() -> AsyncGenerator[Any, None]:
 
 
 async def stock_changed(
-    info: Info, product_id: strawberry.ID, after: After = None
+    info: Info, product_id: strawberry.ID, after: After = None, sku: str | None = None
 ) -> AsyncGenerator[StockUpdate, None]:
     async for update in _served_by_the_fanout():
         yield update
 
 
 async def stocks_changed(
-    info: Info, product_ids: list[strawberry.ID], after: After = None
+    info: Info, product_ids: list[strawberry.ID], after: After = None, sku: str | None = None
 ) -> AsyncGenerator[StockUpdate, None]:
     async for update in _served_by_the_fanout():
         yield update
 
 
 async def price_changed(
-    info: Info, product_id: strawberry.ID, after: After = None
+    info: Info, product_id: strawberry.ID, after: After = None, sku: str | None = None
 ) -> AsyncGenerator[PriceUpdate, None]:
     async for update in _served_by_the_fanout():
         yield update
 
 
 async def prices_changed(
-    info: Info, product_ids: list[strawberry.ID], after: After = None
+    info: Info, product_ids: list[strawberry.ID], after: After = None, sku: str | None = None
 ) -> AsyncGenerator[PriceUpdate, None]:
     async for update in _served_by_the_fanout():
         yield update
@@ -158,28 +195,32 @@ async def product_changed(
 
 _EACH = "First the current value, then every change; versions never go backwards."
 _ENDS = "Completes when the product is deleted or hidden."
+_SKU = (
+    "With `sku`, that variant's alone; it completes when the catalog drops the variant, "
+    "as when the product goes."
+)
 
 
 @strawberry.type
 class Subscription:
     stock_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
-        resolver=stock_changed, description=f"Stock of one product. {_EACH} {_ENDS}"
+        resolver=stock_changed, description=f"Stock of one product. {_EACH} {_ENDS} {_SKU}"
     )
     stocks_changed: AsyncGenerator[StockUpdate, None] = strawberry.subscription(
         resolver=stocks_changed,
         directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
         description=f"Stock of several products (a list page); capped. {_EACH} A product "
-        "that is deleted or hidden drops out; completes when none is left.",
+        f"that is deleted or hidden drops out; completes when none is left. {_SKU}",
     )
     price_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
         resolver=price_changed,
-        description=f"Price of one product, as the viewer pays it. {_EACH} {_ENDS}",
+        description=f"Price of one product, as the viewer pays it. {_EACH} {_ENDS} {_SKU}",
     )
     prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
         resolver=prices_changed,
         directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
         description=f"Prices of several products; capped. {_EACH} A product that is "
-        "deleted or hidden drops out; completes when none is left.",
+        f"deleted or hidden drops out; completes when none is left. {_SKU}",
     )
     product_changed: AsyncGenerator[Product | None, None] = strawberry.subscription(
         resolver=product_changed,

@@ -15,8 +15,10 @@ import orjson
 import strawberry
 
 from shopwindow.cost_directives import list_size
-from shopwindow.gateway.errors import UserInputError
+from shopwindow.gateway.errors import AmbiguousSku, UserInputError
+from shopwindow.gateway.execution.context import Info
 from shopwindow.gateway.schema.connections import PageInfo
+from shopwindow.gateway.schema.product import product_of
 from shopwindow.materializer.sources import catalog
 from shopwindow.materializer.sources.inventory import Stock
 from shopwindow.materializer.sources.offers import (
@@ -27,7 +29,7 @@ from shopwindow.materializer.sources.offers import (
     total_stock,
 )
 from shopwindow.materializer.sources.prices import Price
-from shopwindow.materializer.sources.variants import MAX_OPTIONS, MAX_VARIANTS
+from shopwindow.materializer.sources.variants import MAX_OPTIONS, MAX_SKU_LENGTH, MAX_VARIANTS
 from shopwindow.product_type import Product
 
 MAX_PAGE = 250  # Shopify's page limit.
@@ -106,6 +108,38 @@ def _variant(root: Product, offer: Offer) -> ProductVariant:
         barcode=variant.barcode,
         product=root,
     )
+
+
+def check_sku(sku: str) -> None:
+    """Refuse a ``sku`` argument no catalog record could list.
+
+    Raises:
+        UserInputError: When it is empty, too long, or not valid Unicode.
+    """
+    if not 1 <= len(sku) <= MAX_SKU_LENGTH:
+        raise UserInputError(f"'sku' must have 1 to {MAX_SKU_LENGTH} characters.")
+    try:
+        sku.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserInputError("'sku' is not valid Unicode.") from None
+
+
+async def resolve_variant(info: Info, sku: str) -> ProductVariant | None:
+    check_sku(sku)
+    lookups = info.context.skus
+    if lookups is None:
+        return None
+    found = await lookups.listing(sku)
+    if len(found) > 1:
+        raise AmbiguousSku(
+            f"SKU {sku!r} is listed by more than one product; it is served by none of them "
+            "until the catalog lists it under one."
+        )
+    if not found:
+        return None
+    root = product_of(found[0], info.context)
+    offer = next((o for o in offers(found[0]) if o.variant.sku == sku), None)
+    return _variant(root, offer) if offer is not None else None
 
 
 def _cursor(position: int) -> str:

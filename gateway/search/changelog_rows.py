@@ -64,7 +64,7 @@ def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:
         raise UnexpectedShape("variants")
     name, brand, category, description, attributes, listed_s = _listing(listing)
     price, segment_prices = _prices(doc.get(_PRICE))
-    orders, trending_score = _popularity(doc.get(_POPULARITY, _ABSENT))
+    units_sold, trending_score = _popularity(doc.get(_POPULARITY, _ABSENT))
     return IndexRow(
         id=product_id,
         name=name,
@@ -76,7 +76,7 @@ def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:
         segment_prices=segment_prices,
         in_stock=_available(doc.get(_STOCK, _ABSENT)) > 0,
         listed_s=listed_s,
-        orders=orders,
+        units_sold=units_sold,
         trending_score=trending_score,
     )
 
@@ -141,7 +141,8 @@ def _popularity(section: Any) -> tuple[int, float]:
         return 0, 0.0
     if "views" not in section:
         raise UnexpectedShape("popularity")
-    return section["orders"], float(section.get("trending_score") or 0.0)
+    section["orders"]  # Read as the typed view reads it: refused where that refuses.
+    return popularity.units_sold(section), float(section.get("trending_score") or 0.0)
 
 
 def _available(section: Any) -> Any:

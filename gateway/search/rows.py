@@ -25,7 +25,7 @@ class IndexRow(NamedTuple):
         segment_prices: What each segment with its own price pays.
         in_stock: Whether any unit is available.
         listed_s: When the product was created (epoch seconds), for ``NEWEST``.
-        orders: How often it was ordered, for ``BESTSELLING``.
+        units_sold: Units sold, for ``BESTSELLING``.
         trending_score: For ``TRENDING``.
     """
 
@@ -39,7 +39,7 @@ class IndexRow(NamedTuple):
     segment_prices: dict[str, float]
     in_stock: bool
     listed_s: int
-    orders: int
+    units_sold: int
     trending_score: float
 
 
@@ -99,6 +99,6 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         },
         in_stock=total_stock(product_offers).available > 0,
         listed_s=int(listing.listed_at.timestamp()) if listing.listed_at else 0,
-        orders=popular.orders,
+        units_sold=popular.units_sold,
         trending_score=popular.trending_score,
     )

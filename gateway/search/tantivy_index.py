@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 _ORDER_FIELDS = {
     SearchSort.NEWEST: "listed",
-    SearchSort.BESTSELLING: "orders",
+    SearchSort.BESTSELLING: "units_sold",
     SearchSort.TRENDING: "trending",
 }
 
@@ -58,7 +58,7 @@ def _schema(segment_slots: int) -> tantivy.Schema:
         builder.add_float_field(tq.price_slot_field(slot), fast=True, indexed=True)
     builder.add_unsigned_field("in_stock", fast=True, indexed=True)
     builder.add_integer_field("listed", fast=True)
-    builder.add_unsigned_field("orders", fast=True)
+    builder.add_unsigned_field("units_sold", fast=True)
     builder.add_float_field("trending", fast=True, indexed=True)
     return builder.build()
 
@@ -149,7 +149,7 @@ class TantivyIndex:
             "description": row.description,
             "in_stock": int(row.in_stock),
             "listed": row.listed_s,
-            "orders": max(row.orders, 0),
+            "units_sold": max(row.units_sold, 0),
             "trending": row.trending_score,
         }
         if row.brand is not None:

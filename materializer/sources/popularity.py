@@ -121,6 +121,10 @@ def derive(section: dict[str, Any], settings: FoldSettings) -> None:
 class Popularity:
     views: int
     orders: int
+    units_sold: int = strawberry.field(
+        description="Units sold: each order's quantities of this product, one unit for an "
+        "order that lists it without a line. What `BESTSELLING` ranks by."
+    )
     trending_score: float = strawberry.field(
         description="How hot the product is: views and orders (an order weighs 10 views) "
         "decayed by their event time with a half-life (6 h by default), each half-life "
@@ -130,11 +134,18 @@ class Popularity:
     )
 
 
+def units_sold(section: Mapping[str, Any]) -> int:
+    """Units sold; a section written before units were counted has one per order."""
+    units: int = section["orders"] if section.get("units") is None else section["units"]
+    return units
+
+
 def read(section: Mapping[str, Any]) -> Popularity:
     """The typed popularity section."""
     return Popularity(
         views=section["views"],
         orders=section["orders"],
+        units_sold=units_sold(section),
         trending_score=float(section.get("trending_score") or 0.0),
     )
 

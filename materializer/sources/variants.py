@@ -29,10 +29,11 @@ MAX_VARIANTS = 2048
 MAX_OPTIONS = 10
 MAX_OPTION_VALUES = MAX_VARIANTS
 DEFAULT_TITLE = "Default Title"
+MAX_SKU_LENGTH = 255
 
 # SKUs, option names and values are identifiers shown to people and typed by them
 # (barcode scanners, carts): 1-255 characters, as Shopify allows.
-Sku = Annotated[Text, Field(min_length=1, max_length=255)]
+Sku = Annotated[Text, Field(min_length=1, max_length=MAX_SKU_LENGTH)]
 OptionName = Annotated[Text, Field(min_length=1, max_length=255)]
 OptionValue = Annotated[Text, Field(min_length=1, max_length=255)]
 

@@ -33,7 +33,7 @@ from tests.gateway.changelog_source import Source, fail_changelog_fetch_once
 from tests.gateway.conftest import GatewayFactory, full_product
 from tests.gateway.transports import LEGACY_WS, TRANSPORT_WS, WebSocket
 from tests.helpers import eventually
-from tests.materializer.conftest import delta, price
+from tests.materializer.conftest import catalog, delta, price, sizes, stock_take
 
 PROTOCOLS = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL, WebsocketsTransport.APOLLO_SUBPROTOCOL]
 SECRET = "test-secret-of-at-least-32-bytes!!"
@@ -399,6 +399,8 @@ HOSTILE_LIVE: list[tuple[dict[str, Any], str]] = [
     ({"ids": []}, "BAD_USER_INPUT"),
     ({"id": "abc", "after": [{"topic": "no-such", "partition": 0, "offset": 1}]}, "BAD_USER_INPUT"),
     ({"id": "abc", "after": [{"topic": "x", "partition": 0, "offset": "-1"}]}, "BAD_USER_INPUT"),
+    ({"id": "abc", "sku": ""}, "BAD_USER_INPUT"),
+    ({"id": "abc", "sku": "x" * 10_240}, "BAD_USER_INPUT"),
 ]
 
 
@@ -412,8 +414,8 @@ async def test_hostile_live_subscriptions_get_an_error_and_the_connection_goes_o
 
     await source.apply("abc", *full_product("abc"))
     one = (
-        "subscription S($id: ID!, $after: [SourcePositionInput!]) "
-        "{ stockChanged(productId: $id, after: $after) { version } }"
+        "subscription S($id: ID!, $after: [SourcePositionInput!], $sku: String) "
+        "{ stockChanged(productId: $id, after: $after, sku: $sku) { version } }"
     )
     many = "subscription M($ids: [ID!]!) { stocksChanged(productIds: $ids) { version } }"
     start = "subscribe" if protocol == PROTOCOLS[0] else "start"
@@ -499,3 +501,44 @@ async def test_a_failed_first_read_after_a_wait_ends_that_subscription_alone(
             [error] = body["errors"]
             assert error["extensions"]["code"] == "INTERNAL" and error["extensions"]["requestId"]
             assert "hunter2" not in json.dumps(body)
+
+
+def _variant_stock(sku: str) -> str:
+    return (
+        f'subscription {{ stockChanged(productId: "abc", sku: "{sku}") '
+        "{ sku version stock { available } } }"
+    )
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_variants_stock_is_followed_by_sku_and_ends_when_the_catalog_drops_it(
+    source: Source, gateway: GatewayFactory, protocol: str
+) -> None:
+    await source.apply(
+        "abc",
+        (kinds.CATALOG, {**catalog(), **sizes(["M", "L"])}),
+        (kinds.INVENTORY, {**stock_take(3), "sku": "M"}),
+        (kinds.INVENTORY, {**stock_take(7), "sku": "L"}),
+    )
+    async with gateway() as http:
+        await hub_listening(http)
+        async with session(http, protocol) as live:
+            medium = live.subscribe(gql(_variant_stock("M")))
+            large = live.subscribe(gql(_variant_stock("L")))
+            whole = live.subscribe(gql(STOCK))
+            firsts = [await anext(medium), await anext(large), await anext(whole)]
+            await source.apply("abc", (kinds.INVENTORY, {**delta(-1, minutes=1), "sku": "L"}))
+            large_sold = await asyncio.wait_for(anext(large), 10)
+            whole_sold = await asyncio.wait_for(anext(whole), 10)
+            # L leaves the catalog: its subscription completes, M's goes on.
+            await source.apply("abc", (kinds.CATALOG, {**catalog(minutes=2), **sizes(["M"])}))
+            with pytest.raises(StopAsyncIteration):
+                await asyncio.wait_for(anext(large), 10)
+            await source.apply("abc", (kinds.INVENTORY, {**delta(-2, minutes=3), "sku": "M"}))
+            medium_sold = await asyncio.wait_for(anext(medium), 10)
+    assert [f["stockChanged"]["stock"]["available"] for f in firsts] == [3, 7, 10]
+    assert [f["stockChanged"].get("sku") for f in firsts[:2]] == ["M", "L"]
+    assert large_sold["stockChanged"]["stock"] == {"available": 6}
+    assert whole_sold["stockChanged"]["stock"] == {"available": 9}
+    assert medium_sold["stockChanged"]["stock"] == {"available": 1}
+    assert medium_sold["stockChanged"]["sku"] == "M"

@@ -223,3 +223,46 @@ async def test_a_product_without_variants_has_one_default_variant(
     ]
     assert found["price"] == {"amount": "20.00"} and found["stock"] == {"available": 3}
     assert found["selectedOrFirstAvailableVariant"] == {"sku": None}
+
+
+LOOKUP = "query($sku: String!) { variant(sku: $sku) { sku title product { id } } }"
+
+
+async def test_a_sku_names_one_variant_and_never_one_of_two_products(
+    seed: Seed, gateway: GatewayFactory
+) -> None:
+    await seed("shirt", *shirt())
+    async with gateway() as http:
+        found = await query(http, LOOKUP, sku="L-BLUE")
+        unknown = await query(http, LOOKUP, sku="NOPE")
+        # Another product lists the same SKU (the catalog moved it, or a producer's
+        # bug): neither product answers for it until one drops it.
+        await seed("other", (kinds.CATALOG, {**catalog("other"), **SHIRT}))
+        conflict = await query(http, LOOKUP, sku="L-BLUE")
+        await seed("other", (kinds.CATALOG, catalog("other")))
+        moved_back = await query(http, LOOKUP, sku="L-BLUE")
+    assert found["data"]["variant"] == {
+        "sku": "L-BLUE",
+        "title": "L / blue",
+        "product": {"id": "shirt"},
+    }
+    assert unknown == {"data": {"variant": None}}
+    assert conflict["data"]["variant"] is None
+    assert conflict["errors"][0]["extensions"]["code"] == "AMBIGUOUS_SKU"
+    assert moved_back["data"]["variant"]["product"] == {"id": "shirt"}
+
+
+async def test_a_hostile_sku_is_a_clean_error(seed: Seed, gateway: GatewayFactory) -> None:
+    await seed("shirt", *shirt())
+    async with gateway() as http:
+        for sku in ("", "x" * 10_240):
+            refused = await query(http, LOOKUP, sku=sku)
+            assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        surrogate = await http.post(
+            "/graphql",
+            content=json.dumps({"query": LOOKUP, "variables": {"sku": "\ud800\udfff\ud800"}}),
+            headers={"content-type": "application/json"},
+        )
+    assert surrogate.status_code in (200, 400)
+    assert surrogate.json().get("data") in (None, {"variant": None})
+    assert "Traceback" not in surrogate.text

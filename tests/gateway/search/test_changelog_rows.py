@@ -91,7 +91,7 @@ def test_documents_the_materializer_writes_are_read_fast_and_the_same(name: str)
 def test_the_documents_cover_what_the_index_keeps() -> None:
     row = row_of_changelog_document(DOCUMENTS["everything"])
     assert row is not None
-    assert (row.brand, row.category, row.in_stock, row.orders) == ("Acme", "shoes", True, 1)
+    assert (row.brand, row.category, row.in_stock, row.units_sold) == ("Acme", "shoes", True, 1)
     assert row.segment_prices == {"gold": 17.5} and row.price == 19.99
     assert ("vegan", "true") in row.attributes and ("sole", "") in row.attributes
     assert row.listed_s > 0 and row.trending_score > 0

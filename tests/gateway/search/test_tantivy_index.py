@@ -28,7 +28,7 @@ def row(product_id: str, name: str, **fields: Any) -> IndexRow:
         "segment_prices": {},
         "in_stock": True,
         "listed_s": 0,
-        "orders": 0,
+        "units_sold": 0,
         "trending_score": 0.0,
         **fields,
     }
@@ -36,15 +36,15 @@ def row(product_id: str, name: str, **fields: Any) -> IndexRow:
 
 
 CATALOG = [
-    row("p1", "Trail Running Shoe", brand="Acme", price=80.0, listed_s=3, orders=5,
+    row("p1", "Trail Running Shoe", brand="Acme", price=80.0, listed_s=3, units_sold=5,
         attributes=(("colour", "red"), ("size", "42")), trending_score=10.0),
-    row("p2", "Road Running Shoe", brand="Bolt", price=60.0, listed_s=5, orders=9,
+    row("p2", "Road Running Shoe", brand="Bolt", price=60.0, listed_s=5, units_sold=9,
         attributes=(("colour", "blue"),), segment_prices={"gold": 20.0}, trending_score=12.0),
-    row("p3", "Leather Boot", brand="Acme", price=120.0, listed_s=1, orders=1, in_stock=False,
+    row("p3", "Leather Boot", brand="Acme", price=120.0, listed_s=1, units_sold=1, in_stock=False,
         description="waterproof for trail walks", attributes=(("colour", "red"),)),
     row("p4", "Rain Jacket", brand="Cozy", category="jackets", price=95.0, listed_s=4,
         segment_prices={"gold": 200.0}, trending_score=11.0),
-    row("p5", "Wool Socks", brand="Cozy", category="socks", price=9.0, listed_s=2, orders=30),
+    row("p5", "Wool Socks", brand="Cozy", category="socks", price=9.0, listed_s=2, units_sold=30),
     row("p6", "Crème Sneaker", brand="Bolt", price=None, listed_s=6),
 ]  # fmt: skip
 

@@ -51,6 +51,8 @@ from tests import kinds
 from tests.fuzz import SCALE
 from tests.gateway.conftest import full_product
 from tests.helpers import encode
+from tests.materializer.conftest import catalog as catalog_value
+from tests.materializer.conftest import price, sizes, stock_take
 
 SCHEMA: GraphQLSchema = build_schema()._schema
 IDS = ["a", "b", "c"]
@@ -60,6 +62,18 @@ LIMITS = Limits(
 BROKEN = "broken"  # Its document is of a newer contract: an error for it alone.
 
 
+# "b" is sold in sizes, one of them sold out, one priced apart: the variant fields
+# (options, variants, priceRange, selectedOrFirstAvailableVariant) see real variants.
+VARIANTS: dict[str, list[tuple[Any, dict[str, Any]]]] = {
+    "b": [
+        (kinds.CATALOG, {**catalog_value("b", minutes=1), **sizes(["S", "M", "L.1"])}),
+        (kinds.PRICES, {**price("b", "12.00", minutes=1), "sku": "M"}),
+        (kinds.INVENTORY, {**stock_take(2, "b"), "sku": "M"}),
+        (kinds.INVENTORY, {**stock_take(5, "b"), "sku": "L.1"}),
+    ]
+}
+
+
 def document(product_id: str, category: str) -> SaleProduct:
     sourced = [
         kinds.sourced_event(
@@ -67,7 +81,9 @@ def document(product_id: str, category: str) -> SaleProduct:
             decode_record(kind, product_id.encode(), encode(value)).event,
             Position(kind.setting, 0, offset),
         )
-        for offset, (kind, value) in enumerate(full_product(product_id, category))
+        for offset, (kind, value) in enumerate(
+            [*full_product(product_id, category), *VARIANTS.get(product_id, [])]
+        )
     ]
     doc = fold(None, product_id, sourced, FoldSettings()).document
     assert doc is not None

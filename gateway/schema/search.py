@@ -20,6 +20,7 @@ from shopwindow.gateway.schema.product import product_of
 from shopwindow.gateway.search.engine import (
     AttributeFilter,
     Filters,
+    OptionFilter,
     SearchRequest,
     SearchSort,
 )
@@ -39,8 +40,20 @@ class AttributeFilterInput:
 
 
 @strawberry.input(
+    description="Products with a variant that has any of `values` for the option `name` "
+    "(size, colour), as the catalog spells them."
+)
+class OptionFilterInput:
+    name: str
+    values: list[str]
+
+
+@strawberry.input(
     description="What a search keeps. The values of one filter are alternatives; "
-    "different filters all apply. Prices are the viewer's."
+    "different filters all apply. Prices are the viewer's. `options` hold per variant, "
+    "together with `inStock` and the price bounds: one variant must have a value of "
+    "every option named, be in stock when asked, and, as the cheapest such variant, be "
+    "priced within the bounds; price sorts then use that variant's price."
 )
 class ProductFilter:
     category: str | None = None
@@ -49,6 +62,7 @@ class ProductFilter:
     price_max: Decimal | None = None
     in_stock: bool | None = None
     attributes: list[AttributeFilterInput] | None = None
+    options: list[OptionFilterInput] | None = None
 
 
 @strawberry.type(description="Products per facet value.")
@@ -71,6 +85,15 @@ class PriceRangeFacet:
 
 
 @strawberry.type(
+    description="Products per value of one option: those that would match if the "
+    "shopper picked that value."
+)
+class OptionFacet:
+    name: str
+    values: list[FacetValue] = strawberry.field(directives=[list_size(assumed=50)])
+
+
+@strawberry.type(
     description="Facet counts. Each facet is counted with every filter applied except "
     "its own, so that the other values of a selected facet keep their counts."
 )
@@ -81,6 +104,8 @@ class SearchFacets:
     categories: list[FacetValue] = strawberry.field(directives=[list_size(assumed=50)])
     price_ranges: list[PriceRangeFacet] = strawberry.field(directives=[list_size(assumed=7)])
     in_stock: list[StockFacetValue] = strawberry.field(directives=[list_size(assumed=2)])
+    # At most 20 options, the most common among the matches.
+    options: list[OptionFacet] = strawberry.field(directives=[list_size(assumed=20)])
 
 
 async def _facets(root: SearchResult, info: Info) -> SearchFacets:
@@ -92,6 +117,12 @@ async def _facets(root: SearchResult, info: Info) -> SearchFacets:
             PriceRangeFacet(min=r.low, max=r.high, count=r.count) for r in found.price_ranges
         ],
         in_stock=[StockFacetValue(value=v, count=n) for v, n in found.in_stock],
+        options=[
+            OptionFacet(
+                name=o.name, values=[FacetValue(value=v.value, count=v.count) for v in o.values]
+            )
+            for o in found.options
+        ],
     )
 
 
@@ -124,6 +155,7 @@ def _filters(given: ProductFilter | None) -> Filters:
         price_max=given.price_max,
         in_stock=given.in_stock,
         attributes=tuple(AttributeFilter(a.name, unique(a.values)) for a in given.attributes or ()),
+        options=tuple(OptionFilter(o.name, unique(o.values)) for o in given.options or ()),
     )
 
 

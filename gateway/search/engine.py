@@ -38,9 +38,22 @@ class AttributeFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class OptionFilter:
+    """Products with a variant that has any of ``values`` for the option ``name``."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     """What a search keeps; unset filters keep everything. Values of one filter are
-    alternatives (brand A or B); different filters all apply."""
+    alternatives (brand A or B); different filters all apply.
+
+    ``options`` hold at the variant level, together with ``in_stock`` and the price
+    bounds: one variant must have a value of every option named, be in stock when
+    asked, and, as the cheapest such variant, be priced within the bounds.
+    """
 
     category: str | None = None
     brands: tuple[str, ...] = ()
@@ -48,6 +61,7 @@ class Filters:
     price_max: Decimal | None = None
     in_stock: bool | None = None
     attributes: tuple[AttributeFilter, ...] = ()
+    options: tuple[OptionFilter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +111,15 @@ class PriceRangeCount:
 
 
 @dataclass(frozen=True, slots=True)
+class OptionFacet:
+    """Products per value of one option: those with a variant of that value that
+    matches the other filters."""
+
+    name: str
+    values: list[ValueCount]
+
+
+@dataclass(frozen=True, slots=True)
 class Facets:
     """Disjunctive facet counts: each counted with every filter but its own."""
 
@@ -104,6 +127,7 @@ class Facets:
     categories: list[ValueCount]
     price_ranges: list[PriceRangeCount]
     in_stock: list[tuple[bool, int]]
+    options: list[OptionFacet] = field(default_factory=list)
 
 
 class SearchIndex(Protocol):

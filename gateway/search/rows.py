@@ -7,8 +7,30 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from shopwindow.materializer.sources import catalog, popularity
-from shopwindow.materializer.sources.offers import lowest_amount, offers, total_stock
+from shopwindow.materializer.sources.offers import Offer, lowest_amount, offers, total_stock
 from shopwindow.sale_product import SaleProduct
+
+
+class VariantRow(NamedTuple):
+    """One variant as search sees it.
+
+    Attributes:
+        values: Its value of each of the product's options, in the options' order.
+        in_stock: Whether a unit of it is available.
+        price: What a viewer without a segment price pays; ``None`` without a price.
+        segment_prices: What each segment with its own price pays.
+    """
+
+    values: tuple[str, ...]
+    in_stock: bool
+    price: float | None
+    segment_prices: dict[str, float]
+
+    def viewer_price(self, segment: str | None) -> float | None:
+        """What a viewer of ``segment`` pays."""
+        if segment is not None and (own := self.segment_prices.get(segment)) is not None:
+            return own
+        return self.price
 
 
 class IndexRow(NamedTuple):
@@ -27,6 +49,8 @@ class IndexRow(NamedTuple):
         listed_s: When the product was created (epoch seconds), for ``NEWEST``.
         units_sold: Units sold, for ``BESTSELLING``.
         trending_score: For ``TRENDING``.
+        option_names: The product's options, in display order; empty without options.
+        variants: Its variants, when it has options: search filters on them.
     """
 
     id: str
@@ -41,6 +65,8 @@ class IndexRow(NamedTuple):
     listed_s: int
     units_sold: int
     trending_score: float
+    option_names: tuple[str, ...] = ()
+    variants: tuple[VariantRow, ...] = ()
 
 
 def money(amount: Decimal) -> float:
@@ -84,6 +110,7 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         for name in offer.price.segment_amounts
     }
     popular = product.get(popularity.SOURCE)
+    option_names = tuple(_label(name, "option name") for name, _ in listing.options)
     return IndexRow(
         id=product.id,
         name=_text(listing.name, "name"),
@@ -101,4 +128,32 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         listed_s=int(listing.listed_at.timestamp()) if listing.listed_at else 0,
         units_sold=popular.units_sold,
         trending_score=popular.trending_score,
+        option_names=option_names,
+        variants=tuple(_variant_row(offer, len(option_names)) for offer in product_offers)
+        if option_names
+        else (),
+    )
+
+
+def _label(value: object, what: str) -> str:
+    text = _text(value, what)
+    # Search joins names and values with these (``variant_terms``); the catalog refuses
+    # them, so only a document no materializer of ours wrote holds one.
+    if any(mark in text for mark in "\x1d\x1e\x1f"):
+        raise TypeError(f"{what} holds a control character")
+    return text
+
+
+def _variant_row(offer: Offer, option_count: int) -> VariantRow:
+    price = offer.price
+    values = tuple(_label(value, "option value") for _, value in offer.variant.selected_options)
+    if len(values) != option_count:
+        raise TypeError("a variant lacks a value of an option")
+    return VariantRow(
+        values=values,
+        in_stock=offer.stock.available > 0,
+        price=None if price is None else money(price.amount),
+        segment_prices={}
+        if price is None
+        else {name: money(amount) for name, amount in price.segment_amounts.items()},
     )

@@ -25,6 +25,7 @@ from shopwindow.gateway.search.engine import (
     SearchPage,
     SearchRequest,
 )
+from shopwindow.gateway.search.variant_terms import MAX_COMBINATIONS, combinations
 
 T = TypeVar("T")
 _CURSOR_PREFIX = "sws1:"
@@ -76,15 +77,29 @@ def check_filters(filters: Filters) -> None:
 
     Raises:
         UserInputError: On too many values, values too long, non-finite or inverted
-            price bounds.
+            price bounds, an option named twice or without values, or options whose
+            values combine in more ways than the index looks up.
     """
-    values = [*filters.brands, *(v for a in filters.attributes for v in (a.name, *a.values))]
+    values = [
+        *filters.brands,
+        *(v for a in filters.attributes for v in (a.name, *a.values)),
+        *(v for o in filters.options for v in (o.name, *o.values)),
+    ]
     if filters.category is not None:
         values.append(filters.category)
     if len(filters.brands) > MAX_FILTER_VALUES or len(filters.attributes) > MAX_FILTER_VALUES:
         raise UserInputError(f"At most {MAX_FILTER_VALUES} values per filter.")
     if any(len(a.values) > MAX_FILTER_VALUES for a in filters.attributes):
         raise UserInputError(f"At most {MAX_FILTER_VALUES} values per attribute.")
+    names = [option.name for option in filters.options]
+    if len(set(names)) != len(names):
+        raise UserInputError("An option is named twice in the options filter.")
+    if any(not option.values for option in filters.options):
+        raise UserInputError("An option filter needs at least one value.")
+    if combinations(filters.options) > MAX_COMBINATIONS:
+        raise UserInputError(
+            f"The options filter allows more than {MAX_COMBINATIONS} combinations of values."
+        )
     if any(len(v) > MAX_VALUE_CHARS for v in values):
         raise UserInputError(f"Filter values are at most {MAX_VALUE_CHARS} characters.")
     bounds = [b for b in (filters.price_min, filters.price_max) if b is not None]
@@ -143,6 +158,7 @@ class SearchService:
 
     async def facets(self, request: SearchRequest) -> Facets:
         """Disjunctive facet counts of ``request``."""
+        check_filters(request.filters)
         return await self._run(
             self.index.facets, request, self.limits.price_ranges, self.limits.facet_values
         )

@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -24,6 +25,7 @@ import tantivy
 from shopwindow.gateway.search import tantivy_query as tq
 from shopwindow.gateway.search.engine import (
     Facets,
+    OptionFacet,
     PriceRangeCount,
     SearchPage,
     SearchRequest,
@@ -31,6 +33,9 @@ from shopwindow.gateway.search.engine import (
     ValueCount,
 )
 from shopwindow.gateway.search.rows import IndexRow
+from shopwindow.gateway.search.variant_facets import counted_by_terms, facets_of, option_names
+from shopwindow.gateway.search.variant_table import VariantTable, bucket, within
+from shopwindow.gateway.search.variant_terms import VALUE_MARK, variant_terms
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +56,9 @@ def _schema(segment_slots: int) -> tantivy.Schema:
     builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
     for field, _ in tq.TEXT_FIELDS:
         builder.add_text_field(field, tokenizer_name="shop")
-    for field in ("brand", "category", "attribute"):
+    for field in ("brand", "category", "attribute", "option_name", "option", "variant"):
         builder.add_text_field(field, tokenizer_name="raw", fast=True)
+    builder.add_unsigned_field("ordinal", fast=True, indexed=True)
     builder.add_float_field("price", fast=True, indexed=True)
     for slot in range(segment_slots):
         builder.add_float_field(tq.price_slot_field(slot), fast=True, indexed=True)
@@ -94,8 +100,9 @@ class TantivyIndex:
         self._segment_slots = segment_slots
         self._slots: dict[str, int] = {}
         self._overflow_logged = False
-        # Products ever written: a delete of one never indexed would only cost time.
-        self._written: set[str] = set()
+        # Products ever written (a delete of one never indexed would only cost time),
+        # and the variants that price filters over options need.
+        self._table = VariantTable()
         self._searcher = self._index.searcher()
 
     def slot_of(self, segment: str | None) -> int | None:
@@ -105,24 +112,27 @@ class TantivyIndex:
     def put(self, rows: Sequence[IndexRow]) -> list[tuple[str, str]]:
         """Add the rows, replacing earlier rows of the same products; a row the engine
         refuses leaves its product out, and is returned with the reason."""
-        written = self._written
+        table = self._table
         refused = []
         for row in rows:
-            if row.id in written:
+            if table.known(row.id):
                 self._writer.delete_documents_by_term("id", row.id)
-            else:
-                written.add(row.id)
+            ordinal = table.ordinal(row.id)
             try:
-                self._writer.add_json(self._document(row))
+                self._writer.add_json(self._document(row, ordinal))
             except (ValueError, TypeError) as error:
                 refused.append((row.id, str(error)))
+                table.keep(ordinal, None)
+            else:
+                table.keep(ordinal, row)
         return refused
 
     def remove(self, product_ids: Sequence[str]) -> None:
         """Take the products out."""
         for product_id in product_ids:
-            if product_id in self._written:
+            if self._table.known(product_id):
                 self._writer.delete_documents_by_term("id", product_id)
+                self._table.keep(self._table.ordinal(product_id), None)
 
     def commit(self) -> None:
         """Make every write so far searchable."""
@@ -140,11 +150,12 @@ class TantivyIndex:
         if self._owned:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _document(self, row: IndexRow) -> str:
+    def _document(self, row: IndexRow, ordinal: int) -> str:
         # One JSON text per row: tantivy parses it in Rust, several times faster than a
         # Document built field by field from Python.
         doc: dict[str, Any] = {
             "id": row.id,
+            "ordinal": ordinal,
             "name": row.name,
             "description": row.description,
             "in_stock": int(row.in_stock),
@@ -159,6 +170,16 @@ class TantivyIndex:
         if row.attributes:
             doc["attribute"] = [f"{n}{tq.ATTRIBUTE_SEPARATOR}{v}" for n, v in row.attributes]
             doc["attribute_text"] = [value for _, value in row.attributes]
+        if row.option_names:
+            doc["option_name"] = list(row.option_names)
+            doc["option"] = sorted(
+                {
+                    f"{name}{VALUE_MARK}{variant.values[position]}"
+                    for position, name in enumerate(row.option_names)
+                    for variant in row.variants
+                }
+            )
+            doc["variant"] = variant_terms(row.option_names, row.variants)
         if row.price is not None:
             doc["price"] = row.price
         for segment, amount in row.segment_prices.items():
@@ -188,11 +209,13 @@ class TantivyIndex:
         """The page ``request`` asks for."""
         searcher = self._searcher
         slot = self.slot_of(request.segment)
-        clauses = tq.filter_clauses(self._schema, request.filters, slot)
-        query = tq.combined(tq.words_query(self._schema, request.words), clauses)
+        text = tq.words_query(self._schema, request.words)
+        query = tq.combined(text, self._clauses(searcher, text, request, slot))
         wanted = request.offset + request.limit
         if request.sort in (SearchSort.PRICE_ASC, SearchSort.PRICE_DESC):
             ascending = request.sort is SearchSort.PRICE_ASC
+            if request.filters.options:
+                return self._by_matching_price(searcher, query, request, ascending)
             hits = self._by_price(searcher, query, slot, wanted, ascending)
             total = _count(searcher.search(query, 1, count=True))
             page = hits[request.offset : request.offset + request.limit]
@@ -209,6 +232,52 @@ class TantivyIndex:
         )
         found = result.hits[: request.limit]
         return SearchPage([self._id(searcher, a) for _, a in found], _count(result))
+
+    def _clauses(
+        self,
+        searcher: tantivy.Searcher,
+        text: tantivy.Query,
+        request: SearchRequest,
+        slot: int | None,
+    ) -> dict[str, tantivy.Query]:
+        filters = request.filters
+        clauses = tq.filter_clauses(self._schema, filters, slot)
+        if filters.options and (filters.price_min is not None or filters.price_max is not None):
+            # The cheapest matching variant's price, of the products the other filters
+            # keep: only the kept variants can tell it.
+            candidates = self._ordinals(searcher, tq.combined(text, clauses))
+            prices = self._table.prices(candidates, filters, request.segment)
+            kept = [ordinal for ordinal, price in prices.items() if within(price, filters)]
+            clauses[tq.PRICE] = tantivy.Query.term_set_query(self._schema, "ordinal", kept)
+        return clauses
+
+    def _ordinals(self, searcher: tantivy.Searcher, query: tantivy.Query) -> list[int]:
+        total = _count(searcher.search(query, 1, count=True))
+        if not total:
+            return []
+        # Ordered by the ordinal fast field, the hits carry it: no stored document read.
+        hits = searcher.search(query, total, count=False, order_by_field="ordinal").hits
+        return [int(value) for value, _ in hits]
+
+    def _by_matching_price(
+        self,
+        searcher: tantivy.Searcher,
+        query: tantivy.Query,
+        request: SearchRequest,
+        ascending: bool,
+    ) -> SearchPage:
+        prices = self._table.prices(
+            self._ordinals(searcher, query), request.filters, request.segment
+        )
+
+        def key(item: tuple[int, float | None]) -> tuple[bool, float, int]:
+            ordinal, price = item
+            amount = 0.0 if price is None else price if ascending else -price
+            return (price is None, amount, ordinal)
+
+        ranked = sorted(prices.items(), key=key)
+        page = ranked[request.offset : request.offset + request.limit]
+        return SearchPage([self._table.id_of(ordinal) for ordinal, _ in page], len(prices))
 
     def suggest(self, words: Sequence[str], limit: int) -> list[str]:
         """Products whose name or brand match ``words`` as typed so far, best first."""
@@ -268,15 +337,18 @@ class TantivyIndex:
         self, request: SearchRequest, price_ranges: Sequence[Decimal], values: int
     ) -> Facets:
         """Facet counts of ``request``'s matches, each without its own filter; at most
-        ``values`` brands and categories, the most frequent."""
+        ``values`` brands, categories and values per option, the most frequent."""
         searcher = self._searcher
         slot = self.slot_of(request.segment)
-        clauses = tq.filter_clauses(self._schema, request.filters, slot)
+        filters = request.filters
         text = tq.words_query(self._schema, request.words)
+        clauses = self._clauses(searcher, text, request, slot)
 
         # A facet whose own filter is unset counts over the full query: those share one
-        # aggregation request.
-        facet_filters = {"brands": tq.BRANDS, "categories": tq.CATEGORY, "in_stock": tq.IN_STOCK}
+        # aggregation request. With options filtered, stock is counted per variant below.
+        facet_filters = {"brands": tq.BRANDS, "categories": tq.CATEGORY}
+        if not filters.options:
+            facet_filters["in_stock"] = tq.IN_STOCK
         fields = {"brands": "brand", "categories": "category", "in_stock": "in_stock"}
         groups: dict[str, list[str]] = {}
         for facet, own in facet_filters.items():
@@ -289,13 +361,87 @@ class TantivyIndex:
             for facet in facets:
                 found = [(b["key"], int(b["doc_count"])) for b in result[facet]["buckets"]]
                 counts[facet] = sorted(found, key=lambda item: (-item[1], str(item[0])))
-        price = tq.combined(text, clauses, but=tq.PRICE)
+        if filters.options:
+            counts["in_stock"] = [
+                (flag, self._count_with(searcher, text, request, slot, in_stock=flag))
+                for flag in (True, False)
+            ]
         return Facets(
             brands=[ValueCount(str(k), n) for k, n in counts["brands"]],
             categories=[ValueCount(str(k), n) for k, n in counts["categories"]],
-            price_ranges=self._price_ranges(searcher, price, slot, price_ranges),
-            in_stock=sorted(((bool(k), n) for k, n in counts["in_stock"]), key=lambda i: not i[0]),
+            price_ranges=self._price_facet(searcher, text, clauses, request, slot, price_ranges),
+            in_stock=sorted(
+                ((bool(k), n) for k, n in counts["in_stock"] if n), key=lambda i: not i[0]
+            ),
+            options=self._option_facets(searcher, text, clauses, request, values),
         )
+
+    def _count_with(
+        self,
+        searcher: tantivy.Searcher,
+        text: tantivy.Query,
+        request: SearchRequest,
+        slot: int | None,
+        in_stock: bool,
+    ) -> int:
+        flagged = replace(request, filters=replace(request.filters, in_stock=in_stock))
+        query = tq.combined(text, self._clauses(searcher, text, flagged, slot))
+        return _count(searcher.search(query, 1, count=True))
+
+    def _price_facet(
+        self,
+        searcher: tantivy.Searcher,
+        text: tantivy.Query,
+        clauses: dict[str, tantivy.Query],
+        request: SearchRequest,
+        slot: int | None,
+        boundaries: Sequence[Decimal],
+    ) -> list[PriceRangeCount]:
+        query = tq.combined(text, clauses, but=tq.PRICE)
+        if not request.filters.options:
+            return self._price_ranges(searcher, query, slot, boundaries)
+        edges: list[Decimal | None] = [None, *boundaries, None]
+        prices = self._table.prices(
+            self._ordinals(searcher, query), request.filters, request.segment
+        )
+        counts = bucket(prices.values(), edges)
+        return [
+            PriceRangeCount(low, high, count)
+            for low, high, count in zip(edges, edges[1:], counts, strict=False)
+            if count
+        ]
+
+    def _option_facets(
+        self,
+        searcher: tantivy.Searcher,
+        text: tantivy.Query,
+        clauses: dict[str, tantivy.Query],
+        request: SearchRequest,
+        values: int,
+    ) -> list[OptionFacet]:
+        filters = request.filters
+        priced = filters.price_min is not None or filters.price_max is not None
+        # The stock filter and the options are the counted value's (per variant), and
+        # so is a price bound when options are filtered.
+        own = {tq.OPTIONS, tq.IN_STOCK} | ({tq.PRICE} if filters.options or priced else set())
+        base = tq.combined(text, {k: q for k, q in clauses.items() if k not in own})
+        names = option_names(searcher, base)
+        if not names:
+            return []
+        if priced:
+            ordinals = self._ordinals(searcher, base)
+            counts = self._table.option_counts(ordinals, filters, request.segment, names)
+        else:
+            counts = counted_by_terms(
+                self._schema,
+                searcher,
+                base,
+                filters,
+                names,
+                values,
+                lambda query: _count(searcher.search(query, 1, count=True)),
+            )
+        return facets_of(names, counts, values)
 
     def _price_ranges(
         self,
@@ -315,8 +461,8 @@ class TantivyIndex:
             runs.append((tq.price_slot_field(slot), query))
         for field, scope in runs:
             result = searcher.aggregate(scope, {"r": {"range": {"field": field, "ranges": spec}}})
-            for position, bucket in enumerate(result["r"]["buckets"]):
-                counts[position] += int(bucket["doc_count"])
+            for position, found in enumerate(result["r"]["buckets"]):
+                counts[position] += int(found["doc_count"])
         return [
             PriceRangeCount(low, high, count)
             for low, high, count in zip(edges, edges[1:], counts, strict=False)

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import tantivy
 
-from shopwindow.gateway.search.engine import Filters
+from shopwindow.gateway.search.engine import Filters, OptionFilter
 from shopwindow.gateway.search.rows import money
+from shopwindow.gateway.search.variant_terms import wanted_terms
 
 # Searched text fields and their weights: name and brand first.
 TEXT_FIELDS = (
@@ -27,12 +28,13 @@ SUGGEST_FIELDS = TEXT_FIELDS[:2]
 TYPO_MIN_LETTERS = 5
 ATTRIBUTE_SEPARATOR = "\x1f"
 # Filter names, as facets exclude their own.
-CATEGORY, BRANDS, PRICE, IN_STOCK, ATTRIBUTES = (
+CATEGORY, BRANDS, PRICE, IN_STOCK, ATTRIBUTES, OPTIONS = (
     "category",
     "brands",
     "price",
     "in_stock",
     "attributes",
+    "options",
 )
 
 _Should, _Must, _MustNot = tantivy.Occur.Should, tantivy.Occur.Must, tantivy.Occur.MustNot
@@ -102,6 +104,10 @@ def filter_clauses(
 ) -> dict[str, tantivy.Query]:
     """One clause per filter that is set, by filter name.
 
+    With options filtered, the stock filter is part of the ``OPTIONS`` clause (it holds
+    for the same variant), and the price filter is left to the caller: it applies to
+    the cheapest matching variant, which only the kept variants can tell.
+
     Args:
         schema: The index's schema.
         filters: The request's filters.
@@ -113,7 +119,8 @@ def filter_clauses(
         clauses[CATEGORY] = Query.term_query(schema, "category", filters.category)
     if filters.brands:
         clauses[BRANDS] = Query.term_set_query(schema, "brand", list(filters.brands))
-    if filters.price_min is not None or filters.price_max is not None:
+    priced = filters.price_min is not None or filters.price_max is not None
+    if priced and not filters.options:
         base = _range(schema, "price", filters)
         if slot is None:
             clauses[PRICE] = base
@@ -122,7 +129,9 @@ def filter_clauses(
             clauses[PRICE] = Query.boolean_query(
                 [(_Should, segment), (_Should, without_segment_price(base, slot))]
             )
-    if filters.in_stock is not None:
+    if filters.options:
+        clauses[OPTIONS] = variant_clause(schema, filters.options, filters.in_stock)
+    elif filters.in_stock is not None:
         clauses[IN_STOCK] = Query.term_query(schema, "in_stock", int(filters.in_stock))
     if filters.attributes:
         clauses[ATTRIBUTES] = Query.boolean_query(
@@ -139,6 +148,21 @@ def filter_clauses(
             ]
         )
     return clauses
+
+
+def variant_clause(
+    schema: tantivy.Schema, options: tuple[OptionFilter, ...], in_stock: bool | None
+) -> tantivy.Query:
+    """Products with a variant that has a value of every option in ``options`` and, when
+    ``in_stock`` is set, whose matching variants are in stock (``True``: one of them is;
+    ``False``: none is)."""
+    plain = Query.term_set_query(schema, "variant", wanted_terms(options, in_stock=False))
+    if in_stock is None:
+        return plain
+    stocked = Query.term_set_query(schema, "variant", wanted_terms(options, in_stock=True))
+    if in_stock:
+        return stocked
+    return Query.boolean_query([(_Must, plain), (_MustNot, stocked)])
 
 
 def combined(text: tantivy.Query, clauses: dict[str, tantivy.Query], *, but: str = "") -> Query:

@@ -16,17 +16,21 @@ is dead-lettered naming it, and the product's other events flow on.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shopwindow.materializer.events import Text
 
 # Shopify's limit since 2024; a catalog record with more variants is dead-lettered.
 MAX_VARIANTS = 2048
-MAX_OPTIONS = 10
+# Shopify's limit too. Search indexes each variant once per subset of its options
+# (``gateway/search/variant_terms.py``), 2**3 - 1 terms, so the bound keeps a product of
+# 2,048 variants to a few thousand terms.
+MAX_OPTIONS = 3
 MAX_OPTION_VALUES = MAX_VARIANTS
 DEFAULT_TITLE = "Default Title"
 MAX_SKU_LENGTH = 255
@@ -34,8 +38,18 @@ MAX_SKU_LENGTH = 255
 # SKUs, option names and values are identifiers shown to people and typed by them
 # (barcode scanners, carts): 1-255 characters, as Shopify allows.
 Sku = Annotated[Text, Field(min_length=1, max_length=MAX_SKU_LENGTH)]
-OptionName = Annotated[Text, Field(min_length=1, max_length=255)]
-OptionValue = Annotated[Text, Field(min_length=1, max_length=255)]
+
+
+def _printable(text: str) -> str:
+    # Control characters show as nothing in a picker, and search joins option names and
+    # values with them (``gateway/search/variant_terms.py``).
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("control characters are not allowed in option names and values")
+    return text
+
+
+OptionName = Annotated[Text, Field(min_length=1, max_length=255), AfterValidator(_printable)]
+OptionValue = Annotated[Text, Field(min_length=1, max_length=255), AfterValidator(_printable)]
 
 
 class _Strict(BaseModel):

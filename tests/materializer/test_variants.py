@@ -100,6 +100,24 @@ BAD_LISTINGS: list[tuple[str, dict[str, Any], str]] = [
         "lists a value twice",
     ),
     ("options without variants", {"options": OPTIONS}, "without variants"),
+    (
+        "more than three options",
+        {
+            "options": [{"name": n, "values": ["x"]} for n in "abcd"],
+            "variants": [{"sku": "X", "options": dict.fromkeys("abcd", "x")}],
+        },
+        "at most 3 items",
+    ),
+    (
+        "an option value with a control character",
+        {**SHIRT, "options": [{"name": "size", "values": ["S\x1fM"]}, OPTIONS[1]]},
+        "control characters",
+    ),
+    (
+        "an option name with a control character",
+        {**SHIRT, "options": [OPTIONS[0], {"name": "col\x00or", "values": ["red"]}]},
+        "control characters",
+    ),
 ]
 
 

@@ -217,6 +217,20 @@ BAD_INPUTS = [
     ({"after": "not-a-cursor"}, "BAD_USER_INPUT"),
     ({"first": -1}, "BAD_USER_INPUT"),
     ({"first": 2**31 - 1}, "QUERY_TOO_COSTLY"),
+    ({"filter": {"options": [{"name": "size", "values": ["M"]}] * 2}}, "BAD_USER_INPUT"),
+    ({"filter": {"options": [{"name": "size", "values": []}]}}, "BAD_USER_INPUT"),
+    ({"filter": {"options": [{"name": ".*", "values": ["[", "\\x{1F}"]}]}}, None),
+    (
+        {
+            "filter": {
+                "options": [
+                    {"name": name, "values": [str(n) for n in range(100)]}
+                    for name in ("size", "color")
+                ]
+            }
+        },
+        "BAD_USER_INPUT",
+    ),
 ]
 
 
@@ -238,6 +252,81 @@ async def test_bad_input_gets_a_clean_answer(
         else:
             assert answer["errors"][0]["extensions"]["code"] == code, answer
             assert "Traceback" not in json.dumps(answer)
+
+
+async def test_an_option_filter_of_lone_surrogates_gets_a_clean_answer(
+    gateway: GatewayFactory,
+) -> None:
+    # JSON escapes that decode to lone surrogates: no encoder of ours would send them.
+    variables = '{"filter": {"options": [{"name": "\\ud800", "values": ["\\udfff"]}]}}'
+    body = f'{{"query": {json.dumps(SEARCH)}, "variables": {variables}}}'
+    async with gateway() as http:
+        response = await http.post(
+            "/graphql", content=body, headers={**ACCEPT, "content-type": "application/json"}
+        )
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text
+
+
+OPTIONS_SEARCH = """
+query Options($filter: ProductFilter, $sort: SearchSort! = RELEVANCE) {
+  search(filter: $filter, sort: $sort) {
+    totalCount
+    edges { node { id price { amount } } }
+    facets { options { name values { value count } } inStock { value count } }
+  }
+}
+"""
+
+
+async def test_options_filter_and_facets_hold_per_variant(
+    gateway: GatewayFactory, source: Source
+) -> None:
+    shirt = {
+        "options": [
+            {"name": "size", "values": ["M", "L"]},
+            {"name": "color", "values": ["red", "blue"]},
+        ],
+        "variants": [
+            {"sku": f"{product_id}-{size}-{color}", "options": {"size": size, "color": color}}
+            for product_id in ("x",)
+            for size, color in (("M", "red"), ("L", "blue"), ("M", "blue"))
+        ],
+    }
+
+    async def shirt_with(product_id: str, in_stock: dict[str, int]) -> None:
+        variants = [
+            {**variant, "sku": variant["sku"].replace("x-", f"{product_id}-")}
+            for variant in shirt["variants"]
+        ]
+        listing = catalog(product_id, name=f"Shirt {product_id}", category="shirts")
+        await source.apply(
+            product_id,
+            (kinds.CATALOG, {**listing, **shirt, "variants": variants}),
+            (kinds.PRICES, price(product_id, "20.00")),
+            *(
+                (kinds.INVENTORY, {**stock_take(n, product_id), "sku": f"{product_id}-{key}"})
+                for key, n in in_stock.items()
+            ),
+        )
+
+    # "a" has a red M and a blue L in stock, but its blue M is sold out.
+    await shirt_with("a", {"M-red": 2, "L-blue": 2, "M-blue": 0})
+    await shirt_with("b", {"M-red": 0, "L-blue": 0, "M-blue": 1})
+    blue_m = {"options": [{"name": "size", "values": ["M"]}, {"name": "color", "values": ["blue"]}]}
+    async with gateway() as http:
+        await until_found(http, 2)
+        response = await graphql(http, OPTIONS_SEARCH, filter={**blue_m, "inStock": True})
+    found = response.json()["data"]["search"]
+    assert [edge["node"]["id"] for edge in found["edges"]] == ["b"]
+    assert found["facets"]["options"] == [
+        {"name": "color", "values": [{"value": "blue", "count": 1}, {"value": "red", "count": 1}]},
+        {"name": "size", "values": [{"value": "L", "count": 1}, {"value": "M", "count": 1}]},
+    ]
+    assert found["facets"]["inStock"] == [
+        {"value": True, "count": 1},
+        {"value": False, "count": 1},
+    ]
 
 
 async def test_search_counts_toward_the_cost_limit(gateway: GatewayFactory) -> None:

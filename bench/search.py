@@ -12,7 +12,10 @@ load generator on the other(s):
   facets, sorted by price) over HTTP: p50/p95/p99 per kind and req/s;
 * freshness: a changelog record's product is found by a new word in its name within
   how long (polling every 10 ms);
-* the baseline (``bench.search_apps``) answers the same requests; the ratio of req/s.
+* the baseline (``bench.search_apps``) answers the same requests; the ratio of req/s;
+* the same catalog with 5 variants per product (3 sizes, 2 colours, stock per SKU):
+  the same mix's req/s against the single-variant run's, and shoppers narrowing by
+  size and colour with option facets, and sorting one size by price.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from aiokafka import AIOKafkaProducer
 from bench.common import percentile, report, rss_bytes, servers
 from bench.gateway import server_env
 from bench.http_load import load, pinned_apart, start_app
-from bench.search_catalog import CatalogProduct, products, queries
+from bench.search_catalog import CatalogProduct, option_queries, products, queries
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.kafka_admin import create_topics
@@ -50,7 +53,8 @@ from shopwindow.topics import TopicNames
 
 PAGE = "totalCount edges { node { id name brand price { amount } } }"
 FACETS = """facets { brands { value count } categories { value count }
-  priceRanges { min max count } inStock { value count } }"""
+  priceRanges { min max count } inStock { value count }
+  options { name values { value count } } }"""
 SEARCH = """query Search($q: String, $filter: ProductFilter, $sort: SearchSort! = RELEVANCE) {
   search(query: $q, filter: $filter, sort: $sort) { %s } }"""
 
@@ -58,9 +62,12 @@ SEARCH = """query Search($q: String, $filter: ProductFilter, $sort: SearchSort! 
 def fold_product(product: CatalogProduct, topics: TopicNames) -> dict[str, Any]:
     """The document the materializer makes of one product's events."""
     events = []
-    for offset, (source, value) in enumerate(
-        [(catalog, product.catalog), (prices, product.price), (inventory, product.stock)]
-    ):
+    sent = [
+        (catalog, product.catalog),
+        *((prices, value) for value in product.prices),
+        *((inventory, value) for value in product.stocks),
+    ]
+    for offset, (source, value) in enumerate(sent):
         topic = source.TOPIC
         decoded = decode_record(topic, product.product_id.encode(), orjson.dumps(value), [])
         position = Position(topic.name_in(topics), 0, offset)
@@ -70,9 +77,11 @@ def fold_product(product: CatalogProduct, topics: TopicNames) -> dict[str, Any]:
     return doc
 
 
-async def seed(stack: DevStack, database: str, topics: TopicNames, count: int) -> list[Any]:
+async def seed(
+    stack: DevStack, database: str, topics: TopicNames, count: int, variants: int = 0
+) -> list[Any]:
     """Store and announce ``count`` products; returns their documents."""
-    docs = [fold_product(p, TopicNames()) for p in products(count)]
+    docs = [fold_product(p, TopicNames()) for p in products(count, variants=variants)]
     client = mongo_client(stack.mongodb_uri, "shopwindow-bench")
     producer = AIOKafkaProducer(
         bootstrap_servers=stack.kafka_bootstrap_servers,
@@ -190,44 +199,71 @@ def _ms(values: Sequence[float], fraction: float) -> str:
     return f"{percentile(values, fraction) * 1000:.1f}" if values else "-"
 
 
+@contextlib.asynccontextmanager
+async def seeded(
+    stack: DevStack, count: int, variants: int = 0
+) -> AsyncIterator[tuple[TopicNames, str, list[Any], float]]:
+    """A catalog of its own: topics, database, documents, and seconds to seed."""
+    topics = TopicNames().with_prefix(f"bench{uuid.uuid4().hex[:8]}.")
+    await create_topics(
+        stack.kafka_bootstrap_servers, topics, 1, [topics.changelog, topics.progress]
+    )
+    database = f"bench_search_{uuid.uuid4().hex[:8]}"
+    seeded_at = time.perf_counter()
+    docs = await seed(stack, database, topics, count, variants)
+    yield topics, database, docs, time.perf_counter() - seeded_at
+
+
+def gateway_env(stack: DevStack, database: str, topics: TopicNames, index: str) -> dict[str, str]:
+    """A gateway's settings for one catalog."""
+    return server_env(stack, database) | {
+        "SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog,
+        "SHOPWINDOW_TOPICS__PROGRESS": topics.progress,
+        "SHOPWINDOW_SEARCH_INDEX_DIR": index,
+    }
+
+
 async def run(args: argparse.Namespace) -> None:
     rng = random.Random(5)
     mix = [(kind, post(variables)) for kind, variables in queries(rng)]
+    narrowing = [(kind, post(variables)) for kind, variables in option_queries(rng)]
     async with servers() as stack:
-        topics = TopicNames().with_prefix(f"bench{uuid.uuid4().hex[:8]}.")
-        await create_topics(
-            stack.kafka_bootstrap_servers, topics, 1, [topics.changelog, topics.progress]
-        )
-        database = f"bench_search_{uuid.uuid4().hex[:8]}"
-        seeded_at = time.perf_counter()
-        docs = await seed(stack, database, topics, args.products)
-        seeding_s = time.perf_counter() - seeded_at
-        with tempfile.TemporaryDirectory(prefix="shopwindow-bench-index-") as index_dir:
-            env = server_env(stack, database) | {
-                "SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog,
-                "SHOPWINDOW_TOPICS__PROGRESS": topics.progress,
-                "SHOPWINDOW_SEARCH_INDEX_DIR": index_dir,
-            }
-            async with running("bench.gateway_apps:gateway", env) as (pid, port, build_s):
-                await asyncio.sleep(1)  # Merges settle.
-                index_rss = rss_bytes(pid)
-                disk = disk_bytes(Path(index_dir))
-                built_s = await metric(port, "shopwindow_search_index_build_seconds")
-                _, gateway = await drive(pid, port, mix, args.latency_concurrency, args.seconds)
-                errors, saturated = await drive(pid, port, mix, args.concurrency, args.seconds)
-                fresh = await freshness(stack, topics, port, docs, args.freshness_samples)
-            plain_env = env | {"SHOPWINDOW_SEARCH_ENABLED": "false"}
-            async with running("bench.gateway_apps:gateway", plain_env) as (pid, _, _):
-                await asyncio.sleep(1)
-                plain_rss = rss_bytes(pid)
-        async with running("bench.search_apps:baseline", server_env(stack, database)) as (
-            pid,
-            port,
-            _,
-        ):
-            baseline_errors, baseline = await drive(
-                pid, port, mix, args.baseline_concurrency, args.seconds
-            )
+        async with seeded(stack, args.products) as (topics, database, docs, seeding_s):
+            with tempfile.TemporaryDirectory(prefix="shopwindow-bench-index-") as index_dir:
+                env = gateway_env(stack, database, topics, index_dir)
+                async with running("bench.gateway_apps:gateway", env) as (pid, port, build_s):
+                    await asyncio.sleep(1)  # Merges settle.
+                    index_rss = rss_bytes(pid)
+                    disk = disk_bytes(Path(index_dir))
+                    built_s = await metric(port, "shopwindow_search_index_build_seconds")
+                    _, gateway = await drive(pid, port, mix, args.latency_concurrency, args.seconds)
+                    errors, saturated = await drive(pid, port, mix, args.concurrency, args.seconds)
+                    fresh = await freshness(stack, topics, port, docs, args.freshness_samples)
+                plain_env = env | {"SHOPWINDOW_SEARCH_ENABLED": "false"}
+                async with running("bench.gateway_apps:gateway", plain_env) as (pid, _, _):
+                    await asyncio.sleep(1)
+                    plain_rss = rss_bytes(pid)
+            async with running("bench.search_apps:baseline", server_env(stack, database)) as (
+                pid,
+                port,
+                _,
+            ):
+                baseline_errors, baseline = await drive(
+                    pid, port, mix, args.baseline_concurrency, args.seconds
+                )
+        async with seeded(stack, args.products, args.variants) as (topics, database, _, _):
+            with tempfile.TemporaryDirectory(prefix="shopwindow-bench-index-") as index_dir:
+                env = gateway_env(stack, database, topics, index_dir)
+                async with running("bench.gateway_apps:gateway", env) as (pid, port, _):
+                    await asyncio.sleep(1)
+                    variant_rss = rss_bytes(pid)
+                    variant_built_s = await metric(port, "shopwindow_search_index_build_seconds")
+                    _, narrowed = await drive(
+                        pid, port, narrowing, args.latency_concurrency, args.seconds
+                    )
+                    variant_errors, variant_saturated = await drive(
+                        pid, port, mix, args.concurrency, args.seconds
+                    )
     rows = [
         ("products", f"{args.products:,} (seeded in {seeding_s:.0f} s)"),
         (
@@ -249,8 +285,11 @@ async def run(args: argparse.Namespace) -> None:
         )
     every = [v for values in saturated.values() for v in values]
     every_baseline = [v for values in baseline.values() for v in values]
+    every_variant = [v for values in variant_saturated.values() for v in values]
     rate, baseline_rate = len(every) / args.seconds, len(every_baseline) / args.seconds
+    variant_rate = len(every_variant) / args.seconds
     faceted_p95 = percentile(gateway["filtered, facets"], 0.95) * 1000
+    option_p95 = percentile(narrowed["options, facets"], 0.95) * 1000
     rows += [
         (
             f"gateway req/s at {args.concurrency} connections",
@@ -264,7 +303,26 @@ async def run(args: argparse.Namespace) -> None:
             f"{_ms(fresh, 0.5)} / {_ms(fresh, 0.99)} ms over {len(fresh)} records "
             "(target p99 < 1000)",
         ),
+        (f"with {args.variants} variants each: index build", f"{variant_built_s:.1f} s"),
+        (
+            "  index memory (RSS, variants - single, search on)",
+            f"{(variant_rss - index_rss) / 2**20:,.0f} MiB",
+        ),
+        (
+            f"  the same mix, req/s at {args.concurrency} connections",
+            f"{variant_rate:,.0f}  (errors: {variant_errors}); "
+            f"ratio to single-variant {variant_rate / rate:.2f}  (target >= 0.8)",
+        ),
     ]
+    for kind in dict.fromkeys(k for k, _ in narrowing):
+        n = narrowed[kind]
+        rows.append(
+            (
+                f"  {kind}: p50 / p95 / p99",
+                f"{_ms(n, 0.5)} / {_ms(n, 0.95)} / {_ms(n, 0.99)} ms ({len(n)} done)",
+            )
+        )
+    rows.append(("  option-faceted p95", f"{option_p95:.1f} ms  (target <= 50)"))
     report(
         f"search: latencies at {args.latency_concurrency} connections, throughput at "
         f"{args.concurrency} (the gateway) and {args.baseline_concurrency} (the baseline), "
@@ -282,6 +340,7 @@ def main() -> None:
     parser.add_argument("--latency-concurrency", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--freshness-samples", type=int, default=100)
+    parser.add_argument("--variants", type=int, default=5)
     # A scan of every document per request: more connections only queue behind it.
     parser.add_argument("--baseline-concurrency", type=int, default=2)
     os.environ.setdefault("PYTHONHASHSEED", "0")

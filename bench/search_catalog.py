@@ -38,6 +38,7 @@ COLOURS = [
     "burgundy", "teal", "charcoal", "sand",
 ]  # fmt: skip
 SIZES = ["XS", "S", "M", "L", "XL", "36", "38", "40", "42", "44", "one size"]
+APPAREL_SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 SYLLABLES = [
     "nor", "vik", "al", "tu", "ra", "kes", "mon", "do", "li", "ber", "ska", "fen", "or",
     "ta", "vel", "ro", "zen", "qui", "mar", "lo", "den", "sa", "tor", "ix",
@@ -55,8 +56,8 @@ class CatalogProduct:
 
     product_id: str
     catalog: dict[str, Any]
-    price: dict[str, Any]
-    stock: dict[str, Any]
+    prices: list[dict[str, Any]]
+    stocks: list[dict[str, Any]]
 
 
 def brands(rng: random.Random, count: int = 400) -> list[str]:
@@ -68,8 +69,10 @@ def brands(rng: random.Random, count: int = 400) -> list[str]:
     return sorted(names)
 
 
-def products(count: int, seed: int = 11) -> Iterator[CatalogProduct]:
-    """``count`` products across the categories, with skewed brand popularity."""
+def products(count: int, seed: int = 11, variants: int = 0) -> Iterator[CatalogProduct]:
+    """``count`` products across the categories, with skewed brand popularity; with
+    ``variants``, each sold in that many sizes and colours, stock and some prices per
+    SKU."""
     rng = random.Random(seed)
     makers = brands(rng)
     base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -87,32 +90,48 @@ def products(count: int, seed: int = 11) -> Iterator[CatalogProduct]:
         amount = round(min(rng.lognormvariate(3.6, 0.9), 4999.0), 2)
         product_id = f"sp{n:06d}"
         stamp = (base + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
+        price = {
+            "product_id": product_id,
+            "currency": "EUR",
+            "amount": f"{amount:.2f}",
+            "list_amount": f"{amount * 1.2:.2f}" if rng.random() < 0.3 else None,
+            "segment_amounts": {"gold": f"{amount * 0.9:.2f}"} if rng.random() < 0.2 else {},
+            "updated_at": stamp,
+        }
+        listing: dict[str, Any] = {
+            "product_id": product_id,
+            "name": f"{adjective.title()} {material.title()} {noun.title()} {model}",
+            "brand": brand,
+            "category": category,
+            "description": f"A {colour} {material} {noun} by {brand}, "
+            f"{rng.choice(PHRASES)} and {rng.choice(PHRASES)}.",
+            "attributes": {"colour": colour, "material": material, "size": rng.choice(SIZES)},
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        stock = {"product_id": product_id, "quantity": rng.randint(0, 40), "timestamp": stamp}
+        if not variants:
+            yield CatalogProduct(product_id, listing, [price], [stock])
+            continue
+        sizes = rng.sample(APPAREL_SIZES, 3)
+        colours = rng.sample(COLOURS, -(-variants // 3))
+        combos = rng.sample([(z, c) for z in sizes for c in colours], variants)
+        skus = [f"{product_id}-{z}-{c}" for z, c in combos]
+        listing["options"] = [
+            {"name": "size", "values": [z for z in sizes if any(z == x for x, _ in combos)]},
+            {"name": "color", "values": [c for c in colours if any(c == y for _, y in combos)]},
+        ]
+        listing["variants"] = [
+            {"sku": sku, "options": {"size": z, "color": c}}
+            for sku, (z, c) in zip(skus, combos, strict=True)
+        ]
+        # The largest size costs a tenth more, as sizes often do.
+        dearer = {**price, "sku": skus[0], "amount": f"{amount * 1.1:.2f}"}
         yield CatalogProduct(
-            product_id=product_id,
-            catalog={
-                "product_id": product_id,
-                "name": f"{adjective.title()} {material.title()} {noun.title()} {model}",
-                "brand": brand,
-                "category": category,
-                "description": f"A {colour} {material} {noun} by {brand}, "
-                f"{rng.choice(PHRASES)} and {rng.choice(PHRASES)}.",
-                "attributes": {
-                    "colour": colour,
-                    "material": material,
-                    "size": rng.choice(SIZES),
-                },
-                "created_at": stamp,
-                "updated_at": stamp,
-            },
-            price={
-                "product_id": product_id,
-                "currency": "EUR",
-                "amount": f"{amount:.2f}",
-                "list_amount": f"{amount * 1.2:.2f}" if rng.random() < 0.3 else None,
-                "segment_amounts": {"gold": f"{amount * 0.9:.2f}"} if rng.random() < 0.2 else {},
-                "updated_at": stamp,
-            },
-            stock={"product_id": product_id, "quantity": rng.randint(0, 40), "timestamp": stamp},
+            product_id,
+            listing,
+            [price, dearer],
+            [{**stock, "sku": sku, "quantity": rng.randint(0, 8)} for sku in skus],
         )
 
 
@@ -144,3 +163,30 @@ def queries(rng: random.Random, count: int = 60) -> Iterator[tuple[str, dict[str
             },
         )
         yield "price-sorted", {"q": rng.choice(MATERIALS), "sort": "PRICE_ASC"}
+
+
+def option_queries(rng: random.Random, count: int = 60) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(kind, variables)`` of shoppers narrowing by size and colour, with facets."""
+    nouns = [n for names in CATEGORIES.values() for n in names if " " not in n]
+    for _ in range(count):
+        yield (
+            "options, facets",
+            {
+                "q": rng.choice(nouns),
+                "filter": {
+                    "options": [
+                        {"name": "size", "values": [rng.choice(APPAREL_SIZES)]},
+                        {"name": "color", "values": rng.sample(COLOURS, 2)},
+                    ],
+                    "inStock": True,
+                },
+                "facets": True,
+            },
+        )
+        yield (
+            "options, price-sorted",
+            {
+                "filter": {"options": [{"name": "size", "values": [rng.choice(APPAREL_SIZES)]}]},
+                "sort": "PRICE_ASC",
+            },
+        )

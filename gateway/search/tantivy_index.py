@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ import orjson
 import tantivy
 
 from shopwindow.gateway.search import tantivy_query as tq
+from shopwindow.gateway.search import variant_prices as vp
 from shopwindow.gateway.search.engine import (
     Facets,
     OptionFacet,
@@ -34,7 +36,7 @@ from shopwindow.gateway.search.engine import (
 )
 from shopwindow.gateway.search.rows import IndexRow
 from shopwindow.gateway.search.variant_facets import counted_by_terms, facets_of, option_names
-from shopwindow.gateway.search.variant_table import VariantTable, bucket, within
+from shopwindow.gateway.search.variant_table import VariantTable, bucket
 from shopwindow.gateway.search.variant_terms import VALUE_MARK, variant_terms
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ def _schema(segment_slots: int) -> tantivy.Schema:
         builder.add_text_field(field, tokenizer_name="raw", fast=True)
     builder.add_unsigned_field("ordinal", fast=True, indexed=True)
     builder.add_float_field("price", fast=True, indexed=True)
+    for field in (vp.FLOOR, vp.CEILING):
+        builder.add_float_field(field, fast=True, indexed=True)
     for slot in range(segment_slots):
         builder.add_float_field(tq.price_slot_field(slot), fast=True, indexed=True)
     builder.add_unsigned_field("in_stock", fast=True, indexed=True)
@@ -180,6 +184,7 @@ class TantivyIndex:
                 }
             )
             doc["variant"] = variant_terms(row.option_names, row.variants)
+            doc |= vp.bounds(row)
         if row.price is not None:
             doc["price"] = row.price
         for segment, amount in row.segment_prices.items():
@@ -215,7 +220,14 @@ class TantivyIndex:
         if request.sort in (SearchSort.PRICE_ASC, SearchSort.PRICE_DESC):
             ascending = request.sort is SearchSort.PRICE_ASC
             if request.filters.options:
-                return self._by_matching_price(searcher, query, request, ascending)
+                return vp.by_price(
+                    searcher,
+                    query,
+                    self._table,
+                    request,
+                    ascending,
+                    partial(self._ordinals, searcher),
+                )
             hits = self._by_price(searcher, query, slot, wanted, ascending)
             total = _count(searcher.search(query, 1, count=True))
             page = hits[request.offset : request.offset + request.limit]
@@ -244,10 +256,11 @@ class TantivyIndex:
         clauses = tq.filter_clauses(self._schema, filters, slot)
         if filters.options and (filters.price_min is not None or filters.price_max is not None):
             # The cheapest matching variant's price, of the products the other filters
-            # keep: only the kept variants can tell it.
-            candidates = self._ordinals(searcher, tq.combined(text, clauses))
-            prices = self._table.prices(candidates, filters, request.segment)
-            kept = [ordinal for ordinal, price in prices.items() if within(price, filters)]
+            # keep and whose price bounds reach the filter's: only the kept variants
+            # can tell it.
+            reachable = {**clauses, tq.PRICE: vp.reachable(self._schema, filters)}
+            candidates = self._ordinals(searcher, tq.combined(text, reachable))
+            kept = vp.within_bounds(self._table, candidates, request)
             clauses[tq.PRICE] = tantivy.Query.term_set_query(self._schema, "ordinal", kept)
         return clauses
 
@@ -258,26 +271,6 @@ class TantivyIndex:
         # Ordered by the ordinal fast field, the hits carry it: no stored document read.
         hits = searcher.search(query, total, count=False, order_by_field="ordinal").hits
         return [int(value) for value, _ in hits]
-
-    def _by_matching_price(
-        self,
-        searcher: tantivy.Searcher,
-        query: tantivy.Query,
-        request: SearchRequest,
-        ascending: bool,
-    ) -> SearchPage:
-        prices = self._table.prices(
-            self._ordinals(searcher, query), request.filters, request.segment
-        )
-
-        def key(item: tuple[int, float | None]) -> tuple[bool, float, int]:
-            ordinal, price = item
-            amount = 0.0 if price is None else price if ascending else -price
-            return (price is None, amount, ordinal)
-
-        ranked = sorted(prices.items(), key=key)
-        page = ranked[request.offset : request.offset + request.limit]
-        return SearchPage([self._table.id_of(ordinal) for ordinal, _ in page], len(prices))
 
     def suggest(self, words: Sequence[str], limit: int) -> list[str]:
         """Products whose name or brand match ``words`` as typed so far, best first."""

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from shopwindow.gateway.search.engine import Filters, OptionFilter
 from shopwindow.gateway.search.rows import IndexRow, VariantRow, money
-from shopwindow.gateway.search.variant_terms import cheapest_matching, matches
+from shopwindow.gateway.search.variant_terms import Chooser, cheapest_chooser, matches
 
 
 def within(price: float | None, filters: Filters) -> bool:
@@ -63,13 +63,20 @@ class VariantTable:
     ) -> dict[int, float | None]:
         """The viewer's price of each product's cheapest variant matching ``filters``."""
         found: dict[int, float | None] = {}
+        choosers: dict[tuple[str, ...], Chooser] = {}
+        variants = self._variants
         for ordinal in ordinals:
-            kept = self._variants.get(ordinal)
-            found[ordinal] = (
-                None
-                if kept is None
-                else cheapest_matching(*kept, filters.options, filters.in_stock, segment)
-            )
+            kept = variants.get(ordinal)
+            if kept is None:
+                found[ordinal] = None
+                continue
+            names, rows = kept
+            choose = choosers.get(names)
+            if choose is None:
+                choose = choosers[names] = cheapest_chooser(
+                    names, filters.options, filters.in_stock, segment
+                )
+            found[ordinal] = choose(rows)
         return found
 
     def option_counts(
@@ -112,8 +119,8 @@ def _matches(
         return False
     if not priced:
         return True
-    price = cheapest_matching(option_names, variants, filters.options, filters.in_stock, segment)
-    return within(price, filters)
+    choose = cheapest_chooser(option_names, filters.options, filters.in_stock, segment)
+    return within(choose(variants), filters)
 
 
 def bucket(prices: Iterable[float | None], edges: Sequence[Decimal | None]) -> list[int]:

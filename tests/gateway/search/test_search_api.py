@@ -282,27 +282,20 @@ query Options($filter: ProductFilter, $sort: SearchSort! = RELEVANCE) {
 async def test_options_filter_and_facets_hold_per_variant(
     gateway: GatewayFactory, source: Source
 ) -> None:
-    shirt = {
-        "options": [
-            {"name": "size", "values": ["M", "L"]},
-            {"name": "color", "values": ["red", "blue"]},
-        ],
-        "variants": [
-            {"sku": f"{product_id}-{size}-{color}", "options": {"size": size, "color": color}}
-            for product_id in ("x",)
-            for size, color in (("M", "red"), ("L", "blue"), ("M", "blue"))
-        ],
-    }
+    options = [
+        {"name": "size", "values": ["M", "L"]},
+        {"name": "color", "values": ["red", "blue"]},
+    ]
 
     async def shirt_with(product_id: str, in_stock: dict[str, int]) -> None:
         variants = [
-            {**variant, "sku": variant["sku"].replace("x-", f"{product_id}-")}
-            for variant in shirt["variants"]
+            {"sku": f"{product_id}-{size}-{color}", "options": {"size": size, "color": color}}
+            for size, color in (("M", "red"), ("L", "blue"), ("M", "blue"))
         ]
         listing = catalog(product_id, name=f"Shirt {product_id}", category="shirts")
         await source.apply(
             product_id,
-            (kinds.CATALOG, {**listing, **shirt, "variants": variants}),
+            (kinds.CATALOG, {**listing, "options": options, "variants": variants}),
             (kinds.PRICES, price(product_id, "20.00")),
             *(
                 (kinds.INVENTORY, {**stock_take(n, product_id), "sku": f"{product_id}-{key}"})

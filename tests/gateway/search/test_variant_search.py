@@ -148,6 +148,30 @@ def test_price_sorts_by_the_cheapest_matching_variant(index: TantivyIndex) -> No
     ]
 
 
+def test_price_pages_read_by_bounds_never_stop_before_a_cheaper_match() -> None:
+    # e's floor is its sold-out XL (3); its M costs 12. c's floor (15) is above a's and
+    # b's, but its M (20) is cheaper than theirs: a page must not end before reading it.
+    e = product("e", ("size",), v(("M",), True, 12.0), v(("XL",), False, 3.0))
+    made = TantivyIndex(writer_memory_mb=16)
+    try:
+        made.put([*CATALOG, e])
+        made.commit()
+        pages = [
+            made.search(
+                SearchRequest(
+                    filters=Filters(options=(size("M"),)),
+                    sort=SearchSort.PRICE_ASC,
+                    offset=offset,
+                    limit=1,
+                )
+            ).ids
+            for offset in range(5)
+        ]
+    finally:
+        made.close()
+    assert pages == [["e"], ["c"], ["a"], ["b"], []]
+
+
 def facet_counts(index: TantivyIndex, **filters: Any) -> dict[str, dict[str, int]]:
     found = index.facets(SearchRequest(filters=Filters(**filters)), RANGES, 50)
     return {o.name: {x.value: x.count for x in o.values} for o in found.options}
@@ -224,19 +248,16 @@ NAMES = ("size", "color", "a.b")
 @st.composite
 def catalogs(draw: st.DrawFn) -> list[IndexRow]:
     rows = []
-    for number in range(draw(st.integers(1, 6))):
+    for number in range(draw(st.integers(1, 9))):
         names = tuple(draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=3)))
         combos = list(itertools.product(*([VALUES[:4]] * len(names))))
         chosen = draw(st.lists(st.sampled_from(combos), unique=True, min_size=1, max_size=5))
-        variants = tuple(
-            VariantRow(
-                tuple(combo),
-                draw(st.booleans()),
-                draw(st.sampled_from([None, 5.0, 20.0, 60.0])),
-                draw(st.sampled_from([{}, {"gold": 1.0}])),
-            )
-            for combo in chosen
-        )
+        variants = []
+        for combo in chosen:
+            price = draw(st.sampled_from([None, 5.0, 20.0, 60.0]))
+            # A segment's price is part of a price record: never without a price.
+            segments = {} if price is None else draw(st.sampled_from([{}, {"gold": 1.0}]))
+            variants.append(VariantRow(tuple(combo), draw(st.booleans()), price, segments))
         if not names:
             variants = variants[:1]
         rows.append(product(f"p{number}", names, *variants))
@@ -308,6 +329,48 @@ def reference_match(row: IndexRow, filters: Filters, segment: str | None) -> boo
         and (filters.price_min is None or price >= float(filters.price_min))
         and (filters.price_max is None or price <= float(filters.price_max))
     )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    catalogs(),
+    filters_drawn.filter(lambda f: bool(f.options)),
+    st.sampled_from([None, "gold"]),
+    st.booleans(),
+    st.integers(0, 6),
+    st.integers(1, 3),
+)
+def test_price_pages_over_options_are_exact(
+    rows: list[IndexRow],
+    filters: Filters,
+    segment: str | None,
+    ascending: bool,
+    offset: int,
+    limit: int,
+) -> None:
+    """Pages read by price bounds, stopping early, equal a full sort: by the cheapest
+    matching variant, ties and unpriced products in the order first indexed."""
+    index = TantivyIndex(writer_memory_mb=16)
+    try:
+        index.put(rows)
+        index.commit()
+        sort = SearchSort.PRICE_ASC if ascending else SearchSort.PRICE_DESC
+        request = SearchRequest(
+            filters=filters, sort=sort, offset=offset, limit=limit, segment=segment
+        )
+        matching = [(n, r) for n, r in enumerate(rows) if reference_match(r, filters, segment)]
+        sign = 1.0 if ascending else -1.0
+
+        def key(item: tuple[int, IndexRow]) -> tuple[bool, float, int]:
+            price = reference_price(item[1], filters, segment)
+            return (price is None, 0.0 if price is None else sign * price, item[0])
+
+        expected = [r.id for _, r in sorted(matching, key=key)]
+        page = index.search(request)
+        assert page.ids == expected[offset : offset + limit]
+        assert page.total == len(expected)
+    finally:
+        index.close()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

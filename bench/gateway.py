@@ -14,8 +14,11 @@ product-page operation the two ways clients send it:
 * as a persisted query (``GET /graphql`` with the operation's hash and the product id in
   ``variables``), as an Apollo client with APQ over GET sends it;
 
-and prints req/s, p50, p99 and the ratios. Then ``bench.gateway_consistency`` measures
-what read-your-writes adds to p99 while 500 writes/s flow through a materializer.
+and prints req/s, p50, p99 and the ratios. The ``v`` run POSTs the page of a product sold
+in 6 sizes and colours (its options, every variant's price and stock, and
+``variantBySelectedOptions``) and is held to the single-variant ``p`` run. Then
+``bench.gateway_consistency`` measures what read-your-writes adds to p99 while 500
+writes/s flow through a materializer.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import asyncio
 import os
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,15 +56,31 @@ QUERY = """query ProductPage($id: ID!) { product(id: $id) { id name brand images
   attributes { name value } price { amount listAmount currency discountPercent }
   stock { available status } rating { average count } version updatedAt } }"""
 PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": sha256_of(QUERY)}}
+# The same page of a product sold in sizes and colours: its options, every variant with
+# its price and stock, and the one the shopper picked.
+VARIANT_QUERY = """query VariantPage($id: ID!) { product(id: $id) { id name brand images
+  attributes { name value } price { amount listAmount currency discountPercent }
+  stock { available status } rating { average count } version updatedAt
+  options { name values }
+  variants(first: 50) { nodes { id sku title selectedOptions { name value }
+    price { amount currency } stock { available status } availableForSale } }
+  variantBySelectedOptions(selectedOptions: [{name: "size", value: "M"},
+                                             {name: "color", value: "black"}]) {
+    sku price { amount } stock { available } } } }"""
 
 
-def posted(product_id: str) -> bytes:
-    """The raw HTTP/1.1 request of the product-page query POSTed as text."""
-    body = orjson.dumps({"query": QUERY, "variables": {"id": product_id}})
+def posted(product_id: str, query: str = QUERY) -> bytes:
+    """The raw HTTP/1.1 request of a product-page query POSTed as text."""
+    body = orjson.dumps({"query": query, "variables": {"id": product_id}})
     return (
         b"POST /graphql HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n"
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
     ) + body
+
+
+def posted_variant_page(product_id: str) -> bytes:
+    """The raw HTTP/1.1 request of the variant product-page query POSTed as text."""
+    return posted(product_id, VARIANT_QUERY)
 
 
 def persisted_get(product_id: str) -> bytes:
@@ -77,12 +96,15 @@ def persisted_get(product_id: str) -> bytes:
     )
 
 
-async def seed(uri: str, database: str, count: int) -> dict[str, dict[str, Any]]:
-    """Fold realistic events into ``count`` product documents, stored and returned."""
+async def seed(
+    uri: str, database: str, count: int, prefix: str = "p", variants: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Fold realistic events into ``count`` product documents of ``variants`` SKUs each
+    (0: one default variant), stored and returned."""
     topics = TopicNames()
     routes = CORE.routes(topics)
-    ids = [f"p{n:06d}" for n in range(count)]
-    events = DemoEvents(topics, ids, random.Random(3))
+    ids = [f"{prefix}{n:06d}" for n in range(count)]
+    events = DemoEvents(topics, ids, random.Random(3), variants=variants)
     now = datetime.now(UTC)
     by_product: dict[str, list[SourcedEvent]] = {}
     for offset, record in enumerate(events.initial(now)):
@@ -143,6 +165,8 @@ class Run:
     env: dict[str, str] = field(default_factory=dict)
     request: Callable[[str], bytes] = posted
     connections: int | None = None  # None: --concurrency.
+    query: str = QUERY
+    variants: bool = False  # Over the products sold in sizes and colours.
 
 
 _NO_RESPONSES = {"SHOPWINDOW_RESPONSE_CACHE_MB": "0"}
@@ -156,13 +180,17 @@ RUNS = {
     "m1 from memory, POST, 1 connection": Run("memory", connections=1),
     "a gateway, persisted GET": Run("gateway", request=persisted_get),
     "g from memory, GET": Run("memory", request=persisted_get),
+    "v gateway, POST, variant page, 6 variants": Run(
+        "gateway", request=posted_variant_page, query=VARIANT_QUERY, variants=True
+    ),
 }
 
 
 async def measure(
-    run: Run, env: dict[str, str], ids: Sequence[str], args: argparse.Namespace
+    run: Run, env: dict[str, str], products: dict[bool, list[str]], args: argparse.Namespace
 ) -> tuple[Any, float, list[float], int]:
     """Start one server, check its answer, drive it; its data, req/s, latencies, errors."""
+    ids = products[run.variants]
     process, port = await start_server(run.factory, {**env, **run.env})
     requests = [("product", run.request(pid)) for pid in ids]
     connections = run.connections or args.concurrency
@@ -170,7 +198,7 @@ async def measure(
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 f"http://127.0.0.1:{port}/graphql",
-                json={"query": QUERY, "variables": {"id": ids[0]}},
+                json={"query": run.query, "variables": {"id": ids[0]}},
             )
             # The same data; the gateway's own extensions (cost, freshness) aside.
             data = response.json()["data"]
@@ -190,12 +218,19 @@ async def run(args: argparse.Namespace) -> None:
         await create_topics(
             stack.kafka_bootstrap_servers, TopicNames(), 1, CORE.all_topics(TopicNames())
         )
-        ids = list(await seed(stack.mongodb_uri, database, args.products))
+        products = {
+            False: list(await seed(stack.mongodb_uri, database, args.products)),
+            True: list(await seed(stack.mongodb_uri, database, args.products, "v", variants=6)),
+        }
         env = server_env(stack, database)
-        results = {name: await measure(each, env, ids, args) for name, each in RUNS.items()}
+        results = {name: await measure(each, env, products, args) for name, each in RUNS.items()}
         consistency = await read_your_writes(stack, env, args.writes_per_s, args.seconds)
-    if len({orjson.dumps(data) for data, *_ in results.values()}) != 1:
+    same_page = [result for name, result in results.items() if not RUNS[name].variants]
+    if len({orjson.dumps(data) for data, *_ in same_page}) != 1:
         raise SystemExit(f"the servers answer differently:\n{results}")
+    variant_page = results["v gateway, POST, variant page, 6 variants"][0]["product"]
+    if len(variant_page["variants"]["nodes"]) != 6 or not variant_page["variantBySelectedOptions"]:
+        raise SystemExit(f"the variant page is not a variant page:\n{variant_page}")
     rows = []
     for label, (_, rate, latencies, errors) in results.items():
         rows.append((f"{label} req/s", f"{rate:,.0f}  (errors: {errors})"))
@@ -219,6 +254,7 @@ async def run(args: argparse.Namespace) -> None:
         ("ratio p99 p1/m1", f"{p99['p1'] / p99['m1']:.2f}"),
         ("ratio a/g (req/s)", f"{rates['a'] / rates['g']:.2f}  (target >= 0.5)"),
         ("ratio a/b (req/s)", f"{rates['a'] / rates['b']:.2f}  (target >= 1.5)"),
+        ("ratio v/p (req/s)", f"{rates['v'] / rates['p']:.2f}  (target >= 0.8)"),
     ]
     report(
         f"gateway: product-page query, {args.concurrency} connections unless said, "

@@ -8,14 +8,19 @@
    freshness (write time minus event time) p50/p99.
 3. Baselines against the same MongoDB: one ``update_one`` per event (the naive
    materializer), and a raw bulk write of distinct documents (the database's ceiling).
+4. The backlog again, over products of 20 variants each, stock moves and some prices
+   naming SKUs: events/s against step 1's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +31,7 @@ from pymongo import InsertOne
 from bench.common import fresh_topics, percentile, report, servers, wait_until
 from shopwindow.demo_events import DemoEvents, DemoRecord
 from shopwindow.demo_traffic import produce_steadily
+from shopwindow.devstack import DevStack
 from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.fold import FoldSettings, new_document
@@ -120,46 +126,87 @@ def naive_update(event: BaseModel) -> dict[str, Any]:
             return {"$set": {"deleted": True}}
 
 
-async def run(args: argparse.Namespace) -> None:
-    async with servers() as stack:
-        bootstrap = stack.kafka_bootstrap_servers
-        run_id, topics = await fresh_topics(bootstrap, args.partitions)
-        products = [f"p{n:06d}" for n in range(args.products)]
-        events = DemoEvents(topics, products, random.Random(7), zipf_s=args.zipf)
-        now = datetime.now(UTC)
-        backlog = [events.next(now) for _ in range(args.events)]
-        await produce(bootstrap, backlog)
+@dataclass
+class Drained:
+    """A materializer that consumed a backlog: how fast, and what it is left with."""
 
-        database = f"bench_{run_id}"
-        settings = MaterializerSettings(
-            kafka_bootstrap_servers=bootstrap,
-            mongodb_uri=stack.mongodb_uri,
-            mongodb_database=database,
-            topics=topics,
-            materializer_group_id=f"bench-{run_id}",
-            batch_max_records=args.batch,
-            poll_timeout_ms=20,
-        )
-        metrics = MaterializerMetrics()
-        recorder = RecordingHistogram(metrics.freshness_seconds)
-        metrics.freshness_seconds = recorder  # type: ignore[assignment]
-        async with Materializer(settings, metrics=metrics, serve_http=False) as materializer:
-            task = asyncio.create_task(materializer.run())
+    materializer: Materializer
+    metrics: MaterializerMetrics
+    recorder: RecordingHistogram
+    events: DemoEvents
+    topics: TopicNames
+    database: str
+    backlog: list[DemoRecord]
+    throughput: float
+    written: float
+
+
+@contextlib.asynccontextmanager
+async def drained(
+    stack: DevStack, args: argparse.Namespace, variants: int
+) -> AsyncIterator[Drained]:
+    """A backlog of ``args.events`` over products of ``variants`` SKUs each (0: one
+    default variant), produced to fresh topics and consumed by one materializer, which
+    runs on until the block ends."""
+    bootstrap = stack.kafka_bootstrap_servers
+    run_id, topics = await fresh_topics(bootstrap, args.partitions)
+    products = [f"p{n:06d}" for n in range(args.products)]
+    events = DemoEvents(topics, products, random.Random(7), zipf_s=args.zipf, variants=variants)
+    now = datetime.now(UTC)
+    backlog = [events.next(now) for _ in range(args.events)]
+    await produce(bootstrap, backlog)
+    database = f"bench_{run_id}"
+    settings = MaterializerSettings(
+        kafka_bootstrap_servers=bootstrap,
+        mongodb_uri=stack.mongodb_uri,
+        mongodb_database=database,
+        topics=topics,
+        materializer_group_id=f"bench-{run_id}",
+        batch_max_records=args.batch,
+        poll_timeout_ms=20,
+    )
+    metrics = MaterializerMetrics()
+    recorder = RecordingHistogram(metrics.freshness_seconds)
+    metrics.freshness_seconds = recorder  # type: ignore[assignment]
+    async with Materializer(settings, metrics=metrics, serve_http=False) as materializer:
+        task = asyncio.create_task(materializer.run())
+        try:
             await wait_until(lambda: consumed(metrics, topics) > 0, 0.005)
             first_batch, started = consumed(metrics, topics), time.perf_counter()
             await wait_until(lambda: consumed(metrics, topics) >= args.events)
             elapsed = time.perf_counter() - started
-            throughput = (args.events - first_batch) / elapsed
             written = metrics.registry.get_sample_value("shopwindow_documents_written_total") or 0
+            yield Drained(
+                materializer,
+                metrics,
+                recorder,
+                events,
+                topics,
+                database,
+                backlog,
+                (args.events - first_batch) / elapsed,
+                written,
+            )
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
+
+async def run(args: argparse.Namespace) -> None:
+    async with servers() as stack:
+        bootstrap = stack.kafka_bootstrap_servers
+        async with drained(stack, args, variants=0) as single:
+            metrics, recorder, topics = single.metrics, single.recorder, single.topics
+            throughput, written, backlog = single.throughput, single.written, single.backlog
+            database = single.database
             recorder.values.clear()
             before = batch_stats(metrics)
-            sent = await produce_at_rate(bootstrap, events, args.rate, args.seconds)
+            sent = await produce_at_rate(bootstrap, single.events, args.rate, args.seconds)
             await wait_until(lambda: consumed(metrics, topics) >= args.events + sent)
             freshness = list(recorder.values)
             after = batch_stats(metrics)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        async with drained(stack, args, variants=args.variants) as many:
+            variant_throughput, variant_written = many.throughput, many.written
 
         client = mongo_client(stack.mongodb_uri, "shopwindow-bench")
         try:
@@ -202,6 +249,16 @@ async def run(args: argparse.Namespace) -> None:
                 f"{throughput / naive_rate:.1f}x  (target >= 10x)",
             ),
             ("ratio materializer / raw bulk docs", f"{throughput / bulk_rate:.2f}x"),
+            (
+                f"materializer, {args.variants} variants per product, stock and prices per SKU "
+                "(events/s)",
+                f"{variant_throughput:,.0f}  ({variant_written / args.events:.2f} documents "
+                "written per event)",
+            ),
+            (
+                f"ratio {args.variants} variants / one",
+                f"{variant_throughput / throughput:.2f}x  (target >= 0.8x)",
+            ),
         ],
     )
     report(
@@ -233,6 +290,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="sustained events/s")
     parser.add_argument("--seconds", type=float, default=20, help="sustained phase length")
     parser.add_argument("--baseline-events", type=int, default=5000)
+    parser.add_argument("--variants", type=int, default=20, help="SKUs per product, 2nd run")
     args = parser.parse_args()
     tune_for_long_lived_objects()  # As `shopwindow materialize` does.
     asyncio.run(run(args))

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from shopwindow.demo_events import FIRST_PRODUCT, FIRST_SKU
 from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.logs import setup_logging
 from shopwindow.settings import (
@@ -35,8 +36,9 @@ log = logging.getLogger("shopwindow")
 
 def example_command(timestamp: str) -> str:
     """A ``shopwindow produce`` command a newcomer can paste: a stock take of the demo's
-    first product, which its page shows at once."""
-    event = {"product_id": "abc", "quantity": 42, "timestamp": timestamp}
+    first product's black M, which its page shows at once (it opens on that variant
+    when picked, and ``Product.stock`` sums it)."""
+    event = {"product_id": FIRST_PRODUCT, "sku": FIRST_SKU, "quantity": 42, "timestamp": timestamp}
     # `make run` leaves the command in .venv/bin, often not on the PATH.
     command = "shopwindow" if shutil.which("shopwindow") else f"{sys.executable} -m shopwindow.cli"
     return f"{command} produce inventory '{json.dumps(event)}'"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import NamedTuple
 
 from shopwindow.materializer.sources import catalog, popularity
@@ -24,7 +27,7 @@ class VariantRow(NamedTuple):
     values: tuple[str, ...]
     in_stock: bool
     price: float | None
-    segment_prices: dict[str, float]
+    segment_prices: Mapping[str, float]
 
     def viewer_price(self, segment: str | None) -> float | None:
         """What a viewer of ``segment`` pays."""
@@ -135,13 +138,18 @@ def row_of(product: SaleProduct) -> IndexRow | None:
     )
 
 
+# The index keeps every variant of every product with options (``VariantTable``): one
+# shared empty mapping, and option values interned, keep that to about 100 bytes each.
+_NO_SEGMENT_PRICES: Mapping[str, float] = MappingProxyType({})
+
+
 def _label(value: object, what: str) -> str:
     text = _text(value, what)
     # Search joins names and values with these (``variant_terms``); the catalog refuses
     # them, so only a document no materializer of ours wrote holds one.
     if any(mark in text for mark in "\x1d\x1e\x1f"):
         raise TypeError(f"{what} holds a control character")
-    return text
+    return sys.intern(text)
 
 
 def _variant_row(offer: Offer, option_count: int) -> VariantRow:
@@ -153,7 +161,7 @@ def _variant_row(offer: Offer, option_count: int) -> VariantRow:
         values=values,
         in_stock=offer.stock.available > 0,
         price=None if price is None else money(price.amount),
-        segment_prices={}
-        if price is None
+        segment_prices=_NO_SEGMENT_PRICES
+        if price is None or not price.segment_amounts
         else {name: money(amount) for name, amount in price.segment_amounts.items()},
     )

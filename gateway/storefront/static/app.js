@@ -190,6 +190,14 @@ async function search(params) {
   const brands = params.getAll("brand");
   const categories = params.getAll("category");
   const filter = {};
+  // Option facets are kept in the URL as o:<name>=<value>, one parameter per value.
+  const options = new Map();
+  for (const [key, value] of params) {
+    if (!key.startsWith("o:")) continue;
+    const name = key.slice(2);
+    options.set(name, [...(options.get(name) || []), value]);
+  }
+  if (options.size) filter.options = [...options].map(([name, values]) => ({ name, values }));
   if (brands.length) filter.brands = brands;
   if (categories.length === 1) filter.category = categories[0];
   if (params.get("inStock") === "true") filter.inStock = true;
@@ -199,7 +207,10 @@ async function search(params) {
       search(query: $query, filter: $filter, first: 24) {
         totalCount
         edges { node { ${CARD} } }
-        facets { brands { value count } categories { value count } inStock { value count } }
+        facets {
+          brands { value count } categories { value count } inStock { value count }
+          options { name values { value count } }
+        }
       }
     }`, { query, filter });
   const result = data.search;
@@ -209,6 +220,8 @@ async function search(params) {
       el("aside", { class: "facets", "data-testid": "facets" },
         facetGroup("Brand", "brand", result.facets.brands, brands),
         facetGroup("Category", "category", result.facets.categories, categories),
+        result.facets.options.map((option) =>
+          facetGroup(option.name, `o:${option.name}`, option.values, options.get(option.name) || [])),
         facetGroup("Availability", "inStock", inStock.map((v) => ({ ...v, value: "true", label: "In stock" })),
           params.getAll("inStock"))),
       el("section", {},
@@ -216,11 +229,45 @@ async function search(params) {
         el("div", { class: "shelf", "data-testid": "results" }, result.edges.map((e) => card(e.node))))));
 }
 
+const VARIANT = `sku title selectedOptions { name value }
+  price { amount listAmount currency } stock { available status } availableForSale`;
+
+// The variant whose options are all those chosen, if the product lists one.
+function variantOf(variants, chosen) {
+  return variants.find((variant) =>
+    variant.selectedOptions.every((option) => chosen[option.name] === option.value)) || null;
+}
+
+// Option pickers: one group of buttons per option. A value that makes, with the other
+// choices, a variant that is sold out is marked so; one that makes no variant at all
+// is marked unavailable. `onPick` gets the new choices.
+function pickers(options, variants, chosen, onPick) {
+  return el("div", { class: "pickers", "data-testid": "pickers" },
+    options.map((option) => el("fieldset", { class: "picker" },
+      el("legend", {}, option.name),
+      option.values.map((value) => {
+        const variant = variantOf(variants, { ...chosen, [option.name]: value });
+        const state = !variant ? "unavailable" : variant.availableForSale ? "available" : "sold-out";
+        const button = el("button", {
+          type: "button",
+          class: `choice ${state}${chosen[option.name] === value ? " chosen" : ""}`,
+          "aria-pressed": String(chosen[option.name] === value),
+          title: { unavailable: "Not made in this combination", "sold-out": "Sold out", available: "" }[state],
+          "data-testid": `choice-${option.name}-${value}`,
+        }, value);
+        button.addEventListener("click", () => onPick({ ...chosen, [option.name]: value }));
+        return button;
+      }))));
+}
+
 async function product(id) {
   const data = await graphql(
     `query Product($id: ID!) {
       product(id: $id) {
         ${CARD} description version attributes { name value } rating { average count }
+        options { name values }
+        variants(first: 250) { nodes { ${VARIANT} } }
+        selectedOrFirstAvailableVariant { sku selectedOptions { name value } }
       }
     }`, { id });
   const item = data.product;
@@ -228,39 +275,85 @@ async function product(id) {
     show(el("p", { class: "error" }, "This product is not available."));
     return;
   }
+  const variants = item.variants.nodes;
   const price = el("div", {}, priceNode(item.price));
   const stock = el("div", { class: `stock ${item.stock.status}`, "data-testid": "stock" }, stockText(item.stock));
-  show(el("article", { class: "product", "data-testid": "product" },
-    thumb(item),
-    el("div", {},
-      el("div", { class: "brand" }, item.brand || ""),
-      el("h1", { "data-testid": "product-name" }, item.name),
-      price, stock,
-      el("p", {}, item.description),
-      el("p", { class: "muted" }, item.rating.count
-        ? `Rated ${item.rating.average.toFixed(1)} by ${item.rating.count}` : "No reviews yet"),
-      el("ul", {}, item.attributes.map((a) => el("li", {}, `${a.name}: ${a.value}`))))));
+  const picker = el("div", {});
   const flash = (node) => {
     node.classList.remove("flash");
     void node.offsetWidth; // Restart the animation.
     node.classList.add("flash");
   };
-  onLeave(live.subscribe(
-    "subscription Stock($id: ID!) { stockChanged(productId: $id) { stock { available status } version } }",
-    { id },
-    (update) => {
-      const next = update.stockChanged.stock;
-      stock.className = `stock ${next.status}`;
-      stock.textContent = stockText(next);
-      flash(stock);
-    }));
-  onLeave(live.subscribe(
-    "subscription Price($id: ID!) { priceChanged(productId: $id) { price { amount listAmount currency } version } }",
-    { id },
-    (update) => {
-      price.replaceChildren(priceNode(update.priceChanged.price));
-      flash(price);
-    }));
+  const showStock = (next) => {
+    stock.className = `stock ${next.status}`;
+    stock.textContent = stockText(next);
+  };
+  show(el("article", { class: "product", "data-testid": "product" },
+    thumb(item),
+    el("div", {},
+      el("div", { class: "brand" }, item.brand || ""),
+      el("h1", { "data-testid": "product-name" }, item.name),
+      price, stock, picker,
+      el("p", {}, item.description),
+      el("p", { class: "muted" }, item.rating.count
+        ? `Rated ${item.rating.average.toFixed(1)} by ${item.rating.count}` : "No reviews yet"),
+      el("ul", {}, item.attributes.map((a) => el("li", {}, `${a.name}: ${a.value}`))))));
+
+  // Live updates of what the page shows: the chosen variant's, or the product's when it
+  // has no options. Choosing another variant follows that one instead.
+  let following = [];
+  const follow = (sku) => {
+    for (const stop of following) stop();
+    following = [
+      live.subscribe(
+        "subscription Stock($id: ID!, $sku: String) { stockChanged(productId: $id, sku: $sku) { stock { available status } version } }",
+        { id, sku },
+        (update) => {
+          const next = update.stockChanged.stock;
+          const variant = variants.find((v) => v.sku === sku);
+          if (variant) {
+            variant.stock = next;
+            variant.availableForSale = next.available > 0 && variant.price !== null;
+          }
+          showStock(next);
+          flash(stock);
+          if (item.options.length) drawPickers();
+        }),
+      live.subscribe(
+        "subscription Price($id: ID!, $sku: String) { priceChanged(productId: $id, sku: $sku) { price { amount listAmount currency } version } }",
+        { id, sku },
+        (update) => {
+          price.replaceChildren(priceNode(update.priceChanged.price));
+          flash(price);
+        }),
+    ];
+  };
+  onLeave(() => { for (const stop of following) stop(); });
+
+  if (!item.options.length) {
+    follow(null);
+    return;
+  }
+  const first = item.selectedOrFirstAvailableVariant;
+  let chosen = Object.fromEntries((first ? first.selectedOptions : []).map((o) => [o.name, o.value]));
+  const drawPickers = () => picker.replaceChildren(pickers(item.options, variants, chosen, choose));
+  function choose(next) {
+    chosen = next;
+    const variant = variantOf(variants, chosen);
+    drawPickers();
+    if (!variant) {
+      price.replaceChildren(el("span", { class: "price", "data-testid": "price" }, "not made in this combination"));
+      stock.className = "stock OUT_OF_STOCK";
+      stock.textContent = "Unavailable";
+      for (const stop of following) stop();
+      following = [];
+      return;
+    }
+    price.replaceChildren(priceNode(variant.price));
+    showStock(variant.stock);
+    follow(variant.sku);
+  }
+  choose(chosen);
 }
 
 async function categories() {

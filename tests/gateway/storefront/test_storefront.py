@@ -4,6 +4,7 @@ Kafka -> materializer -> MongoDB and changelog -> gateway -> the page."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,18 @@ from tests import kinds
 from tests.helpers import produce, running_materializer
 from tests.materializer.conftest import at, catalog, delta, price, stock_take
 
+# A jacket in sizes and colours: the navy S is sold out, and no olive L is made.
+JACKET_STOCK = {"S-NAVY": 0, "S-OLIVE": 2, "M-NAVY": 4, "M-OLIVE": 2, "L-NAVY": 1}
+JACKET = {
+    "options": [
+        {"name": "size", "values": ["S", "M", "L"]},
+        {"name": "color", "values": ["navy", "olive"]},
+    ],
+    "variants": [
+        {"sku": f"RJ-{size}-{color}", "options": {"size": size, "color": color.lower()}}
+        for size, color in (key.split("-") for key in JACKET_STOCK)
+    ],
+}
 # Producer data lands in the page: markup in a name must show as text and never run.
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1">Hostile</b><script>window.pwned=2</script>'
 
@@ -52,7 +65,12 @@ async def storefront(
     )
     products: list[tuple[str, dict[str, Any], str, int]] = [
         ("abc", {"name": "Trail shoe", "brand": "Northwind", "category": "shoes"}, "89.90", 10),
-        ("p2", {"name": "Rain jacket", "brand": "Acme", "category": "jackets"}, "120.00", 3),
+        (
+            "p2",
+            {"name": "Rain jacket", "brand": "Acme", "category": "jackets", **JACKET},
+            "120.00",
+            3,
+        ),
         ("xss", {"name": HOSTILE_NAME, "brand": "Acme", "category": "shoes"}, "5.00", 1),
     ]
     await produce(
@@ -64,6 +82,10 @@ async def storefront(
                 (catalog_topic, product_id, catalog(product_id, description="Demo.", **fields)),
                 (prices, product_id, price(product_id, amount)),
                 (inventory, product_id, stock_take(quantity, product_id)),
+                *(
+                    (inventory, product_id, {**stock_take(n, product_id), "sku": f"RJ-{key}"})
+                    for key, n in (JACKET_STOCK.items() if product_id == "p2" else ())
+                ),
                 # A view each, so that the trending shelf has them.
                 (clicks, "u1", {"user_id": "u1", "product_id": product_id, "timestamp": at(0)}),
             )
@@ -136,6 +158,56 @@ async def test_search_open_a_product_and_see_a_stock_change_live(
         # is measured by `make bench-storefront`, not asserted against a clock here.
         await expect(stock).to_have_text("In stock: 6 available", timeout=30_000)
         await screenshot(page, "storefront-product")
+        assert problems == []
+    finally:
+        await page.close()
+
+
+async def test_pick_a_variant_and_see_its_stock_change_live(
+    storefront: str, browser: Browser, stack: DevStack, topics: TopicNames
+) -> None:
+    page = await browser.new_page(viewport={"width": 1200, "height": 800})
+    problems = watch_console(page)
+    try:
+        await page.goto(f"{storefront}/#/search?q=jacket")
+        # Option facets, counted per variant: sizes and colours of the jacket.
+        facets = page.get_by_test_id("facets")
+        await expect(facets).to_contain_text("olive (1)", timeout=30_000)
+        await page.get_by_label("M (1)").check()
+        await expect(page.get_by_test_id("result-count")).to_have_text("1 product")
+        await screenshot(page, "storefront-search-options")
+
+        await page.get_by_test_id("results").get_by_test_id("product-card").first.click()
+        await expect(page.get_by_test_id("product-name")).to_have_text("Rain jacket")
+        stock = page.get_by_test_id("stock")
+        # The first variant for sale: the navy S is sold out, so the olive S.
+        await expect(page.get_by_test_id("choice-size-S")).to_have_attribute("aria-pressed", "true")
+        await expect(page.get_by_test_id("choice-color-olive")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await expect(stock).to_contain_text("2 available")
+        # A sold-out combination is shown as such, and one never made as unavailable.
+        await page.get_by_test_id("choice-color-navy").click()
+        await expect(stock).to_have_text("Out of stock: 0 available")
+        await expect(page.get_by_test_id("choice-size-S")).to_have_class(re.compile("sold-out"))
+        await page.get_by_test_id("choice-color-olive").click()
+        await expect(page.get_by_test_id("choice-size-L")).to_have_class(re.compile("unavailable"))
+
+        await page.get_by_test_id("choice-size-M").click()
+        await page.get_by_test_id("choice-color-navy").click()
+        await expect(stock).to_contain_text("4 available")
+        await expect(page.locator("#connection")).to_have_text("live")
+        inventory = kinds.INVENTORY.name_in(topics)
+        await produce(
+            stack.kafka_bootstrap_servers,
+            [
+                # Another variant's change first: the page follows the navy M alone.
+                (inventory, "p2", {**delta(-2, "p2"), "sku": "RJ-M-OLIVE"}),
+                (inventory, "p2", {**delta(-3, "p2"), "sku": "RJ-M-NAVY"}),
+            ],
+        )
+        await expect(stock).to_contain_text("1 available", timeout=30_000)
+        await screenshot(page, "storefront-variants")
         assert problems == []
     finally:
         await page.close()

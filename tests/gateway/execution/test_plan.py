@@ -153,6 +153,28 @@ def root_field(draw: st.DrawFn) -> tuple[str, str]:
     return f'productsByCategory(category: "{category}", first: {first}{after})', "ProductConnection"
 
 
+# Arguments of fields that require some: what a picker sends, the names and values of
+# "b" in other cases, options no product has, none, and more than any product has.
+SELECTED_OPTIONS = st.sampled_from(
+    [
+        '[{name: "size", value: "M"}]',
+        '[{name: "Size", value: "l.1"}]',
+        '[{name: "size", value: "XL"}]',
+        '[{name: "size", value: "S"}, {name: "fit", value: "slim"}]',
+        "[]",
+        "[" + ", ".join(f'{{name: "o{n}", value: "v"}}' for n in range(5)) + "]",
+    ]
+)
+REQUIRED_ARGUMENTS: dict[tuple[str, str], Any] = {
+    ("Product", "variantBySelectedOptions"): st.builds(
+        "(selectedOptions: {}, ignoreUnknownOptions: {}, caseInsensitiveMatch: {})".format,
+        SELECTED_OPTIONS,
+        st.sampled_from(["true", "false"]),
+        st.sampled_from(["true", "false"]),
+    ),
+}
+
+
 @st.composite
 def selection(draw: st.DrawFn, type_name: str, depth: int, fragments: dict[str, str]) -> str:
     fields = object_fields(type_name)
@@ -160,17 +182,21 @@ def selection(draw: st.DrawFn, type_name: str, depth: int, fragments: dict[str, 
     parts = []
     for name in names:
         field = fields[name]
+        arguments = ""
         if any(isinstance(a.type, GraphQLNonNull) for a in field.args.values()):
-            continue
+            drawn = REQUIRED_ARGUMENTS.get((type_name, name))
+            if drawn is None:
+                continue
+            arguments = draw(drawn)
         alias = draw(st.sampled_from(["", "", f"{name}_x: "]))
         inner = named(field.type)
         if isinstance(inner, GraphQLObjectType):
             if depth >= 3:
                 continue
             sub = draw(selection(inner.name, depth + 1, fragments))
-            parts.append(f"{alias}{name} {{ {sub} }}")
+            parts.append(f"{alias}{name}{arguments} {{ {sub} }}")
         else:
-            parts.append(f"{alias}{name}")
+            parts.append(f"{alias}{name}{arguments}")
     if draw(st.booleans()):
         parts.append("__typename")
     wrap = draw(st.sampled_from(["plain", "plain", "inline", "named"]))

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-import orjson
 import tantivy
 
 from shopwindow.gateway.search import tantivy_query as tq
@@ -35,9 +34,9 @@ from shopwindow.gateway.search.engine import (
     ValueCount,
 )
 from shopwindow.gateway.search.rows import IndexRow
+from shopwindow.gateway.search.tantivy_documents import document, schema
 from shopwindow.gateway.search.variant_facets import counted_by_terms, facets_of, option_names
 from shopwindow.gateway.search.variant_table import VariantTable, bucket
-from shopwindow.gateway.search.variant_terms import VALUE_MARK, variant_terms
 
 log = logging.getLogger(__name__)
 
@@ -51,26 +50,6 @@ _ORDER_FIELDS = {
 def _count(result: tantivy.SearchResult) -> int:
     # The type stubs lack ``count``, which ``search(count=True)`` sets.
     return int(cast(Any, result).count)
-
-
-def _schema(segment_slots: int) -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
-    for field, _ in tq.TEXT_FIELDS:
-        builder.add_text_field(field, tokenizer_name="shop")
-    for field in ("brand", "category", "attribute", "option_name", "option", "variant"):
-        builder.add_text_field(field, tokenizer_name="raw", fast=True)
-    builder.add_unsigned_field("ordinal", fast=True, indexed=True)
-    builder.add_float_field("price", fast=True, indexed=True)
-    for field in (vp.FLOOR, vp.CEILING):
-        builder.add_float_field(field, fast=True, indexed=True)
-    for slot in range(segment_slots):
-        builder.add_float_field(tq.price_slot_field(slot), fast=True, indexed=True)
-    builder.add_unsigned_field("in_stock", fast=True, indexed=True)
-    builder.add_integer_field("listed", fast=True)
-    builder.add_unsigned_field("units_sold", fast=True)
-    builder.add_float_field("trending", fast=True, indexed=True)
-    return builder.build()
 
 
 class TantivyIndex:
@@ -95,7 +74,7 @@ class TantivyIndex:
             Path(tempfile.mkdtemp(prefix="shopwindow-search-")) if directory is None else directory
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._schema = _schema(segment_slots)
+        self._schema = schema(segment_slots)
         self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=False)
         self._index.register_tokenizer("shop", tq.analyzer())
         self._writer = self._index.writer(
@@ -123,7 +102,7 @@ class TantivyIndex:
                 self._writer.delete_documents_by_term("id", row.id)
             ordinal = table.ordinal(row.id)
             try:
-                self._writer.add_json(self._document(row, ordinal))
+                self._writer.add_json(document(row, ordinal, self._slot_for))
             except (ValueError, TypeError) as error:
                 refused.append((row.id, str(error)))
                 table.keep(ordinal, None)
@@ -153,45 +132,6 @@ class TantivyIndex:
         self._writer.wait_merging_threads()
         if self._owned:
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def _document(self, row: IndexRow, ordinal: int) -> str:
-        # One JSON text per row: tantivy parses it in Rust, several times faster than a
-        # Document built field by field from Python.
-        doc: dict[str, Any] = {
-            "id": row.id,
-            "ordinal": ordinal,
-            "name": row.name,
-            "description": row.description,
-            "in_stock": int(row.in_stock),
-            "listed": row.listed_s,
-            "units_sold": max(row.units_sold, 0),
-            "trending": row.trending_score,
-        }
-        if row.brand is not None:
-            doc["brand"] = doc["brand_text"] = row.brand
-        if row.category is not None:
-            doc["category"] = doc["category_text"] = row.category
-        if row.attributes:
-            doc["attribute"] = [f"{n}{tq.ATTRIBUTE_SEPARATOR}{v}" for n, v in row.attributes]
-            doc["attribute_text"] = [value for _, value in row.attributes]
-        if row.option_names:
-            doc["option_name"] = list(row.option_names)
-            doc["option"] = sorted(
-                {
-                    f"{name}{VALUE_MARK}{variant.values[position]}"
-                    for position, name in enumerate(row.option_names)
-                    for variant in row.variants
-                }
-            )
-            doc["variant"] = variant_terms(row.option_names, row.variants)
-            doc |= vp.bounds(row)
-        if row.price is not None:
-            doc["price"] = row.price
-        for segment, amount in row.segment_prices.items():
-            slot = self._slot_for(segment)
-            if slot is not None:
-                doc[tq.price_slot_field(slot)] = amount
-        return orjson.dumps(doc).decode()
 
     def _slot_for(self, segment: str) -> int | None:
         slot = self._slots.get(segment)

@@ -24,18 +24,15 @@ from shopwindow.gateway.search.service import (
     encode_position,
     offset_after,
 )
-from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from tests.fuzz import SCALE
+from tests.gateway.search.conftest import indexed
 from tests.gateway.search.test_tantivy_index import CATALOG
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[SearchService]:
-    index = TantivyIndex(writer_memory_mb=16)
-    index.put(CATALOG)
-    index.commit()
-    yield SearchService(index, SearchLimits(max_query_chars=256, max_words=16, max_offset=100))
-    index.close()
+    with indexed(CATALOG) as index:
+        yield SearchService(index, SearchLimits(max_query_chars=256, max_words=16, max_offset=100))
 
 
 @pytest.mark.parametrize(

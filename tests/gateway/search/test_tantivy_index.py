@@ -16,6 +16,7 @@ from shopwindow.gateway.search.engine import (
 )
 from shopwindow.gateway.search.rows import IndexRow
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from tests.gateway.search.conftest import indexed
 
 
 def row(product_id: str, name: str, **fields: Any) -> IndexRow:
@@ -51,11 +52,8 @@ CATALOG = [
 
 @pytest.fixture(scope="module")
 def index() -> Iterator[TantivyIndex]:
-    made = TantivyIndex(writer_memory_mb=16)
-    made.put(CATALOG)
-    made.commit()
-    yield made
-    made.close()
+    with indexed(CATALOG) as made:
+        yield made
 
 
 def ids(index: TantivyIndex, *words: str, **request: Any) -> list[str]:

@@ -30,6 +30,7 @@ from shopwindow.gateway.search.variant_terms import (
     variant_terms,
     wanted_terms,
 )
+from tests.gateway.search.conftest import indexed
 
 RANGES = (Decimal(10), Decimal(50))
 
@@ -81,11 +82,8 @@ CATALOG = [
 
 @pytest.fixture(scope="module")
 def index() -> Iterator[TantivyIndex]:
-    made = TantivyIndex(writer_memory_mb=16)
-    made.put(CATALOG)
-    made.commit()
-    yield made
-    made.close()
+    with indexed(CATALOG) as made:
+        yield made
 
 
 def search(index: TantivyIndex, **filters: Any) -> list[str]:
@@ -152,10 +150,7 @@ def test_price_pages_read_by_bounds_never_stop_before_a_cheaper_match() -> None:
     # e's floor is its sold-out XL (3); its M costs 12. c's floor (15) is above a's and
     # b's, but its M (20) is cheaper than theirs: a page must not end before reading it.
     e = product("e", ("size",), v(("M",), True, 12.0), v(("XL",), False, 3.0))
-    made = TantivyIndex(writer_memory_mb=16)
-    try:
-        made.put([*CATALOG, e])
-        made.commit()
+    with indexed([*CATALOG, e]) as made:
         pages = [
             made.search(
                 SearchRequest(
@@ -167,8 +162,6 @@ def test_price_pages_read_by_bounds_never_stop_before_a_cheaper_match() -> None:
             ).ids
             for offset in range(5)
         ]
-    finally:
-        made.close()
     assert pages == [["e"], ["c"], ["a"], ["b"], []]
 
 
@@ -350,10 +343,7 @@ def test_price_pages_over_options_are_exact(
 ) -> None:
     """Pages read by price bounds, stopping early, equal a full sort: by the cheapest
     matching variant, ties and unpriced products in the order first indexed."""
-    index = TantivyIndex(writer_memory_mb=16)
-    try:
-        index.put(rows)
-        index.commit()
+    with indexed(rows) as index:
         sort = SearchSort.PRICE_ASC if ascending else SearchSort.PRICE_DESC
         request = SearchRequest(
             filters=filters, sort=sort, offset=offset, limit=limit, segment=segment
@@ -369,8 +359,6 @@ def test_price_pages_over_options_are_exact(
         page = index.search(request)
         assert page.ids == expected[offset : offset + limit]
         assert page.total == len(expected)
-    finally:
-        index.close()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -378,10 +366,7 @@ def test_price_pages_over_options_are_exact(
 def test_search_and_facets_agree_with_the_rules(
     rows: list[IndexRow], filters: Filters, segment: str | None
 ) -> None:
-    index = TantivyIndex(writer_memory_mb=16)
-    try:
-        index.put(rows)
-        index.commit()
+    with indexed(rows) as index:
         request = SearchRequest(filters=filters, limit=50, segment=segment)
         expected = sorted(r.id for r in rows if reference_match(r, filters, segment))
         assert sorted(index.search(request).ids) == expected
@@ -409,5 +394,3 @@ def test_search_and_facets_agree_with_the_rules(
             for flag in (True, False)
         }
         assert dict(found.in_stock) == {flag: n for flag, n in stock.items() if n}
-    finally:
-        index.close()

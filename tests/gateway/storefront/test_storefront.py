@@ -113,6 +113,16 @@ def watch_console(page: Page) -> list[str]:
     return problems
 
 
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page of the browser, closed after the test."""
+    opened = await browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
 async def screenshot(page: Page, name: str) -> None:
     # `make screenshots` sets the folder; docs/storefront.md shows what it writes.
     folder = os.environ.get("SHOPWINDOW_SCREENSHOTS_DIR")
@@ -121,116 +131,100 @@ async def screenshot(page: Page, name: str) -> None:
 
 
 async def test_search_open_a_product_and_see_a_stock_change_live(
-    storefront: str, browser: Browser, stack: DevStack, topics: TopicNames
+    storefront: str, page: Page, stack: DevStack, topics: TopicNames
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1200, "height": 800})
     problems = watch_console(page)
-    try:
-        await page.goto(f"{storefront}/")
-        # The category list comes from the search index's facets: the changelog is in.
-        await expect(page.locator("#categories a", has_text="jackets")).to_be_visible(
-            timeout=30_000
-        )
-        await page.reload()  # The shelf may have been read before the products were indexed.
-        await expect(page.get_by_test_id("trending").get_by_test_id("product-card")).to_have_count(
-            3
-        )
-        await screenshot(page, "storefront-home")
+    await page.goto(f"{storefront}/")
+    # The category list comes from the search index's facets: the changelog is in.
+    await expect(page.locator("#categories a", has_text="jackets")).to_be_visible(timeout=30_000)
+    await page.reload()  # The shelf may have been read before the products were indexed.
+    await expect(page.get_by_test_id("trending").get_by_test_id("product-card")).to_have_count(3)
+    await screenshot(page, "storefront-home")
 
-        await page.get_by_role("searchbox").fill("trail")
-        await page.get_by_role("button", name="Search").click()
-        results = page.get_by_test_id("results").get_by_test_id("product-card")
-        await expect(results).to_have_count(1)
-        await expect(results.first).to_contain_text("Trail shoe")
-        await expect(page.get_by_test_id("facets")).to_contain_text("Northwind (1)")
-        await screenshot(page, "storefront-search")
+    await page.get_by_role("searchbox").fill("trail")
+    await page.get_by_role("button", name="Search").click()
+    results = page.get_by_test_id("results").get_by_test_id("product-card")
+    await expect(results).to_have_count(1)
+    await expect(results.first).to_contain_text("Trail shoe")
+    await expect(page.get_by_test_id("facets")).to_contain_text("Northwind (1)")
+    await screenshot(page, "storefront-search")
 
-        await results.first.click()
-        await expect(page.get_by_test_id("product-name")).to_have_text("Trail shoe")
-        stock = page.get_by_test_id("stock")
-        await expect(stock).to_have_text("In stock: 10 available")
-        await expect(page.locator("#connection")).to_have_text("live")
+    await results.first.click()
+    await expect(page.get_by_test_id("product-name")).to_have_text("Trail shoe")
+    stock = page.get_by_test_id("stock")
+    await expect(stock).to_have_text("In stock: 10 available")
+    await expect(page.locator("#connection")).to_have_text("live")
 
-        await produce(
-            stack.kafka_bootstrap_servers, [(kinds.INVENTORY.name_in(topics), "abc", delta(-4))]
-        )
-        # A change produced to Kafka reaches the open page. How soon (the promise is 2 s)
-        # is measured by `make bench-storefront`, not asserted against a clock here.
-        await expect(stock).to_have_text("In stock: 6 available", timeout=30_000)
-        await screenshot(page, "storefront-product")
-        assert problems == []
-    finally:
-        await page.close()
+    await produce(
+        stack.kafka_bootstrap_servers, [(kinds.INVENTORY.name_in(topics), "abc", delta(-4))]
+    )
+    # A change produced to Kafka reaches the open page. How soon (the promise is 2 s)
+    # is measured by `make bench-storefront`, not asserted against a clock here.
+    await expect(stock).to_have_text("In stock: 6 available", timeout=30_000)
+    await screenshot(page, "storefront-product")
+    assert problems == []
 
 
 async def test_pick_a_variant_and_see_its_stock_change_live(
-    storefront: str, browser: Browser, stack: DevStack, topics: TopicNames
+    storefront: str, page: Page, stack: DevStack, topics: TopicNames
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1200, "height": 800})
     problems = watch_console(page)
-    try:
-        await page.goto(f"{storefront}/#/search?q=jacket")
-        # Option facets, counted per variant: sizes and colours of the jacket.
-        facets = page.get_by_test_id("facets")
-        await expect(facets).to_contain_text("olive (1)", timeout=30_000)
-        await page.get_by_label("M (1)").check()
-        await expect(page.get_by_test_id("result-count")).to_have_text("1 product")
-        await screenshot(page, "storefront-search-options")
+    await page.goto(f"{storefront}/#/search?q=jacket")
+    # Option facets, counted per variant: sizes and colours of the jacket.
+    facets = page.get_by_test_id("facets")
+    await expect(facets).to_contain_text("olive (1)", timeout=30_000)
+    await page.get_by_label("M (1)").check()
+    await expect(page.get_by_test_id("result-count")).to_have_text("1 product")
+    await screenshot(page, "storefront-search-options")
 
-        await page.get_by_test_id("results").get_by_test_id("product-card").first.click()
-        await expect(page.get_by_test_id("product-name")).to_have_text("Rain jacket")
-        stock = page.get_by_test_id("stock")
-        # The first variant for sale: the navy S is sold out, so the olive S.
-        await expect(page.get_by_test_id("choice-size-S")).to_have_attribute("aria-pressed", "true")
-        await expect(page.get_by_test_id("choice-color-olive")).to_have_attribute(
-            "aria-pressed", "true"
-        )
-        await expect(stock).to_contain_text("2 available")
-        # A sold-out combination is shown as such, and one never made as unavailable.
-        await page.get_by_test_id("choice-color-navy").click()
-        await expect(stock).to_have_text("Out of stock: 0 available")
-        await expect(page.get_by_test_id("choice-size-S")).to_have_class(re.compile("sold-out"))
-        await page.get_by_test_id("choice-color-olive").click()
-        await expect(page.get_by_test_id("choice-size-L")).to_have_class(re.compile("unavailable"))
+    await page.get_by_test_id("results").get_by_test_id("product-card").first.click()
+    await expect(page.get_by_test_id("product-name")).to_have_text("Rain jacket")
+    stock = page.get_by_test_id("stock")
+    # The first variant for sale: the navy S is sold out, so the olive S.
+    await expect(page.get_by_test_id("choice-size-S")).to_have_attribute("aria-pressed", "true")
+    await expect(page.get_by_test_id("choice-color-olive")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await expect(stock).to_contain_text("2 available")
+    # A sold-out combination is shown as such, and one never made as unavailable.
+    await page.get_by_test_id("choice-color-navy").click()
+    await expect(stock).to_have_text("Out of stock: 0 available")
+    await expect(page.get_by_test_id("choice-size-S")).to_have_class(re.compile("sold-out"))
+    await page.get_by_test_id("choice-color-olive").click()
+    await expect(page.get_by_test_id("choice-size-L")).to_have_class(re.compile("unavailable"))
 
-        await page.get_by_test_id("choice-size-M").click()
-        await page.get_by_test_id("choice-color-navy").click()
-        await expect(stock).to_contain_text("4 available")
-        await expect(page.locator("#connection")).to_have_text("live")
-        inventory = kinds.INVENTORY.name_in(topics)
-        await produce(
-            stack.kafka_bootstrap_servers,
-            [
-                # Another variant's change first: the page follows the navy M alone.
-                (inventory, "p2", {**delta(-2, "p2"), "sku": "RJ-M-OLIVE"}),
-                (inventory, "p2", {**delta(-3, "p2"), "sku": "RJ-M-NAVY"}),
-            ],
-        )
-        await expect(stock).to_contain_text("1 available", timeout=30_000)
-        await screenshot(page, "storefront-variants")
-        assert problems == []
-    finally:
-        await page.close()
+    await page.get_by_test_id("choice-size-M").click()
+    await page.get_by_test_id("choice-color-navy").click()
+    await expect(stock).to_contain_text("4 available")
+    await expect(page.locator("#connection")).to_have_text("live")
+    inventory = kinds.INVENTORY.name_in(topics)
+    await produce(
+        stack.kafka_bootstrap_servers,
+        [
+            # Another variant's change first: the page follows the navy M alone.
+            (inventory, "p2", {**delta(-2, "p2"), "sku": "RJ-M-OLIVE"}),
+            (inventory, "p2", {**delta(-3, "p2"), "sku": "RJ-M-NAVY"}),
+        ],
+    )
+    await expect(stock).to_contain_text("1 available", timeout=30_000)
+    await screenshot(page, "storefront-variants")
+    assert problems == []
 
 
 async def test_markup_in_product_data_is_shown_as_text_and_never_runs(
-    storefront: str, browser: Browser
+    storefront: str, page: Page
 ) -> None:
-    page = await browser.new_page()
     problems = watch_console(page)
-    try:
-        await page.goto(f"{storefront}/#/product/xss")
-        await expect(page.get_by_test_id("product-name")).to_have_text(HOSTILE_NAME, timeout=30_000)
-        await page.goto(f"{storefront}/#/category/shoes")
-        await expect(page.get_by_test_id("product-card")).to_have_count(2, timeout=30_000)
-        assert await page.evaluate("window.pwned") is None
-        assert await page.locator("main img, main script").count() == 0
-        # A route to a product id that is markup itself is just an unknown product.
-        await page.goto(f"{storefront}/#/product/%3Cimg%20src%3Dx%3E")
-        await expect(page.locator("main")).to_contain_text("not available")
-        assert problems == []
-    finally:
-        await page.close()
+    await page.goto(f"{storefront}/#/product/xss")
+    await expect(page.get_by_test_id("product-name")).to_have_text(HOSTILE_NAME, timeout=30_000)
+    await page.goto(f"{storefront}/#/category/shoes")
+    await expect(page.get_by_test_id("product-card")).to_have_count(2, timeout=30_000)
+    assert await page.evaluate("window.pwned") is None
+    assert await page.locator("main img, main script").count() == 0
+    # A route to a product id that is markup itself is just an unknown product.
+    await page.goto(f"{storefront}/#/product/%3Cimg%20src%3Dx%3E")
+    await expect(page.locator("main")).to_contain_text("not available")
+    assert problems == []
 
 
 async def test_the_page_is_served_with_a_policy_that_allows_this_origin_only(

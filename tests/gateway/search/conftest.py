@@ -1,0 +1,21 @@
+"""Indexes the search tests build, each in a directory of its own, removed after."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+from shopwindow.gateway.search.rows import IndexRow
+from shopwindow.gateway.search.tantivy_index import TantivyIndex
+
+
+@contextlib.contextmanager
+def indexed(rows: Sequence[IndexRow]) -> Iterator[TantivyIndex]:
+    """A small index of ``rows``, searchable, closed at the end of the block."""
+    index = TantivyIndex(writer_memory_mb=16)
+    try:
+        index.put(rows)
+        index.commit()
+        yield index
+    finally:
+        index.close()

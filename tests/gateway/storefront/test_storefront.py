@@ -3,6 +3,7 @@ Kafka -> materializer -> MongoDB and changelog -> gateway -> the page."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Callable
@@ -227,10 +228,22 @@ async def test_markup_in_product_data_is_shown_as_text_and_never_runs(
     assert problems == []
 
 
+@contextlib.asynccontextmanager
+async def served(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway over HTTP, without a materializer or data, and a client of it."""
+    gateway = HttpServer(create_app(settings), "127.0.0.1", 0)
+    await gateway.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+            yield http
+    finally:
+        await gateway.stop()
+
+
 async def test_the_page_is_served_with_a_policy_that_allows_this_origin_only(
-    storefront: str,
+    gateway_settings: Callable[..., GatewaySettings],
 ) -> None:
-    async with httpx.AsyncClient(base_url=storefront) as http:
+    async with served(gateway_settings(storefront=True)) as http:
         page = await http.get("/")
         script = await http.get("/storefront/app.js")
         outside = await http.get("/storefront/../../settings.py")
@@ -247,11 +260,6 @@ async def test_the_page_is_served_with_a_policy_that_allows_this_origin_only(
 async def test_without_the_setting_only_the_api_is_served(
     gateway_settings: Callable[..., GatewaySettings],
 ) -> None:
-    gateway = HttpServer(create_app(gateway_settings()), "127.0.0.1", 0)
-    await gateway.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
-            assert (await http.get("/")).status_code == 404
-            assert (await http.get("/storefront/app.js")).status_code == 404
-    finally:
-        await gateway.stop()
+    async with served(gateway_settings()) as http:
+        assert (await http.get("/")).status_code == 404
+        assert (await http.get("/storefront/app.js")).status_code == 404

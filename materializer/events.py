@@ -17,6 +17,8 @@ from pydantic import (
     StrictStr,
 )
 
+from shopwindow import codes
+
 if TYPE_CHECKING:
     from shopwindow.materializer.sources.base import Source, SourceTopic
 
@@ -75,15 +77,47 @@ def storable_decimal(value: Decimal) -> Decimal:
     return value
 
 
-def _finite_money(value: Decimal) -> Decimal:
+# No shop charges a trillion for one thing, nor prices beyond millionths: unit prices
+# in B2B catalogs go to six places, ISO 4217's minor units to four. Anything wider is a
+# producer's bug (``1e400`` was once stored and served as ``1E+400``).
+MAX_MONEY_INTEGER_DIGITS = 12
+MAX_MONEY_FRACTION_DIGITS = 6
+_MONEY_QUANTUM = Decimal(1).scaleb(-MAX_MONEY_FRACTION_DIGITS)
+
+
+def money(value: Decimal) -> Decimal:
+    """``value`` as a shop's amount: finite, non-negative, in plain notation.
+
+    Exponent notation is accepted when the amount fits (``1E+2`` is stored as ``100``);
+    trailing zeros beyond six places are dropped (``1.50000000`` is ``1.500000``).
+
+    Raises:
+        ValueError: For NaN, infinities, negative amounts, more than twelve digits before
+            the point or more than six significant ones after it.
+    """
     if not value.is_finite() or value < 0:
         raise ValueError("money must be a finite, non-negative decimal")
-    return storable_decimal(value)
+    value = value.copy_abs()  # -0 is 0
+    if not value.is_zero() and value.adjusted() >= MAX_MONEY_INTEGER_DIGITS:
+        raise ValueError(f"money has more than {MAX_MONEY_INTEGER_DIGITS} digits before the point")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent > 0:
+        value = value.quantize(Decimal(1))
+    elif exponent < -MAX_MONEY_FRACTION_DIGITS:
+        rounded = value.quantize(_MONEY_QUANTUM)
+        if rounded != value:
+            raise ValueError(
+                f"money has more than {MAX_MONEY_FRACTION_DIGITS} digits after the point"
+            )
+        value = rounded
+    return value
 
 
 Timestamp = Annotated[datetime, AfterValidator(_to_utc_millis)]
 Text = Annotated[StrictStr, AfterValidator(encodable)]
-Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_finite_money)]
+Money = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(money)]
+CurrencyCode = Annotated[StrictStr, AfterValidator(codes.currency)]
 Quantity = Annotated[StrictInt, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
 ProductId = Annotated[Text, Field(min_length=1, max_length=256)]
 # Segment names become MongoDB field names, so they are restricted to a safe alphabet.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from pydantic import Field
@@ -23,11 +23,11 @@ from pydantic import Field
 from shopwindow.document import discount_percent, parse_decimal
 from shopwindow.materializer.envelope import Envelope, validate
 from shopwindow.materializer.events import (
+    CurrencyCode,
     Money,
     ProductId,
     SegmentName,
     SourceEvent,
-    Text,
     Timestamp,
 )
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
@@ -48,7 +48,7 @@ class PriceSnapshot(SourceEvent):
 
     product_id: ProductId
     sku: Sku | None = None
-    currency: Annotated[Text, Field(min_length=3, max_length=3)]
+    currency: CurrencyCode
     amount: Money
     list_amount: Money | None = None
     segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)

@@ -137,6 +137,23 @@ def test_accepted(kind: SourceTopic, key: bytes | None, value: bytes | None, exp
         assert getattr(event, field) == wanted
 
 
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("1E+2", "100"),
+        ("0E+20", "0"),
+        ("-0", "0"),
+        ("1.50000000", "1.500000"),
+        ("999999999999.999999", "999999999999.999999"),
+        ("0.10", "0.10"),
+    ],
+)
+def test_money_is_stored_in_plain_notation(sent: str, stored: str) -> None:
+    event = decode_record(kinds.PRICES, b"abc", raw(price(amount=sent))).event
+    assert isinstance(event, PriceSnapshot)
+    assert str(event.amount) == stored
+
+
 def test_outbox_id_header_is_the_event_id() -> None:
     decoded = decode_record(kinds.PRICES, b"abc", raw(json.dumps(price())), [("id", b"e-1")])
     assert isinstance(decoded.event, PriceSnapshot)
@@ -163,6 +180,24 @@ REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
     ),
     ("missing field", kinds.CATALOG, b"abc", raw({"product_id": "abc"}), "name"),
     ("negative money", kinds.PRICES, b"abc", raw(price(amount="-1")), "non-negative"),
+    ("negative list price", kinds.PRICES, b"abc", raw(price(list_amount="-0.01")), "non-negative"),
+    ("1e400", kinds.PRICES, b"abc", raw(price(amount="1e400")), "12 digits before the point"),
+    ("a trillion", kinds.PRICES, b"abc", raw(price(amount=10**12)), "12 digits before the point"),
+    ("1e-7", kinds.PRICES, b"abc", raw(price(amount="1e-7")), "6 digits after the point"),
+    ("Infinity", kinds.PRICES, b"abc", raw(price(amount="Infinity")), "finite"),
+    ("sNaN", kinds.PRICES, b"abc", raw(price(amount="sNaN")), "amount"),
+    (
+        "segment price of 1E+400",
+        kinds.PRICES,
+        b"abc",
+        raw(price(segment_amounts={"gold": "1E+400"})),
+        "12 digits before the point",
+    ),
+    *(
+        (f"currency {bad!r}", kinds.PRICES, b"abc", raw(price(currency=bad)), "ISO 4217")
+        for bad in ("eur", "XYZ", "EU", "EURO", "€", "E\u0000R")
+    ),
+    ("currency as a number", kinds.PRICES, b"abc", raw(price(currency=978)), "currency"),
     (
         "bad timestamp",
         kinds.INVENTORY,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -26,6 +27,7 @@ from shopwindow.kafka_clients import (
     GROUP_REBALANCE_TIMEOUT_MS,
     KafkaConnection,
 )
+from shopwindow.markets import Markets, MarketsError, load_markets, single_market
 from shopwindow.topics import TopicNames
 
 ENV_PREFIX = "SHOPWINDOW_"
@@ -69,6 +71,26 @@ class SourceSettings(_Base):
         description="JSON lines, or readable text (colored on a terminal); auto: text when "
         "stderr is a terminal, JSON otherwise.",
     )
+    markets_file: Path | None = Field(
+        default=None,
+        description="The markets (countries, currency, default language, fallback), YAML "
+        "or JSON; without it one market serves every country.",
+    )
+    _markets: Markets = PrivateAttr(default_factory=single_market)
+
+    @model_validator(mode="after")
+    def _read_the_markets_file(self) -> SourceSettings:
+        # Read once, here, so a bad file stops the role at start like a bad variable.
+        try:
+            self._markets = load_markets(self.markets_file)
+        except MarketsError as error:
+            raise ValueError(f"{ENV_PREFIX}MARKETS_FILE: {error}") from None
+        return self
+
+    @property
+    def markets(self) -> Markets:
+        """The markets ``markets_file`` declares."""
+        return self._markets
 
 
 class TopicCreationSettings(_Base):
@@ -440,6 +462,9 @@ def describe_validation_error(error: ValidationError) -> str:
     """
     lines = []
     for item in error.errors():
+        if not item["loc"]:  # a check across variables names them in its message
+            lines.append(item["msg"].removeprefix("Value error, "))
+            continue
         variable = ENV_PREFIX + "__".join(str(part) for part in item["loc"]).upper()
         lines.append(f"{variable}: {item['msg']}")
     return "; ".join(lines)

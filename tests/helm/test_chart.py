@@ -68,6 +68,20 @@ NON_DEFAULT: dict[str, Any] = {
         "groupId": "shop-materializer",
         "trendingHalfLifeSeconds": 3600,
     },
+    "markets": {
+        "enabled": True,
+        "defaultMarket": "eu",
+        "list": [
+            {"id": "eu", "countries": ["DE", "NO"], "currency": "EUR", "default_language": "en"},
+            {
+                "id": "ch",
+                "countries": ["CH"],
+                "currency": "CHF",
+                "default_language": "de",
+                "fallback": "eu",
+            },
+        ],
+    },
     "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
     "networkPolicy": {"enabled": True, "allowExternal": False},
     "topics": {"inventory": "stock.deltas"},
@@ -146,6 +160,9 @@ def test_the_schema_covers_every_value() -> None:
         {"auth": {"jwt": {"mode": "magic"}}},
         {"gateway": {"containerPort": 70000}},
         {"kafka": {"bootstrapServers": ""}},
+        {"markets": {"enabled": True, "defaultMarket": "", "list": []}},
+        {"markets": {"list": [{"id": "eu", "countries": ["de"], "currency": "EUR"}]}},
+        {"markets": {"list": [{"id": "EU", "countries": [], "currency": "EUR"}]}},
     ],
 )
 def test_the_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -198,7 +215,9 @@ def settings_from(
     return cls(), {name for name in env if name not in known}
 
 
-def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_roles_start_from_the_rendered_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     docs = manifests(NON_DEFAULT)
     secrets = {"mongo-credentials/uri": "mongodb://db/?replicaSet=rs0"}
     gateway_env = role_environment(docs, "gateway", secrets)
@@ -211,6 +230,15 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     [trusted] = [m for m in gateway_container["volumeMounts"] if m["name"] == "trusted-documents"]
     manifest = gateway_env["SHOPWINDOW_PERSISTED_MANIFEST"]
     assert manifest == f"{trusted['mountPath']}/manifest.json"
+
+    # Both roles read the markets file the chart renders, from the mounted ConfigMap.
+    markets_file = tmp_path / "markets.json"
+    for role, env in (("gateway", gateway_env), ("materializer", materializer_env)):
+        [mount] = [m for m in container(docs, role)["volumeMounts"] if m["name"] == "markets"]
+        assert env.pop("SHOPWINDOW_MARKETS_FILE") == f"{mount['mountPath']}/markets.json"
+        env["SHOPWINDOW_MARKETS_FILE"] = str(markets_file)
+    rendered = find(docs, "ConfigMap", "shop-shopwindow-markets")["data"]["markets.json"]
+    markets_file.write_text(rendered)
 
     gateway, unknown_to_gateway = settings_from(GatewaySettings, gateway_env, monkeypatch)
     materializer, unknown_to_materializer = settings_from(
@@ -239,6 +267,9 @@ def test_the_roles_start_from_the_rendered_configuration(monkeypatch: pytest.Mon
     assert kinds.INVENTORY.name_in(materializer.topics) == "stock.deltas"
     assert materializer.kafka_bootstrap_servers == "kafka-0:9092,kafka-1:9092"
     assert gateway.mongodb_uri.get_secret_value() == secrets["mongo-credentials/uri"]
+    for role in (gateway, materializer):
+        assert role.markets.for_country("NO").id == "eu"
+        assert role.markets.price_order(role.markets.for_country("CH")) == ("ch", "eu")
 
 
 def test_the_topics_job_creates_the_topics_the_roles_will_use(
@@ -258,11 +289,9 @@ def test_the_topics_job_creates_the_topics_the_roles_will_use(
     assert unknown == set()
     assert tool.topic_partitions == 24 and tool.topic_replication_factor == 3
     # The same names the roles read from their ConfigMap.
-    materializer, _ = settings_from(
-        MaterializerSettings,
-        role_environment(docs, "materializer", {"mongo-credentials/uri": "mongodb://db"}),
-        monkeypatch,
-    )
+    env = role_environment(docs, "materializer", {"mongo-credentials/uri": "mongodb://db"})
+    env.pop("SHOPWINDOW_MARKETS_FILE")  # a file only the pod has; read in the test above
+    materializer, _ = settings_from(MaterializerSettings, env, monkeypatch)
     assert tool.topics == materializer.topics
     args = build_parser().parse_args(main["args"])
     assert args.handler.__name__ == "_create_topics" and args.with_inputs is True

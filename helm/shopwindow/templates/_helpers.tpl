@@ -133,3 +133,33 @@ periodSeconds: {{ .probe.periodSeconds }}
 timeoutSeconds: {{ .probe.timeoutSeconds }}
 failureThreshold: {{ .probe.failureThreshold }}
 {{- end -}}
+
+{{/* The markets file both roles read: its variable, mount and volume (markets.enabled). */}}
+{{- define "shopwindow.marketsEnv" -}}
+{{- if .Values.markets.enabled }}
+- name: SHOPWINDOW_MARKETS_FILE
+  value: /etc/shopwindow/markets/markets.json
+{{- end }}
+{{- end -}}
+
+{{- define "shopwindow.marketsMount" -}}
+{{- if .Values.markets.enabled }}
+- name: markets
+  mountPath: /etc/shopwindow/markets
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "shopwindow.marketsVolume" -}}
+{{- if .Values.markets.enabled }}
+- name: markets
+  configMap:
+    name: {{ include "shopwindow.fullname" . }}-markets
+{{- end }}
+{{- end -}}
+
+{{- define "shopwindow.marketsChecksum" -}}
+{{- if .Values.markets.enabled }}
+checksum/markets: {{ include (print .Template.BasePath "/markets-configmap.yaml") . | sha256sum }}
+{{- end }}
+{{- end -}}

@@ -168,7 +168,9 @@ def create_app(
         else None
     )
     # graphql-core executes the schema directly: no per-request extension hooks.
-    policy = OperationPolicy(schema._schema, limits, metrics, trusted, budgets=budgets)
+    policy = OperationPolicy(
+        schema._schema, limits, metrics, trusted, budgets=budgets, markets=settings.markets
+    )
     metrics.persisted_query_bytes.set_function(lambda: policy.persisted.stored_bytes)
     http_limits = HttpLimits(
         max_body_bytes=settings.max_body_bytes,

@@ -31,9 +31,7 @@ def currency(code: str) -> str:
     Raises:
         ValueError: For anything else, lower case included (``eur``).
     """
-    if code not in currency_codes():
-        raise ValueError(f"not an ISO 4217 currency code: {code!r}")
-    return code
+    return _listed(code, currency_codes(), "ISO 4217 currency")
 
 
 def country(code: str) -> str:
@@ -42,8 +40,12 @@ def country(code: str) -> str:
     Raises:
         ValueError: For anything else, lower case included (``de``).
     """
-    if code not in country_codes():
-        raise ValueError(f"not an ISO 3166-1 alpha-2 country code: {code!r}")
+    return _listed(code, country_codes(), "ISO 3166-1 alpha-2 country")
+
+
+def _listed(code: str, table: frozenset[str], standard: str) -> str:
+    if code not in table:
+        raise ValueError(f"not an {standard} code: {code!r}")
     return code
 
 
@@ -62,3 +64,28 @@ def language_tag(tag: str) -> str:
     if len(tag) > MAX_LANGUAGE_TAG_LENGTH or "_" in tag or not langcodes.tag_is_valid(tag):
         raise ValueError(f"not a well-formed BCP 47 language tag: {tag!r}")
     return langcodes.standardize_tag(tag)
+
+
+# Regional languages Shopify's LanguageCode lists besides ISO 639-1's two letters.
+_REGIONAL_LANGUAGES = ("pt-BR", "pt-PT", "zh-CN", "zh-TW")
+
+
+@cache
+def language_codes() -> dict[str, str]:
+    """GraphQL's ``LanguageCode`` names and the BCP 47 tags they stand for, as Shopify's
+    enum spells them: ISO 639-1 languages (``DE``: ``de``) and a few regional ones
+    (``PT_BR``: ``pt-BR``)."""
+    tags = [language.alpha_2 for language in pycountry.languages if hasattr(language, "alpha_2")]
+    return {tag.upper().replace("-", "_"): tag for tag in sorted([*tags, *_REGIONAL_LANGUAGES])}
+
+
+def language_code(tag: str) -> str:
+    """The ``LanguageCode`` name of a canonical BCP 47 tag (``pt-BR``: ``PT_BR``).
+
+    Raises:
+        ValueError: For a tag ``LanguageCode`` cannot name (``de-CH``, ``und``).
+    """
+    name = tag.upper().replace("-", "_")
+    if language_codes().get(name) != tag:
+        raise ValueError(f"not a language GraphQL's LanguageCode names: {tag!r}")
+    return name

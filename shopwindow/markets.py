@@ -31,7 +31,14 @@ MAX_MARKETS = 64
 
 CountryCode = Annotated[StrictStr, AfterValidator(codes.country)]
 CurrencyCode = Annotated[StrictStr, AfterValidator(codes.currency)]
-LanguageTag = Annotated[StrictStr, AfterValidator(codes.language_tag)]
+
+
+def _nameable(tag: str) -> str:
+    codes.language_code(tag)  # a shopper must be able to ask for it with @inContext
+    return tag
+
+
+MarketLanguage = Annotated[StrictStr, AfterValidator(codes.language_tag), AfterValidator(_nameable)]
 # Market ids become MongoDB field names and index terms: a safe alphabet.
 MarketId = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
@@ -46,7 +53,8 @@ class _Market(BaseModel):
     id: MarketId
     countries: list[CountryCode] = Field(max_length=300)
     currency: CurrencyCode
-    default_language: LanguageTag
+    default_language: MarketLanguage
+    languages: list[MarketLanguage] | None = Field(default=None, max_length=200)
     fallback: MarketId | None = None
 
 
@@ -67,6 +75,8 @@ class Market:
         currency: Its ISO 4217 currency; ``None`` only for the implicit default market,
             whose prices name their own.
         default_language: The BCP 47 tag content falls back to.
+        languages: The languages it serves; ``None``: any a shopper asks for, each
+            field falling back to the default language where it has no translation.
         fallback: The market whose prices apply where this one has none.
     """
 
@@ -74,7 +84,15 @@ class Market:
     countries: frozenset[str]
     currency: str | None
     default_language: str
+    languages: frozenset[str] | None = None
     fallback: str | None = None
+
+    def language_for(self, requested: str | None) -> str:
+        """The language content is served in: ``requested`` if the market serves it,
+        else its default language."""
+        if requested is None or (self.languages is not None and requested not in self.languages):
+            return self.default_language
+        return requested
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,11 +163,15 @@ def markets_of(data: Any) -> Markets:
     for entry in declared.markets:
         if entry.id in by_id:
             raise MarketsError(f"market {entry.id!r} is declared twice")
+        languages = None
+        if entry.languages is not None:
+            languages = frozenset([*entry.languages, entry.default_language])
         market = Market(
             entry.id,
             frozenset(entry.countries),
             entry.currency,
             entry.default_language,
+            languages,
             entry.fallback,
         )
         for country in sorted(market.countries):

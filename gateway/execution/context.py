@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from shopwindow.gateway.cost.budget import client_key
 from shopwindow.gateway.execution.auth import ANONYMOUS, Viewer
+from shopwindow.gateway.execution.localization import DEFAULT, Localization
 from shopwindow.gateway.reads.consistency import (
     ConsistencyGate,
     ConsistencyReport,
@@ -96,6 +97,7 @@ class GatewayContext:
         consistency_report: What the operation waited for, if it did.
         search: The replica's search index; ``None`` where search is off.
         skus: Finds products by a SKU they list.
+        localization: The market and language the operation runs in (``@inContext``).
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -112,6 +114,7 @@ class GatewayContext:
     consistency_report: ConsistencyReport | None = None
     search: SearchService | None = None
     skus: SkuLookups | None = None
+    localization: Localization = DEFAULT
 
     async def read_after(self, positions: Collection[SourcePosition]) -> None:
         """Wait until the records at ``positions`` are applied (within the bound), and

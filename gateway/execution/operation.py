@@ -16,6 +16,7 @@ from graphql import DocumentNode, FragmentDefinitionNode, GraphQLError, Operatio
 from shopwindow.gateway.cost.actual import Collected
 from shopwindow.gateway.cost.budget import ThrottleStatus
 from shopwindow.gateway.errors import GatewayError
+from shopwindow.gateway.execution.localization import DEFAULT, Localization
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.metrics import GatewayMetrics
 
@@ -58,7 +59,9 @@ class Operation:
     """An operation that passed every check, ready to run.
 
     ``document_hash`` is the SHA-256 of the document's text, persisted or sent: answers
-    are kept by it, so that the same text answers alike however it arrived.
+    are kept by it, so that the same text answers alike however it arrived. The
+    ``localization`` (``@inContext``) is read from that text and the variables, so
+    whatever keys by both keys by it.
     """
 
     document: DocumentNode
@@ -73,6 +76,7 @@ class Operation:
     client: str | None = None
     fragments: Mapping[str, FragmentDefinitionNode] = field(default_factory=dict)
     counted: Collected = field(default_factory=dict)
+    localization: Localization = DEFAULT
 
 
 def counted_refusal(

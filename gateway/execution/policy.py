@@ -22,6 +22,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from shopwindow.gateway.cost.budget import ClientBudgets
 from shopwindow.gateway.execution.admission import Admission
 from shopwindow.gateway.execution.limits import Limits, max_aliases_rule, max_depth_rule
+from shopwindow.gateway.execution.localization import localize
 from shopwindow.gateway.execution.masking import ErrorMasking
 from shopwindow.gateway.execution.operation import Operation, OperationRefused, counted_refusal
 from shopwindow.gateway.execution.persisted import PersistedOperations, PersistedRefusal
@@ -29,6 +30,7 @@ from shopwindow.gateway.execution.prepared import PreparedDocuments
 from shopwindow.gateway.execution.running import Executor
 from shopwindow.gateway.execution.settlement import Settlement
 from shopwindow.gateway.metrics import GatewayMetrics
+from shopwindow.markets import Markets, single_market
 
 
 class OperationPolicy:
@@ -44,6 +46,7 @@ class OperationPolicy:
             runs everything when off.
         budgets: Per-client cost budgets; ``None`` admits every checked operation.
         clock: Seconds, for the budgets.
+        markets: The markets ``@inContext`` chooses among.
     """
 
     def __init__(
@@ -55,8 +58,10 @@ class OperationPolicy:
         plans: bool = True,
         budgets: ClientBudgets | None = None,
         clock: Callable[[], float] = time.monotonic,
+        markets: Markets | None = None,
     ) -> None:
         self.limits = limits
+        self._markets = markets if markets is not None else single_market()
         self._metrics = metrics
         rules = [
             *specified_rules,
@@ -148,6 +153,7 @@ class OperationPolicy:
             self._documents.plan(prepared, definition, operation_name),
             fragments=prepared.fragments,
             counted=prepared.counted.setdefault(operation_name, {}),
+            localization=localize(definition, variables, self._markets),
         )
 
     def refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:

@@ -84,6 +84,7 @@ class Executor:
         Raises:
             TimeoutError: When it took longer than the timeout.
         """
+        context.localization = operation.localization
         plan = operation.plan
         if tracer is not None:
             result = await self._start(execute, operation, context, middleware=[tracer])
@@ -109,6 +110,7 @@ class Executor:
         Raises:
             TimeoutError: When it took longer than the timeout.
         """
+        context.localization = operation.localization
         result = await self._start(execute, operation, context, root_value)
         assert isinstance(result, ExecutionResult)
         return self._masking.masked(result, context.request_id)

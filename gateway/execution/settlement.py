@@ -85,14 +85,15 @@ class Settlement:
     ) -> dict[str, Any]:
         """What every executed result reports: its cost, estimated and actual (of
         ``data``, unless the caller counted it: ``actual``), settled with the client's
-        budget, and how fresh its products are (``context.freshness`` starts afresh, for
-        a subscription's next event)."""
+        budget, how fresh its products are (``context.freshness`` starts afresh, for
+        a subscription's next event), and the market and language it ran in."""
         if actual is None:
             actual = self.actual_cost(operation, data)
         lag = context.live.lag() if context.live is not None else None
         extensions = {
             **self.settle(operation, actual),
             "freshness": context.freshness.report(lag),
+            "context": operation.localization.as_extension(),
         }
         if context.consistency_report is not None:
             extensions["consistency"] = context.consistency_report.as_extension()

@@ -107,6 +107,7 @@ class LiveOperations:
         operation: Operation = spec.operation
         try:
             root = None
+            context.localization = operation.localization
             if doc is not None:
                 context.freshness.saw(doc)
                 root = field.event(doc, context, spec.sku)

@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 
 from shopwindow.extensions import Extension
 from shopwindow.gateway.schema.added_fields import AddedFields
+from shopwindow.gateway.schema.in_context import in_context
 from shopwindow.gateway.schema.positions import OFFSET_SCALAR, Offset
 from shopwindow.gateway.schema.query import Query
 from shopwindow.gateway.schema.search import SearchQuery
@@ -77,7 +78,11 @@ class GatewaySchema(WithAddedFields, strawberry.Schema):
         """The SDL, led by the definitions of the directives its types apply: Strawberry
         leaves out those federation defines (a subgraph imports them with ``@link``)."""
         printed = super().as_str()
-        custom = [d for d in self._schema.directives if not is_specified_directive(d)]
+        custom = [
+            d
+            for d in self._schema.directives
+            if not is_specified_directive(d) and f"directive @{d.name}(" not in printed
+        ]
         support = {
             named.name: named
             for directive in custom
@@ -169,5 +174,7 @@ def build_schema(
         registry: The sources, core and extensions' (their ``product_fields``).
     """
     return GatewaySchema(
-        subscription=Subscription, **schema_parts(extensions, registry).arguments()
+        subscription=Subscription,
+        directives=[in_context],
+        **schema_parts(extensions, registry).arguments(),
     )

@@ -198,6 +198,7 @@ class GraphQLEndpoint:
                 extensions = {
                     **self._policy.settle(operation, kept.actual_cost),
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),
+                    "context": operation.localization.as_extension(),
                 }
                 answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
                 return self._data_answer(request, viewer, answer, media_type, http_cached)

@@ -93,8 +93,27 @@ def test_norway_is_a_country_not_false(tmp_path: Path) -> None:
 
 
 def test_language_tags_are_kept_canonical() -> None:
-    markets = markets_of(declared(market("eu", "DE", default_language="DE-ch")))
-    assert markets.default.default_language == "de-CH"
+    markets = markets_of(declared(market("eu", "DE", default_language="PT-br")))
+    assert markets.default.default_language == "pt-BR"
+
+
+@pytest.mark.parametrize(
+    ("languages", "requested", "served"),
+    [
+        (None, None, "en"),
+        (None, "de", "de"),
+        (None, "ja", "ja"),
+        (["de", "fr"], "fr", "fr"),
+        (["de", "fr"], "ja", "en"),
+        (["de", "fr"], "en", "en"),  # the default language is always served
+        (["de", "fr"], None, "en"),
+    ],
+)
+def test_the_language_served(
+    languages: list[str] | None, requested: str | None, served: str
+) -> None:
+    markets = markets_of(declared(market("eu", "DE", languages=languages)))
+    assert markets.default.language_for(requested) == served
 
 
 BAD: list[tuple[str, Any, str]] = [
@@ -123,6 +142,12 @@ BAD: list[tuple[str, Any, str]] = [
         f"at most {MAX_MARKETS}",
     ),
     ("a malformed language", declared(market("eu", "DE", default_language="en--US")), "BCP 47"),
+    (
+        "a language @inContext cannot name",
+        declared(market("eu", "DE", default_language="de-CH")),
+        "LanguageCode",
+    ),
+    ("a served language not well-formed", declared(market("eu", "DE", languages=["x"])), "BCP 47"),
     ("an underscore tag", declared(market("eu", "DE", default_language="de_CH")), "BCP 47"),
     ("a market id with a dot", declared(market("e.u", "DE"), default="e.u"), "pattern"),
     ("a market id of 1,000 characters", declared(market("e" * 1000)), "pattern"),

@@ -28,8 +28,9 @@ from shopwindow.materializer.events import Text
 # Shopify's limit since 2024; a catalog record with more variants is dead-lettered.
 MAX_VARIANTS = 2048
 # Shopify's limit too. Search indexes each variant once per subset of its options
-# (``gateway/search/variant_terms.py``), 2**3 - 1 terms, so the bound keeps a product of
-# 2,048 variants to a few thousand terms.
+# (``gateway/search/variant_terms.py``), 2**3 - 1 terms, twice that in stock, so the
+# bound keeps a product of 2,048 variants under 30,000 terms; typical products, whose
+# single-option terms repeat across variants, make a few hundred distinct ones.
 MAX_OPTIONS = 3
 MAX_OPTION_VALUES = MAX_VARIANTS
 DEFAULT_TITLE = "Default Title"

@@ -37,3 +37,6 @@ class Product:
     )
     sale_product: strawberry.Private[SaleProduct]
     segment: strawberry.Private[str | None]
+    # The BCP 47 tags content is looked up in, first first: the language the operation
+    # runs in, its base language, then its market's default (``@inContext``).
+    languages: strawberry.Private[tuple[str, ...]] = ()

@@ -40,6 +40,13 @@ class Localization:
     country: str | None = None
     requested_language: str | None = None
 
+    @property
+    def content_languages(self) -> tuple[str, ...]:
+        """The translations content is looked up in, in order: the language served, its
+        base language (``pt`` for ``pt-BR``), then the market's default language."""
+        order = [self.language, self.language.split("-")[0], self.market.default_language]
+        return tuple(dict.fromkeys(order))
+
     def as_extension(self) -> dict[str, Any]:
         """``extensions.context``: what applied, and what was asked where it differs."""
         applied = codes.language_code(self.language)

@@ -26,4 +26,5 @@ def product_of(sale_product: SaleProduct, context: GatewayContext) -> Product:
         materialized_at=sale_product.materialized_at,
         sale_product=sale_product,
         segment=segment,
+        languages=context.localization.content_languages,
     )

@@ -8,7 +8,7 @@ page. Only products with a catalog section are served.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import strawberry
 from pydantic import Field, field_validator
 
+from shopwindow import codes
 from shopwindow.cost_directives import list_size
 from shopwindow.document import parse_time
 from shopwindow.materializer.events import (
@@ -43,6 +44,17 @@ from shopwindow.materializer.sources.variants import (
 )
 from shopwindow.product_type import Product
 
+# More languages than any storefront serves is a producer's bug; each costs the document
+# and every changelog record.
+MAX_TRANSLATIONS = 50
+
+
+class Translation(SourceEvent):
+    """A product's text in one language; a field left out falls back (``Catalog.text``)."""
+
+    name: Text | None = None
+    description: Text | None = None
+
 
 class CatalogSnapshot(Listing, SourceEvent):
     """The full catalog record of a product, with its options and variants."""
@@ -56,6 +68,22 @@ class CatalogSnapshot(Listing, SourceEvent):
     attributes: dict[str, Any] = Field(default_factory=dict)
     created_at: Timestamp | None = None
     updated_at: Timestamp
+    translations: dict[str, Translation] = Field(default_factory=dict, max_length=MAX_TRANSLATIONS)
+
+    @field_validator("translations")
+    @classmethod
+    def _one_canonical_tag_per_language(
+        cls, value: dict[str, Translation]
+    ) -> dict[str, Translation]:
+        # "DE" and "de" are one language: two spellings in one record would leave which
+        # text is served to dictionary order.
+        canonical: dict[str, Translation] = {}
+        for tag, translation in value.items():
+            key = codes.language_tag(tag)
+            if key in canonical:
+                raise ValueError(f"language {key!r} is translated twice")
+            canonical[key] = translation
+        return canonical
 
     @field_validator("attributes")
     @classmethod
@@ -90,6 +118,15 @@ def content(snapshot: CatalogSnapshot) -> dict[str, Any]:
         # else when its catalog record last changed.
         "listed_at": snapshot.created_at or snapshot.updated_at,
         **listing_content(snapshot),
+        # Only when sent: documents of untranslated catalogs stay as they were.
+        **({"translations": _translations(snapshot)} if snapshot.translations else {}),
+    }
+
+
+def _translations(snapshot: CatalogSnapshot) -> dict[str, dict[str, str]]:
+    return {
+        tag: translation.model_dump(exclude_none=True)
+        for tag, translation in snapshot.translations.items()
     }
 
 
@@ -112,6 +149,17 @@ class Catalog:
     listed_at: datetime | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
     variants: tuple[Variant, ...] = (DEFAULT_VARIANT,)
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, name: str, languages: tuple[str, ...]) -> str:
+        """Field ``name`` (``name``, ``description``) in the first of ``languages`` that
+        translates it; the catalog's own text when none does."""
+        for language in languages:
+            translated = self.translations.get(language, {}).get(name)
+            if translated is not None:
+                return translated
+        value: str = getattr(self, name)
+        return value
 
 
 def attribute_text(value: Any) -> str:
@@ -141,6 +189,7 @@ def read(section: Mapping[str, Any] | None) -> Catalog | None:
         listed_at=parse_time(section.get("listed_at")),
         options=options,
         variants=read_variants(section, options),
+        translations=section.get("translations") or {},
     )
 
 
@@ -152,11 +201,11 @@ def catalog_of(root: Product) -> Catalog:
 
 
 def _name(root: Product) -> str:
-    return catalog_of(root).name
+    return catalog_of(root).text("name", root.languages)
 
 
 def _description(root: Product) -> str:
-    return catalog_of(root).description
+    return catalog_of(root).text("description", root.languages)
 
 
 def _brand(root: Product) -> str | None:
@@ -195,7 +244,8 @@ TOPIC = SourceTopic(
     shape='`{"product_id","name","description","brand","category","images":[...],'
     '"attributes":{...},"options":[{"name":"size","values":["S","M"]}],'
     '"variants":[{"sku","options":{"size":"M"},"title","image","barcode"}],'
-    '"created_at","updated_at"}`; a tombstone or CDC delete hides the product',
+    '"created_at","updated_at","translations":{"de":{"name","description"}}}`; a tombstone '
+    "or CDC delete hides the product",
     decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
     event_time=snapshot_time,
 )

@@ -10,7 +10,7 @@ import pytest
 
 from shopwindow.materializer.decode import PoisonEvent, decode_record
 from shopwindow.materializer.sources.base import SourceTopic
-from shopwindow.materializer.sources.catalog import CatalogDeletion
+from shopwindow.materializer.sources.catalog import CatalogDeletion, CatalogSnapshot
 from shopwindow.materializer.sources.inventory import InventoryDelta, StockTake
 from shopwindow.materializer.sources.prices import PriceDeletion, PriceSnapshot
 from shopwindow.materializer.sources.reviews import ReviewUpserted
@@ -154,6 +154,16 @@ def test_money_is_stored_in_plain_notation(sent: str, stored: str) -> None:
     assert str(event.amount) == stored
 
 
+def test_translations_are_kept_under_their_canonical_tags() -> None:
+    event = decode_record(
+        kinds.CATALOG,
+        b"abc",
+        raw(catalog(translations={"DE-ch": {"name": "Laufschuh"}, "iw": {"description": "x"}})),
+    ).event
+    assert isinstance(event, CatalogSnapshot)
+    assert set(event.translations) == {"de-CH", "he"}
+
+
 def test_outbox_id_header_is_the_event_id() -> None:
     decoded = decode_record(kinds.PRICES, b"abc", raw(json.dumps(price())), [("id", b"e-1")])
     assert isinstance(decoded.event, PriceSnapshot)
@@ -198,6 +208,44 @@ REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
         for bad in ("eur", "XYZ", "EU", "EURO", "€", "E\u0000R")
     ),
     ("currency as a number", kinds.PRICES, b"abc", raw(price(currency=978)), "currency"),
+    *(
+        (
+            f"translation into {tag!r}",
+            kinds.CATALOG,
+            b"abc",
+            raw(catalog(translations={tag: {"name": "x"}})),
+            "BCP 47",
+        )
+        for tag in ("de_CH", "en--US", "", "x", "d" * 100, "\u0000")
+    ),
+    (
+        "500 languages in one record",
+        kinds.CATALOG,
+        b"abc",
+        raw(catalog(translations={f"x-l{n}": {"name": "x"} for n in range(500)})),
+        "at most 50",
+    ),
+    (
+        "one language spelled twice",
+        kinds.CATALOG,
+        b"abc",
+        raw(catalog(translations={"de": {"name": "a"}, "DE": {"name": "b"}})),
+        "'de' is translated twice",
+    ),
+    (
+        "a translated name that is not text",
+        kinds.CATALOG,
+        b"abc",
+        raw(catalog(translations={"de": {"name": 7}})),
+        "name",
+    ),
+    (
+        "a translation that is not an object",
+        kinds.CATALOG,
+        b"abc",
+        raw(catalog(translations={"de": "Laufschuh"})),
+        "translations",
+    ),
     (
         "bad timestamp",
         kinds.INVENTORY,

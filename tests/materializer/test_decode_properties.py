@@ -43,6 +43,7 @@ FIELDS = [
     "review_id",
     "rating",
     "deleted",
+    "translations",
 ]
 
 # Values at the edges of what JSON, Python and BSON can hold.
@@ -91,7 +92,10 @@ json_values = st.recursive(
     max_leaves=8,
 )
 VALID: dict[SourceTopic, list[dict[str, Any]]] = {
-    kinds.CATALOG: [catalog(images=["i"], attributes={"a": 1}, brand="b", category="c")],
+    kinds.CATALOG: [
+        catalog(images=["i"], attributes={"a": 1}, brand="b", category="c"),
+        catalog(translations={"de": {"name": "n", "description": "d"}, "pt-BR": {"name": "p"}}),
+    ],
     kinds.PRICES: [price(list_amount="2", segment_amounts={"gold": "1"})],
     kinds.INVENTORY: [delta(-1), stock_take(5)],
     kinds.ORDERS: [order("o1", "abc")],

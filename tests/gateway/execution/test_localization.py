@@ -21,11 +21,11 @@ from shopwindow.gateway.execution.localization import localize
 from shopwindow.markets import Markets, markets_of
 from tests import kinds
 from tests.gateway.changelog_source import Source
-from tests.gateway.conftest import GatewayFactory, full_product
+from tests.gateway.conftest import GatewayFactory, Seed, full_product
 from tests.gateway.execution.test_persisted_operations import kept_answers
 from tests.gateway.live.test_subscriptions import PROTOCOLS, hub_listening, session
 from tests.helpers import eventually
-from tests.materializer.conftest import price
+from tests.materializer.conftest import catalog, price
 
 MARKETS: dict[str, Any] = {
     "default_market": "eu",
@@ -298,3 +298,37 @@ async def test_each_live_group_keeps_its_context(
         assert german_result.extensions["context"]["market"] == "eu"
         assert swiss_result.data == german_result.data  # one price, for now
     assert seconds[0].data["priceChanged"]["price"] == {"amount": "16.99"}
+
+
+TRANSLATED = catalog(
+    "abc",
+    description="Light and quick.",
+    translations={
+        "de": {"name": "Laufschuh", "description": "Leicht und schnell."},
+        "fr": {"name": "Chaussure de trail"},  # no description: falls back field by field
+        "pt": {"name": "Tênis de trilha"},
+    },
+)
+
+
+IN_LANGUAGES = [
+    ("", "Trail shoe", "Light and quick."),
+    ("@inContext(language: DE)", "Laufschuh", "Leicht und schnell."),
+    ("@inContext(country: CH)", "Laufschuh", "Leicht und schnell."),  # ch speaks de
+    ("@inContext(country: CH, language: FR)", "Chaussure de trail", "Leicht und schnell."),
+    ("@inContext(country: DE, language: FR)", "Chaussure de trail", "Light and quick."),
+    ("@inContext(language: PT_BR)", "Tênis de trilha", "Light and quick."),
+    ("@inContext(country: CH, language: JA)", "Laufschuh", "Leicht und schnell."),
+    ("@inContext(language: JA)", "Trail shoe", "Light and quick."),
+]
+
+
+async def test_content_in_the_language_of_the_context_field_by_field(
+    seed: Seed, gateway: GatewayFactory, markets_file: Path
+) -> None:
+    await seed("abc", (kinds.CATALOG, TRANSLATED))
+    async with gateway(markets_file=markets_file) as http:
+        for directive, name, description in IN_LANGUAGES:
+            query = f'query {directive} {{ product(id: "abc") {{ name description }} }}'
+            body = await post(http, query)
+            assert body["data"]["product"] == {"name": name, "description": description}, directive

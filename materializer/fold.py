@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shopwindow.document import META, SCHEMA_VERSION, UPGRADED_FROM, escape_key
+from shopwindow.markets import DEFAULT_MARKET_ID
 from shopwindow.materializer.events import SourcedEvent
 from shopwindow.materializer.sources import CORE_SOURCES
 from shopwindow.materializer.sources.base import Effect, Source, entry_id
@@ -50,6 +51,9 @@ class FoldSettings:
         sources: The installed sources; each gets its section in new documents.
         park_keys: Once an event of a product is refused, leave out (park) the
             product's later events from the same partition too.
+        markets: The ids of the markets records may name (``SHOPWINDOW_MARKETS_FILE``).
+        default_market: The market of records that name none; a record naming it is
+            stored as one that names none.
     """
 
     low_stock_threshold: int = 5
@@ -57,6 +61,8 @@ class FoldSettings:
     trending_half_life_s: int = 6 * 3600
     sources: tuple[Source[Any], ...] = field(default=CORE_SOURCES)
     park_keys: bool = False
+    markets: frozenset[str] = frozenset({DEFAULT_MARKET_ID})
+    default_market: str = DEFAULT_MARKET_ID
 
 
 def new_document(product_id: str, settings: FoldSettings) -> Document:
@@ -288,10 +294,14 @@ class _Step:
         return entries
 
     def replace_entry(
-        self, key: str, content: dict[str, Any] | None, time: datetime | None
+        self,
+        key: str,
+        content: dict[str, Any] | None,
+        time: datetime | None,
+        stored_key: str | None = None,
     ) -> Effect:
         entries = self.entries
-        escaped = escape_key(key)
+        escaped = escape_key(key) if stored_key is None else stored_key
         stored = entries.get(escaped)
         # As for a section: a deletion without a time of its own is ordered after the
         # entry it deletes by its log position.

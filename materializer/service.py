@@ -150,6 +150,8 @@ class Materializer:
                     trending_half_life_s=settings.trending_half_life_s,
                     sources=self.registry.sources,
                     park_keys=settings.dlq_park_keys and self.build is None,
+                    markets=frozenset(settings.markets.by_id),
+                    default_market=settings.markets.default.id,
                 ),
                 self.metrics,
                 DocumentCache(settings.document_cache_size),

@@ -40,3 +40,5 @@ class Product:
     # The BCP 47 tags content is looked up in, first first: the language the operation
     # runs in, its base language, then its market's default (``@inContext``).
     languages: strawberry.Private[tuple[str, ...]] = ()
+    # The markets whose prices apply, in order; None is the default market's.
+    price_order: strawberry.Private[tuple[str | None, ...]] = (None,)

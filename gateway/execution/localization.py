@@ -33,12 +33,16 @@ class Localization:
         language: The BCP 47 tag content is served in.
         country: The country asked for, if any (``CountryCode``).
         requested_language: The language asked for, if any (``LanguageCode``).
+        price_order: The markets whose prices apply, in order (``offers``): the
+            market, then its fallbacks; ``None`` stands for the default market, whose
+            prices are stored without one.
     """
 
     market: Market
     language: str
     country: str | None = None
     requested_language: str | None = None
+    price_order: tuple[str | None, ...] = (None,)
 
     @property
     def content_languages(self) -> tuple[str, ...]:
@@ -87,7 +91,10 @@ def localize(
                 language = value
     market = markets.for_country(country)
     requested_tag = codes.language_codes()[language] if language is not None else None
-    return Localization(market, market.language_for(requested_tag), country, language)
+    price_order = tuple(
+        None if name == markets.default.id else name for name in markets.price_order(market)
+    )
+    return Localization(market, market.language_for(requested_tag), country, language, price_order)
 
 
 def _enum_name(value: ValueNode, variables: Mapping[str, Any] | None) -> str | None:

@@ -47,8 +47,15 @@ class LiveField(Protocol):
     def ends_when_gone(self) -> bool:
         """Complete when the product goes, rather than sending null."""
 
-    def watch(self, doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
-        """What a subscriber sees of ``doc``: an equal value sends nothing."""
+    def watch(
+        self,
+        doc: SaleProduct,
+        segment: str | None,
+        sku: str | None,
+        price_order: tuple[str | None, ...],
+    ) -> Hashable:
+        """What a subscriber sees of ``doc`` at the prices of the markets in
+        ``price_order``: an equal value sends nothing."""
 
     def follows(self, doc: SaleProduct, sku: str | None) -> bool:
         """Whether ``doc`` still has what is followed (the variant ``sku``, if named)."""
@@ -64,6 +71,8 @@ class GroupSpec:
         segment: The viewers' customer segment.
         operation: What the runner executes (opaque here).
         sku: The variant followed, if one is named; part of ``identity``.
+        price_order: The markets whose prices the viewers see (``@inContext``); the
+            operation's text and variables, part of ``identity``, decide it.
     """
 
     field: LiveField
@@ -71,6 +80,7 @@ class GroupSpec:
     segment: str | None
     operation: Any
     sku: str | None = None
+    price_order: tuple[str | None, ...] = (None,)
 
 
 __all__ = ["FanOut", "GroupSpec", "LiveField", "Outbox", "Owner", "Subscriber"]
@@ -255,7 +265,7 @@ class FanOut:
                 subscriber.outbox.put(member, subscriber.prefix + first + "}")
                 member.sent_version = doc.version
                 spec = member.group.spec
-                member.sent_value = spec.field.watch(doc, spec.segment, spec.sku)
+                member.sent_value = spec.field.watch(doc, spec.segment, spec.sku, spec.price_order)
         self.current(product_id, doc)
 
     def changed(self, doc: SaleProduct, trace: SpanContext | None = None) -> None:
@@ -343,7 +353,7 @@ class FanOut:
         if isinstance(state, _Gone):
             value: Any = _GONE_VALUE
         else:
-            value = spec.field.watch(state, spec.segment, spec.sku)
+            value = spec.field.watch(state, spec.segment, spec.sku, spec.price_order)
         if not any(self._due(m, state, value) for m in group.members):
             for member in group.members:
                 member.sent_version = max(member.sent_version, state.version)

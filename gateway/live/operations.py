@@ -182,7 +182,10 @@ class LiveOperations:
         # Spent once, when the subscription starts. The admitted copy stays out of the
         # group: its payloads are shared, and one client's budget is not another's news.
         self._policy.admit(operation, connection.budget_key)
-        return GroupSpec(field, identity, viewer.segment, operation, sku), product_ids, after
+        spec = GroupSpec(
+            field, identity, viewer.segment, operation, sku, operation.localization.price_order
+        )
+        return spec, product_ids, after
 
     def _root_field(self, operation: Operation) -> tuple[str, FieldNode] | None:
         # Validation leaves a subscription exactly one root field, maybe in fragments.

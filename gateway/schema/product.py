@@ -27,4 +27,5 @@ def product_of(sale_product: SaleProduct, context: GatewayContext) -> Product:
         sale_product=sale_product,
         segment=segment,
         languages=context.localization.content_languages,
+        price_order=context.localization.price_order,
     )

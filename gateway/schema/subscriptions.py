@@ -21,7 +21,14 @@ from shopwindow.gateway.schema.product import product_of
 from shopwindow.materializer.sources.inventory import Stock
 from shopwindow.materializer.sources.inventory import initial as initial_stock
 from shopwindow.materializer.sources.inventory import read as read_stock
-from shopwindow.materializer.sources.offers import Offer, lowest_price, offers, total_stock
+from shopwindow.materializer.sources.offers import (
+    DEFAULT_ORDER,
+    Offer,
+    PriceOrder,
+    lowest_price,
+    offers,
+    total_stock,
+)
 from shopwindow.materializer.sources.prices import Price
 from shopwindow.product_type import Product
 from shopwindow.sale_product import SaleProduct
@@ -53,20 +60,22 @@ class LiveFieldSpec:
         ids_argument: The argument naming the product(s).
         ends_when_gone: Complete when the product is deleted or hidden; otherwise the
             field sends null, and goes on if the product comes back.
-        value_of: What a subscriber sees of a document, for the viewer's segment and
-            the variant it follows (``sku``, if any); a change that leaves it equal sends
-            nothing.
+        value_of: What a subscriber sees of a document, for the viewer's segment, the
+            variant it follows (``sku``, if any) and the markets whose prices apply; a
+            change that leaves it equal sends nothing.
         event: The field's value for a document, as its selection is executed.
     """
 
     ids_argument: str
     ends_when_gone: bool
-    value_of: Callable[[SaleProduct, str | None, str | None], Hashable]
+    value_of: Callable[[SaleProduct, str | None, str | None, PriceOrder], Hashable]
     event: Callable[[SaleProduct, GatewayContext, str | None], Any]
 
-    def watch(self, doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+    def watch(
+        self, doc: SaleProduct, segment: str | None, sku: str | None, price_order: PriceOrder
+    ) -> Hashable:
         """What a subscriber in ``segment`` following ``sku`` sees of ``doc``."""
-        return self.value_of(doc, segment, sku)
+        return self.value_of(doc, segment, sku, price_order)
 
     def follows(self, doc: SaleProduct, sku: str | None) -> bool:
         """Whether ``doc`` still has what the subscription follows: the product, and the
@@ -78,11 +87,12 @@ class LiveFieldSpec:
 # over its variants (``offers``).
 
 
-def _offer_of(doc: SaleProduct, sku: str) -> Offer | None:
-    return next((offer for offer in offers(doc) if offer.variant.sku == sku), None)
+def _offer_of(doc: SaleProduct, sku: str, order: PriceOrder = DEFAULT_ORDER) -> Offer | None:
+    return next((offer for offer in offers(doc, order) if offer.variant.sku == sku), None)
 
 
 def _stock_of(doc: SaleProduct, sku: str | None) -> Stock:
+    # Stock is the same in every market: the default order reads it.
     if sku is None:
         return total_stock(offers(doc))
     offer = _offer_of(doc, sku)
@@ -90,14 +100,18 @@ def _stock_of(doc: SaleProduct, sku: str | None) -> Stock:
     return offer.stock if offer is not None else read_stock(initial_stock())
 
 
-def _price_of(doc: SaleProduct, segment: str | None, sku: str | None) -> Price | None:
+def _price_of(
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+) -> Price | None:
     if sku is None:
-        return lowest_price(offers(doc), segment)
-    offer = _offer_of(doc, sku)
+        return lowest_price(offers(doc, order), segment)
+    offer = _offer_of(doc, sku, order)
     return offer.viewer_price(segment) if offer is not None else None
 
 
-def _stock_value(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+def _stock_value(
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+) -> Hashable:
     stock = _stock_of(doc, sku)
     return (stock.available, stock.status)
 
@@ -111,8 +125,10 @@ def _stock_update(doc: SaleProduct, context: GatewayContext, sku: str | None) ->
     )
 
 
-def _price_value(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
-    price = _price_of(doc, segment, sku)
+def _price_value(
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+) -> Hashable:
+    price = _price_of(doc, segment, sku, order)
     if price is None:
         return None
     return (price.amount, price.list_amount, price.currency, price.discount_percent)
@@ -122,12 +138,12 @@ def _price_update(doc: SaleProduct, context: GatewayContext, sku: str | None) ->
     return PriceUpdate(
         product_id=strawberry.ID(doc.id),
         sku=sku,
-        price=_price_of(doc, context.segment, sku),
+        price=_price_of(doc, context.segment, sku, context.localization.price_order),
         version=doc.version,
     )
 
 
-def _version(doc: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+def _version(doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder) -> Hashable:
     return doc.version
 
 

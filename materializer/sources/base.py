@@ -127,11 +127,16 @@ class FoldStep(Protocol):
         (``Source.entries``), or else its section, which then maps keys to entries."""
 
     def replace_entry(
-        self, key: str, content: dict[str, Any] | None, time: datetime | None
+        self,
+        key: str,
+        content: dict[str, Any] | None,
+        time: datetime | None,
+        stored_key: str | None = None,
     ) -> Effect:
         """Among the source's entries, replace the one under ``key`` (or delete it,
         ``content=None``) unless a newer one was applied. A deletion leaves a marker so
-        that an older entry cannot come back."""
+        that an older entry cannot come back. ``stored_key`` overrides the field name
+        (``escape_key(key)``): a source keeping two kinds of entries names one apart."""
 
 
 @dataclass(frozen=True)

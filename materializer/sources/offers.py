@@ -3,8 +3,10 @@
 The catalog lists the variants (``variants``); prices and stock are kept per SKU beside
 the product's own (``prices``, ``inventory``). An offer joins the three for one variant:
 
-* **price:** the SKU's own price, else the product's; at the viewer's segment price
-  where one is set, as ``Product.price`` is.
+* **price:** in each market of the viewer's price order (their market, then its
+  fallbacks: ``Markets.price_order``), the SKU's own price, else the product's; the
+  first found applies, at the viewer's segment price where one is set, as
+  ``Product.price`` is. No price in any of them: none (and not available for sale).
 * **stock:** the SKU's stock; a listed SKU nothing was counted for has none. The default
   variant's stock is the product's own stock section.
 * **available for sale:** it has a price and at least one unit.
@@ -17,7 +19,8 @@ among them. Entries of SKUs the catalog does not list stay hidden.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -58,25 +61,52 @@ class Offer:
         return self.price is not None and self.stock.available > 0
 
 
-def offers(product: SaleProduct) -> tuple[Offer, ...]:
-    """Every variant of a product, with its price and stock, in the catalog's order;
-    computed once per document, however many fields read it."""
-    return product.derived(_offers)
+# The markets whose prices a viewer sees, in order; ``None`` is the default market,
+# whose prices are the ones stored without a market.
+PriceOrder = tuple[str | None, ...]
+DEFAULT_ORDER: PriceOrder = (None,)
 
 
-def _offers(product: SaleProduct) -> tuple[Offer, ...]:
+def offers(product: SaleProduct, order: PriceOrder = DEFAULT_ORDER) -> tuple[Offer, ...]:
+    """Every variant of a product, with its price (the first ``order`` market has) and
+    stock, in the catalog's order; computed once per document and order, however many
+    fields read it."""
+    return product.derived(_offers_in(order))
+
+
+@functools.cache
+def _offers_in(order: PriceOrder) -> Callable[[SaleProduct], tuple[Offer, ...]]:
+    # One function per order, so that ``derived`` keeps each order's offers apart;
+    # there are at most as many orders as markets.
+    return functools.partial(_offers, order=order)
+
+
+def _offers(product: SaleProduct, order: PriceOrder) -> tuple[Offer, ...]:
     listing = product.get(catalog.SOURCE)
     variants = listing.variants if listing is not None else (DEFAULT_VARIANT,)
     product_price = product.get(prices.SOURCE)
     product_stock = product.get(inventory.SOURCE)
-    sku_prices = prices.read_variant_prices(product.sections.get(prices.SOURCE.entries or ""))
+    entries = product.sections.get(prices.SOURCE.entries or "")
+    sku_prices = prices.read_variant_prices(entries)
+    market_prices = prices.read_market_prices(entries) if order != DEFAULT_ORDER else {}
+
+    def price_of(sku: str | None) -> prices.StoredPrice | None:
+        for market in order:
+            if market is None:
+                found = sku_prices.get(sku) if sku is not None else None
+                found = found or product_price
+            else:
+                found = market_prices.get((market, sku)) if sku is not None else None
+                found = found or market_prices.get((market, None))
+            if found is not None:
+                return found
+        return None
+
     sku_stock: Mapping[str, Any] = product.sections.get(inventory.SOURCE.entries or "") or {}
     return tuple(
         Offer(
             variant=variant,
-            price=product_price
-            if variant.sku is None
-            else sku_prices.get(variant.sku, product_price),
+            price=price_of(variant.sku),
             stock=product_stock if variant.sku is None else _stock_of(sku_stock, variant.sku),
         )
         for variant in variants

@@ -8,6 +8,14 @@ A record that names a ``sku`` is that variant's price, kept in ``variant_prices`
 SKU with the same newest-first rule per SKU; it overrides the product's price for that
 variant. A CDC delete whose row names a SKU withdraws that SKU's price; a tombstone,
 keyed by the product, withdraws the product's.
+
+A record that names a ``market`` (``shopwindow.markets``) is that market's price, of the
+product or of the SKU it names. It is kept among the same entries under a key no SKU's
+entry can have (``market_entry_key``), with the same rule per market and SKU. A record
+that names no market, or the default market, is the default market's: the ``price``
+section and the SKU entries of before markets, so their documents stay as they were. A
+market the markets file does not declare dead-letters the record. A CDC delete whose row
+names a market withdraws that market's price.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from pydantic import Field
 
-from shopwindow.document import discount_percent, parse_decimal
+from shopwindow.document import discount_percent, escape_key, parse_decimal
+from shopwindow.markets import MarketId
 from shopwindow.materializer.envelope import Envelope, validate
+from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.events import (
     CurrencyCode,
     Money,
@@ -44,10 +54,11 @@ if TYPE_CHECKING:
 
 
 class PriceSnapshot(SourceEvent):
-    """The current price of a product, or of one of its variants."""
+    """The current price of a product, or of one of its variants, in one market."""
 
     product_id: ProductId
     sku: Sku | None = None
+    market: MarketId | None = None
     currency: CurrencyCode
     amount: Money
     list_amount: Money | None = None
@@ -59,6 +70,7 @@ class PriceDeletion(SnapshotDeletion):
     """A product's price, or a variant's, was withdrawn (tombstone or CDC delete)."""
 
     sku: Sku | None = None
+    market: MarketId | None = None
 
 
 _decode_snapshot = snapshot_decoder(PriceSnapshot, PriceDeletion)
@@ -68,10 +80,17 @@ def decode(envelope: Envelope) -> PriceSnapshot | PriceDeletion:
     """A price or a withdrawal; a deleted row that names a SKU withdraws that SKU's."""
     event = _decode_snapshot(envelope)
     row = envelope.data or {}
-    if isinstance(event, PriceDeletion) and row.get("sku") is not None:
+    if isinstance(event, PriceDeletion) and (
+        row.get("sku") is not None or row.get("market") is not None
+    ):
         return validate(
             PriceDeletion,
-            {"product_id": event.product_id, "deleted_at": event.deleted_at, "sku": row["sku"]},
+            {
+                "product_id": event.product_id,
+                "deleted_at": event.deleted_at,
+                "sku": row.get("sku"),
+                "market": row.get("market"),
+            },
         )
     return event
 
@@ -89,15 +108,40 @@ def content(snapshot: PriceSnapshot) -> dict[str, Any]:
 _fold_product_price = snapshot_fold(content)
 
 
+def market_entry_key(market: str, sku: str | None) -> str:
+    """The field name of a market's price among the SKU entries: ``%M<market>:`` and
+    the escaped SKU (nothing for the product's own). An escaped SKU never holds ``%M``
+    (``escape_key`` writes ``%`` as ``%25``), and a market id never holds ``:``, so no
+    two prices share a key."""
+    return f"%M{market}:{escape_key(sku or '')}"
+
+
 def fold(step: FoldStep, event: Any) -> Effect:
-    """Replace (or withdraw) the product's price, or the price of the SKU it names."""
+    """Replace (or withdraw) the product's price, or the price of the SKU it names, in
+    the market it names.
+
+    Raises:
+        PoisonEvent: For a market the markets file does not declare.
+    """
+    market = event.market
+    if market is not None and market not in step.settings.markets:
+        raise PoisonEvent(f"unknown market {market!r}: not in the markets file")
+    if market == step.settings.default_market:
+        market = None
+    deleted = isinstance(event, PriceDeletion)
+    time = event.deleted_at if deleted else event.updated_at
+    entry = None
+    if not deleted:
+        entry = content(event)
+        entry["discount_percent"] = discount_percent(event.amount, event.list_amount)
+    if market is not None:
+        if entry is not None:
+            entry |= {"market": market, "sku": event.sku}
+        key = market_entry_key(market, event.sku)
+        return step.replace_entry(event.sku or "", entry, time, stored_key=key)
     if event.sku is None:
         return _fold_product_price(step, event)
-    if isinstance(event, PriceDeletion):
-        return step.replace_entry(event.sku, None, event.deleted_at)
-    entry = content(event)
-    entry["discount_percent"] = discount_percent(event.amount, event.list_amount)
-    return step.replace_entry(event.sku, entry, event.updated_at)
+    return step.replace_entry(event.sku, entry, time)
 
 
 def derive(section: dict[str, Any] | None, settings: FoldSettings) -> None:
@@ -167,13 +211,27 @@ def viewer_price(price: StoredPrice | None, segment: str | None) -> Price | None
 
 
 def read_variant_prices(entries: Mapping[str, Any] | None) -> dict[str, StoredPrice]:
-    """The prices of SKUs, by SKU, without the withdrawn ones."""
+    """The default market's prices of SKUs, by SKU, without the withdrawn ones."""
     prices: dict[str, StoredPrice] = {}
     for entry in (entries or {}).values():
-        if not entry.get("deleted"):
+        if not entry.get("deleted") and "market" not in entry:
             price = read(entry)
             assert price is not None
             prices[entry["id"]] = price
+    return prices
+
+
+def read_market_prices(
+    entries: Mapping[str, Any] | None,
+) -> dict[tuple[str, str | None], StoredPrice]:
+    """The other markets' prices, by market and SKU (``None``: the product's own),
+    without the withdrawn ones."""
+    prices: dict[tuple[str, str | None], StoredPrice] = {}
+    for entry in (entries or {}).values():
+        if not entry.get("deleted") and "market" in entry:
+            price = read(entry)
+            assert price is not None
+            prices[(entry["market"], entry["sku"])] = price
     return prices
 
 
@@ -182,8 +240,9 @@ TOPIC = SourceTopic(
     default_name="pricing.prices",
     description="price snapshots and withdrawals, with segment prices",
     shape='`{"product_id","currency","amount","list_amount",'
-    '"segment_amounts":{"gold":"17.99"},"updated_at"}`, with `"sku"` for one variant\'s price; '
-    "a tombstone withdraws the product's price, a CDC delete naming a `sku` that SKU's",
+    '"segment_amounts":{"gold":"17.99"},"updated_at"}`, with `"sku"` for one variant\'s price '
+    "and `\"market\"` for one market's; a tombstone withdraws the product's price, a CDC "
+    "delete naming a `sku` or `market` that price",
     decode=decode,
     event_time=snapshot_time,
 )

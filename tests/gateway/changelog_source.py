@@ -44,6 +44,7 @@ class Source:
         )
         self._docs: dict[str, dict[str, Any]] = {}
         self._offsets = itertools.count()
+        self.fold_settings = FoldSettings()
 
     async def apply(
         self, product_id: str, *events: tuple[SourceTopic, dict[str, Any] | None]
@@ -83,7 +84,7 @@ class Source:
             )
             for kind, value in events
         ]
-        doc = fold(self._docs.get(product_id), product_id, sourced, FoldSettings()).document
+        doc = fold(self._docs.get(product_id), product_id, sourced, self.fold_settings).document
         assert doc is not None
         self._docs[product_id] = doc
         await self._collection.replace_one({"_id": product_id}, doc, upsert=True)

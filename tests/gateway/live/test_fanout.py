@@ -33,7 +33,13 @@ def doc(version: int, available: int = 1, product_id: str = "abc") -> SaleProduc
 class Field:
     ends_when_gone: bool = True
 
-    def watch(self, product: SaleProduct, segment: str | None, sku: str | None) -> Hashable:
+    def watch(
+        self,
+        product: SaleProduct,
+        segment: str | None,
+        sku: str | None,
+        price_order: tuple[str | None, ...] = (None,),
+    ) -> Hashable:
         return product.get(inventory.SOURCE).available
 
     def follows(self, product: SaleProduct, sku: str | None) -> bool:

@@ -90,7 +90,9 @@ class BatchWriter:
         self._settings = settings
         self._metrics = metrics
         self._cache = cache if cache is not None else DocumentCache(0)
-        self._sections = frozenset(name for source in settings.sources for name in source.fields)
+        self._sections = frozenset(
+            name for source in settings.sources for name in source.public_fields
+        )
         self._diffed = DIFFED_PATHS | {s.entries for s in settings.sources if s.entries}
         self._clock = clock
 

@@ -171,8 +171,9 @@ def _copy_for(doc: Document, touched: set[int], settings: FoldSettings) -> Docum
         if id(source) in touched or source.derive is not None:
             if source.section in doc:
                 state[source.section] = _copy(doc[source.section])
-        if source.entries is not None and id(source) in touched and source.entries in doc:
-            state[source.entries] = dict(doc[source.entries])
+        for name in (source.entries, source.history):
+            if name is not None and id(source) in touched and name in doc:
+                state[name] = dict(doc[name])
     return state
 
 
@@ -292,6 +293,14 @@ class _Step:
     def entries(self) -> dict[str, Any]:
         entries: dict[str, Any] = self._state[self._sourced.source.entries or self._section]
         return entries
+
+    @property
+    def history(self) -> dict[str, Any]:
+        name = self._sourced.source.history
+        if name is None:
+            raise TypeError(f"source {self._section!r} declares no history")
+        history: dict[str, Any] = self._state[name]
+        return history
 
     def replace_entry(
         self,

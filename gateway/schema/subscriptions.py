@@ -131,7 +131,13 @@ def _price_value(
     price = _price_of(doc, segment, sku, order)
     if price is None:
         return None
-    return (price.amount, price.list_amount, price.currency, price.discount_percent)
+    return (
+        price.amount,
+        price.list_amount,
+        price.currency,
+        price.discount_percent,
+        price.lowest_price_30d,
+    )
 
 
 def _price_update(doc: SaleProduct, context: GatewayContext, sku: str | None) -> PriceUpdate:

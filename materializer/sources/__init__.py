@@ -50,7 +50,8 @@ class SourceRegistry:
                 if topic.setting in settings:
                     raise RegistryError(f"topic setting {topic.setting!r} is taken")
                 settings.add(topic.setting)
-        self.sections = frozenset(sections)
+        # What readers see: the changelog carries these, not a source's history.
+        self.sections = frozenset(name for s in self.sources for name in s.public_fields)
         self._source_of = {id(topic): source for source in self.sources for topic in source.topics}
 
     @property

@@ -126,6 +126,10 @@ class FoldStep(Protocol):
         """The source's entries by escaped key (mutable): its entries field
         (``Source.entries``), or else its section, which then maps keys to entries."""
 
+    @property
+    def history(self) -> dict[str, Any]:
+        """The source's history field by key (mutable; ``Source.history``)."""
+
     def replace_entry(
         self,
         key: str,
@@ -183,6 +187,10 @@ class Source(Generic[T]):
         makes_visible: The product is served only while this section is set.
         entries: A second document field the source owns: entries per key (a price
             or a stock level per SKU), by escaped key, each with its own ordering.
+        history: A third document field the source owns: records per key that a
+            derived value needs beyond the current one (the prices of the last 30
+            days), kept across withdrawals. The fold's own: stored, never published;
+            the fold stores what it derives from it beside the current value.
     """
 
     section: str
@@ -196,15 +204,23 @@ class Source(Generic[T]):
     makes_visible: bool = False
     types: tuple[type, ...] = field(default=())
     entries: str | None = None
+    history: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """The document fields the source owns: its section, and its entries if any."""
-        return (self.section,) if self.entries is None else (self.section, self.entries)
+        """The document fields the source owns: its section, its entries and its
+        history, when it declares them."""
+        return (self.section, *(name for name in (self.entries, self.history) if name))
+
+    @property
+    def public_fields(self) -> tuple[str, ...]:
+        """The owned fields readers see (the changelog carries them): all but history."""
+        return tuple(name for name in self.fields if name != self.history)
 
     def initial_fields(self) -> dict[str, Any]:
         """Each owned field of a product nothing is known about yet."""
         initial = {self.section: self.initial()}
-        if self.entries is not None:
-            initial[self.entries] = {}
+        for name in (self.entries, self.history):
+            if name is not None:
+                initial[name] = {}
         return initial

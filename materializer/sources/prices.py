@@ -40,6 +40,7 @@ from shopwindow.materializer.events import (
     SourceEvent,
     Timestamp,
 )
+from shopwindow.materializer.sources import price_history
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
 from shopwindow.materializer.sources.snapshots import (
     SnapshotDeletion,
@@ -116,9 +117,22 @@ def market_entry_key(market: str, sku: str | None) -> str:
     return f"%M{market}:{escape_key(sku or '')}"
 
 
+# The prior price the fold derives from a price's history, stored beside the price.
+PRIOR = "lowest_price_30d"
+
+
+def history_key(market: str | None, sku: str | None) -> str:
+    """Where a price's history is kept in ``price_history``: the price's entry key, or
+    ``%P`` for the default market's product price (no SKU's key starts with ``%``)."""
+    if market is not None:
+        return market_entry_key(market, sku)
+    return escape_key(sku) if sku is not None else "%P"
+
+
 def fold(step: FoldStep, event: Any) -> Effect:
     """Replace (or withdraw) the product's price, or the price of the SKU it names, in
-    the market it names.
+    the market it names, and record it in that price's history (``price_history``),
+    late or not.
 
     Raises:
         PoisonEvent: For a market the markets file does not declare.
@@ -128,6 +142,53 @@ def fold(step: FoldStep, event: Any) -> Effect:
         raise PoisonEvent(f"unknown market {market!r}: not in the markets file")
     if market == step.settings.default_market:
         market = None
+    effect = _fold_price(step, event, market)
+    return max(effect, _record(step, event, market), key=lambda e: e.value)
+
+
+def _record(step: FoldStep, event: Any, market: str | None) -> Effect:
+    """Add the event to its price's history, and store the prior price it makes beside
+    the current price (``lowest_price_30d``), even when the event itself is too old to
+    be the current one."""
+    key = history_key(market, event.sku)
+    before = price_history.read_history(step.history.get(key))
+    deleted = isinstance(event, PriceDeletion)
+    # A withdrawal without a time of its own follows the price it withdraws.
+    time = event.deleted_at if deleted else event.updated_at
+    if time is None:
+        if not before:
+            return Effect.NONE
+        time = before[-1][0]
+    amount = None if deleted else event.amount
+    after = price_history.with_record(before, step.ordering_key(time), amount)
+    if after == before:
+        return Effect.NONE
+    step.history[key] = after
+    current = _current(step, market, event.sku)
+    if current is None:
+        return Effect.META
+    lowest = price_history.lowest_prior(after)
+    if current.get(PRIOR) == lowest:
+        return Effect.META
+    current[PRIOR] = lowest
+    return Effect.PUBLIC
+
+
+def _current(step: FoldStep, market: str | None, sku: str | None) -> dict[str, Any] | None:
+    """The current price of a slot, copied in place for writing; ``None`` if withdrawn."""
+    if market is None and sku is None:
+        section: dict[str, Any] | None = step.section
+        return section
+    stored_key = market_entry_key(market, sku) if market is not None else escape_key(sku or "")
+    entry = step.entries.get(stored_key)
+    if entry is None or entry.get("deleted"):
+        return None
+    entry = dict(entry)  # entries are shared with the stored document until changed
+    step.entries[stored_key] = entry
+    return entry
+
+
+def _fold_price(step: FoldStep, event: Any, market: str | None) -> Effect:
     deleted = isinstance(event, PriceDeletion)
     time = event.deleted_at if deleted else event.updated_at
     entry = None
@@ -159,6 +220,7 @@ class StoredPrice:
     list_amount: Decimal | None
     discount_percent: Decimal | None
     segment_amounts: Mapping[str, Decimal]
+    lowest_prior: Decimal | None = None
 
 
 def read(section: Mapping[str, Any] | None) -> StoredPrice | None:
@@ -176,6 +238,7 @@ def read(section: Mapping[str, Any] | None) -> StoredPrice | None:
             name: Decimal(value) if isinstance(value, str) else value
             for name, value in (section.get("segment_amounts") or {}).items()
         },
+        lowest_prior=parse_decimal(section.get(PRIOR)),
     )
 
 
@@ -188,6 +251,13 @@ class Price:
     currency: str = strawberry.field(description="ISO 4217 code.")
     discount_percent: Decimal | None = strawberry.field(
         description="How far `amount` is below the list price, in percent."
+    )
+    lowest_price_30d: Decimal | None = strawberry.field(
+        default=None,
+        description="The lowest price in force in the 30 days before the current "
+        "reduction began (EU Directive 2019/2161, article 6a), per variant and market; "
+        "null when the current price is not a reduction of the one before it, and for "
+        "a customer segment's price.",
     )
 
 
@@ -206,7 +276,11 @@ def viewer_price(price: StoredPrice | None, segment: str | None) -> Price | None
         list_amount, amount = amount, segment_amount
         discount = discount_percent(amount, list_amount)
     return Price(
-        amount=amount, list_amount=list_amount, currency=price.currency, discount_percent=discount
+        amount=amount,
+        list_amount=list_amount,
+        currency=price.currency,
+        discount_percent=discount,
+        lowest_price_30d=None if segment_amount is not None else price.lowest_prior,
     )
 
 
@@ -255,4 +329,5 @@ SOURCE: Source[StoredPrice | None] = Source(
     read=read,
     derive=derive,
     entries="variant_prices",
+    history="price_history",
 )

@@ -209,3 +209,40 @@ def test_market_keys_cannot_be_spelled_by_a_sku() -> None:
     keys = {market_entry_key(m, s) for m in ("ch", "us") for s in [None, *HOSTILE_SKUS]}
     assert len(keys) == 2 * (1 + len(HOSTILE_SKUS))
     assert not keys & {escape_key(sku) for sku in HOSTILE_SKUS}
+
+
+DAY = 24 * 60  # minutes
+
+
+@pytest.mark.parametrize("late_first", [False, True])
+def test_the_prior_price_per_variant_and_market_whatever_the_delivery(
+    sourced: SourcedFactory, late_first: bool
+) -> None:
+    history = [
+        priced("100", minutes=0, sku="A"),
+        priced("90", minutes=20 * DAY, sku="A"),
+        priced("100", minutes=25 * DAY, sku="A"),
+        priced("70", minutes=40 * DAY, sku="A"),  # a reduction: lowest since day 10 is 90
+        priced("30", minutes=40 * DAY, market="ch", currency="CHF"),  # ch: no prior price
+        priced("40", minutes=0, sku="B"),
+        priced("45", minutes=40 * DAY, sku="B"),  # a rise: none
+    ]
+    if late_first:
+        history = history[::-1]  # every record late, the oldest last
+    doc = product(sourced, *history)
+    prior = {
+        (order, offer.variant.sku): offer.price.lowest_prior if offer.price else None
+        for order in ((None,), ("ch", None))
+        for offer in offers(doc, order)
+    }
+    assert prior == {
+        ((None,), "A"): Decimal(90),
+        ((None,), "B"): None,
+        (("ch", None), "A"): None,  # ch's own product price, which has no history before
+        (("ch", None), "B"): None,
+    }
+    # Delivered again after a crash before the commit: nothing changes.
+    events = [sourced(kinds.PRICES, value) for value in history]
+    first = fold(None, "abc", events, SETTINGS).document
+    assert first is not None
+    assert fold(first, "abc", events, SETTINGS).document is None

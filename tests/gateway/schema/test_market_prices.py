@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from gql import GraphQLRequest
 
@@ -18,7 +19,7 @@ from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory
 from tests.gateway.execution.test_localization import MARKETS, post
 from tests.gateway.execution.test_persisted_operations import kept_answers
-from tests.gateway.live.test_subscriptions import PROTOCOLS, hub_listening, session
+from tests.gateway.live.test_subscriptions import PROTOCOLS, SECRET, hub_listening, session
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, price, sizes, stock_take
 
@@ -72,11 +73,14 @@ async def test_each_market_sees_its_price_its_fallbacks_or_none(
             return tuple(found)
 
         german, swiss, american = await eventually(pages, lambda p: p[0] is not None)
+
+        async def kept_round() -> tuple[tuple[dict[str, Any], ...], float]:
+            before = await kept_answers(http)
+            return await pages(), await kept_answers(http) - before
+
         # Kept answers too: until all three are served from kept bytes, and still apart.
-        before = await kept_answers(http)
-        kept = await eventually(pages, lambda _: True)
+        kept, _ = await eventually(kept_round, lambda answer: answer[1] == 3)
         assert kept == (german, swiss, american)
-        assert await kept_answers(http) > before
     assert german == {
         "availableForSale": True,
         "price": {"amount": "19.00", "currency": "EUR"},
@@ -127,3 +131,44 @@ async def test_a_market_price_change_reaches_that_markets_subscribers_alone(
     assert firsts[0]["priceChanged"]["price"] == {"amount": "25.00", "currency": "CHF"}
     assert firsts[1]["priceChanged"]["price"] == {"amount": "20.00", "currency": "EUR"}
     assert swiss_second["priceChanged"]["price"] == {"amount": "24.00", "currency": "CHF"}
+
+
+async def test_the_prior_price_is_served_per_market_and_never_to_a_segment(
+    source: Source, gateway: GatewayFactory, markets_file: Path
+) -> None:
+    source.fold_settings = FoldSettings(markets=frozenset({"eu", "ch", "us"}), default_market="eu")
+    day = 24 * 60
+    await source.apply(
+        "abc",
+        (kinds.CATALOG, catalog()),
+        (kinds.INVENTORY, stock_take(5)),
+        (kinds.PRICES, price(amount="100.00", segment_amounts={"gold": "50.00"})),
+        (kinds.PRICES, price(amount="80.00", minutes=40 * day, segment_amounts={"gold": "50.00"})),
+        (kinds.PRICES, {**price(amount="90.00", currency="CHF"), "market": "ch"}),
+        (kinds.PRICES, {**price(amount="95.00", currency="CHF", minutes=day), "market": "ch"}),
+    )
+    query = (
+        "query($c: CountryCode) @inContext(country: $c) "
+        '{ product(id: "abc") { price { amount lowestPrice30d } } }'
+    )
+    gold = jwt.encode({"sub": "u", "exp": 9_999_999_999, "segment": "gold"}, SECRET)
+    async with gateway(markets_file=markets_file, jwt_hs256_secret=SECRET) as http:
+
+        async def prices() -> list[Any]:
+            found = []
+            for country in ("DE", "CH"):
+                body = await post(http, query, c=country)
+                found.append(body["data"]["product"])
+            response = await http.post(
+                "/graphql",
+                json={"query": query, "variables": {"c": "DE"}},
+                headers={"authorization": f"Bearer {gold}"},
+            )
+            found.append(response.json()["data"]["product"])
+            return found
+
+        german, swiss, member = await eventually(prices, lambda p: None not in p)
+    assert german == {"price": {"amount": "80.00", "lowestPrice30d": "100.00"}}
+    assert swiss == {"price": {"amount": "95.00", "lowestPrice30d": None}}  # a rise
+    # A member's price is no public reduction: no prior price is claimed for it.
+    assert member == {"price": {"amount": "50.00", "lowestPrice30d": None}}

@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-variants bench-search bench-rebuild bench-cost bench-storefront clean
+.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-variants bench-markets bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,10 @@ bench-contract: $(STAMP)
 ## bench-variants: the fold's rate and the document's size at 1, 50 and 2,048 variants.
 bench-variants: $(STAMP)
 	$(BIN)/python -m bench.variants
+
+## bench-markets: what 10 markets and 5 languages cost the document, the fold and the changelog.
+bench-markets: $(STAMP)
+	$(BIN)/python -m bench.markets
 
 ## bench-search: search through the gateway against MongoDB $regex + $facet, 100k products.
 bench-search: $(STAMP)

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from shopwindow.generations import BuildTarget, Pointer
 from shopwindow.http_server import HttpServer
+from shopwindow.kafka_clients import stop_group_member
 from shopwindow.kafka_start import KafkaClient, start_kafka_client
 from shopwindow.materializer.batch_writer import BatchWriter
 from shopwindow.materializer.document_cache import DocumentCache
@@ -141,7 +142,7 @@ class Materializer:
                 auto_offset_reset="earliest",
             )
             self.consumer = consumer
-            self._started.append(consumer.stop)
+            self._started.append(partial(stop_group_member, consumer))
             await self._until_available(self._start_kafka_client(consumer))
             writer = BatchWriter(
                 store,

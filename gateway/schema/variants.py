@@ -96,11 +96,19 @@ class ProductPriceRange:
 
 def _variant(root: Product, offer: Offer) -> ProductVariant:
     variant = offer.variant
+    listing = catalog.catalog_of(root)
+    languages = root.languages
     return ProductVariant(
         id=strawberry.ID(orjson.dumps([root.id, variant.sku]).decode()),
         sku=variant.sku,
         title=variant.title,
-        selected_options=[SelectedOption(name=n, value=v) for n, v in variant.selected_options],
+        selected_options=[
+            SelectedOption(
+                name=listing.option_name(n, languages),
+                value=listing.option_value(n, v, languages),
+            )
+            for n, v in variant.selected_options
+        ],
         price=offer.viewer_price(root.segment),
         stock=offer.stock,
         available_for_sale=offer.available_for_sale,
@@ -162,7 +170,14 @@ def _position_after(cursor: str | None) -> int:
 
 def _options(root: Product) -> list[ProductOption]:
     listing = catalog.catalog_of(root)
-    return [ProductOption(name=name, values=list(values)) for name, values in listing.options]
+    languages = root.languages
+    return [
+        ProductOption(
+            name=listing.option_name(name, languages),
+            values=[listing.option_value(name, value, languages) for value in values],
+        )
+        for name, values in listing.options
+    ]
 
 
 def _variants(root: Product, first: int = 20, after: str | None = None) -> ProductVariantConnection:
@@ -198,22 +213,31 @@ def _matching(
         return text.casefold() if case_insensitive else text
 
     every = offers(root.sale_product, root.price_order)
-    names = {fold(name) for name, _ in catalog.catalog_of(root).options}
-    wanted: dict[str, str] = {}
+    listing = catalog.catalog_of(root)
+    languages = root.languages
+    # A shopper picks what the page shows: names and values in the context's language,
+    # or the catalog's own; either spelling means the catalog's option and value.
+    names: dict[str, str] = {}
+    values: dict[str, dict[str, str]] = {}
+    for name, listed in listing.options:
+        for spelling in (name, listing.option_name(name, languages)):
+            names.setdefault(fold(spelling), name)
+        values[name] = {}
+        for value in listed:
+            for spelling in (value, listing.option_value(name, value, languages)):
+                values[name].setdefault(fold(spelling), value)
+    wanted: dict[str, str | None] = {}
     for option in selected:
-        name = fold(option.name)
-        if name not in names:
+        canonical = names.get(fold(option.name))
+        if canonical is None:
             if ignore_unknown:
                 continue
             return []
-        wanted[name] = fold(option.value)
+        wanted[canonical] = values[canonical].get(fold(option.value))
     return [
         offer
         for offer in every
-        if all(
-            wanted.get(fold(name), fold(value)) == fold(value)
-            for name, value in offer.variant.selected_options
-        )
+        if all(wanted.get(name, value) == value for name, value in offer.variant.selected_options)
     ]
 
 

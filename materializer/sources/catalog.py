@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shopwindow import codes
 from shopwindow.cost_directives import list_size
@@ -36,7 +36,11 @@ from shopwindow.materializer.sources.snapshots import (
 )
 from shopwindow.materializer.sources.variants import (
     DEFAULT_VARIANT,
+    MAX_OPTION_VALUES,
+    MAX_OPTIONS,
     Listing,
+    OptionName,
+    OptionValue,
     Variant,
     listing_content,
     read_options,
@@ -50,10 +54,19 @@ MAX_TRANSLATIONS = 50
 
 
 class Translation(SourceEvent):
-    """A product's text in one language; a field left out falls back (``Catalog.text``)."""
+    """A product's text in one language; a field left out falls back (``Catalog.text``).
+
+    ``options`` translates option names (``{"size": "Größe"}``), ``option_values`` the
+    values of each option by its untranslated name (``{"color": {"black": "schwarz"}}``).
+    """
 
     name: Text | None = None
     description: Text | None = None
+    options: dict[OptionName, OptionName] = Field(default_factory=dict, max_length=MAX_OPTIONS)
+    option_values: dict[
+        OptionName,
+        Annotated[dict[OptionValue, OptionValue], Field(max_length=MAX_OPTION_VALUES)],
+    ] = Field(default_factory=dict, max_length=MAX_OPTIONS)
 
 
 class CatalogSnapshot(Listing, SourceEvent):
@@ -84,6 +97,28 @@ class CatalogSnapshot(Listing, SourceEvent):
                 raise ValueError(f"language {key!r} is translated twice")
             canonical[key] = translation
         return canonical
+
+    @model_validator(mode="after")
+    def _translations_name_what_is_listed(self) -> CatalogSnapshot:
+        # A translation of an option or value the record does not list would never
+        # show; two options (or values) translated alike could not be told apart.
+        declared = {option.name: set(option.values) for option in self.options}
+        for tag, translation in self.translations.items():
+            for name in [*translation.options, *translation.option_values]:
+                if name not in declared:
+                    raise ValueError(f"translation {tag!r} names option {name!r}, not listed")
+            if len(set(translation.options.values())) != len(translation.options):
+                raise ValueError(f"translation {tag!r} gives two options one name")
+            for name, values in translation.option_values.items():
+                unknown = set(values) - declared[name]
+                if unknown:
+                    raise ValueError(
+                        f"translation {tag!r} names value {sorted(unknown)[0]!r} of option "
+                        f"{name!r}, not listed"
+                    )
+                if len(set(values.values())) != len(values):
+                    raise ValueError(f"translation {tag!r} gives two values of {name!r} one name")
+        return self
 
     @field_validator("attributes")
     @classmethod
@@ -123,9 +158,13 @@ def content(snapshot: CatalogSnapshot) -> dict[str, Any]:
     }
 
 
-def _translations(snapshot: CatalogSnapshot) -> dict[str, dict[str, str]]:
+def _translations(snapshot: CatalogSnapshot) -> dict[str, dict[str, Any]]:
     return {
-        tag: translation.model_dump(exclude_none=True)
+        tag: {
+            field: value
+            for field, value in translation.model_dump(exclude_none=True).items()
+            if value != {}
+        }
         for tag, translation in snapshot.translations.items()
     }
 
@@ -149,7 +188,7 @@ class Catalog:
     listed_at: datetime | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
     variants: tuple[Variant, ...] = (DEFAULT_VARIANT,)
-    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    translations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def text(self, name: str, languages: tuple[str, ...]) -> str:
         """Field ``name`` (``name``, ``description``) in the first of ``languages`` that
@@ -157,8 +196,24 @@ class Catalog:
         for language in languages:
             translated = self.translations.get(language, {}).get(name)
             if translated is not None:
-                return translated
+                return str(translated)
         value: str = getattr(self, name)
+        return value
+
+    def option_name(self, name: str, languages: tuple[str, ...]) -> str:
+        """Option ``name`` in the first of ``languages`` that translates it."""
+        for language in languages:
+            translated = self.translations.get(language, {}).get("options", {}).get(name)
+            if translated is not None:
+                return str(translated)
+        return name
+
+    def option_value(self, name: str, value: str, languages: tuple[str, ...]) -> str:
+        """``value`` of option ``name`` in the first of ``languages`` that translates it."""
+        for language in languages:
+            values = self.translations.get(language, {}).get("option_values", {}).get(name, {})
+            if value in values:
+                return str(values[value])
         return value
 
 
@@ -244,7 +299,8 @@ TOPIC = SourceTopic(
     shape='`{"product_id","name","description","brand","category","images":[...],'
     '"attributes":{...},"options":[{"name":"size","values":["S","M"]}],'
     '"variants":[{"sku","options":{"size":"M"},"title","image","barcode"}],'
-    '"created_at","updated_at","translations":{"de":{"name","description"}}}`; a tombstone '
+    '"created_at","updated_at","translations":{"de":{"name","description","options",'
+    '"option_values"}}}`; a tombstone '
     "or CDC delete hides the product",
     decode=snapshot_decoder(CatalogSnapshot, CatalogDeletion),
     event_time=snapshot_time,

@@ -15,7 +15,7 @@ from shopwindow.materializer.sources.inventory import InventoryDelta, StockTake
 from shopwindow.materializer.sources.prices import PriceDeletion, PriceSnapshot
 from shopwindow.materializer.sources.reviews import ReviewUpserted
 from tests import kinds
-from tests.materializer.conftest import catalog, delta, price, review, stock_take
+from tests.materializer.conftest import catalog, delta, price, review, sizes, stock_take
 
 ROW = catalog("abc", name="Boot")
 
@@ -238,6 +238,30 @@ REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
         b"abc",
         raw(catalog(translations={"de": {"name": 7}})),
         "name",
+    ),
+    *(
+        (
+            f"option translation: {name}",
+            kinds.CATALOG,
+            b"abc",
+            raw(catalog(**sizes(["S", "M"]), translations={"de": translation})),
+            reason,
+        )
+        for name, translation, reason in [
+            ("an unlisted option", {"options": {"colour": "Farbe"}}, "'colour', not listed"),
+            (
+                "an unlisted value",
+                {"option_values": {"size": {"XL": "XL"}}},
+                "value 'XL' of option 'size', not listed",
+            ),
+            (
+                "two values one name",
+                {"option_values": {"size": {"S": "K", "M": "K"}}},
+                "two values of 'size' one name",
+            ),
+            ("a control character", {"options": {"size": "Gr\u0000"}}, "control"),
+            ("an empty name", {"options": {"size": ""}}, "at least 1"),
+        ]
     ),
     (
         "a translation that is not an object",

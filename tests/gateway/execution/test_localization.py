@@ -332,3 +332,64 @@ async def test_content_in_the_language_of_the_context_field_by_field(
             query = f'query {directive} {{ product(id: "abc") {{ name description }} }}'
             body = await post(http, query)
             assert body["data"]["product"] == {"name": name, "description": description}, directive
+
+
+SHIRT = catalog(
+    "abc",
+    options=[{"name": "size", "values": ["S", "M"]}, {"name": "color", "values": ["black"]}],
+    variants=[
+        {"sku": "S-BLACK", "options": {"size": "S", "color": "black"}},
+        {"sku": "M-BLACK", "options": {"size": "M", "color": "black"}},
+    ],
+    translations={
+        "de": {
+            "options": {"size": "Größe", "color": "Farbe"},
+            "option_values": {"color": {"black": "schwarz"}},  # sizes stay as they are
+        }
+    },
+)
+OPTIONS = (
+    "query ($l: LanguageCode, $picked: [SelectedOptionInput!]!) @inContext(language: $l) "
+    '{ product(id: "abc") { options { name values } '
+    "variantBySelectedOptions(selectedOptions: $picked) { sku selectedOptions { name value } } } }"
+)
+
+
+PICKS: list[tuple[str, list[tuple[str, str]], str | None]] = [
+    ("DE", [("Größe", "M"), ("Farbe", "schwarz")], "M-BLACK"),
+    ("DE", [("size", "M"), ("color", "black")], "M-BLACK"),  # the catalog's own too
+    ("DE", [("Größe", "M"), ("Farbe", "weiß")], None),
+    ("EN", [("size", "S"), ("color", "black")], "S-BLACK"),
+    ("EN", [("Größe", "S"), ("Farbe", "schwarz")], None),  # not this page's words
+]
+
+
+async def test_options_and_values_in_the_language_of_the_context(
+    seed: Seed, gateway: GatewayFactory, markets_file: Path
+) -> None:
+    await seed("abc", (kinds.CATALOG, SHIRT))
+    async with gateway(markets_file=markets_file) as http:
+        for language, picked, sku in PICKS:
+            body = await post(
+                http,
+                OPTIONS,
+                l=language,
+                picked=[{"name": name, "value": value} for name, value in picked],
+            )
+            product = body["data"]["product"]
+            german = language == "DE"
+            assert product["options"] == [
+                {"name": "Größe" if german else "size", "values": ["S", "M"]},
+                {
+                    "name": "Farbe" if german else "color",
+                    "values": ["schwarz" if german else "black"],
+                },
+            ]
+            found = product["variantBySelectedOptions"]
+            assert (found or {}).get("sku") == sku, (language, picked)
+            if found is not None:
+                assert found["selectedOptions"][1] == (
+                    {"name": "Farbe", "value": "schwarz"}
+                    if german
+                    else {"name": "color", "value": "black"}
+                )

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from shopwindow.gateway.search.engine import Filters, OptionFilter
 from shopwindow.gateway.search.rows import IndexRow, VariantRow, money
-from shopwindow.gateway.search.variant_terms import Chooser, cheapest_chooser, matches
+from shopwindow.gateway.search.variant_terms import Chooser, cheapest_chooser, value_checks
 
 
 def within(price: float | None, filters: Filters) -> bool:
@@ -110,7 +110,10 @@ def _matches(
     segment: str | None,
     priced: bool,
 ) -> bool:
-    matching = [v for v in variants if matches(option_names, v, filters.options)]
+    checks = value_checks(option_names, filters.options)
+    if checks is None:
+        return False
+    matching = [v for v in variants if all(v.values[p] in allowed for p, allowed in checks)]
     if filters.in_stock is True:
         matching = [v for v in matching if v.in_stock]
     elif filters.in_stock is False and any(v.in_stock for v in matching):

@@ -112,18 +112,16 @@ def value_of(term: str, name: str) -> str:
     raise KeyError(name)
 
 
-def matches(
-    option_names: Sequence[str], variant: VariantRow, options: Sequence[OptionFilter]
-) -> bool:
-    """Whether ``variant`` has one of the values of every option filtered."""
-    for option in options:
-        try:
-            position = option_names.index(option.name)
-        except ValueError:
-            return False
-        if variant.values[position] not in option.values:
-            return False
-    return True
+def value_checks(
+    option_names: Sequence[str], options: Sequence[OptionFilter]
+) -> list[tuple[int, frozenset[str]]] | None:
+    """The rule of an option filter for products with ``option_names``: per option
+    filtered, its position among the product's options and the values it allows;
+    ``None`` when the product lacks one of the options (then nothing matches)."""
+    try:
+        return [(option_names.index(o.name), frozenset(o.values)) for o in options]
+    except ValueError:
+        return None
 
 
 Chooser = Callable[[Sequence[VariantRow]], "float | None"]
@@ -143,9 +141,8 @@ def cheapest_chooser(
     Made once per filter and kind of product: search applies it to every product an
     option filter matched, tens of thousands for "size M, cheapest first".
     """
-    try:
-        checks = [(option_names.index(o.name), frozenset(o.values)) for o in options]
-    except ValueError:  # An option the product does not have: nothing matches.
+    checks = value_checks(option_names, options)
+    if checks is None:  # An option the product does not have: nothing matches.
         return lambda variants: None
 
     def cheapest(variants: Sequence[VariantRow]) -> float | None:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopwindow.gateway.execution.context import WebSocketConnection
@@ -247,7 +248,10 @@ class _GuardedConnection:
         if not isinstance(text, str):
             return _Close(_BAD_MESSAGE, "WebSocket message type must be text")
         try:
-            frame = json.loads(text)
+            # orjson, as the HTTP endpoint parses bodies: it refuses lone surrogates and
+            # NaN as the body parser does, so no transport lets through what another
+            # refuses (a lone surrogate once reached the search as an INTERNAL error).
+            frame = orjson.loads(text)
         except (ValueError, RecursionError):
             return _Close(_BAD_MESSAGE, "WebSocket message must be valid JSON")
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):

@@ -57,6 +57,17 @@ CASES: list[tuple[str, list[str | bytes], int]] = [
     ("not JSON", ["{"], 4400),
     ("JSON nested past the recursion limit", ["[" * 4000], 4400),
     ("binary", [b"\x00\x01"], 4400),
+    # What HTTP's body parser refuses, the frame parser refuses too: one policy.
+    (
+        "lone surrogates in the variables",
+        [
+            INIT,
+            '{"type": "subscribe", "id": "1", "payload": {"query": "{ a }", '
+            '"variables": {"v": "\\ud800"}}}',
+        ],
+        4400,
+    ),
+    ("NaN", [INIT, '{"type": "connection_init", "payload": {"n": NaN}}'], 4400),
     ("a frame over the size limit", [INIT, "x" * 5000], 1009),
 ]
 

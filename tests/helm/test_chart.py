@@ -351,6 +351,8 @@ def test_notes_say_how_to_reach_the_api() -> None:
     assert (
         "https://api.shop.example/graphql" in render(NON_DEFAULT)["shopwindow/templates/NOTES.txt"]
     )
+    assert 'Markets: 2 (default "eu")' in render(NON_DEFAULT)["shopwindow/templates/NOTES.txt"]
+    assert "Markets" not in render({})["shopwindow/templates/NOTES.txt"]
 
 
 def policy_sources(docs: list[Manifest], role: str) -> list[Any]:

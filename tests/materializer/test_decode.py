@@ -209,6 +209,10 @@ REJECTED: list[tuple[str, SourceTopic, bytes | None, bytes | None, str]] = [
     ),
     ("currency as a number", kinds.PRICES, b"abc", raw(price(currency=978)), "currency"),
     *(
+        (f"market {bad!r}", kinds.PRICES, b"abc", raw(price(market=bad)), "market")
+        for bad in ("EU", "", "e.u", "m" * 1000, 7, ["eu"], "\u0000", "eu\n")
+    ),
+    *(
         (
             f"translation into {tag!r}",
             kinds.CATALOG,

@@ -125,12 +125,14 @@ async def test_a_market_price_change_reaches_that_markets_subscribers_alone(
                 ),
             )
             swiss_second = await asyncio.wait_for(anext(swiss_updates), 10)
-            # The German group's value did not change: nothing is sent to it.
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(anext(german_updates), 1)
+            # Then a change the German group sees: its next message must be that one, so
+            # the CHF change sent it nothing (no timed wait for silence).
+            await source.apply("abc", (kinds.PRICES, price(amount="21.00", minutes=2)))
+            german_second = await asyncio.wait_for(anext(german_updates), 10)
     assert firsts[0]["priceChanged"]["price"] == {"amount": "25.00", "currency": "CHF"}
     assert firsts[1]["priceChanged"]["price"] == {"amount": "20.00", "currency": "EUR"}
     assert swiss_second["priceChanged"]["price"] == {"amount": "24.00", "currency": "CHF"}
+    assert german_second["priceChanged"]["price"] == {"amount": "21.00", "currency": "EUR"}
 
 
 async def test_the_prior_price_is_served_per_market_and_never_to_a_segment(

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
+from shopwindow.clock import Clock, SystemClock
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension, load_extensions
 from shopwindow.gateway.cost.budget import ClientBudgets
@@ -57,13 +58,17 @@ PROBE_TIMEOUT_S = 2.0
 
 
 def create_app(
-    settings: GatewaySettings, extensions: Sequence[Extension] | None = None
+    settings: GatewaySettings,
+    extensions: Sequence[Extension] | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
     """Build the gateway; its MongoDB client connects in the lifespan, not here.
 
     Args:
         settings: The gateway's settings.
         extensions: BFF extensions; by default those installed or named in the settings.
+        clock: Decides which scheduled prices are in effect; the machine's by default
+            (tests move a ``ManualClock``).
 
     Returns:
         The Starlette application.
@@ -74,6 +79,7 @@ def create_app(
     """
     if extensions is None:
         extensions = load_extensions(settings.extensions)
+    clock = clock or SystemClock()
     trusted = (
         load_manifest(settings.persisted_manifest)
         if settings.persisted_only and settings.persisted_manifest is not None
@@ -148,6 +154,7 @@ def create_app(
             consistency=gate,
             search=search,
             skus=SkuLookups(documents, products),
+            prices_at=clock.now(),
         )
 
     limits = Limits(
@@ -196,7 +203,7 @@ def create_app(
         settings.ws_connection_init_timeout_s,
     )
     live_operations = LiveOperations(schema._schema, policy, context, LIVE_FIELDS, resolver_limits)
-    fanout = FanOut(live_operations.execute, documents)
+    fanout = FanOut(live_operations.execute, documents, clock)
     live_operations.fanout = fanout
     hub.feed(fanout)
     metrics.live_groups.set_function(lambda: fanout.groups)

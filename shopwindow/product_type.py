@@ -12,7 +12,7 @@ loading the gateway: the gateway makes a ``Product`` of a document
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 from strawberry.federation.schema_directives import Key
@@ -42,3 +42,5 @@ class Product:
     languages: strawberry.Private[tuple[str, ...]] = ()
     # The markets whose prices apply, in order; None is the default market's.
     price_order: strawberry.Private[tuple[str | None, ...]] = (None,)
+    # The moment whose scheduled prices apply: the operation's.
+    prices_at: strawberry.Private[datetime] = datetime.min.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -23,6 +24,7 @@ from shopwindow.gateway.reads.consistency import (
 )
 from shopwindow.gateway.reads.freshness import Freshness
 from shopwindow.gateway.reads.loaders import CategoryPages, SkuLookups
+from shopwindow.materializer.sources.offers import next_price_change
 from shopwindow.sale_product import SaleProduct
 
 # This process's half of every request id it makes: (pid, 16 random hex digits). A
@@ -98,6 +100,8 @@ class GatewayContext:
         search: The replica's search index; ``None`` where search is off.
         skus: Finds products by a SKU they list.
         localization: The market and language the operation runs in (``@inContext``).
+        prices_at: The moment whose prices the operation shows: scheduled prices in
+            effect then apply (the gateway's clock when the operation began).
     """
 
     products: DataLoader[str, SaleProduct | None]
@@ -115,6 +119,12 @@ class GatewayContext:
     search: SearchService | None = None
     skus: SkuLookups | None = None
     localization: Localization = DEFAULT
+    prices_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def saw(self, product: SaleProduct) -> None:
+        """Count a product the result returns (``freshness``), with how long the prices
+        read of it at ``prices_at`` hold."""
+        self.freshness.saw(product, next_price_change(product, self.prices_at))
 
     async def read_after(self, positions: Collection[SourcePosition]) -> None:
         """Wait until the records at ``positions`` are applied (within the bound), and

@@ -17,22 +17,31 @@ What a subscriber sees:
   later change reaches it;
 * when the product is deleted or hidden, fields that end with it complete (a list
   subscription drops that product, and completes when none is left); the others send
-  a null payload, and go on if the product comes back.
+  a null payload, and go on if the product comes back;
+* when a scheduled price of a followed product begins or ends, its groups execute
+  again at that moment, by the gateway's clock, without a new record: the fan-out
+  keeps each followed product's next such moment (``next_price_change``) and wakes
+  then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from opentelemetry.trace import SpanContext
 
+from shopwindow.clock import Clock
 from shopwindow.gateway.live.first_reads import CurrentReads, Documents
 from shopwindow.gateway.live.outbox import Outbox, Owner, Subscriber
+from shopwindow.materializer.sources.offers import next_price_change, price_boundaries
+from shopwindow.materializer.sources.price_schedule import period
 from shopwindow.sale_product import SaleProduct
 from shopwindow.tasks import BackgroundLoop
 from shopwindow.tracing import links_to, tracer
@@ -53,9 +62,10 @@ class LiveField(Protocol):
         segment: str | None,
         sku: str | None,
         price_order: tuple[str | None, ...],
+        at: datetime,
     ) -> Hashable:
         """What a subscriber sees of ``doc`` at the prices of the markets in
-        ``price_order``: an equal value sends nothing."""
+        ``price_order``, as in effect at ``at``: an equal value sends nothing."""
 
     def follows(self, doc: SaleProduct, sku: str | None) -> bool:
         """Whether ``doc`` still has what is followed (the variant ``sku``, if named)."""
@@ -85,9 +95,10 @@ class GroupSpec:
 
 __all__ = ["FanOut", "GroupSpec", "LiveField", "Outbox", "Owner", "Subscriber"]
 
-# Executes a group's operation for a document (None: the product is gone) and returns
-# the serialized payload; errors are in the payload, masked.
-Runner = Callable[[GroupSpec, str, SaleProduct | None], Awaitable[str]]
+# Executes a group's operation for a document (None: the product is gone) at the prices
+# in effect at a moment, and returns the serialized payload; errors are in the payload,
+# masked.
+Runner = Callable[[GroupSpec, str, SaleProduct | None, datetime], Awaitable[str]]
 
 
 # Why a member is sent nothing yet: its product's current document is being read (so a
@@ -121,7 +132,7 @@ class _Group:
         "key",
         "members",
         "payload",
-        "payload_version",
+        "payload_key",
         "product_id",
         "spec",
         "state",
@@ -138,7 +149,8 @@ class _Group:
         # The trace context of the changelog record that brought ``state``, if any.
         self.trace: SpanContext | None = None
         self.payload: str | None = None
-        self.payload_version = -2
+        # The version and the stretch between price boundaries the payload is of.
+        self.payload_key: tuple[int, int] = (-2, 0)
 
     def version(self) -> int:
         state = self.state
@@ -151,11 +163,21 @@ class FanOut:
     Args:
         runner: Executes a group's operation.
         documents: Reads the current documents of new subscriptions, in batches.
+        clock: Decides which scheduled prices are in effect, and wakes the fan-out
+            when one begins or ends.
         executions: Groups executed at the same time.
     """
 
-    def __init__(self, runner: Runner, documents: Documents, executions: int = 4) -> None:
+    def __init__(
+        self, runner: Runner, documents: Documents, clock: Clock, executions: int = 4
+    ) -> None:
         self._runner = runner
+        self._clock = clock
+        # (moment, product): when a followed product's prices next change by themselves;
+        # ``_price_change`` holds each product's earliest, older heap entries are stale.
+        self._price_changes: list[tuple[datetime, str]] = []
+        self._price_change: dict[str, datetime] = {}
+        self._price_change_added = asyncio.Event()
         self._groups: dict[Hashable, _Group] = {}
         self._by_product: dict[str, dict[_Group, None]] = {}
         self._dirty: dict[_Group, None] = {}
@@ -165,6 +187,7 @@ class FanOut:
         self._loops = [
             *(BackgroundLoop(f"live worker {n}", self._work) for n in range(executions)),
             BackgroundLoop("live first reads", self._reads.read_queued),
+            BackgroundLoop("live price boundaries", self._wake_at_price_changes),
         ]
         self._run_ids = itertools.count()
         self.executed = 0
@@ -265,7 +288,10 @@ class FanOut:
                 subscriber.outbox.put(member, subscriber.prefix + first + "}")
                 member.sent_version = doc.version
                 spec = member.group.spec
-                member.sent_value = spec.field.watch(doc, spec.segment, spec.sku, spec.price_order)
+                at = self._clock.now()
+                member.sent_value = spec.field.watch(
+                    doc, spec.segment, spec.sku, spec.price_order, at
+                )
         self.current(product_id, doc)
 
     def changed(self, doc: SaleProduct, trace: SpanContext | None = None) -> None:
@@ -315,6 +341,7 @@ class FanOut:
                 followed.pop(group, None)
                 if not followed:
                     del self._by_product[group.product_id]
+                    self._price_change.pop(group.product_id, None)
 
     async def _work(self) -> None:
         group = next((g for g in self._dirty if g not in self._running), None)
@@ -350,19 +377,23 @@ class FanOut:
         if isinstance(state, _Gone) and group.spec.field.ends_when_gone:
             self._end_members(group)
             return
+        at = self._clock.now()
         if isinstance(state, _Gone):
             value: Any = _GONE_VALUE
+            payload_key = (state.version, 0)
         else:
-            value = spec.field.watch(state, spec.segment, spec.sku, spec.price_order)
+            value = spec.field.watch(state, spec.segment, spec.sku, spec.price_order, at)
+            payload_key = (state.version, period(price_boundaries(state), at))
+            self._note_price_change(group.product_id, next_price_change(state, at))
         if not any(self._due(m, state, value) for m in group.members):
             for member in group.members:
                 member.sent_version = max(member.sent_version, state.version)
             return
-        if group.payload_version != state.version or group.payload is None:
+        if group.payload_key != payload_key or group.payload is None:
             run_id = f"live-{next(self._run_ids)}"
             doc = None if isinstance(state, _Gone) else state
-            group.payload = await self._runner(group.spec, run_id, doc)
-            group.payload_version = state.version
+            group.payload = await self._runner(group.spec, run_id, doc, at)
+            group.payload_key = payload_key
             self.executed += 1
             if group.state is not state:
                 self._mark(group)  # Newer meanwhile: this one still goes out, then that.
@@ -382,7 +413,43 @@ class FanOut:
             return True
         if isinstance(state, _Gone):
             return member.sent_value is not _GONE_VALUE
-        return bool(state.version > member.sent_version and member.sent_value != value)
+        # The same version with another value: a scheduled price began or ended.
+        return bool(state.version >= member.sent_version and member.sent_value != value)
+
+    def _note_price_change(self, product_id: str, moment: datetime | None) -> None:
+        if moment is None:
+            return
+        known = self._price_change.get(product_id)
+        if known is not None and known <= moment:
+            return
+        self._price_change[product_id] = moment
+        heapq.heappush(self._price_changes, (moment, product_id))
+        if len(self._price_changes) > 2 * len(self._price_change) + 64:
+            # Products followed and left again leave stale entries: keep them bounded.
+            self._price_changes = [(m, p) for p, m in self._price_change.items()]
+            heapq.heapify(self._price_changes)
+        self._price_change_added.set()
+
+    async def _wake_at_price_changes(self) -> None:
+        # Every group of a product whose scheduled price began or ended executes again;
+        # its update notes the product's next such moment.
+        now = self._clock.now()
+        while self._price_changes and self._price_changes[0][0] <= now:
+            moment, product_id = heapq.heappop(self._price_changes)
+            if self._price_change.get(product_id) != moment:
+                continue  # Replaced by an earlier moment, already passed.
+            del self._price_change[product_id]
+            for group in self._by_product.get(product_id, ()):
+                self._mark(group)
+        self._price_change_added.clear()
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._price_change_added.wait())]
+        if self._price_changes:
+            waits.append(asyncio.ensure_future(self._clock.sleep_until(self._price_changes[0][0])))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _end_members(self, group: _Group) -> None:
         for member in tuple(group.members):

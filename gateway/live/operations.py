@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -94,9 +95,13 @@ class LiveOperations:
         located = GraphQLError(str(error), original_error=error)
         return list(self._policy.masked(ExecutionResult(None, [located]), request_id).errors or ())
 
-    async def execute(self, spec: GroupSpec, run_id: str, doc: SaleProduct | None) -> str:
-        """A group's payload for ``doc`` (``None``: the product is gone), serialized."""
+    async def execute(
+        self, spec: GroupSpec, run_id: str, doc: SaleProduct | None, at: datetime
+    ) -> str:
+        """A group's payload for ``doc`` (``None``: the product is gone) at the prices
+        in effect at ``at``, serialized."""
         context = self._context_factory(Viewer(segment=spec.segment), run_id, None)
+        context.prices_at = at
         return await self.execute_in(context, spec, doc)
 
     async def execute_in(
@@ -109,7 +114,7 @@ class LiveOperations:
             root = None
             context.localization = operation.localization
             if doc is not None:
-                context.freshness.saw(doc)
+                context.saw(doc)
                 root = field.event(doc, context, spec.sku)
             result = await self._policy.execute_event(operation, context, root)
         except TimeoutError:

@@ -2,7 +2,9 @@
 
 Clients of an eventually consistent read model should see how old what they got is:
 the oldest ``materializedAt`` among the products in the result, and how many changelog
-records this replica's reader has still to read.
+records this replica's reader has still to read. Kept answers also need to know when a
+scheduled price of those products begins or ends: they may not outlive that moment
+(``until``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,29 @@ class Freshness:
 
     def __init__(self) -> None:
         self._oldest: datetime | None = None
+        self._until: datetime | None = None
         self._documents: list[tuple[str, int]] = []
 
-    def saw(self, product: SaleProduct) -> None:
-        """Count a product the result returns."""
+    def saw(self, product: SaleProduct, prices_until: datetime | None) -> None:
+        """Count a product the result returns.
+
+        Args:
+            product: The product.
+            prices_until: When one of its prices changes without a new record (a
+                scheduled price begins or ends); ``None``: not before the next record.
+        """
         self._documents.append((product.id, product.version))
         when = product.materialized_at
         if when is not None and (self._oldest is None or when < self._oldest):
             self._oldest = when
+        if prices_until is not None and (self._until is None or prices_until < self._until):
+            self._until = prices_until
+
+    @property
+    def until(self) -> datetime | None:
+        """The first moment a price of a product returned changes without a new record:
+        an answer holding them may not be kept past it."""
+        return self._until
 
     @property
     def documents(self) -> list[tuple[str, int]]:
@@ -41,6 +58,7 @@ class Freshness:
         """
         oldest, self._oldest = self._oldest, None
         self._documents = []
+        self._until = None
         return freshness_report(oldest, changelog_lag)
 
     @property

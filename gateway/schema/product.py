@@ -17,7 +17,7 @@ def product_of(sale_product: SaleProduct, context: GatewayContext) -> Product:
         sale_product: The typed document.
         context: The operation's context (the viewer's segment, the freshness report).
     """
-    context.freshness.saw(sale_product)
+    context.saw(sale_product)
     segment = context.segment
     return Product(
         id=strawberry.ID(sale_product.id),
@@ -28,4 +28,5 @@ def product_of(sale_product: SaleProduct, context: GatewayContext) -> Product:
         segment=segment,
         languages=context.localization.content_languages,
         price_order=context.localization.price_order,
+        prices_at=context.prices_at,
     )

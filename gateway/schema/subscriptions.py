@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -27,8 +28,10 @@ from shopwindow.materializer.sources.offers import (
     PriceOrder,
     lowest_price,
     offers,
+    price_boundaries,
     total_stock,
 )
+from shopwindow.materializer.sources.price_schedule import period
 from shopwindow.materializer.sources.prices import Price
 from shopwindow.product_type import Product
 from shopwindow.sale_product import SaleProduct
@@ -61,56 +64,67 @@ class LiveFieldSpec:
         ends_when_gone: Complete when the product is deleted or hidden; otherwise the
             field sends null, and goes on if the product comes back.
         value_of: What a subscriber sees of a document, for the viewer's segment, the
-            variant it follows (``sku``, if any) and the markets whose prices apply; a
-            change that leaves it equal sends nothing.
+            variant it follows (``sku``, if any), the markets whose prices apply and
+            the moment whose scheduled prices apply; a change that leaves it equal
+            sends nothing.
         event: The field's value for a document, as its selection is executed.
     """
 
     ids_argument: str
     ends_when_gone: bool
-    value_of: Callable[[SaleProduct, str | None, str | None, PriceOrder], Hashable]
+    value_of: Callable[[SaleProduct, str | None, str | None, PriceOrder, datetime], Hashable]
     event: Callable[[SaleProduct, GatewayContext, str | None], Any]
 
     def watch(
-        self, doc: SaleProduct, segment: str | None, sku: str | None, price_order: PriceOrder
+        self,
+        doc: SaleProduct,
+        segment: str | None,
+        sku: str | None,
+        price_order: PriceOrder,
+        at: datetime,
     ) -> Hashable:
-        """What a subscriber in ``segment`` following ``sku`` sees of ``doc``."""
-        return self.value_of(doc, segment, sku, price_order)
+        """What a subscriber in ``segment`` following ``sku`` sees of ``doc`` at ``at``."""
+        return self.value_of(doc, segment, sku, price_order, at)
 
     def follows(self, doc: SaleProduct, sku: str | None) -> bool:
         """Whether ``doc`` still has what the subscription follows: the product, and the
         variant ``sku`` if one is named (a variant the catalog drops is gone)."""
-        return sku is None or _offer_of(doc, sku) is not None
+        return sku is None or any(offer.variant.sku == sku for offer in _stock_offers(doc))
 
 
 # A product's price and stock mean what ``Product.price`` and ``Product.stock`` mean:
 # over its variants (``offers``).
 
 
-def _offer_of(doc: SaleProduct, sku: str, order: PriceOrder = DEFAULT_ORDER) -> Offer | None:
-    return next((offer for offer in offers(doc, order) if offer.variant.sku == sku), None)
+def _offer_of(doc: SaleProduct, sku: str, order: PriceOrder, at: datetime) -> Offer | None:
+    return next((offer for offer in offers(doc, order, at) if offer.variant.sku == sku), None)
+
+
+def _stock_offers(doc: SaleProduct) -> tuple[Offer, ...]:
+    # Stock and the variants listed are the same in every market and at every moment:
+    # the default market's offers before any scheduled price read them.
+    return offers(doc, DEFAULT_ORDER, datetime.min.replace(tzinfo=UTC))
 
 
 def _stock_of(doc: SaleProduct, sku: str | None) -> Stock:
-    # Stock is the same in every market: the default order reads it.
     if sku is None:
-        return total_stock(offers(doc))
-    offer = _offer_of(doc, sku)
+        return total_stock(_stock_offers(doc))
+    offer = next((o for o in _stock_offers(doc) if o.variant.sku == sku), None)
     # Not listed: the group ends (``follows``); a first value sent before shows none.
     return offer.stock if offer is not None else read_stock(initial_stock())
 
 
 def _price_of(
-    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder, at: datetime
 ) -> Price | None:
     if sku is None:
-        return lowest_price(offers(doc, order), segment)
-    offer = _offer_of(doc, sku, order)
+        return lowest_price(offers(doc, order, at), segment)
+    offer = _offer_of(doc, sku, order, at)
     return offer.viewer_price(segment) if offer is not None else None
 
 
 def _stock_value(
-    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder, at: datetime
 ) -> Hashable:
     stock = _stock_of(doc, sku)
     return (stock.available, stock.status)
@@ -126,9 +140,9 @@ def _stock_update(doc: SaleProduct, context: GatewayContext, sku: str | None) ->
 
 
 def _price_value(
-    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder, at: datetime
 ) -> Hashable:
-    price = _price_of(doc, segment, sku, order)
+    price = _price_of(doc, segment, sku, order, at)
     if price is None:
         return None
     return (
@@ -144,13 +158,18 @@ def _price_update(doc: SaleProduct, context: GatewayContext, sku: str | None) ->
     return PriceUpdate(
         product_id=strawberry.ID(doc.id),
         sku=sku,
-        price=_price_of(doc, context.segment, sku, context.localization.price_order),
+        price=_price_of(
+            doc, context.segment, sku, context.localization.price_order, context.prices_at
+        ),
         version=doc.version,
     )
 
 
-def _version(doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder) -> Hashable:
-    return doc.version
+def _version(
+    doc: SaleProduct, segment: str | None, sku: str | None, order: PriceOrder, at: datetime
+) -> Hashable:
+    # A scheduled price beginning or ending changes the product without a new version.
+    return doc.version, period(price_boundaries(doc), at)
 
 
 def _product(doc: SaleProduct, context: GatewayContext, sku: str | None) -> Product:
@@ -215,7 +234,10 @@ async def product_changed(
         yield product
 
 
-_EACH = "First the current value, then every change; versions never go backwards."
+_EACH = (
+    "First the current value, then every change, a scheduled price beginning or ending "
+    "included; versions never go backwards."
+)
 _ENDS = "Completes when the product is deleted or hidden."
 _SKU = (
     "With `sku`, that variant's alone; it completes when the catalog drops the variant, "

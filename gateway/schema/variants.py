@@ -146,7 +146,10 @@ async def resolve_variant(info: Info, sku: str) -> ProductVariant | None:
     if not found:
         return None
     root = product_of(found[0], info.context)
-    offer = next((o for o in offers(found[0], root.price_order) if o.variant.sku == sku), None)
+    offer = next(
+        (o for o in offers(found[0], root.price_order, root.prices_at) if o.variant.sku == sku),
+        None,
+    )
     return _variant(root, offer) if offer is not None else None
 
 
@@ -184,7 +187,7 @@ def _variants(root: Product, first: int = 20, after: str | None = None) -> Produ
     if not 0 <= first <= MAX_PAGE:
         raise UserInputError(f"'first' must be between 0 and {MAX_PAGE}.")
     start = _position_after(after)
-    every = offers(root.sale_product, root.price_order)
+    every = offers(root.sale_product, root.price_order, root.prices_at)
     page = every[start : start + first]
     edges = [
         ProductVariantEdge(cursor=_cursor(start + n), node=_variant(root, offer))
@@ -212,7 +215,7 @@ def _matching(
     def fold(text: str) -> str:
         return text.casefold() if case_insensitive else text
 
-    every = offers(root.sale_product, root.price_order)
+    every = offers(root.sale_product, root.price_order, root.prices_at)
     listing = catalog.catalog_of(root)
     languages = root.languages
     # A shopper picks what the page shows: names and values in the context's language,
@@ -256,29 +259,32 @@ def _selected_or_first_available_variant(
     root: Product, selected_options: list[SelectedOptionInput] | None = None
 ) -> ProductVariant | None:
     matching = _matching(root, selected_options or [], True, False) or list(
-        offers(root.sale_product, root.price_order)
+        offers(root.sale_product, root.price_order, root.prices_at)
     )
     chosen = next((o for o in matching if o.available_for_sale), matching[0])
     return _variant(root, chosen)
 
 
 def _price(root: Product) -> Price | None:
-    return lowest_price(offers(root.sale_product, root.price_order), root.segment)
+    return lowest_price(offers(root.sale_product, root.price_order, root.prices_at), root.segment)
 
 
 def _stock(root: Product) -> Stock:
-    return total_stock(offers(root.sale_product, root.price_order))
+    return total_stock(offers(root.sale_product, root.price_order, root.prices_at))
 
 
 def _price_range(root: Product) -> ProductPriceRange | None:
-    found = price_range(offers(root.sale_product, root.price_order), root.segment)
+    found = price_range(offers(root.sale_product, root.price_order, root.prices_at), root.segment)
     if found is None:
         return None
     return ProductPriceRange(min_variant_price=found[0], max_variant_price=found[1])
 
 
 def _available_for_sale(root: Product) -> bool:
-    return any(offer.available_for_sale for offer in offers(root.sale_product, root.price_order))
+    return any(
+        offer.available_for_sale
+        for offer in offers(root.sale_product, root.price_order, root.prices_at)
+    )
 
 
 @strawberry.type

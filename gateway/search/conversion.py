@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shopwindow.document import decode_changelog_value
@@ -60,7 +61,9 @@ def _row(doc: dict[str, Any]) -> IndexRow | None:
     try:
         return row_of_changelog_document(doc)
     except Exception:  # The typed views decide, and say why.
-        return row_of(read_sale_product(doc))
+        # Indexed at the prices in effect now: the index is not re-fed when a scheduled
+        # price begins or ends (docs/markets.md, "What is not built yet").
+        return row_of(read_sale_product(doc), datetime.now(UTC))
 
 
 def _reason(error: Exception) -> str:

@@ -5,12 +5,19 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple
 
 from shopwindow.materializer.sources import catalog, popularity
-from shopwindow.materializer.sources.offers import Offer, lowest_amount, offers, total_stock
+from shopwindow.materializer.sources.offers import (
+    DEFAULT_ORDER,
+    Offer,
+    lowest_amount,
+    offers,
+    total_stock,
+)
 from shopwindow.sale_product import SaleProduct
 
 
@@ -90,8 +97,9 @@ def _named(attributes: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ..
     return attributes
 
 
-def row_of(product: SaleProduct) -> IndexRow | None:
-    """The row of ``product``, or ``None`` when it is not served (hidden or uncataloged).
+def row_of(product: SaleProduct, at: datetime) -> IndexRow | None:
+    """The row of ``product`` at the prices in effect at ``at``, or ``None`` when it is
+    not served (hidden or uncataloged).
 
     Raises:
         TypeError: When a searched field is not text (a document no materializer of
@@ -104,7 +112,7 @@ def row_of(product: SaleProduct) -> IndexRow | None:
         return None
     # The product's price and stock as Product.price and Product.stock mean them: over
     # its variants.
-    product_offers = offers(product)
+    product_offers = offers(product, DEFAULT_ORDER, at)
     amount = lowest_amount(product_offers, None)
     segments = {
         name

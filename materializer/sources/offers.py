@@ -7,6 +7,8 @@ the product's own (``prices``, ``inventory``). An offer joins the three for one 
   fallbacks: ``Markets.price_order``), the SKU's own price, else the product's; the
   first found applies, at the viewer's segment price where one is set, as
   ``Product.price`` is. No price in any of them: none (and not available for sale).
+  Each of those prices is the scheduled one in effect at the reader's moment
+  (``price_schedule.in_effect``), if any, else the slot's own.
 * **stock:** the SKU's stock; a listed SKU nothing was counted for has none. The default
   variant's stock is the product's own stock section.
 * **available for sale:** it has a price and at least one unit.
@@ -22,11 +24,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from shopwindow.document import StockStatus, escape_key
-from shopwindow.materializer.sources import catalog, inventory, prices
+from shopwindow.materializer.sources import catalog, inventory, price_schedule, prices
 from shopwindow.materializer.sources.variants import DEFAULT_VARIANT, Variant
 from shopwindow.sale_product import SaleProduct
 
@@ -67,21 +70,37 @@ PriceOrder = tuple[str | None, ...]
 DEFAULT_ORDER: PriceOrder = (None,)
 
 
-def offers(product: SaleProduct, order: PriceOrder = DEFAULT_ORDER) -> tuple[Offer, ...]:
-    """Every variant of a product, with its price (the first ``order`` market has) and
-    stock, in the catalog's order; computed once per document and order, however many
-    fields read it."""
-    return product.derived(_offers_in(order))
+def offers(product: SaleProduct, order: PriceOrder, at: datetime) -> tuple[Offer, ...]:
+    """Every variant of a product, with its price (the first ``order`` market has, as in
+    effect at ``at``) and stock, in the catalog's order; computed once per document,
+    order and stretch between price boundaries, however many fields read it."""
+    period = price_schedule.period(price_boundaries(product), at)
+    return product.derived(_offers_in(order, period))
 
 
-@functools.cache
-def _offers_in(order: PriceOrder) -> Callable[[SaleProduct], tuple[Offer, ...]]:
-    # One function per order, so that ``derived`` keeps each order's offers apart;
-    # there are at most as many orders as markets.
-    return functools.partial(_offers, order=order)
+def price_boundaries(product: SaleProduct) -> tuple[datetime, ...]:
+    """Every moment one of the product's scheduled prices begins or ends, in order."""
+    return product.derived(_boundaries)
 
 
-def _offers(product: SaleProduct, order: PriceOrder) -> tuple[Offer, ...]:
+def next_price_change(product: SaleProduct, at: datetime) -> datetime | None:
+    """The first moment after ``at`` at which a price of the product may change without
+    a new record: until then, what is read of it at ``at`` holds."""
+    return price_schedule.next_boundary(price_boundaries(product), at)
+
+
+def _boundaries(product: SaleProduct) -> tuple[datetime, ...]:
+    return price_schedule.boundaries(product.sections.get(prices.SOURCE.entries or ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _offers_in(order: PriceOrder, period: int) -> Callable[[SaleProduct], tuple[Offer, ...]]:
+    # One function per order and stretch between boundaries, so that ``derived`` keeps
+    # each apart; the stretch's index stands for every moment of it.
+    return functools.partial(_offers, order=order, period=period)
+
+
+def _offers(product: SaleProduct, order: PriceOrder, period: int) -> tuple[Offer, ...]:
     listing = product.get(catalog.SOURCE)
     variants = listing.variants if listing is not None else (DEFAULT_VARIANT,)
     product_price = product.get(prices.SOURCE)
@@ -89,15 +108,23 @@ def _offers(product: SaleProduct, order: PriceOrder) -> tuple[Offer, ...]:
     entries = product.sections.get(prices.SOURCE.entries or "")
     sku_prices = prices.read_variant_prices(entries)
     market_prices = prices.read_market_prices(entries) if order != DEFAULT_ORDER else {}
+    moments = price_boundaries(product)
+    # The stretch's first moment stands for all of it (``None``: before any window).
+    at = moments[period - 1] if period else None
+    schedule = price_schedule.read_schedule(entries) if moments else {}
+
+    def slot(market: str | None, sku: str | None) -> prices.StoredPrice | None:
+        scheduled = price_schedule.in_effect(schedule.get((market, sku), ()), at)
+        if scheduled is not None:
+            return prices.read(scheduled)
+        if market is None:
+            return product_price if sku is None else sku_prices.get(sku)
+        return market_prices.get((market, sku))
 
     def price_of(sku: str | None) -> prices.StoredPrice | None:
         for market in order:
-            if market is None:
-                found = sku_prices.get(sku) if sku is not None else None
-                found = found or product_price
-            else:
-                found = market_prices.get((market, sku)) if sku is not None else None
-                found = found or market_prices.get((market, None))
+            found = slot(market, sku) if sku is not None else None
+            found = found or slot(market, None)
             if found is not None:
                 return found
         return None

@@ -111,15 +111,38 @@ def lowest_prior(history: Sequence[Sequence[Any]]) -> Decimal | None:
     if previous is None or not current < previous:
         return None
     began = timeline[other + 1][0]
+    return _lowest_in_window(timeline[: other + 1], began, len(history))
+
+
+def lowest_before(
+    history: Sequence[Sequence[Any]], began: datetime, amount: Decimal
+) -> Decimal | None:
+    """The prior price of a price scheduled to begin at ``began``: the lowest amount in
+    force in the 30 days before it, when ``amount`` is below the amount in force just
+    before it; ``None`` otherwise, and without a price before it."""
+    timeline = [(time, price) for time, price in _timeline(history) if time < began]
+    if not timeline:
+        return None
+    previous = timeline[-1][1]
+    if previous is None or not amount < previous:
+        return None
+    return _lowest_in_window(timeline, began, len(history))
+
+
+def _lowest_in_window(
+    timeline: Sequence[tuple[datetime, Decimal | None]], began: datetime, kept: int
+) -> Decimal | None:
+    # The lowest amount of ``timeline`` (what was in force before ``began``) in force at
+    # any moment of the 30 days before ``began``.
     start = began - WINDOW
-    if timeline[0][0] > start and len(history) >= MAX_RECORDS:
+    if timeline[0][0] > start and kept >= MAX_RECORDS:
         return None  # the records that covered the window's start were dropped
     # A price is in force from its time until the next one's: it counts when that
-    # stretch reaches into [start, began). The one before the run always does.
-    ends = [time for time, _ in timeline[1 : other + 1]] + [began]
+    # stretch reaches into [start, began). The last one always does.
+    ends = [time for time, _ in timeline[1:]] + [began]
     amounts = [
         amount
-        for (_, amount), end in zip(timeline[: other + 1], ends, strict=True)
+        for (_, amount), end in zip(timeline, ends, strict=True)
         if end > start and amount is not None
     ]
     return min(amounts, default=None)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shopwindow.document import discount_percent, escape_key, parse_decimal
 from shopwindow.markets import MarketId
@@ -40,7 +40,7 @@ from shopwindow.materializer.events import (
     SourceEvent,
     Timestamp,
 )
-from shopwindow.materializer.sources import price_history
+from shopwindow.materializer.sources import price_history, price_schedule
 from shopwindow.materializer.sources.base import Effect, FoldStep, Source, SourceTopic
 from shopwindow.materializer.sources.snapshots import (
     SnapshotDeletion,
@@ -65,13 +65,34 @@ class PriceSnapshot(SourceEvent):
     list_amount: Money | None = None
     segment_amounts: dict[SegmentName, Money] = Field(default_factory=dict)
     updated_at: Timestamp
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _starts_now(cls, data: Any) -> Any:
+        # A price valid only until a moment applies from its own time on.
+        if isinstance(data, dict) and data.get("valid_until") is not None:
+            if data.get("valid_from") is None:
+                return {**data, "valid_from": data.get("updated_at")}
+        return data
+
+    @model_validator(mode="after")
+    def _window(self) -> PriceSnapshot:
+        if self.valid_from is not None and self.valid_until is not None:
+            if self.valid_until <= self.valid_from:
+                raise ValueError("valid_until must be after valid_from")
+        return self
 
 
 class PriceDeletion(SnapshotDeletion):
-    """A product's price, or a variant's, was withdrawn (tombstone or CDC delete)."""
+    """A product's price, or a variant's, was withdrawn (tombstone or CDC delete); with
+    ``valid_from``, the scheduled price starting then."""
 
     sku: Sku | None = None
     market: MarketId | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
 
 
 _decode_snapshot = snapshot_decoder(PriceSnapshot, PriceDeletion)
@@ -81,16 +102,14 @@ def decode(envelope: Envelope) -> PriceSnapshot | PriceDeletion:
     """A price or a withdrawal; a deleted row that names a SKU withdraws that SKU's."""
     event = _decode_snapshot(envelope)
     row = envelope.data or {}
-    if isinstance(event, PriceDeletion) and (
-        row.get("sku") is not None or row.get("market") is not None
-    ):
+    named = ("sku", "market", "valid_from", "valid_until")
+    if isinstance(event, PriceDeletion) and any(row.get(name) is not None for name in named):
         return validate(
             PriceDeletion,
             {
                 "product_id": event.product_id,
                 "deleted_at": event.deleted_at,
-                "sku": row.get("sku"),
-                "market": row.get("market"),
+                **{name: row.get(name) for name in named},
             },
         )
     return event
@@ -142,6 +161,8 @@ def fold(step: FoldStep, event: Any) -> Effect:
         raise PoisonEvent(f"unknown market {market!r}: not in the markets file")
     if market == step.settings.default_market:
         market = None
+    if event.valid_from is not None:
+        return _fold_scheduled(step, event, market)
     effect = _fold_price(step, event, market)
     return max(effect, _record(step, event, market), key=lambda e: e.value)
 
@@ -164,14 +185,75 @@ def _record(step: FoldStep, event: Any, market: str | None) -> Effect:
     if after == before:
         return Effect.NONE
     step.history[key] = after
+    effect = _reprice_scheduled(step, key, after)
     current = _current(step, market, event.sku)
     if current is None:
-        return Effect.META
+        return max(Effect.META, effect, key=lambda e: e.value)
     lowest = price_history.lowest_prior(after)
     if current.get(PRIOR) == lowest:
-        return Effect.META
+        return max(Effect.META, effect, key=lambda e: e.value)
     current[PRIOR] = lowest
     return Effect.PUBLIC
+
+
+def _reprice_scheduled(step: FoldStep, slot: str, history: price_history.History) -> Effect:
+    """Recompute the prior price of the slot's scheduled prices after its history
+    changed: a late record can change what was in force before one begins."""
+    effect = Effect.NONE
+    for name, entry in tuple(step.entries.items()):
+        if entry.get("slot") != slot or entry.get("deleted"):
+            continue
+        lowest = _scheduled_prior(history, entry)
+        if entry.get(PRIOR) != lowest:
+            step.entries[name] = {**entry, PRIOR: lowest}
+            effect = Effect.PUBLIC
+    return effect
+
+
+def _scheduled_prior(history: price_history.History, entry: Mapping[str, Any]) -> Decimal | None:
+    amount = parse_decimal(entry["amount"])
+    assert amount is not None
+    began = price_schedule.window_of(entry).valid_from
+    return price_history.lowest_before(history, began, amount)
+
+
+def _fold_scheduled(step: FoldStep, event: Any, market: str | None) -> Effect:
+    """Keep (or withdraw) a scheduled price beside its slot's price.
+
+    Raises:
+        PoisonEvent: When the slot already has ``MAX_SCHEDULED`` that have not ended.
+    """
+    slot = history_key(market, event.sku)
+    key = price_schedule.entry_key(slot, event.valid_from)
+    deleted = isinstance(event, PriceDeletion)
+    time = event.deleted_at if deleted else event.updated_at
+    stored = step.entries.get(key)
+    if time is None:  # A withdrawal without a time of its own follows what it withdraws.
+        time = stored["key"][0] if stored is not None else event.valid_from
+    if not price_schedule.admit(step.entries, slot, key, time):
+        raise PoisonEvent(
+            f"more than {price_schedule.MAX_SCHEDULED} scheduled prices for one price "
+            f"(market {market or 'default'}, sku {event.sku!r}) that have not ended"
+        )
+    window = {
+        "slot": slot,
+        "market": market,
+        "sku": event.sku,
+        "valid_from": event.valid_from,
+        "valid_until": event.valid_until,
+    }
+    entry = None
+    if not deleted:
+        entry = content(event) | window
+        entry["discount_percent"] = discount_percent(event.amount, event.list_amount)
+        history = price_history.read_history(step.history.get(slot))
+        entry[PRIOR] = _scheduled_prior(history, entry)
+    effect = step.replace_entry(event.sku or "", entry, time, stored_key=key)
+    marker = step.entries.get(key)
+    if deleted and marker is not None and marker.get("deleted"):
+        # The marker keeps its window, so that it is dropped once the window ends.
+        step.entries[key] = {**marker, **window}
+    return effect
 
 
 def _current(step: FoldStep, market: str | None, sku: str | None) -> dict[str, Any] | None:
@@ -288,7 +370,7 @@ def read_variant_prices(entries: Mapping[str, Any] | None) -> dict[str, StoredPr
     """The default market's prices of SKUs, by SKU, without the withdrawn ones."""
     prices: dict[str, StoredPrice] = {}
     for entry in (entries or {}).values():
-        if not entry.get("deleted") and "market" not in entry:
+        if not entry.get("deleted") and "market" not in entry and "valid_from" not in entry:
             price = read(entry)
             assert price is not None
             prices[entry["id"]] = price
@@ -302,7 +384,7 @@ def read_market_prices(
     without the withdrawn ones."""
     prices: dict[tuple[str, str | None], StoredPrice] = {}
     for entry in (entries or {}).values():
-        if not entry.get("deleted") and "market" in entry:
+        if not entry.get("deleted") and "market" in entry and "valid_from" not in entry:
             price = read(entry)
             assert price is not None
             prices[(entry["market"], entry["sku"])] = price
@@ -315,8 +397,9 @@ TOPIC = SourceTopic(
     description="price snapshots and withdrawals, with segment prices",
     shape='`{"product_id","currency","amount","list_amount",'
     '"segment_amounts":{"gold":"17.99"},"updated_at"}`, with `"sku"` for one variant\'s price '
-    "and `\"market\"` for one market's; a tombstone withdraws the product's price, a CDC "
-    "delete naming a `sku` or `market` that price",
+    'and `"market"` for one market\'s, `"valid_from"`/`"valid_until"` for a scheduled '
+    "price; a tombstone withdraws the product's price, a CDC delete naming a `sku`, `market` "
+    "or `valid_from` that price",
     decode=decode,
     event_time=snapshot_time,
 )

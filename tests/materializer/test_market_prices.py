@@ -3,6 +3,7 @@ in the viewer's market order (its own, then its fallbacks)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,9 @@ from shopwindow.sale_product import read_sale_product
 from tests import kinds
 from tests.helpers import encode
 from tests.materializer.conftest import SourcedFactory, catalog, price, sizes, stock_take
+
+# No scheduled prices here: any moment reads the same prices.
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 SETTINGS = FoldSettings(markets=frozenset({"eu", "ch", "us"}), default_market="eu")
 
@@ -43,7 +47,7 @@ def priced(amount: str, minutes: float = 0, **fields: Any) -> dict[str, Any]:
 def amounts(doc: Any, order: PriceOrder) -> dict[str | None, str | None]:
     return {
         offer.variant.sku: str(offer.price.amount) if offer.price else None
-        for offer in offers(doc, order)
+        for offer in offers(doc, order, NOW)
     }
 
 
@@ -119,7 +123,7 @@ def test_the_price_in_the_viewers_market_order(
             events.append(value)
     doc = product(sourced, *events)
     assert amounts(doc, order) == expected
-    found = lowest_price(offers(doc, order), None)
+    found = lowest_price(offers(doc, order, NOW), None)
     priced_amounts = [Decimal(a) for a in expected.values() if a is not None]
     assert (found.amount if found else None) == min(priced_amounts, default=None)
 
@@ -198,7 +202,7 @@ def test_no_two_markets_and_skus_share_a_price(
     assert doc is not None
     read = read_sale_product(doc)
     for market in (None, "ch", "us"):
-        for offer in offers(read, (market,)):
+        for offer in offers(read, (market,), NOW):
             sku = offer.variant.sku
             wanted = expected.get((market, sku), expected.get((market, None)))
             got = int(offer.price.amount) if offer.price is not None else None
@@ -233,7 +237,7 @@ def test_the_prior_price_per_variant_and_market_whatever_the_delivery(
     prior = {
         (order, offer.variant.sku): offer.price.lowest_prior if offer.price else None
         for order in ((None,), ("ch", None))
-        for offer in offers(doc, order)
+        for offer in offers(doc, order, NOW)
     }
     assert prior == {
         ((None,), "A"): Decimal(90),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from shopwindow.materializer.fold import FoldSettings, fold
 from shopwindow.materializer.sources.offers import (
+    DEFAULT_ORDER,
     lowest_amount,
     lowest_price,
     offers,
@@ -18,6 +20,9 @@ from shopwindow.materializer.sources.offers import (
 from shopwindow.sale_product import read_sale_product
 from tests import kinds
 from tests.materializer.conftest import SourcedFactory, catalog, price, sizes, stock_take
+
+# No scheduled prices here: any moment reads the same prices.
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 SETTINGS = FoldSettings(low_stock_threshold=2)
 
@@ -85,7 +90,11 @@ def test_the_products_price_and_stock_over_its_variants(
     amount: str | None,
     available: int,
 ) -> None:
-    found = offers(product(sourced, (kinds.CATALOG, {**catalog(), **sizes(["A", "B"])}), *steps))
+    found = offers(
+        product(sourced, (kinds.CATALOG, {**catalog(), **sizes(["A", "B"])}), *steps),
+        DEFAULT_ORDER,
+        NOW,
+    )
     price = lowest_price(found, segment)
     assert (price.amount if price else None) == (Decimal(amount) if amount else None)
     # Search's index takes the same amount without building the price.
@@ -102,7 +111,9 @@ def test_the_range_and_the_best_status(sourced: SourcedFactory) -> None:
             sku_price("B", "9.00"),
             sku_stock("A", 1),
             sku_stock("B", 10),
-        )
+        ),
+        DEFAULT_ORDER,
+        NOW,
     )
     low, high = price_range(found, None) or (None, None)
     assert (low and low.amount, high and high.amount) == (Decimal("5.00"), Decimal("9.00"))

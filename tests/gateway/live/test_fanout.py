@@ -6,12 +6,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shopwindow.clock import SystemClock
 from shopwindow.gateway.live.fanout import FanOut, GroupSpec, Outbox, Subscriber
 from shopwindow.materializer.sources import inventory
 from shopwindow.sale_product import SaleProduct, read_sale_product
@@ -39,6 +41,7 @@ class Field:
         segment: str | None,
         sku: str | None,
         price_order: tuple[str | None, ...] = (None,),
+        at: datetime | None = None,
     ) -> Hashable:
         return product.get(inventory.SOURCE).available
 
@@ -58,7 +61,9 @@ def spec(field: Field = STOCK, selection: str = "a", segment: str | None = None)
 class Runner:
     calls: list[tuple[Hashable, int | None]] = field(default_factory=list)
 
-    async def __call__(self, group: GroupSpec, run_id: str, product: SaleProduct | None) -> str:
+    async def __call__(
+        self, group: GroupSpec, run_id: str, product: SaleProduct | None, at: datetime
+    ) -> str:
         self.calls.append((group.identity, None if product is None else product.version))
         await asyncio.sleep(0)
         if product is None:
@@ -110,7 +115,7 @@ class Client:
 @pytest.fixture
 async def fanout() -> AsyncIterator[tuple[FanOut, Runner, Documents]]:
     runner, documents = Runner(), Documents({"abc": doc(5, available=3)})
-    made = FanOut(runner, documents)
+    made = FanOut(runner, documents, SystemClock())
     await made.start()
     yield made, runner, documents
     await made.stop()
@@ -320,7 +325,7 @@ Step = tuple[str, int, int]  # (what, product index, value)
 )
 async def test_any_interleaving_keeps_versions_rising_and_ends_current(steps: list[Step]) -> None:
     runner, documents = Runner(), Documents({f"p{i}": doc(1, 0, f"p{i}") for i in range(3)})
-    made = FanOut(runner, documents)
+    made = FanOut(runner, documents, SystemClock())
     await made.start()
     client, ended = Client(), list[str]()
     outbox = Outbox(client.send)

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
+from shopwindow.clock import SystemClock
 from shopwindow.document import encode_changelog_value
 from shopwindow.gateway.live.fanout import FanOut, Outbox
 from shopwindow.gateway.live.reader import ChangelogHub
@@ -49,7 +50,7 @@ def publish(hub: ChangelogHub, *docs: dict[str, Any]) -> None:
 @contextlib.asynccontextmanager
 async def fed(hub: ChangelogHub, *followed: str) -> AsyncIterator[tuple[Client, list[str]]]:
     """A fan-out fed by ``hub``, and a client following each of ``followed``."""
-    fanout = FanOut(Runner(), hub._documents)
+    fanout = FanOut(Runner(), hub._documents, SystemClock())
     hub.feed(fanout)
     await fanout.start()
     client, ended = Client(), list[str]()

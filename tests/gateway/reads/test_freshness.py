@@ -60,6 +60,6 @@ async def test_results_report_the_oldest_product_and_the_changelog_lag(
 def test_the_report_starts_afresh_after_each_result() -> None:
     freshness = Freshness()
     for when in (NEW, OLD, None):
-        freshness.saw(read_sale_product({"_id": "x", "version": 1, "materialized_at": when}))
+        freshness.saw(read_sale_product({"_id": "x", "version": 1, "materialized_at": when}), None)
     assert freshness.report(3) == {"oldestMaterializedAt": OLD.isoformat(), "changelogLag": 3}
     assert freshness.report(None) == {"oldestMaterializedAt": None, "changelogLag": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -68,7 +69,7 @@ DOCUMENTS["hidden"] = DOCUMENTS["everything"] | {"visible": False}
 
 
 def typed(doc: dict[str, Any]) -> IndexRow | None:
-    return row_of(read_sale_product(doc))
+    return row_of(read_sale_product(doc), datetime.now(UTC))
 
 
 REFUSED = "refused"

@@ -126,6 +126,7 @@ def create_app(
         document_fields(build_schema((), registry)._schema),
         hub.lag,
         metrics,
+        clock,
     )
     search, feed = _search(settings, metrics)
     resolver_limits = ResolverLimits(
@@ -194,6 +195,7 @@ def create_app(
         metrics,
         GraphiQLPage() if settings.graphiql else None,
         responses,
+        clock=clock,
     )
     schema.use_operations(WebSocketOperations(policy, context))
     live = LiveEndpoint(
@@ -280,7 +282,7 @@ def create_app(
             build_subgraph_schema(extensions, registry)._schema, limits, metrics, budgets=budgets
         )
         subgraph_endpoint = GraphQLEndpoint(
-            subgraph, http_limits, verifier, context, metrics, None, traces=True
+            subgraph, http_limits, verifier, context, metrics, None, traces=True, clock=clock
         )
         routes.append(Route("/subgraph", subgraph_endpoint.handle, methods=["GET", "POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from shopwindow.clock import Clock, SystemClock
 from shopwindow.gateway.cost.budget import client_key
 from shopwindow.gateway.errors import DependencyUnavailable, GatewayError
 from shopwindow.gateway.execution.auth import AuthenticationError, TokenVerifier, Viewer
@@ -92,6 +94,7 @@ class GraphQLEndpoint:
         graphiql: GraphiQL, served to browsers with its assets, if any.
         responses: Keeps answers to queries, if any.
         traces: Answer a router's request for a federated trace (``extensions.ftv1``).
+        clock: How long an answer's prices hold (``Cache-Control``).
     """
 
     def __init__(
@@ -104,7 +107,9 @@ class GraphQLEndpoint:
         graphiql: GraphiQLPage | None,
         responses: ResponseCache | None = None,
         traces: bool = False,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._traces = traces
         self._responses = responses
         self._get_params = GetParams()
@@ -200,7 +205,7 @@ class GraphQLEndpoint:
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),
                     "context": operation.localization.as_extension(),
                 }
-                answer = _Answer(kept.data, kept.tag, extensions, consistent=False)
+                answer = _Answer(kept.data, kept.tag, extensions, False, kept.until)
                 return self._data_answer(request, viewer, answer, media_type, http_cached)
         context = self._context_factory(viewer, request_id, None)
         if after is not None and context.consistency is not None:
@@ -272,6 +277,7 @@ class GraphQLEndpoint:
 
         answer_tag = tag() if http_cached else None
         consistent = context.consistency_report is not None
+        until = context.freshness.until
         actual = self._policy.actual_cost(operation, data)
         if key is not None and not consistent and self._responses is not None:
             versions = context.reads.versions
@@ -279,11 +285,11 @@ class GraphQLEndpoint:
 
             def entry() -> CachedResponse:
                 read = tuple(sorted((i, v) for i, v in versions.items() if v is not None))
-                return CachedResponse(data_bytes, answer_tag or tag(), read, oldest, actual)
+                return CachedResponse(data_bytes, answer_tag or tag(), read, oldest, actual, until)
 
             self._responses.put(key, versions, entry)
         extensions = self._policy.result_extensions(operation, context, data, actual)
-        answer = _Answer(data_bytes, answer_tag, extensions, consistent)
+        answer = _Answer(data_bytes, answer_tag, extensions, consistent, until)
         return self._data_answer(request, context.viewer, answer, media_type, http_cached)
 
     def _data_answer(
@@ -297,8 +303,11 @@ class GraphQLEndpoint:
         headers = {"cache-control": NO_STORE}
         if http_cached and answer.tag is not None:
             if not answer.consistent:
+                holds_s = None
+                if answer.until is not None:
+                    holds_s = (answer.until - self._clock.now()).total_seconds()
                 headers["cache-control"] = self._limits.caching.cache_control(
-                    viewer.subject is not None
+                    viewer.subject is not None, holds_s
                 )
             headers |= {"etag": answer.tag, "vary": VARY}
             if matches(request.headers.get("if-none-match"), answer.tag):
@@ -316,6 +325,8 @@ class _Answer:
     tag: str | None
     extensions: dict[str, Any]
     consistent: bool
+    # When a scheduled price it shows begins or ends.
+    until: datetime | None = None
 
 
 def error_response(error: GatewayError, media_type: str) -> Response:

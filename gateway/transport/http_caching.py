@@ -12,6 +12,9 @@ own collection have no product version). A client or CDN that sends the tag back
 * Authenticated viewers (their segment's prices): ``private``, so only their own
   browser keeps the answer.
 * Read-your-writes requests (``Shopwindow-After``) and everything else: ``no-store``.
+* An answer showing a price that a scheduled price replaces (or that ends) at a known
+  moment is kept no longer than until then: ``max-age`` and ``stale-while-revalidate``
+  together never reach past it.
 """
 
 from __future__ import annotations
@@ -40,14 +43,23 @@ class HttpCaching:
     max_age_s: int
     stale_while_revalidate_s: int
 
-    def cache_control(self, authenticated: bool) -> str:
-        """The ``Cache-Control`` of a cacheable answer."""
+    def cache_control(self, authenticated: bool, holds_s: float | None = None) -> str:
+        """The ``Cache-Control`` of a cacheable answer.
+
+        Args:
+            authenticated: Whether the viewer sent a token.
+            holds_s: For how many more seconds the answer's prices hold (a scheduled
+                price begins or ends then); ``None``: until the next change.
+        """
+        max_age, stale = self.max_age_s, self.stale_while_revalidate_s
+        if holds_s is not None:
+            # Whole seconds, rounded down: a cache may keep it up to max-age inclusive.
+            left = max(int(holds_s), 0)
+            max_age = min(max_age, left)
+            stale = min(stale, left - max_age)
         if authenticated:
-            return f"private, max-age={self.max_age_s}"
-        return (
-            f"public, max-age={self.max_age_s}, "
-            f"stale-while-revalidate={self.stale_while_revalidate_s}"
-        )
+            return f"private, max-age={max_age}"
+        return f"public, max-age={max_age}, stale-while-revalidate={stale}"
 
 
 def entity_tag(

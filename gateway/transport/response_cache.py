@@ -11,7 +11,9 @@ operation as usual:
 * a product the cache no longer holds, or holds at another version;
 * a changelog reader that is not current (the cache is not trusted then);
 * an operation reading anything other than products by id: a category page, a field
-  an extension adds (it may read its own collections), a read-your-writes ``after``.
+  an extension adds (it may read its own collections), a read-your-writes ``after``;
+* a moment at or past the first boundary of a scheduled price among the products it
+  read (``Freshness.until``): the prices it shows no longer apply.
 
 Bounded in bytes, least recently used first out. Freshness is reported as of the kept
 answer, with this replica's lag at the time of the request.
@@ -26,6 +28,7 @@ from datetime import datetime
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
+from shopwindow.clock import Clock
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.document_cache import DocumentCache
@@ -69,6 +72,8 @@ class CachedResponse:
         versions: ``(product id, version)`` of every product its loader read.
         oldest_materialized_at: For its freshness report.
         actual_cost: The cost of ``data`` (``extensions.cost.actualQueryCost``).
+        until: When a scheduled price of a product it read begins or ends; it is not
+            served from then on.
     """
 
     data: bytes
@@ -76,6 +81,7 @@ class CachedResponse:
     versions: tuple[tuple[str, int], ...]
     oldest_materialized_at: datetime | None
     actual_cost: int = 0
+    until: datetime | None = None
 
     @property
     def size(self) -> int:
@@ -94,6 +100,7 @@ class ResponseCache:
             (``Type.field``): only plans reading nothing else are kept.
         changelog_lag: This replica's changelog lag, for the freshness of an answer.
         metrics: Where hits and misses are counted.
+        clock: Whose moment decides whether a kept answer's prices still apply.
     """
 
     def __init__(
@@ -104,8 +111,10 @@ class ResponseCache:
         cacheable_fields: Iterable[str],
         changelog_lag: Callable[[], int | None],
         metrics: GatewayMetrics,
+        clock: Clock,
     ) -> None:
         self.changelog_lag = changelog_lag
+        self.clock = clock
         self._max_bytes = max_bytes
         self._documents = documents
         self._is_current = is_current
@@ -131,7 +140,8 @@ class ResponseCache:
         if entry is None:
             self._misses.inc()
             return None
-        if not self._is_current() or not self._unchanged(entry):
+        expired = entry.until is not None and self.clock.now() >= entry.until
+        if expired or not self._is_current() or not self._unchanged(entry):
             self._drop(key)
             self._stale.inc()
             return None

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from shopwindow.clock import Clock
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension
@@ -89,10 +90,12 @@ def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
 
     @contextlib.asynccontextmanager
     async def run(
-        with_extensions: Sequence[Extension] | None = None, **overrides: Any
+        with_extensions: Sequence[Extension] | None = None,
+        clock: Clock | None = None,
+        **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         server = HttpServer(
-            create_app(gateway_settings(**overrides), with_extensions), "127.0.0.1", 0
+            create_app(gateway_settings(**overrides), with_extensions, clock), "127.0.0.1", 0
         )
         await server.start()
         try:

@@ -204,3 +204,24 @@ def test_cache_control_is_public_for_anonymous_viewers_only() -> None:
     caching = HttpCaching(max_age_s=5, stale_while_revalidate_s=30)
     assert caching.cache_control(False) == "public, max-age=5, stale-while-revalidate=30"
     assert caching.cache_control(True) == "private, max-age=5"
+
+
+@pytest.mark.parametrize(
+    ("holds_s", "expected"),
+    [
+        (None, "public, max-age=5, stale-while-revalidate=30"),
+        (3600.0, "public, max-age=5, stale-while-revalidate=30"),
+        (20.9, "public, max-age=5, stale-while-revalidate=15"),
+        (5.0, "public, max-age=5, stale-while-revalidate=0"),
+        (2.5, "public, max-age=2, stale-while-revalidate=0"),
+        (0.4, "public, max-age=0, stale-while-revalidate=0"),
+        (-3.0, "public, max-age=0, stale-while-revalidate=0"),
+    ],
+)
+def test_cache_control_never_reaches_past_the_next_price_boundary(
+    holds_s: float | None, expected: str
+) -> None:
+    caching = HttpCaching(max_age_s=5, stale_while_revalidate_s=30)
+    assert caching.cache_control(False, holds_s) == expected
+    private = expected.split(", stale")[0].replace("public", "private")
+    assert caching.cache_control(True, holds_s) == private

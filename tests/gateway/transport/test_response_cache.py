@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from graphql import OperationDefinitionNode, parse
 
+from shopwindow.clock import Clock, ManualClock, SystemClock
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.document_cache import DocumentCache
@@ -30,12 +33,15 @@ class Current:
         return self.value
 
 
-def responses(max_bytes: int = 10_000) -> tuple[ResponseCache, DocumentCache, Current, Any]:
+def responses(
+    max_bytes: int = 10_000, clock: Clock | None = None
+) -> tuple[ResponseCache, DocumentCache, Current, Any]:
     metrics = GatewayMetrics()
     documents = DocumentCache(10_000, metrics)
     current = Current()
+    clock = clock or SystemClock()
     cache = ResponseCache(
-        max_bytes, documents, current, document_fields(SCHEMA), lambda: 0, metrics
+        max_bytes, documents, current, document_fields(SCHEMA), lambda: 0, metrics, clock
     )
     return cache, documents, current, metrics
 
@@ -92,6 +98,18 @@ def test_an_answer_holds_while_its_products_are_unchanged_and_the_reader_current
         for result in ("hit", "miss", "stale")
     }
     assert samples == {"hit": 1, "miss": 1, "stale": 3}
+
+
+async def test_an_answer_is_not_served_from_the_next_price_boundary_on() -> None:
+    boundary = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    clock = ManualClock(boundary - timedelta(seconds=1))
+    cache, documents, _, _ = responses(clock=clock)
+    documents.put(doc("a", 1), 10)
+    kept = replace(entry(b"{}", ("a", 1)), until=boundary)
+    cache.put(KEY, {"a": 1}, lambda: kept)
+    assert cache.get(KEY) is kept
+    await clock.advance(timedelta(seconds=1))
+    assert cache.get(KEY) is None
 
 
 def test_answers_that_cannot_be_checked_later_are_not_kept() -> None:

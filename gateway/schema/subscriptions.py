@@ -234,7 +234,8 @@ async def product_changed(
         yield product
 
 
-_EACH = (
+_EACH = "First the current value, then every change; versions never go backwards."
+_PRICED = (
     "First the current value, then every change, a scheduled price beginning or ending "
     "included; versions never go backwards."
 )
@@ -258,15 +259,15 @@ class Subscription:
     )
     price_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
         resolver=price_changed,
-        description=f"Price of one product, as the viewer pays it. {_EACH} {_ENDS} {_SKU}",
+        description=f"Price of one product, as the viewer pays it. {_PRICED} {_ENDS} {_SKU}",
     )
     prices_changed: AsyncGenerator[PriceUpdate, None] = strawberry.subscription(
         resolver=prices_changed,
         directives=[list_size(assumed=MAX_PRODUCTS_PER_SUBSCRIPTION)],
-        description=f"Prices of several products; capped. {_EACH} A product that is "
+        description=f"Prices of several products; capped. {_PRICED} A product that is "
         f"deleted or hidden drops out; completes when none is left. {_SKU}",
     )
     product_changed: AsyncGenerator[Product | None, None] = strawberry.subscription(
         resolver=product_changed,
-        description=f"The whole product; null while it is deleted or hidden. {_EACH}",
+        description=f"The whole product; null while it is deleted or hidden. {_PRICED}",
     )

@@ -299,8 +299,12 @@ def _search(
     if not settings.search_enabled:
         return None, None
     # Two indexing threads: the build is measured ~15 % faster than with one.
+    markets = settings.markets.other_price_orders()
     index = TantivyIndex(
-        settings.search_index_dir, settings.search_writer_memory_mb, writer_threads=2
+        settings.search_index_dir,
+        settings.search_writer_memory_mb,
+        writer_threads=2,
+        markets=tuple(markets),
     )
     feed = SearchFeed(
         settings.kafka,
@@ -308,6 +312,7 @@ def _search(
         index,
         settings.search_commit_interval_ms,
         metrics,
+        markets,
     )
     limits = SearchLimits(
         max_query_chars=settings.search_max_query_chars,

@@ -115,6 +115,19 @@ class Markets:
             order.append(fallback)
         return tuple(order)
 
+    def stored_price_order(self, market: Market) -> tuple[str | None, ...]:
+        """``price_order`` as documents store prices: ``None`` for the default market,
+        whose prices are kept without a market."""
+        return tuple(None if name == self.default.id else name for name in self.price_order(market))
+
+    def other_price_orders(self) -> dict[str, tuple[str | None, ...]]:
+        """The stored price order of every market but the default one, by market id."""
+        return {
+            market.id: self.stored_price_order(market)
+            for market in self.by_id.values()
+            if market is not self.default
+        }
+
 
 def single_market() -> Markets:
     """The one market of a deployment without a markets file."""

@@ -91,9 +91,7 @@ def localize(
                 language = value
     market = markets.for_country(country)
     requested_tag = codes.language_codes()[language] if language is not None else None
-    price_order = tuple(
-        None if name == markets.default.id else name for name in markets.price_order(market)
-    )
+    price_order = markets.stored_price_order(market)
     return Localization(market, market.language_for(requested_tag), country, language, price_order)
 
 

@@ -2,8 +2,10 @@
 
 The index answers with product ids only; the products themselves are read through the
 operation's loader, like any other product, so a search result can select anything a
-product query can, at the viewer's segment price. A product hidden between the index's
-answer and the read is left out of the page.
+product query can, at the viewer's prices. Filters, sorts and price facets use the
+prices of the viewer's market (``@inContext``): a segment's own prices in the default
+market, a market's public prices in the others (``rows.search_prices``). A product
+hidden between the index's answer and the read is left out of the page.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from shopwindow.gateway.search.engine import (
     SearchRequest,
     SearchSort,
 )
+from shopwindow.gateway.search.rows import search_prices
 from shopwindow.gateway.search.service import SearchService, encode_position, unique
 from shopwindow.product_type import Product
 
 strawberry.enum(
     SearchSort,
-    description="Orders of a search result. Prices are the viewer's (their segment's).",
+    description="Orders of a search result. Prices are the viewer's: their market's "
+    "(`@inContext`), at their segment's price in the default market.",
 )
 
 
@@ -180,7 +184,7 @@ async def resolve_search(
         sort=sort,
         offset=offset,
         limit=limit,
-        segment=info.context.segment,
+        segment=search_prices(info.context.segment, info.context.localization.price_order),
     )
     page = await service.search(request)
     docs = await info.context.products.load_many(page.ids)

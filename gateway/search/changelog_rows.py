@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, cast
 
 from shopwindow.document import SCHEMA_VERSION, StockStatus, parse_decimal, parse_time
 from shopwindow.gateway.errors import GatewayError
-from shopwindow.gateway.search.rows import IndexRow, money
+from shopwindow.gateway.search.rows import IndexRow, market_key, money
 from shopwindow.materializer.sources import catalog, inventory, popularity, prices, variants
+from shopwindow.materializer.sources.offers import PriceOrder
 
 _CATALOG = catalog.SOURCE.section
 _PRICE = prices.SOURCE.section
@@ -40,8 +42,11 @@ class UnexpectedShape(GatewayError):
     """A document this reader leaves to the typed views; never reaches a client."""
 
 
-def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:
-    """The row of a parsed changelog document: ``row_of(read_sale_product(doc))``.
+def row_of_changelog_document(
+    doc: Mapping[str, Any], markets: Mapping[str, PriceOrder] = MappingProxyType({})
+) -> IndexRow | None:
+    """The row of a parsed changelog document: ``row_of(read_sale_product(doc), at,
+    markets)``.
 
     Returns:
         ``None`` when the product is not served (hidden or uncataloged).
@@ -64,6 +69,12 @@ def row_of_changelog_document(doc: Mapping[str, Any]) -> IndexRow | None:
         raise UnexpectedShape("variants")
     name, brand, category, description, attributes, listed_s = _listing(listing)
     price, segment_prices = _prices(doc.get(_PRICE))
+    if price is not None:
+        # Without price entries a product has the default market's product price alone:
+        # every market that falls back to the default market sees it.
+        segment_prices |= {
+            market_key(market): price for market, order in markets.items() if None in order
+        }
     units_sold, trending_score = _popularity(doc.get(_POPULARITY, _ABSENT))
     return IndexRow(
         id=product_id,

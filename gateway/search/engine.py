@@ -74,7 +74,8 @@ class SearchRequest:
         sort: The order.
         offset: How many results to skip.
         limit: How many results to return.
-        segment: The viewer's customer segment: its prices filter and sort.
+        segment: Whose prices filter and sort: the viewer's customer segment, or their
+            market's (``rows.search_prices``).
     """
 
     words: tuple[str, ...] = ()

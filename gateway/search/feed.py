@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -32,6 +33,7 @@ from shopwindow.gateway.reads.changelog_reading import (
 from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
 from shopwindow.kafka_clients import KafkaConnection
+from shopwindow.materializer.sources.offers import PriceOrder
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class SearchFeed:
         index: The index to keep current.
         commit_interval_ms: How often changes become searchable.
         metrics: Reports documents, delay and readiness.
+        markets: The price order of every market but the default one: rows carry their
+            prices too (``Markets.other_price_orders``).
     """
 
     def __init__(
@@ -67,8 +71,10 @@ class SearchFeed:
         index: SearchIndex,
         commit_interval_ms: int,
         metrics: GatewayMetrics,
+        markets: Mapping[str, PriceOrder] = MappingProxyType({}),
     ) -> None:
         self._kafka = kafka
+        self._markets = markets
         self._topic = topic
         self._index = index
         self._commit_interval_s = commit_interval_ms / 1000
@@ -152,7 +158,7 @@ class SearchFeed:
     async def _apply(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         loop = asyncio.get_running_loop()
         changes = await loop.run_in_executor(
-            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records]
+            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records], self._markets
         )
         for product_id, offset, reason in changes.unreadable:
             log.warning(

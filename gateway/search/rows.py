@@ -14,6 +14,7 @@ from shopwindow.materializer.sources import catalog, popularity
 from shopwindow.materializer.sources.offers import (
     DEFAULT_ORDER,
     Offer,
+    PriceOrder,
     lowest_amount,
     offers,
     total_stock,
@@ -28,7 +29,8 @@ class VariantRow(NamedTuple):
         values: Its value of each of the product's options, in the options' order.
         in_stock: Whether a unit of it is available.
         price: What a viewer without a segment price pays; ``None`` without a price.
-        segment_prices: What each segment with its own price pays.
+        segment_prices: What each segment with its own price pays, and each other
+            market's public price under ``market_key`` (none: no price there).
     """
 
     values: tuple[str, ...]
@@ -37,10 +39,33 @@ class VariantRow(NamedTuple):
     segment_prices: Mapping[str, float]
 
     def viewer_price(self, segment: str | None) -> float | None:
-        """What a viewer of ``segment`` pays."""
+        """What a viewer of ``segment`` (or of another market, ``market_key``) pays."""
         if segment is not None and (own := self.segment_prices.get(segment)) is not None:
             return own
-        return self.price
+        return None if is_market_key(segment) else self.price
+
+
+# Another market's prices are searched as a named price list beside the segments':
+# ``%M`` and the market id, which no segment name (``[A-Za-z0-9_-]``) can spell.
+_MARKET_MARK = "%M"
+
+
+def market_key(market: str) -> str:
+    """The name under which rows carry ``market``'s public prices."""
+    return _MARKET_MARK + market
+
+
+def is_market_key(name: str | None) -> bool:
+    """Whether ``name`` names a market's prices rather than a segment's: then a product
+    without one has no price there (no fallback to the default market's)."""
+    return name is not None and name.startswith(_MARKET_MARK)
+
+
+def search_prices(segment: str | None, price_order: PriceOrder) -> str | None:
+    """The prices a viewer searches by: their market's public prices outside the default
+    market (a segment's own prices are the default market's), else their segment's."""
+    market = price_order[0]
+    return segment if market is None else market_key(market)
 
 
 class IndexRow(NamedTuple):
@@ -54,7 +79,8 @@ class IndexRow(NamedTuple):
         description: Searchable text.
         attributes: ``(name, value)`` pairs; values are searched, pairs filtered.
         price: What a viewer without a segment price pays; ``None`` without a price.
-        segment_prices: What each segment with its own price pays.
+        segment_prices: What each segment with its own price pays, and each other
+            market's public price under ``market_key`` (none: no price there).
         in_stock: Whether any unit is available.
         listed_s: When the product was created (epoch seconds), for ``NEWEST``.
         units_sold: Units sold, for ``BESTSELLING``.
@@ -97,9 +123,17 @@ def _named(attributes: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ..
     return attributes
 
 
-def row_of(product: SaleProduct, at: datetime) -> IndexRow | None:
+def row_of(
+    product: SaleProduct, at: datetime, markets: Mapping[str, PriceOrder] = MappingProxyType({})
+) -> IndexRow | None:
     """The row of ``product`` at the prices in effect at ``at``, or ``None`` when it is
     not served (hidden or uncataloged).
+
+    Args:
+        product: The document.
+        at: Whose scheduled prices apply.
+        markets: The price order of every market but the default one, by id
+            (``Markets.other_price_orders``): their public prices are indexed too.
 
     Raises:
         TypeError: When a searched field is not text (a document no materializer of
@@ -113,6 +147,7 @@ def row_of(product: SaleProduct, at: datetime) -> IndexRow | None:
     # The product's price and stock as Product.price and Product.stock mean them: over
     # its variants.
     product_offers = offers(product, DEFAULT_ORDER, at)
+    by_market = {market: offers(product, order, at) for market, order in markets.items()}
     amount = lowest_amount(product_offers, None)
     segments = {
         name
@@ -131,16 +166,26 @@ def row_of(product: SaleProduct, at: datetime) -> IndexRow | None:
         attributes=_named(listing.attributes),
         price=money(amount) if amount is not None else None,
         segment_prices={
-            name: money(segment_amount)
-            for name in segments
-            if (segment_amount := lowest_amount(product_offers, name)) is not None
+            **{
+                name: money(segment_amount)
+                for name in segments
+                if (segment_amount := lowest_amount(product_offers, name)) is not None
+            },
+            **{
+                market_key(market): money(market_amount)
+                for market, market_offers in by_market.items()
+                if (market_amount := lowest_amount(market_offers, None)) is not None
+            },
         },
         in_stock=total_stock(product_offers).available > 0,
         listed_s=int(listing.listed_at.timestamp()) if listing.listed_at else 0,
         units_sold=popular.units_sold,
         trending_score=popular.trending_score,
         option_names=option_names,
-        variants=tuple(_variant_row(offer, len(option_names)) for offer in product_offers)
+        variants=tuple(
+            _variant_row(offer, len(option_names), position, by_market)
+            for position, offer in enumerate(product_offers)
+        )
         if option_names
         else (),
     )
@@ -160,16 +205,21 @@ def _label(value: object, what: str) -> str:
     return sys.intern(text)
 
 
-def _variant_row(offer: Offer, option_count: int) -> VariantRow:
+def _variant_row(
+    offer: Offer, option_count: int, position: int, by_market: Mapping[str, tuple[Offer, ...]]
+) -> VariantRow:
     price = offer.price
     values = tuple(_label(value, "option value") for _, value in offer.variant.selected_options)
     if len(values) != option_count:
         raise TypeError("a variant lacks a value of an option")
+    named = {} if price is None else {n: money(a) for n, a in price.segment_amounts.items()}
+    for market, market_offers in by_market.items():
+        found = market_offers[position].price
+        if found is not None:
+            named[market_key(market)] = money(found.amount)
     return VariantRow(
         values=values,
         in_stock=offer.stock.available > 0,
         price=None if price is None else money(price.amount),
-        segment_prices=_NO_SEGMENT_PRICES
-        if price is None or not price.segment_amounts
-        else {name: money(amount) for name, amount in price.segment_amounts.items()},
+        segment_prices=named or _NO_SEGMENT_PRICES,
     )

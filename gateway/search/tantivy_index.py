@@ -5,6 +5,10 @@ aggregates only declared fields. Each segment seen gets one of ``segment_slots``
 fields, in the order segments first appear; the slot assignment lives as long as the
 index, which is rebuilt at every start. Segments beyond the slots are filtered and
 sorted by the base price (logged once).
+
+Each market but the default one has a price field of its own, declared from the markets
+file (``rows.market_key``): its viewers filter, sort and count price ranges by it, and a
+product without a price there has none (it sorts last and no price bound keeps it).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from shopwindow.gateway.search.engine import (
     SearchSort,
     ValueCount,
 )
-from shopwindow.gateway.search.rows import IndexRow
+from shopwindow.gateway.search.rows import IndexRow, is_market_key, market_key
 from shopwindow.gateway.search.tantivy_documents import document, schema
 from shopwindow.gateway.search.variant_facets import counted_by_terms, facets_of, option_names
 from shopwindow.gateway.search.variant_table import VariantTable, bucket
@@ -60,6 +64,7 @@ class TantivyIndex:
         writer_memory_mb: The writer's indexing buffer.
         segment_slots: How many customer segments get their own price fields.
         writer_threads: tantivy's indexing threads.
+        markets: Every market but the default one: each gets a price field.
     """
 
     def __init__(
@@ -68,20 +73,21 @@ class TantivyIndex:
         writer_memory_mb: int = 64,
         segment_slots: int = 16,
         writer_threads: int = 1,
+        markets: Sequence[str] = (),
     ) -> None:
         self._owned = directory is None
         self.directory = (
             Path(tempfile.mkdtemp(prefix="shopwindow-search-")) if directory is None else directory
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._schema = schema(segment_slots)
+        self._schema = schema(segment_slots + len(markets))
         self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=False)
         self._index.register_tokenizer("shop", tq.analyzer())
         self._writer = self._index.writer(
             heap_size=writer_memory_mb * 1024 * 1024, num_threads=writer_threads
         )
-        self._segment_slots = segment_slots
-        self._slots: dict[str, int] = {}
+        self._segment_slots = segment_slots + len(markets)
+        self._slots: dict[str, int] = {market_key(m): n for n, m in enumerate(markets)}
         self._overflow_logged = False
         # Products ever written (a delete of one never indexed would only cost time),
         # and the variants that price filters over options need.
@@ -156,6 +162,7 @@ class TantivyIndex:
         slot = self.slot_of(request.segment)
         text = tq.words_query(self._schema, request.words)
         query = tq.combined(text, self._clauses(searcher, text, request, slot))
+        fallback = not is_market_key(request.segment)
         wanted = request.offset + request.limit
         if request.sort in (SearchSort.PRICE_ASC, SearchSort.PRICE_DESC):
             ascending = request.sort is SearchSort.PRICE_ASC
@@ -168,7 +175,7 @@ class TantivyIndex:
                     ascending,
                     partial(self._ordinals, searcher),
                 )
-            hits = self._by_price(searcher, query, slot, wanted, ascending)
+            hits = self._by_price(searcher, query, slot, wanted, ascending, fallback)
             total = _count(searcher.search(query, 1, count=True))
             page = hits[request.offset : request.offset + request.limit]
             return SearchPage([self._id(searcher, a) for a in page], total)
@@ -193,7 +200,8 @@ class TantivyIndex:
         slot: int | None,
     ) -> dict[str, tantivy.Query]:
         filters = request.filters
-        clauses = tq.filter_clauses(self._schema, filters, slot)
+        fallback = not is_market_key(request.segment)
+        clauses = tq.filter_clauses(self._schema, filters, slot, fallback)
         if filters.options and (filters.price_min is not None or filters.price_max is not None):
             # The cheapest matching variant's price, of the products the other filters
             # keep and whose price bounds reach the filter's: only the kept variants
@@ -241,6 +249,7 @@ class TantivyIndex:
         slot: int | None,
         wanted: int,
         ascending: bool,
+        fallback: bool = True,
     ) -> list[tantivy.DocAddress]:
         order = tantivy.Order.Asc if ascending else tantivy.Order.Desc
         wanted = max(wanted, 1)
@@ -249,6 +258,9 @@ class TantivyIndex:
         ).hits
         if slot is None:
             return [address for _, address in base]
+        if not fallback:
+            # Another market's viewer: a product without its price there has none.
+            base = [(None, address) for _, address in base]
         # Products with the segment's own price, and those without it (at the base
         # price): two sorted runs, merged. Products without any price come last.
         own = searcher.search(query, wanted, False, tq.price_slot_field(slot), 0, order).hits
@@ -332,7 +344,8 @@ class TantivyIndex:
     ) -> list[PriceRangeCount]:
         query = tq.combined(text, clauses, but=tq.PRICE)
         if not request.filters.options:
-            return self._price_ranges(searcher, query, slot, boundaries)
+            fallback = not is_market_key(request.segment)
+            return self._price_ranges(searcher, query, slot, boundaries, fallback)
         edges: list[Decimal | None] = [None, *boundaries, None]
         prices = self._table.prices(
             self._ordinals(searcher, query), request.filters, request.segment
@@ -382,6 +395,7 @@ class TantivyIndex:
         query: tantivy.Query,
         slot: int | None,
         boundaries: Sequence[Decimal],
+        fallback: bool,
     ) -> list[PriceRangeCount]:
         edges: list[Decimal | None] = [None, *boundaries, None]
         spec = [
@@ -389,7 +403,7 @@ class TantivyIndex:
             for low, high in zip(edges, edges[1:], strict=False)
         ]
         counts = [0] * len(spec)
-        runs = [("price", tq.without_segment_price(query, slot))]
+        runs = [("price", tq.without_segment_price(query, slot))] if fallback else []
         if slot is not None:
             runs.append((tq.price_slot_field(slot), query))
         for field, scope in runs:

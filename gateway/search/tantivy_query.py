@@ -100,7 +100,7 @@ def without_segment_price(query: tantivy.Query, slot: int | None) -> tantivy.Que
 
 
 def filter_clauses(
-    schema: tantivy.Schema, filters: Filters, slot: int | None
+    schema: tantivy.Schema, filters: Filters, slot: int | None, fallback: bool = True
 ) -> dict[str, tantivy.Query]:
     """One clause per filter that is set, by filter name.
 
@@ -113,6 +113,8 @@ def filter_clauses(
         filters: The request's filters.
         slot: The viewer's segment price field, if the segment has one: where a product
             has a price for the segment, the price filter applies to it.
+        fallback: Whether a product without a price in ``slot`` is filtered by its
+            base price; not for another market's prices, where it has none.
     """
     clauses: dict[str, tantivy.Query] = {}
     if filters.category is not None:
@@ -126,8 +128,12 @@ def filter_clauses(
             clauses[PRICE] = base
         else:
             segment = _range(schema, price_slot_field(slot), filters)
-            clauses[PRICE] = Query.boolean_query(
-                [(_Should, segment), (_Should, without_segment_price(base, slot))]
+            clauses[PRICE] = (
+                Query.boolean_query(
+                    [(_Should, segment), (_Should, without_segment_price(base, slot))]
+                )
+                if fallback
+                else segment
             )
     if filters.options:
         clauses[OPTIONS] = variant_clause(schema, filters.options, filters.in_stock)

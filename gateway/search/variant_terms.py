@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 
 from shopwindow.gateway.search.engine import OptionFilter
-from shopwindow.gateway.search.rows import VariantRow
+from shopwindow.gateway.search.rows import VariantRow, is_market_key
 
 VALUE_MARK = "\x1f"
 PAIR_MARK = "\x1e"
@@ -144,6 +144,9 @@ def cheapest_chooser(
     checks = value_checks(option_names, options)
     if checks is None:  # An option the product does not have: nothing matches.
         return lambda variants: None
+    # As ``VariantRow.viewer_price``: a segment without its own price pays the base
+    # price; another market's viewer has no price where that market has none.
+    fallback = not is_market_key(segment)
 
     def cheapest(variants: Sequence[VariantRow]) -> float | None:
         # Written for speed: tuple unpacking and for-else, no generator per variant.
@@ -156,7 +159,9 @@ def cheapest_chooser(
             else:
                 if in_stock is not None and stocked != in_stock:
                     continue
-                price = base if segment is None else segment_prices.get(segment, base)
+                price = base if segment is None else segment_prices.get(segment)
+                if price is None and fallback:
+                    price = base
                 if price is None:
                     continue
                 if stocked:

@@ -7,12 +7,17 @@ from collections.abc import Iterator, Sequence
 
 from shopwindow.gateway.search.rows import IndexRow
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
+from tests.materializer.conftest import sourced
+
+# Rows are made of documents the real fold writes.
+__all__ = ["indexed", "sourced"]
 
 
 @contextlib.contextmanager
-def indexed(rows: Sequence[IndexRow]) -> Iterator[TantivyIndex]:
-    """A small index of ``rows``, searchable, closed at the end of the block."""
-    index = TantivyIndex(writer_memory_mb=16)
+def indexed(rows: Sequence[IndexRow], markets: Sequence[str] = ()) -> Iterator[TantivyIndex]:
+    """A small index of ``rows`` (with price fields for ``markets``), searchable,
+    closed at the end of the block."""
+    index = TantivyIndex(writer_memory_mb=16, markets=markets)
     try:
         index.put(rows)
         index.commit()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from shopwindow.materializer.fold import FoldSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory, sample
 from tests.gateway.execution.test_auth import SECRET, token
+from tests.gateway.schema.test_market_prices import WITH_US
 from tests.gateway.transports import TRANSPORT_WS, WebSocket
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, click, order, price, stock_take
@@ -335,3 +338,42 @@ async def test_a_replica_without_search_says_so(gateway: GatewayFactory) -> None
         response = await graphql(http, "{ search { totalCount } }")
     assert ready.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "SEARCH_UNAVAILABLE"
+
+
+SWISS_SEARCH = """
+query Swiss($max: Decimal) @inContext(country: CH) {
+  search(filter: {priceMax: $max}, sort: PRICE_ASC) {
+    edges { node { id price { amount currency } } }
+    facets { priceRanges { min max count } }
+  }
+}
+"""
+
+
+async def test_a_swiss_shopper_searches_by_swiss_prices(
+    source: Source, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    markets_file = tmp_path / "markets.json"
+    markets_file.write_text(json.dumps(WITH_US))
+    source.fold_settings = FoldSettings(markets=frozenset({"eu", "ch", "us"}), default_market="eu")
+    await stock_product(source, "cheap-eu", "Shoe", "Acme", "10.00")
+    await stock_product(source, "dear-eu", "Shoe", "Acme", "90.00")
+    await source.apply(
+        "dear-eu", (kinds.PRICES, {**price("dear-eu", "20.00", currency="CHF"), "market": "ch"})
+    )
+    await stock_product(source, "us-only", "Shoe", "Acme", "50.00", market="us", currency="USD")
+    async with gateway(search_enabled=True, markets_file=markets_file) as http:
+        await until_found(http, 3)
+        swiss = await graphql(http, SWISS_SEARCH)
+        capped = await graphql(http, SWISS_SEARCH, max="15")
+        german = await graphql(http, SWISS_SEARCH.replace("CH", "DE"), max="15")
+    found = swiss.json()["data"]["search"]
+    # ch falls back to eu: cheap-eu at 10 EUR, dear-eu at its own 20 CHF; us-only has
+    # no price in ch or eu, so it sorts last.
+    assert [e["node"]["id"] for e in found["edges"]] == ["cheap-eu", "dear-eu", "us-only"]
+    assert found["edges"][1]["node"]["price"] == {"amount": "20.00", "currency": "CHF"}
+    assert [e["node"]["id"] for e in capped.json()["data"]["search"]["edges"]] == ["cheap-eu"]
+    # A German shopper is never searched by the Swiss price: dear-eu is 90 EUR there.
+    assert [e["node"]["id"] for e in german.json()["data"]["search"]["edges"]] == ["cheap-eu"]
+    ranges = found["facets"]["priceRanges"]
+    assert sum(r["count"] for r in ranges) == 2

@@ -21,7 +21,7 @@ from shopwindow.gateway.search.engine import (
     SearchRequest,
     SearchSort,
 )
-from shopwindow.gateway.search.rows import IndexRow, VariantRow
+from shopwindow.gateway.search.rows import IndexRow, VariantRow, is_market_key, market_key
 from shopwindow.gateway.search.service import check_filters
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from shopwindow.gateway.search.variant_terms import (
@@ -33,6 +33,8 @@ from shopwindow.gateway.search.variant_terms import (
 from tests.gateway.search.conftest import indexed
 
 RANGES = (Decimal(10), Decimal(50))
+# Another market's prices, searched beside the segments'.
+CH = market_key("ch")
 
 
 def v(
@@ -47,6 +49,14 @@ def product(product_id: str, names: tuple[str, ...], *variants: VariantRow) -> I
     chosen = available or [x for x in variants if x.price is not None]
     price = min((x.price for x in chosen if x.price is not None), default=None)
     segments = {s for x in variants for s in x.segment_prices}
+
+    def lowest(name: str) -> float | None:
+        # Per price list, among the variants for sale at its prices, as ``offers`` does
+        # per market: a variant priced only elsewhere is not for sale there.
+        priced = [x for x in variants if x.viewer_price(name) is not None]
+        for_sale = [x for x in priced if x.in_stock] or priced
+        return min((p for x in for_sale if (p := x.viewer_price(name)) is not None), default=None)
+
     return IndexRow(
         id=product_id,
         name=f"shirt {product_id}",
@@ -55,11 +65,7 @@ def product(product_id: str, names: tuple[str, ...], *variants: VariantRow) -> I
         description="",
         attributes=(),
         price=price,
-        segment_prices={
-            s: min(p for x in chosen if (p := x.viewer_price(s)) is not None)
-            for s in segments
-            if any(x.viewer_price(s) is not None for x in chosen)
-        },
+        segment_prices={s: found for s in segments if (found := lowest(s)) is not None},
         in_stock=any(x.in_stock for x in variants),
         listed_s=0,
         units_sold=0,
@@ -248,8 +254,10 @@ def catalogs(draw: st.DrawFn) -> list[IndexRow]:
         variants = []
         for combo in chosen:
             price = draw(st.sampled_from([None, 5.0, 20.0, 60.0]))
-            # A segment's price is part of a price record: never without a price.
+            # A segment's price is part of a price record: never without a price. Another
+            # market's price is a record of its own: with or without one here.
             segments = {} if price is None else draw(st.sampled_from([{}, {"gold": 1.0}]))
+            segments |= draw(st.sampled_from([{}, {CH: 3.0}, {CH: 25.0}, {CH: 70.0}]))
             variants.append(VariantRow(tuple(combo), draw(st.booleans()), price, segments))
         if not names:
             variants = variants[:1]
@@ -279,6 +287,8 @@ def viewer_price(x: VariantRow | IndexRow, segment: str | None) -> float | None:
     if isinstance(x, VariantRow):
         return x.viewer_price(segment)
     own = x.segment_prices.get(segment) if segment else None
+    if is_market_key(segment):
+        return own  # Another market: no price there is none, not the default market's.
     return x.price if own is None else own
 
 
@@ -293,7 +303,7 @@ def reference_price(row: IndexRow, filters: Filters, segment: str | None) -> flo
     ]
     if filters.in_stock is not None:
         matching = [x for x in matching if x.in_stock == filters.in_stock]
-    available = [x for x in matching if x.in_stock and x.price is not None]
+    available = [x for x in matching if x.in_stock and x.viewer_price(segment) is not None]
     prices = [p for x in available or matching if (p := x.viewer_price(segment)) is not None]
     return min(prices, default=None)
 
@@ -328,7 +338,7 @@ def reference_match(row: IndexRow, filters: Filters, segment: str | None) -> boo
 @given(
     catalogs(),
     filters_drawn.filter(lambda f: bool(f.options)),
-    st.sampled_from([None, "gold"]),
+    st.sampled_from([None, "gold", CH]),
     st.booleans(),
     st.integers(0, 6),
     st.integers(1, 3),
@@ -343,7 +353,7 @@ def test_price_pages_over_options_are_exact(
 ) -> None:
     """Pages read by price bounds, stopping early, equal a full sort: by the cheapest
     matching variant, ties and unpriced products in the order first indexed."""
-    with indexed(rows) as index:
+    with indexed(rows, markets=("ch",)) as index:
         sort = SearchSort.PRICE_ASC if ascending else SearchSort.PRICE_DESC
         request = SearchRequest(
             filters=filters, sort=sort, offset=offset, limit=limit, segment=segment
@@ -362,11 +372,11 @@ def test_price_pages_over_options_are_exact(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(catalogs(), filters_drawn, st.sampled_from([None, "gold"]))
+@given(catalogs(), filters_drawn, st.sampled_from([None, "gold", CH]))
 def test_search_and_facets_agree_with_the_rules(
     rows: list[IndexRow], filters: Filters, segment: str | None
 ) -> None:
-    with indexed(rows) as index:
+    with indexed(rows, markets=("ch",)) as index:
         request = SearchRequest(filters=filters, limit=50, segment=segment)
         expected = sorted(r.id for r in rows if reference_match(r, filters, segment))
         assert sorted(index.search(request).ids) == expected

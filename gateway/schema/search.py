@@ -178,13 +178,17 @@ async def resolve_search(
 ) -> SearchResult:
     service = _service(info)
     offset, limit = service.page(first, after)
+    words = service.words(query)
+    language, stemmed = service.stemmed(query, info.context.localization.language)
     request = SearchRequest(
-        words=service.words(query),
+        words=words,
         filters=_filters(filter),
         sort=sort,
         offset=offset,
         limit=limit,
         segment=search_prices(info.context.segment, info.context.localization.price_order),
+        language=language,
+        stemmed=stemmed,
     )
     page = await service.search(request)
     docs = await info.context.products.load_many(page.ids)

@@ -10,4 +10,4 @@ option at the variant level (``variant_terms``, ``variant_table``, ``variant_pri
 (``service``).
 """
 
-__all__ = ["engine", "feed", "rows", "service", "tantivy_index", "tantivy_query"]
+__all__ = ["engine", "feed", "languages", "rows", "service", "tantivy_index", "tantivy_query"]

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any, cast
 
 from shopwindow.document import SCHEMA_VERSION, StockStatus, parse_decimal, parse_time
 from shopwindow.gateway.errors import GatewayError
-from shopwindow.gateway.search.rows import IndexRow, market_key, money
+from shopwindow.gateway.search.rows import NO_LOCALES, IndexRow, Locales, market_key, money
 from shopwindow.materializer.sources import catalog, inventory, popularity, prices, variants
-from shopwindow.materializer.sources.offers import PriceOrder
 
 _CATALOG = catalog.SOURCE.section
 _PRICE = prices.SOURCE.section
@@ -43,10 +41,10 @@ class UnexpectedShape(GatewayError):
 
 
 def row_of_changelog_document(
-    doc: Mapping[str, Any], markets: Mapping[str, PriceOrder] = MappingProxyType({})
+    doc: Mapping[str, Any], locales: Locales = NO_LOCALES
 ) -> IndexRow | None:
     """The row of a parsed changelog document: ``row_of(read_sale_product(doc), at,
-    markets)``.
+    locales)``.
 
     Returns:
         ``None`` when the product is not served (hidden or uncataloged).
@@ -64,6 +62,8 @@ def row_of_changelog_document(
     listing = doc.get(_CATALOG)
     if not doc.get("visible") or listing is None:
         return None
+    if locales.languages and listing.get("translations"):
+        raise UnexpectedShape("translations")  # The typed views resolve each language.
     if doc.get(_VARIANT_PRICES) or doc.get(_VARIANT_STOCK) or listing.get("variants"):
         # Prices and stock over variants: the typed views (``offers``) compute those.
         raise UnexpectedShape("variants")
@@ -73,7 +73,9 @@ def row_of_changelog_document(
         # Without price entries a product has the default market's product price alone:
         # every market that falls back to the default market sees it.
         segment_prices |= {
-            market_key(market): price for market, order in markets.items() if None in order
+            market_key(market): price
+            for market, order in locales.price_orders.items()
+            if None in order
         }
     units_sold, trending_score = _popularity(doc.get(_POPULARITY, _ABSENT))
     return IndexRow(

@@ -11,16 +11,14 @@ runs in the index's writer thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
 from shopwindow.document import decode_changelog_value
 from shopwindow.gateway.search.changelog_rows import row_of_changelog_document
-from shopwindow.gateway.search.rows import IndexRow, row_of
-from shopwindow.materializer.sources.offers import PriceOrder
+from shopwindow.gateway.search.rows import NO_LOCALES, IndexRow, Locales, row_of
 from shopwindow.sale_product import read_sale_product
 
 log = logging.getLogger(__name__)
@@ -38,9 +36,7 @@ class Changes:
     unreadable: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-def changes_of(
-    records: Sequence[Record], markets: Mapping[str, PriceOrder] = MappingProxyType({})
-) -> Changes:
+def changes_of(records: Sequence[Record], locales: Locales = NO_LOCALES) -> Changes:
     """What ``records`` change in the index.
 
     An unreadable record takes its product out: better missing than stale.
@@ -54,20 +50,20 @@ def changes_of(
             changes.rows[product_id] = None
             continue
         try:
-            changes.rows[product_id] = _row(decode_changelog_value(value), markets)
+            changes.rows[product_id] = _row(decode_changelog_value(value), locales)
         except Exception as error:  # Whatever a hostile document makes a reader raise.
             changes.rows[product_id] = None
             changes.unreadable.append((product_id, offset, _reason(error)))
     return changes
 
 
-def _row(doc: dict[str, Any], markets: Mapping[str, PriceOrder]) -> IndexRow | None:
+def _row(doc: dict[str, Any], locales: Locales) -> IndexRow | None:
     try:
-        return row_of_changelog_document(doc, markets)
+        return row_of_changelog_document(doc, locales)
     except Exception:  # The typed views decide, and say why.
         # Indexed at the prices in effect now: the index is not re-fed when a scheduled
         # price begins or ends (docs/markets.md, "What is not built yet").
-        return row_of(read_sale_product(doc), datetime.now(UTC), markets)
+        return row_of(read_sale_product(doc), datetime.now(UTC), locales)
 
 
 def _reason(error: Exception) -> str:

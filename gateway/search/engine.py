@@ -76,6 +76,9 @@ class SearchRequest:
         limit: How many results to return.
         segment: Whose prices filter and sort: the viewer's customer segment, or their
             market's (``rows.search_prices``).
+        language: The viewer's language, when the index has fields in it
+            (``languages``): names and descriptions are matched in it.
+        stemmed: ``words`` stemmed in ``language``, one for one.
     """
 
     words: tuple[str, ...] = ()
@@ -84,6 +87,8 @@ class SearchRequest:
     offset: int = 0
     limit: int = 20
     segment: str | None = None
+    language: str | None = None
+    stemmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -32,8 +31,8 @@ from shopwindow.gateway.reads.changelog_reading import (
 )
 from shopwindow.gateway.search.conversion import Changes, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
+from shopwindow.gateway.search.rows import NO_LOCALES, Locales
 from shopwindow.kafka_clients import KafkaConnection
-from shopwindow.materializer.sources.offers import PriceOrder
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,7 @@ class SearchFeed:
         index: The index to keep current.
         commit_interval_ms: How often changes become searchable.
         metrics: Reports documents, delay and readiness.
-        markets: The price order of every market but the default one: rows carry their
-            prices too (``Markets.other_price_orders``).
+        locales: The other markets and the languages rows are made for.
     """
 
     def __init__(
@@ -71,10 +69,10 @@ class SearchFeed:
         index: SearchIndex,
         commit_interval_ms: int,
         metrics: GatewayMetrics,
-        markets: Mapping[str, PriceOrder] = MappingProxyType({}),
+        locales: Locales = NO_LOCALES,
     ) -> None:
         self._kafka = kafka
-        self._markets = markets
+        self._locales = locales
         self._topic = topic
         self._index = index
         self._commit_interval_s = commit_interval_ms / 1000
@@ -158,7 +156,7 @@ class SearchFeed:
     async def _apply(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         loop = asyncio.get_running_loop()
         changes = await loop.run_in_executor(
-            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records], self._markets
+            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records], self._locales
         )
         for product_id, offset, reason in changes.unreadable:
             log.warning(

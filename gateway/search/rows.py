@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -20,6 +21,9 @@ from shopwindow.materializer.sources.offers import (
     total_stock,
 )
 from shopwindow.sale_product import SaleProduct
+
+# A row without translations: every language searches the catalog's own text.
+_NO_TEXTS: Mapping[str, tuple[str, str]] = MappingProxyType({})
 
 
 class VariantRow(NamedTuple):
@@ -48,6 +52,21 @@ class VariantRow(NamedTuple):
 # Another market's prices are searched as a named price list beside the segments':
 # ``%M`` and the market id, which no segment name (``[A-Za-z0-9_-]``) can spell.
 _MARKET_MARK = "%M"
+
+
+@dataclass(frozen=True, slots=True)
+class Locales:
+    """What rows are made for besides the default market and the catalog's own words.
+
+    Attributes:
+        price_orders: The price order of every market but the default one, by id
+            (``Markets.other_price_orders``): their public prices are indexed too.
+        languages: The languages whose names and descriptions get fields of their own
+            (``languages.indexed_languages``).
+    """
+
+    price_orders: Mapping[str, PriceOrder] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
 
 
 def market_key(market: str) -> str:
@@ -87,6 +106,8 @@ class IndexRow(NamedTuple):
         trending_score: For ``TRENDING``.
         option_names: The product's options, in display order; empty without options.
         variants: Its variants, when it has options: search filters on them.
+        texts: ``(name, description)`` by indexed language, where the catalog
+            translates either; the others search the catalog's own text.
     """
 
     id: str
@@ -103,6 +124,7 @@ class IndexRow(NamedTuple):
     trending_score: float
     option_names: tuple[str, ...] = ()
     variants: tuple[VariantRow, ...] = ()
+    texts: Mapping[str, tuple[str, str]] = _NO_TEXTS
 
 
 def money(amount: Decimal) -> float:
@@ -123,17 +145,19 @@ def _named(attributes: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ..
     return attributes
 
 
-def row_of(
-    product: SaleProduct, at: datetime, markets: Mapping[str, PriceOrder] = MappingProxyType({})
-) -> IndexRow | None:
+# Rows of the default market alone, in the catalog's own words.
+NO_LOCALES = Locales()
+
+
+def row_of(product: SaleProduct, at: datetime, locales: Locales = NO_LOCALES) -> IndexRow | None:
     """The row of ``product`` at the prices in effect at ``at``, or ``None`` when it is
     not served (hidden or uncataloged).
 
     Args:
         product: The document.
         at: Whose scheduled prices apply.
-        markets: The price order of every market but the default one, by id
-            (``Markets.other_price_orders``): their public prices are indexed too.
+        locales: The other markets whose prices, and the languages whose texts, the
+            row carries.
 
     Raises:
         TypeError: When a searched field is not text (a document no materializer of
@@ -147,7 +171,9 @@ def row_of(
     # The product's price and stock as Product.price and Product.stock mean them: over
     # its variants.
     product_offers = offers(product, DEFAULT_ORDER, at)
-    by_market = {market: offers(product, order, at) for market, order in markets.items()}
+    by_market = {
+        market: offers(product, order, at) for market, order in locales.price_orders.items()
+    }
     amount = lowest_amount(product_offers, None)
     segments = {
         name
@@ -188,6 +214,15 @@ def row_of(
         )
         if option_names
         else (),
+        texts={
+            language: (
+                _text(listing.text("name", (language,)), "name"),
+                _text(listing.text("description", (language,)), "description"),
+            )
+            for language in locales.languages
+        }
+        if listing.translations
+        else _NO_TEXTS,
     )
 
 

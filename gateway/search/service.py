@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from shopwindow.gateway.errors import GatewayError, UserInputError
-from shopwindow.gateway.search import tantivy_query
+from shopwindow.gateway.search import languages
 from shopwindow.gateway.search.engine import (
     Facets,
     Filters,
@@ -115,12 +115,25 @@ class SearchService:
     Args:
         index: The replica's index.
         limits: Bounds on requests.
+        indexed_languages: The languages the index has fields in (``languages``).
     """
 
-    def __init__(self, index: SearchIndex, limits: SearchLimits) -> None:
+    def __init__(
+        self, index: SearchIndex, limits: SearchLimits, indexed_languages: Sequence[str] = ()
+    ) -> None:
         self.index = index
         self.limits = limits
-        self._analyzer = tantivy_query.analyzer()
+        self._analyzer = languages.analyzer(None)
+        self._stemmers = {language: languages.analyzer(language) for language in indexed_languages}
+
+    def stemmed(self, text: str | None, tag: str) -> tuple[str | None, tuple[str, ...]]:
+        """The language whose fields a viewer served in ``tag`` searches (``None``: the
+        shared ones), and the query's words stemmed in it. Call after ``words``, which
+        bounds the text."""
+        language = languages.searched_language(tag, self._stemmers)
+        if language is None or not text:
+            return None, ()
+        return language, tuple(self._stemmers[language].analyze(text))
 
     def words(self, text: str | None) -> tuple[str, ...]:
         """The words of a query as the index has them.

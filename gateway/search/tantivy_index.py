@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import tantivy
 
+from shopwindow.gateway.search import languages
 from shopwindow.gateway.search import tantivy_query as tq
 from shopwindow.gateway.search import variant_prices as vp
 from shopwindow.gateway.search.engine import (
@@ -65,6 +66,8 @@ class TantivyIndex:
         segment_slots: How many customer segments get their own price fields.
         writer_threads: tantivy's indexing threads.
         markets: Every market but the default one: each gets a price field.
+        indexed_languages: Languages whose names and descriptions get fields of their
+            own, stemmed (``languages.indexed_languages``).
     """
 
     def __init__(
@@ -74,15 +77,21 @@ class TantivyIndex:
         segment_slots: int = 16,
         writer_threads: int = 1,
         markets: Sequence[str] = (),
+        indexed_languages: Sequence[str] = (),
     ) -> None:
         self._owned = directory is None
         self.directory = (
             Path(tempfile.mkdtemp(prefix="shopwindow-search-")) if directory is None else directory
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._schema = schema(segment_slots + len(markets))
+        self._languages = tuple(indexed_languages)
+        self._schema = schema(segment_slots + len(markets), self._languages)
         self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=False)
-        self._index.register_tokenizer("shop", tq.analyzer())
+        self._index.register_tokenizer("shop", languages.analyzer(None))
+        for language in self._languages:
+            self._index.register_tokenizer(
+                languages.tokenizer_of(language), languages.analyzer(language)
+            )
         self._writer = self._index.writer(
             heap_size=writer_memory_mb * 1024 * 1024, num_threads=writer_threads
         )
@@ -108,7 +117,7 @@ class TantivyIndex:
                 self._writer.delete_documents_by_term("id", row.id)
             ordinal = table.ordinal(row.id)
             try:
-                self._writer.add_json(document(row, ordinal, self._slot_for))
+                self._writer.add_json(document(row, ordinal, self._slot_for, self._languages))
             except (ValueError, TypeError) as error:
                 refused.append((row.id, str(error)))
                 table.keep(ordinal, None)
@@ -160,7 +169,7 @@ class TantivyIndex:
         """The page ``request`` asks for."""
         searcher = self._searcher
         slot = self.slot_of(request.segment)
-        text = tq.words_query(self._schema, request.words)
+        text = self._words_query(request)
         query = tq.combined(text, self._clauses(searcher, text, request, slot))
         fallback = not is_market_key(request.segment)
         wanted = request.offset + request.limit
@@ -211,6 +220,12 @@ class TantivyIndex:
             kept = vp.within_bounds(self._table, candidates, request)
             clauses[tq.PRICE] = tantivy.Query.term_set_query(self._schema, "ordinal", kept)
         return clauses
+
+    def _words_query(self, request: SearchRequest) -> tantivy.Query:
+        language = request.language if request.language in self._languages else None
+        return tq.words_query(
+            self._schema, request.words, language=language, stemmed=request.stemmed
+        )
 
     def _ordinals(self, searcher: tantivy.Searcher, query: tantivy.Query) -> list[int]:
         total = _count(searcher.search(query, 1, count=True))
@@ -286,7 +301,7 @@ class TantivyIndex:
         searcher = self._searcher
         slot = self.slot_of(request.segment)
         filters = request.filters
-        text = tq.words_query(self._schema, request.words)
+        text = self._words_query(request)
         clauses = self._clauses(searcher, text, request, slot)
 
         # A facet whose own filter is unset counts over the full query: those share one

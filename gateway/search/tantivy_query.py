@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import tantivy
 
+from shopwindow.gateway.search import languages
 from shopwindow.gateway.search.engine import Filters, OptionFilter
 from shopwindow.gateway.search.rows import money
 from shopwindow.gateway.search.variant_terms import wanted_terms
@@ -41,40 +42,42 @@ _Should, _Must, _MustNot = tantivy.Occur.Should, tantivy.Occur.Must, tantivy.Occ
 Query = tantivy.Query
 
 
-def analyzer() -> tantivy.TextAnalyzer:
-    """The analyzer of both the indexed text and the query: words, lowercased, folded."""
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(40))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .build()
-    )
-
-
 def words_query(
     schema: tantivy.Schema,
     words: Sequence[str],
     fields: Sequence[tuple[str, float]] = TEXT_FIELDS,
+    language: str | None = None,
+    stemmed: Sequence[str] = (),
 ) -> tantivy.Query:
     """Every word must match in some field; the last one may be a prefix (the user is
-    still typing) and long words may have one typo. Exact matches score highest."""
+    still typing) and long words may have one typo. Exact matches score highest.
+
+    Args:
+        schema: The index's schema.
+        words: The query's words, as the shared fields have them.
+        fields: The fields searched, with their weights.
+        language: The viewer's language, when it has fields of its own: the translated
+            fields are searched in it (``languages.localized``).
+        stemmed: The same words stemmed in ``language``, one for one.
+    """
     if not words:
         return Query.all_query()
+    searched = languages.localized(fields, language if len(stemmed) == len(words) else None)
     clauses = []
     for position, word in enumerate(words):
         last = position == len(words) - 1
         typo = 1 if len(word) >= TYPO_MIN_LETTERS else 0
         alternatives = []
-        for field, weight in fields:
+        for field, weight, is_stemmed in searched:
+            term = stemmed[position] if is_stemmed else word
             alternatives.append(
-                Query.boost_query(Query.term_query(schema, field, word), weight * 2)
+                Query.boost_query(Query.term_query(schema, field, term), weight * 2)
             )
             if typo:
-                fuzzy = Query.fuzzy_term_query(schema, field, word, distance=typo)
+                fuzzy = Query.fuzzy_term_query(schema, field, term, distance=typo)
                 alternatives.append(Query.boost_query(fuzzy, weight * 0.5))
             if last:
-                prefix = Query.fuzzy_term_query(schema, field, word, distance=typo, prefix=True)
+                prefix = Query.fuzzy_term_query(schema, field, term, distance=typo, prefix=True)
                 alternatives.append(Query.boost_query(prefix, weight * 0.5))
         clauses.append((_Must, Query.boolean_query([(_Should, q) for q in alternatives])))
     return Query.boolean_query(clauses)

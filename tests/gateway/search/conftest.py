@@ -14,10 +14,12 @@ __all__ = ["indexed", "sourced"]
 
 
 @contextlib.contextmanager
-def indexed(rows: Sequence[IndexRow], markets: Sequence[str] = ()) -> Iterator[TantivyIndex]:
-    """A small index of ``rows`` (with price fields for ``markets``), searchable,
-    closed at the end of the block."""
-    index = TantivyIndex(writer_memory_mb=16, markets=markets)
+def indexed(
+    rows: Sequence[IndexRow], markets: Sequence[str] = (), indexed_languages: Sequence[str] = ()
+) -> Iterator[TantivyIndex]:
+    """A small index of ``rows`` (with price fields for ``markets``, text fields for
+    ``indexed_languages``), searchable, closed at the end of the block."""
+    index = TantivyIndex(writer_memory_mb=16, markets=markets, indexed_languages=indexed_languages)
     try:
         index.put(rows)
         index.commit()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shopwindow.document import SCHEMA_VERSION
 from shopwindow.gateway.search.changelog_rows import row_of_changelog_document
-from shopwindow.gateway.search.rows import IndexRow, row_of
+from shopwindow.gateway.search.rows import IndexRow, Locales, row_of
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position
 from shopwindow.materializer.fold import FoldSettings, fold
@@ -68,16 +68,17 @@ DOCUMENTS = {
 DOCUMENTS["hidden"] = DOCUMENTS["everything"] | {"visible": False}
 
 
-# Both readers index two more markets: ch falls back to the default market, us does not.
-MARKET_ORDERS: dict[str, tuple[str | None, ...]] = {"ch": ("ch", None), "us": ("us",)}
+# Both readers index two more markets (ch falls back to the default market, us does
+# not) and two languages.
+LOCALES = Locales({"ch": ("ch", None), "us": ("us",)}, ("de", "fr"))
 
 
 def typed(doc: dict[str, Any]) -> IndexRow | None:
-    return row_of(read_sale_product(doc), datetime.now(UTC), MARKET_ORDERS)
+    return row_of(read_sale_product(doc), datetime.now(UTC), LOCALES)
 
 
 def fast_reader(doc: dict[str, Any]) -> IndexRow | None:
-    return row_of_changelog_document(doc, MARKET_ORDERS)
+    return row_of_changelog_document(doc, LOCALES)
 
 
 REFUSED = "refused"

@@ -13,6 +13,7 @@ import pytest
 from shopwindow.gateway.search.engine import Filters, OptionFilter, SearchRequest, SearchSort
 from shopwindow.gateway.search.rows import (
     IndexRow,
+    Locales,
     VariantRow,
     is_market_key,
     market_key,
@@ -158,7 +159,7 @@ def test_rows_carry_each_markets_prices_as_its_viewers_see_them(
         priced("30", market="us", currency="USD", sku="B"),
     )
     orders = {"ch": ("ch", None), "us": ("us",)}
-    found = row_of(doc, NOW, orders)
+    found = row_of(doc, NOW, Locales(orders))
     assert found is not None
     # ch: A at its own 12, B at eu's 7 (the fallback); us: B alone, A has no price.
     assert (found.price, found.segment_prices) == (7.0, {CH: 7.0, US: 30.0})

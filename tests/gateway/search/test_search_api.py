@@ -377,3 +377,32 @@ async def test_a_swiss_shopper_searches_by_swiss_prices(
     assert [e["node"]["id"] for e in german.json()["data"]["search"]["edges"]] == ["cheap-eu"]
     ranges = found["facets"]["priceRanges"]
     assert sum(r["count"] for r in ranges) == 2
+
+
+IN_GERMAN = """
+query Words($q: String) @inContext(country: CH, language: DE) {
+  search(query: $q) { edges { node { id name } } }
+}
+"""
+
+
+async def test_a_shopper_searches_in_their_language(
+    source: Source, gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    markets_file = tmp_path / "markets.json"
+    markets_file.write_text(json.dumps(WITH_US))
+    translated = {"de": {"name": "Laufschuhe", "description": "Leicht"}}
+    await source.apply(
+        "runner",
+        (kinds.CATALOG, catalog("runner", name="Running shoe", translations=translated)),
+        (kinds.PRICES, price("runner", "10.00")),
+    )
+    await stock_product(source, "boot", "Hiking boot", "Acme", "20.00")
+    async with gateway(search_enabled=True, markets_file=markets_file) as http:
+        await until_found(http, 2)
+        german = (await graphql(http, IN_GERMAN, q="laufschuh")).json()["data"]["search"]
+        english = await search(http, q="laufschuh")
+        own_words = (await graphql(http, IN_GERMAN, q="hiking")).json()["data"]["search"]
+    assert [e["node"] for e in german["edges"]] == [{"id": "runner", "name": "Laufschuhe"}]
+    assert english["edges"] == []
+    assert [e["node"]["id"] for e in own_words["edges"]] == ["boot"]

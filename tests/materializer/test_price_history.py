@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from shopwindow.materializer.sources.price_history import (
     MAX_RECORDS,
     WINDOW,
+    lowest_before,
     lowest_prior,
     with_record,
 )
@@ -171,3 +172,34 @@ def test_beyond_the_bound_it_says_nothing_rather_than_guess() -> None:
     assert len(history) == MAX_RECORDS
     assert brute_force(log) == Decimal(100)
     assert lowest_prior(history) is None
+
+
+def brute_force_before(log: list[Record], began: datetime, amount: Decimal) -> Decimal | None:
+    """The prior price of a price scheduled from ``began``, from the whole log."""
+    earlier = sorted(r for r in set(log) if r[0] < began)
+    if not earlier:
+        return None
+    previous = earlier[-1][3]
+    if previous is None or not amount < previous:
+        return None
+    start = began - WINDOW
+    instants = [start, *(r[0] for r in earlier if start < r[0])]
+    amounts = [a for a in (in_force(earlier, t) for t in instants) if a is not None]
+    return min(amounts, default=None)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    logs(),
+    st.sampled_from([0, 0.5, 1, 29, 30, 31]),
+    st.sampled_from([Decimal(n) for n in (40, 75, 95, 120)]),
+)
+def test_a_scheduled_price_gets_the_prior_price_of_the_whole_log(
+    drawn: tuple[list[Record], list[Record]], days_after: float, amount: Decimal
+) -> None:
+    """A sale scheduled at or after the newest record of the price it reduces: the value
+    the fold derives from its kept history, delivered in any order, is the whole log's."""
+    log, delivery = drawn
+    began = max(r[0] for r in log) + timedelta(days=days_after)
+    history = folded(delivery)
+    assert lowest_before(history, began, amount) == brute_force_before(log, began, amount)

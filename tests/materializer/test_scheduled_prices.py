@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shopwindow.materializer.errors import PoisonEvent
 from shopwindow.materializer.fold import FoldSettings, fold
@@ -209,3 +211,91 @@ def test_the_bound_per_slot(sourced: SourcedFactory) -> None:
     assert price_boundaries(doc)[0] == hours(51)
     # A record replacing one already kept never counts against it.
     product(sourced, *kept, price("8", minutes=1, valid_from=when(50), valid_until=when(51)))
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> tuple[list[tuple[int, dict[str, Any]]], list[int]]:
+    """Scheduled price records and withdrawals for two slots, in one log order, and a
+    delivery of it with redeliveries after a crash. Event times are distinct and out of
+    log order; every window is in the future of every record."""
+    count = draw(st.integers(1, 7))
+    minutes = draw(st.permutations(range(count)))
+    records: list[dict[str, Any]] = []
+    for minute in minutes:
+        sku = draw(st.sampled_from([None, "A"]))
+        start = draw(st.sampled_from([10, 20, 30]))
+        if draw(st.integers(0, 3)) == 0:
+            row = {"valid_from": when(start), **({"sku": sku} if sku else {})}
+            records.append({"__deleted__": row, "ts_ms": 1718712000000 + minute * 60_000})
+            continue
+        end = draw(st.sampled_from([e for e in (None, 25, 40, 60) if e is None or e > start]))
+        window = {"valid_from": when(start), **({"valid_until": when(end)} if end else {})}
+        amount = str(draw(st.sampled_from([5, 8, 12])) + minute)
+        records.append(price(amount, minute, **window, **({"sku": sku} if sku else {})))
+    log = list(enumerate(records))
+    crash_at = draw(st.integers(0, len(log)))
+    replayed = draw(st.integers(0, len(log)))
+    delivery = [*range(crash_at), *range(max(0, crash_at - replayed), len(log))]
+    return log, delivery
+
+
+def _reference(log: list[tuple[int, dict[str, Any]]], moment: float) -> dict[str, Any]:
+    """The amounts at ``moment`` from the whole log: per slot and start the newest
+    record wins; of the windows holding the moment, the latest start; else 20."""
+    newest: dict[tuple[Any, str], tuple[int, dict[str, Any]]] = {}
+    for _, record in log:
+        fields = record.get("__deleted__", record)
+        key = (fields.get("sku"), fields["valid_from"])
+        time = record["ts_ms"] if "__deleted__" in record else record["updated_at"]
+        rank = time if isinstance(time, int) else 1718712000000 + _minute(time) * 60_000
+        if key not in newest or rank > newest[key][0]:
+            newest[key] = (rank, record)
+    at_moment = hours(moment).isoformat().replace("+00:00", "Z")
+
+    def slot(sku: str | None) -> str | None:
+        holding = [
+            (fields["valid_from"], fields["amount"])
+            for (found_sku, _), (_, fields) in newest.items()
+            if found_sku == sku
+            and "__deleted__" not in fields
+            and fields["valid_from"] <= at_moment
+            and ("valid_until" not in fields or at_moment < fields["valid_until"])
+        ]
+        return max(holding)[1] if holding else None
+
+    product = slot(None) or "20"
+    return {"A": slot("A") or product, "B": product}
+
+
+def _minute(stamp: str) -> int:
+    return round((datetime.fromisoformat(stamp) - T0).total_seconds() / 60)
+
+
+# ``sourced`` only numbers offsets, and the records given theirs: sharing it is safe.
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(schedules())
+def test_any_delivery_of_the_log_shows_the_same_prices(
+    sourced: SourcedFactory, drawn: tuple[list[tuple[int, dict[str, Any]]], list[int]]
+) -> None:
+    log, delivery = drawn
+    events = [
+        sourced(kinds.CATALOG, {**catalog(), **sizes(["A", "B"])}),
+        *(sourced(kinds.INVENTORY, {**stock_take(5), "sku": sku}) for sku in ("A", "B")),
+        sourced(kinds.PRICES, price("20", -10), offset=0),
+    ]
+    for index in delivery:
+        offset, record = log[index]
+        if "__deleted__" in record:
+            row = {**record["__deleted__"], "product_id": "abc", "updated_at": when(0)}
+            value = {"before": row, "after": None, "op": "d", "ts_ms": record["ts_ms"]}
+        else:
+            value = record
+        events.append(sourced(kinds.PRICES, value, offset=offset + 1))
+    doc = fold(None, "abc", events, SETTINGS).document
+    assert doc is not None
+    product = read_sale_product(doc)
+    for moment in (0, 10, 15, 20, 24.5, 25, 30, 45, 60, 100):
+        expected = {sku: str(Decimal(amount)) for sku, amount in _reference(log, moment).items()}
+        assert amounts(product, hours(moment)) == expected, moment

@@ -130,7 +130,7 @@ def create_app(
         metrics,
         clock,
     )
-    search, feed = _search(settings, metrics)
+    search, feed = _search(settings, metrics, clock)
     resolver_limits = ResolverLimits(
         settings.max_ids_per_query,
         settings.max_page_size,
@@ -296,7 +296,7 @@ def server_options(settings: GatewaySettings) -> dict[str, Any]:
 
 
 def _search(
-    settings: GatewaySettings, metrics: GatewayMetrics
+    settings: GatewaySettings, metrics: GatewayMetrics, clock: Clock
 ) -> tuple[SearchService | None, SearchFeed | None]:
     if not settings.search_enabled:
         return None, None
@@ -316,6 +316,7 @@ def _search(
         settings.search_commit_interval_ms,
         metrics,
         locales,
+        clock,
     )
     limits = SearchLimits(
         max_query_chars=settings.search_max_query_chars,

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shopwindow.document import decode_changelog_value
 from shopwindow.gateway.search.changelog_rows import row_of_changelog_document
 from shopwindow.gateway.search.rows import NO_LOCALES, IndexRow, Locales, row_of
+from shopwindow.materializer.sources.offers import next_price_change
 from shopwindow.sale_product import read_sale_product
 
 log = logging.getLogger(__name__)
@@ -29,41 +30,52 @@ Record = tuple[bytes | None, bytes | None, int]
 
 @dataclass
 class Changes:
-    """The newest row per product of a batch (``None`` takes a product out), and the
-    records that could not be read, with the reason."""
+    """The newest row per product of a batch (``None`` takes a product out), the
+    records that could not be read, with the reason, and when the rows of products with
+    scheduled prices change by themselves (the record to convert again then)."""
 
     rows: dict[str, IndexRow | None] = field(default_factory=dict)
     unreadable: list[tuple[str, int, str]] = field(default_factory=list)
+    next_changes: dict[str, tuple[datetime, Record]] = field(default_factory=dict)
 
 
-def changes_of(records: Sequence[Record], locales: Locales = NO_LOCALES) -> Changes:
-    """What ``records`` change in the index.
+def changes_of(records: Sequence[Record], at: datetime, locales: Locales = NO_LOCALES) -> Changes:
+    """What ``records`` change in the index, at the prices in effect at ``at``.
 
     An unreadable record takes its product out: better missing than stale.
     """
     changes = Changes()
-    for key, value, offset in records:
+    for record in records:
+        key, value, offset = record
         if key is None:
             continue
         product_id = key.decode("utf-8", "replace")
+        changes.next_changes.pop(product_id, None)
         if value is None:
             changes.rows[product_id] = None
             continue
         try:
-            changes.rows[product_id] = _row(decode_changelog_value(value), locales)
+            row, next_change = _row(decode_changelog_value(value), at, locales)
         except Exception as error:  # Whatever a hostile document makes a reader raise.
             changes.rows[product_id] = None
             changes.unreadable.append((product_id, offset, _reason(error)))
+            continue
+        changes.rows[product_id] = row
+        if next_change is not None and row is not None:
+            changes.next_changes[product_id] = (next_change, record)
     return changes
 
 
-def _row(doc: dict[str, Any], locales: Locales) -> IndexRow | None:
+def _row(
+    doc: dict[str, Any], at: datetime, locales: Locales
+) -> tuple[IndexRow | None, datetime | None]:
     try:
-        return row_of_changelog_document(doc, locales)
+        # Documents with scheduled prices hold them among the price entries, which this
+        # reader leaves to the typed views.
+        return row_of_changelog_document(doc, locales), None
     except Exception:  # The typed views decide, and say why.
-        # Indexed at the prices in effect now: the index is not re-fed when a scheduled
-        # price begins or ends (docs/markets.md, "What is not built yet").
-        return row_of(read_sale_product(doc), datetime.now(UTC), locales)
+        product = read_sale_product(doc)
+        return row_of(product, at, locales), next_price_change(product, at)
 
 
 def _reason(error: Exception) -> str:

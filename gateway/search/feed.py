@@ -6,6 +6,10 @@ is ready once the index holds everything up to them. It then follows the changel
 makes changes searchable every ``commit_interval_ms``. A hidden product's document, a
 tombstone and an unreadable record all take the product out of the index.
 
+A product with scheduled prices is indexed again when one begins or ends, from its
+newest record, kept until its last boundary passes: the rows hold the prices in
+effect when made.
+
 Writes run in one thread of their own: tantivy calls hold the CPU for a while, and the
 event loop must keep serving meanwhile. After a broker failure the feed reconnects and
 resumes from the offsets it has indexed.
@@ -14,22 +18,25 @@ resumes from the offsets it has indexed.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from shopwindow.clock import Clock, SystemClock
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.gateway.reads.changelog_reading import (
     added_partitions,
     partitions_of,
     reading_loop,
 )
-from shopwindow.gateway.search.conversion import Changes, changes_of
+from shopwindow.gateway.search.conversion import Changes, Record, changes_of
 from shopwindow.gateway.search.engine import SearchIndex
 from shopwindow.gateway.search.rows import NO_LOCALES, Locales
 from shopwindow.kafka_clients import KafkaConnection
@@ -60,6 +67,8 @@ class SearchFeed:
         commit_interval_ms: How often changes become searchable.
         metrics: Reports documents, delay and readiness.
         locales: The other markets and the languages rows are made for.
+        clock: Whose moment decides the prices rows are made at; a product whose
+            scheduled price begins or ends is indexed again then.
     """
 
     def __init__(
@@ -70,9 +79,16 @@ class SearchFeed:
         commit_interval_ms: int,
         metrics: GatewayMetrics,
         locales: Locales = NO_LOCALES,
+        clock: Clock | None = None,
     ) -> None:
         self._kafka = kafka
         self._locales = locales
+        self._clock = clock or SystemClock()
+        # The products whose rows change at a price boundary, with their newest record:
+        # (moment, record) by product, and a heap of (moment, product) whose entries
+        # for older moments are stale.
+        self._rescheduled: dict[str, tuple[datetime, Record]] = {}
+        self._boundaries: list[tuple[datetime, str]] = []
         self._topic = topic
         self._index = index
         self._commit_interval_s = commit_interval_ms / 1000
@@ -126,6 +142,7 @@ class SearchFeed:
         loop = asyncio.get_running_loop()
         commit_at = refresh_at = loop.time()
         pending: list[int] = []  # Timestamps (ms) of records written, not yet searchable.
+        reindexed = False  # Rows changed at a price boundary, not yet searchable.
         while True:
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             for tp, records in batches.items():
@@ -133,10 +150,14 @@ class SearchFeed:
                     await self._apply(records)
                     self._next[tp] = records[-1].offset + 1
                     pending.extend(r.timestamp for r in records)
+            reindexed = await self._reindex_at_boundaries() or reindexed
             building = not self.ready
             # While building, one commit at the end: segments flushed every 200 ms would
             # only be merged again.
             due = self._caught_up() if building else loop.time() >= commit_at
+            if reindexed and not building:
+                await loop.run_in_executor(self._writer, self._index.commit)
+                reindexed = False
             if pending and due:
                 await loop.run_in_executor(self._writer, self._index.commit)
                 commit_at = loop.time() + self._commit_interval_s
@@ -154,10 +175,39 @@ class SearchFeed:
                 assigned = await self._add_new_partitions(consumer, assigned)
 
     async def _apply(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        await self._write_changes([(r.key, r.value, r.offset) for r in records])
+
+    async def _reindex_at_boundaries(self) -> bool:
+        """Index again the products whose scheduled price began or ended by now, from
+        their newest record; whether any was."""
+        now = self._clock.now()
+        due: list[Record] = []
+        while self._boundaries and self._boundaries[0][0] <= now:
+            moment, product_id = heapq.heappop(self._boundaries)
+            found = self._rescheduled.get(product_id)
+            if found is not None and found[0] == moment:
+                del self._rescheduled[product_id]
+                due.append(found[1])
+        if due:
+            await self._write_changes(due)
+        return bool(due)
+
+    async def _write_changes(self, records: list[Record]) -> None:
         loop = asyncio.get_running_loop()
         changes = await loop.run_in_executor(
-            self._writer, changes_of, [(r.key, r.value, r.offset) for r in records], self._locales
+            self._writer, changes_of, records, self._clock.now(), self._locales
         )
+        for product_id in changes.rows:
+            found = changes.next_changes.get(product_id)
+            if found is None:
+                self._rescheduled.pop(product_id, None)
+                continue
+            self._rescheduled[product_id] = found
+            heapq.heappush(self._boundaries, (found[0], product_id))
+        if len(self._boundaries) > 2 * len(self._rescheduled) + 64:
+            # Products changed again before their boundary leave stale entries.
+            self._boundaries = [(moment, p) for p, (moment, _) in self._rescheduled.items()]
+            heapq.heapify(self._boundaries)
         for product_id, offset, reason in changes.unreadable:
             log.warning(
                 "unreadable changelog record; the product leaves the search index",

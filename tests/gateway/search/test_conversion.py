@@ -8,24 +8,25 @@ import orjson
 
 from shopwindow.gateway.search.conversion import changes_of
 from tests.gateway.search.test_feed import announced
+from tests.materializer.test_market_prices import NOW
 
 
 def test_the_newest_record_of_a_product_wins() -> None:
     key, first = announced("a", "Kettle")
     _, second = announced("a", "Teapot")
-    changes = changes_of([(key, first, 0), (key, second, 1)])
+    changes = changes_of([(key, first, 0), (key, second, 1)], NOW)
     row = changes.rows["a"]
     assert row is not None and row.name == "Teapot"
 
 
 def test_a_tombstone_takes_the_product_out() -> None:
     key, value = announced("a", "Kettle")
-    assert changes_of([(key, value, 0), (key, None, 1)]).rows == {"a": None}
+    assert changes_of([(key, value, 0), (key, None, 1)], NOW).rows == {"a": None}
 
 
 def test_records_without_a_key_are_skipped() -> None:
     _, value = announced("a", "Kettle")
-    assert changes_of([(None, value, 0)]).rows == {}
+    assert changes_of([(None, value, 0)], NOW).rows == {}
 
 
 def test_unreadable_records_take_their_product_out_with_the_reason() -> None:
@@ -43,7 +44,7 @@ def test_unreadable_records_take_their_product_out_with_the_reason() -> None:
         _with_price({"currency": "EUR", "amount": "1", "segment_amounts": ["gold"]}),
     ]
     for offset, value in enumerate(worst):
-        changes = changes_of([(b"a", value, offset)])
+        changes = changes_of([(b"a", value, offset)], NOW)
         assert changes.rows == {"a": None}, value
         [(product_id, at, reason)] = changes.unreadable
         assert (product_id, at) == ("a", offset) and reason

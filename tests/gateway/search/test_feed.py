@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shopwindow.clock import Clock, ManualClock
 from shopwindow.devstack import DevStack
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.search.engine import SearchRequest
+from shopwindow.gateway.search.engine import Filters, SearchRequest
 from shopwindow.gateway.search.feed import SearchFeed
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from shopwindow.kafka_clients import KafkaConnection
@@ -24,7 +27,7 @@ from shopwindow.topics import TopicNames
 from tests import kinds
 from tests.gateway.changelog_source import fail_changelog_fetch_once
 from tests.helpers import encode, eventually
-from tests.materializer.conftest import catalog
+from tests.materializer.conftest import T0, at, catalog, price
 
 
 def announced(product_id: str, name: str) -> tuple[bytes, bytes]:
@@ -56,7 +59,11 @@ async def produce(
 
 
 def new_feed(
-    stack: DevStack, topics: TopicNames, index: TantivyIndex, metrics: GatewayMetrics | None = None
+    stack: DevStack,
+    topics: TopicNames,
+    index: TantivyIndex,
+    metrics: GatewayMetrics | None = None,
+    clock: Clock | None = None,
 ) -> SearchFeed:
     """A feed of this test's changelog into ``index``, committing every 50 ms."""
     return SearchFeed(
@@ -65,6 +72,7 @@ def new_feed(
         index,
         50,
         metrics or GatewayMetrics(),
+        clock=clock,
     )
 
 
@@ -143,3 +151,45 @@ async def test_a_poisoned_changelog_does_not_stall_the_feed(
         await feed.stop()
     assert "good" in found and not {"junk", "typed", "newer"} & found
     assert not [r for r in caplog.records if "restarting" in r.getMessage()]
+
+
+def on_sale() -> tuple[bytes, bytes]:
+    """A product at 20, on sale at 15 from T0 + 2 h until T0 + 3 h."""
+    values = [
+        (kinds.CATALOG, catalog("sale", name="Kettle")),
+        (kinds.PRICES, price("sale", "20.00")),
+        (kinds.PRICES, price("sale", "15.00", minutes=1, valid_from=at(120), valid_until=at(180))),
+    ]
+    events = [
+        kinds.sourced_event(
+            kind,
+            decode_record(kind, b"sale", encode(value)).event,
+            Position(kind.setting, 0, offset),
+        )
+        for offset, (kind, value) in enumerate(values)
+    ]
+    doc = fold(None, "sale", events, FoldSettings()).document
+    assert doc is not None
+    record = changelog_record("changes", "sale", doc, CORE.sections)
+    assert record.key is not None and record.value is not None
+    return record.key, record.value
+
+
+async def test_a_product_is_indexed_again_when_its_scheduled_price_begins_and_ends(
+    stack: DevStack, topics: TopicNames
+) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    index = TantivyIndex(writer_memory_mb=16)
+    feed = new_feed(stack, topics, index, clock=clock)
+    await produce(stack, topics.changelog, [on_sale()])
+    cheap = SearchRequest(filters=Filters(price_max=Decimal(16)))
+    await feed.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, feed.ready), bool)
+        assert index.search(cheap).ids == []
+        await clock.advance(timedelta(hours=1))
+        await eventually(lambda: asyncio.sleep(0, index.search(cheap).ids), bool)
+        await clock.advance(timedelta(hours=1))
+        await eventually(lambda: asyncio.sleep(0, index.search(cheap).ids), lambda ids: not ids)
+    finally:
+        await feed.stop()

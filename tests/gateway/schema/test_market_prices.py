@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
+import orjson
 import pytest
 from gql import GraphQLRequest
 
@@ -18,7 +20,7 @@ from tests import kinds
 from tests.gateway.changelog_source import Source
 from tests.gateway.conftest import GatewayFactory
 from tests.gateway.execution.test_localization import MARKETS, post
-from tests.gateway.execution.test_persisted_operations import kept_answers
+from tests.gateway.execution.test_persisted_operations import kept_answers, persisted
 from tests.gateway.live.test_subscriptions import PROTOCOLS, SECRET, hub_listening, session
 from tests.helpers import eventually
 from tests.materializer.conftest import catalog, price, sizes, stock_take
@@ -174,3 +176,25 @@ async def test_the_prior_price_is_served_per_market_and_never_to_a_segment(
     assert swiss == {"price": {"amount": "95.00", "lowestPrice30d": None}}  # a rise
     # A member's price is no public reduction: no prior price is claimed for it.
     assert member == {"price": {"amount": "50.00", "lowestPrice30d": None}}
+
+
+async def test_an_entity_tag_of_one_market_never_revalidates_another(
+    source: Source, gateway: GatewayFactory, markets_file: Path
+) -> None:
+    await events(source, gateway, markets_file)
+    extensions = orjson.dumps(persisted(PAGE)).decode()
+
+    async def get(country: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        params = {"query": PAGE, "variables": f'{{"c": "{country}"}}', "extensions": extensions}
+        return await http.get("/graphql", params=params, headers=headers)
+
+    async with gateway(markets_file=markets_file, http_cache_max_age_s=60) as http:
+        american = await eventually(lambda: get("US"), lambda r: r.json()["data"]["product"])
+        german = await get("DE")
+        # The German URL asked with the American tag: the German answer, not a 304.
+        revalidated = await get("DE", {"if-none-match": american.headers["etag"]})
+        same = await get("DE", {"if-none-match": german.headers["etag"]})
+    assert american.headers["etag"] != german.headers["etag"]
+    assert revalidated.status_code == 200
+    assert revalidated.json()["data"] == german.json()["data"] != american.json()["data"]
+    assert same.status_code == 304

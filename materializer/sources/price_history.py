@@ -24,7 +24,7 @@ most ``MAX_RECORDS`` are kept; beyond, the oldest go, and ``lowest_prior`` retur
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,17 @@ WINDOW = timedelta(days=30)
 MAX_RECORDS = 64
 
 History = list[list[Any]]
+
+# The first moment a datetime can hold, as event times are kept (UTC).
+_FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+
+
+def window_start(moment: datetime) -> datetime:
+    """30 days before ``moment``, or the first representable moment: a producer may
+    send times in the first days of year 1, and the window must not overflow there."""
+    if moment - _FIRST_MOMENT < WINDOW:
+        return _FIRST_MOMENT
+    return moment - WINDOW
 
 
 def read_history(records: Sequence[Sequence[Any]] | None) -> History:
@@ -89,7 +100,7 @@ def _pruned(history: History) -> History:
     timeline = _timeline(history)
     other = _other_amount_index(timeline)
     if other is not None:
-        horizon = timeline[other][0] - WINDOW
+        horizon = window_start(timeline[other][0])
         before = [record[0] for record in history if record[0] < horizon]
         # Keep the price in force at the horizon: the last record before it.
         history = history[len(before) - 1 :] if before else history
@@ -134,7 +145,7 @@ def _lowest_in_window(
 ) -> Decimal | None:
     # The lowest amount of ``timeline`` (what was in force before ``began``) in force at
     # any moment of the 30 days before ``began``.
-    start = began - WINDOW
+    start = window_start(began)
     if timeline[0][0] > start and kept >= MAX_RECORDS:
         return None  # the records that covered the window's start were dropped
     # A price is in force from its time until the next one's: it counts when that

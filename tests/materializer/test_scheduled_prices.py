@@ -299,3 +299,29 @@ def test_any_delivery_of_the_log_shows_the_same_prices(
     for moment in (0, 10, 15, 20, 24.5, 25, 30, 45, 60, 100):
         expected = {sku: str(Decimal(amount)) for sku, amount in _reference(log, moment).items()}
         assert amounts(product, hours(moment)) == expected, moment
+
+
+def test_the_widest_windows_a_producer_can_send(sourced: SourcedFactory) -> None:
+    # A window from the first representable moment, and one to the last: the prior
+    # price's 30 days would reach before year 1.
+    doc = product(
+        sourced,
+        price("20", minutes=-60),
+        price("9", valid_from="0001-01-01T00:00:00Z", valid_until="9999-12-31T23:59:59.999Z"),
+        price("8", sku="A", valid_from="0001-01-01T00:00:00Z"),
+    )
+    assert amounts(doc, hours(1)) == {"A": "8", "B": "9"}
+    found = lowest_price(offers(doc, (None,), hours(1)), None)
+    assert found is not None and found.lowest_price_30d is None
+
+
+def test_prices_at_the_first_representable_days(sourced: SourcedFactory) -> None:
+    # Thirty days before these is before year 1: the prior price's window is clipped.
+    doc = product(
+        sourced,
+        price("20", updated_at="0001-01-02T00:00:00Z"),
+        price("10", updated_at="0001-01-03T00:00:00Z"),
+        price("9", updated_at="0001-01-04T00:00:00Z", valid_from="0001-01-05T00:00:00Z"),
+    )
+    found = lowest_price(offers(doc, (None,), hours(1)), None)
+    assert found is not None and (found.amount, found.lowest_price_30d) == (9, 10)

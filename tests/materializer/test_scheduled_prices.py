@@ -324,4 +324,5 @@ def test_prices_at_the_first_representable_days(sourced: SourcedFactory) -> None
         price("9", updated_at="0001-01-04T00:00:00Z", valid_from="0001-01-05T00:00:00Z"),
     )
     found = lowest_price(offers(doc, (None,), hours(1)), None)
-    assert found is not None and (found.amount, found.lowest_price_30d) == (9, 10)
+    assert found is not None
+    assert (found.amount, found.lowest_price_30d) == (Decimal(9), Decimal(10))

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -245,6 +246,22 @@ async def measure(
     return data, len(latencies) / args.seconds, latencies, errors
 
 
+async def context_rounds(
+    env: dict[str, str], products: dict[bool, list[str]], args: argparse.Namespace
+) -> list[float]:
+    """i/p measured in rounds of the two back to back, the first of each round taking
+    turns: one pair of 10 s runs on this machine gave 0.89 in one run of the whole
+    benchmark and 1.14 in the next, as much as the in-memory endpoint itself moves."""
+    plain = RUNS["p gateway, POST"]
+    localized = RUNS["i gateway, POST, @inContext(country: CH, language: DE)"]
+    ratios = []
+    for round_ in range(args.context_rounds):
+        order = (plain, localized) if round_ % 2 == 0 else (localized, plain)
+        rates = {id(each): (await measure(each, env, products, args))[1] for each in order}
+        ratios.append(rates[id(localized)] / rates[id(plain)])
+    return ratios
+
+
 async def run(args: argparse.Namespace) -> None:
     async with servers() as stack:
         database = f"bench_gateway_{uuid.uuid4().hex[:8]}"
@@ -262,6 +279,7 @@ async def run(args: argparse.Namespace) -> None:
             results = {
                 name: await measure(each, env, products, args) for name, each in RUNS.items()
             }
+            in_context = await context_rounds(env, products, args)
             consistency = await read_your_writes(stack, env, args.writes_per_s, args.seconds)
     same_page = [result for name, result in results.items() if not RUNS[name].variants]
     if len({orjson.dumps(data) for data, *_ in same_page}) != 1:
@@ -294,6 +312,11 @@ async def run(args: argparse.Namespace) -> None:
         ("ratio a/b (req/s)", f"{rates['a'] / rates['b']:.2f}  (target >= 1.5)"),
         ("ratio v/p (req/s)", f"{rates['v'] / rates['p']:.2f}  (target >= 0.8)"),
         ("ratio i/p (req/s)", f"{rates['i'] / rates['p']:.2f}  (target >= 0.9)"),
+        (
+            f"ratio i/p, {len(in_context)} rounds of the two back to back",
+            f"{' '.join(f'{r:.2f}' for r in in_context)}; "
+            f"median {statistics.median(in_context):.2f}  (target >= 0.9)",
+        ),
     ]
     report(
         f"gateway: product-page query, {args.concurrency} connections unless said, "
@@ -310,6 +333,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--writes-per-s", type=int, default=500)
+    parser.add_argument("--context-rounds", type=int, default=4)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -270,10 +270,12 @@ def create_app(
             await served.stop()
             await client.close()
 
+    # /graphql first: the router tries routes in order, and nearly every request is
+    # for it.
     routes = [
-        *probe_routes(readiness, metrics.registry),
         Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", guard),
+        *probe_routes(readiness, metrics.registry),
         *(storefront_routes() if settings.storefront else []),
     ]
     if settings.subgraph:

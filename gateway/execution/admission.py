@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from graphql import GraphQLError
 
@@ -58,7 +57,7 @@ class Admission:
         admission = self._budgets.admit(client, operation.cost, self._clock())
         status = admission.status
         if admission.admitted:
-            return replace(operation, throttle=status, client=client)
+            return operation.admitted(status, client)
         cost = {"requestedQueryCost": operation.cost, "throttleStatus": status.as_extension()}
         if admission.never:
             error = GraphQLError(

@@ -22,7 +22,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from shopwindow.gateway.cost.budget import ClientBudgets
 from shopwindow.gateway.execution.admission import Admission
 from shopwindow.gateway.execution.limits import Limits, max_aliases_rule, max_depth_rule
-from shopwindow.gateway.execution.localization import localize
+from shopwindow.gateway.execution.localization import Localizer
 from shopwindow.gateway.execution.masking import ErrorMasking
 from shopwindow.gateway.execution.operation import Operation, OperationRefused, counted_refusal
 from shopwindow.gateway.execution.persisted import PersistedOperations, PersistedRefusal
@@ -61,7 +61,7 @@ class OperationPolicy:
         markets: Markets | None = None,
     ) -> None:
         self.limits = limits
-        self._markets = markets if markets is not None else single_market()
+        self._localize = Localizer(markets if markets is not None else single_market())
         self._metrics = metrics
         rules = [
             *specified_rules,
@@ -153,7 +153,7 @@ class OperationPolicy:
             self._documents.plan(prepared, definition, operation_name),
             fragments=prepared.fragments,
             counted=prepared.counted.setdefault(operation_name, {}),
-            localization=localize(definition, variables, self._markets),
+            localization=self._localize(definition, variables),
         )
 
     def refuse(self, errors: list[GraphQLError], code: str) -> OperationRefused:

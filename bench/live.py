@@ -8,16 +8,21 @@ product id in a variable) are spread over WebSocket connections (graphql-transpo
 and products, and changes are produced to the changelog at a fixed rate, as the
 materializer would publish them.
 
-* ``gateway, 10,000``: the targets' scenario.
+* ``gateway, 10,000``: 10,000 subscriptions, 20 per connection, as servers (BFFs,
+  storefront renderers) hold them.
 * ``gateway, 50,000``: five times the subscriptions on one gateway process.
+* ``phones``: 10,000 connections of 2 subscriptions each, as a mobile fleet holds
+  them: one connection per app, for the product on screen and the cart.
 * ``raw broadcast``: ``bench/live_baseline.py``, a bare ``websockets`` server reading
-  the same changelog and broadcasting the same payloads to the 10,000 scenario's
-  subscriptions, with nothing of GraphQL.
+  the same changelog and broadcasting the same payloads to the same subscriptions, with
+  nothing of GraphQL; run for the 10,000 and the phones scenarios alike.
 
 Measured: the time from the first connection opening to every subscription's first
 value; the time from producing a change to a client receiving it (p50/p99); the
-server's resident memory growth per subscription. The load generator runs on the same
-machine.
+server's resident memory growth per subscription and per connection. At most
+``OPENING`` connections are opening at once, as clients reconnecting after a deploy
+arrive spread out (and as the accept backlog allows). The load generator runs on the
+same machine.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from shopwindow.topics import TopicNames
 
 # With a variable, as client libraries send it: one operation text for every product.
 SUBSCRIBE = "subscription Stock($id: ID!) { stockChanged(productId: $id) { productId version } }"
+# Connections opening at once: below the server's accept backlog (uvicorn's 2,048).
+OPENING = 500
 
 
 class Clients:
@@ -55,18 +62,20 @@ class Clients:
 
     def __init__(self, produced_at: dict[tuple[str, int], float]) -> None:
         self.produced_at = produced_at
+        self.opening = asyncio.Semaphore(OPENING)
         self.latencies: list[float] = []
         self.initial = 0
         self.recording = False
 
     async def connection(self, url: str, product_ids: list[str]) -> None:
-        async with websockets.connect(
-            url,
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-            max_queue=None,
-            open_timeout=60,
-            ping_interval=None,
-        ) as socket:
+        async with self.opening:
+            socket = await websockets.connect(
+                url,
+                subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+                max_queue=None,
+                open_timeout=60,
+                ping_interval=None,
+            )
             await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
             await socket.recv()
             for n, product_id in enumerate(product_ids):
@@ -74,6 +83,7 @@ class Clients:
                 await socket.send(
                     json.dumps({"id": str(n), "type": "subscribe", "payload": payload})
                 )
+        async with socket:
             async for raw in socket:
                 message = json.loads(raw)
                 if message.get("type") != "next":
@@ -93,8 +103,16 @@ class Outcome:
     subscribe_s: float
     produced: int
     latencies: list[float]
-    memory_per_subscription: float
+    memory_growth: int
     cpu_share: float
+
+    @property
+    def memory_per_subscription(self) -> float:
+        return self.memory_growth / self.subscriptions
+
+    @property
+    def memory_per_connection(self) -> float:
+        return self.memory_growth / self.connections
 
 
 @dataclass
@@ -151,7 +169,7 @@ async def scenario(
         subscribe_s,
         produced,
         clients.latencies,
-        (rss_after - rss_before) / subscriptions,
+        rss_after - rss_before,
         cpu_share,
     )
 
@@ -221,15 +239,28 @@ async def run(args: argparse.Namespace) -> None:
         topics = TopicNames().with_prefix(f"live{run_id}.")
         await create_topics(stack.kafka_bootstrap_servers, topics, 4, CORE.all_topics(topics))
         docs = await seed(stack.mongodb_uri, database, args.products)
-        env = server_env(stack, database) | {"SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog}
+        env = server_env(stack, database) | {
+            "SHOPWINDOW_TOPICS__CHANGELOG": topics.changelog,
+            "SHOPWINDOW_TOPICS__PROGRESS": topics.progress,
+        }
         world = World(stack, topics, docs, env)
 
         def gateway() -> Awaitable[tuple[asyncio.subprocess.Process, int]]:
             return start_server("gateway", env)
 
-        small = await scenario(world, gateway, args.subscriptions, 20, args)
-        large = await scenario(world, gateway, args.large_subscriptions, 100, args)
-        raw = await scenario(world, lambda: start_baseline(world), args.subscriptions, 20, args)
+        if "servers" in args.scenarios:
+            small = await scenario(world, gateway, args.subscriptions, 20, args)
+            large = await scenario(world, gateway, args.large_subscriptions, 100, args)
+            raw = await scenario(world, lambda: start_baseline(world), args.subscriptions, 20, args)
+            _report_servers(args, small, large, raw)
+        if "phones" in args.scenarios:
+            phones = args.phones * 2
+            phones_gateway = await scenario(world, gateway, phones, 2, args)
+            phones_raw = await scenario(world, lambda: start_baseline(world), phones, 2, args)
+            _report_phones(args, phones_gateway, phones_raw)
+
+
+def _report_servers(args: argparse.Namespace, small: Outcome, large: Outcome, raw: Outcome) -> None:
     for name, outcome, targets in (
         ("gateway", small, True),
         ("gateway", large, False),
@@ -239,20 +270,16 @@ async def run(args: argparse.Namespace) -> None:
         def row(label: str, value: str, target: str) -> tuple[str, str]:
             return label, value + (f"  (target {target})" if targets else "")  # noqa: B023
 
-        latencies = outcome.latencies
         report(
-            f"live, {name}: {outcome.subscriptions:,} subscriptions on {outcome.connections} "
-            f"connections over {args.products:,} products, {args.rate:.0f} changes/s for "
-            f"{args.seconds:.0f} s",
+            _title(name, outcome, args),
             [
                 row(
                     "first values, from the connections opening",
                     f"{outcome.subscribe_s:.1f} s",
                     "<= 5 s",
                 ),
-                ("changes produced / updates received", f"{outcome.produced} / {len(latencies)}"),
-                ("change to client p50", f"{_ms(latencies, 0.5):.0f} ms"),
-                row("change to client p99", f"{_ms(latencies, 0.99):.0f} ms", "<= 250 ms"),
+                *_flow(outcome),
+                row("change to client p99", f"{_ms(outcome.latencies, 0.99):.0f} ms", "<= 250 ms"),
                 ("server CPU while changes flow", f"{outcome.cpu_share:.0%} of one core"),
                 row(
                     "server memory per subscription",
@@ -276,10 +303,77 @@ async def run(args: argparse.Namespace) -> None:
     )
 
 
+def _report_phones(args: argparse.Namespace, gateway: Outcome, raw: Outcome) -> None:
+    for name, outcome in (("gateway, phones", gateway), ("raw broadcast, phones", raw)):
+        report(
+            _title(name, outcome, args),
+            [
+                ("first values, from the connections opening", f"{outcome.subscribe_s:.1f} s"),
+                *_flow(outcome),
+                ("change to client p99", f"{_ms(outcome.latencies, 0.99):.0f} ms"),
+                ("server CPU while changes flow", f"{outcome.cpu_share:.0%} of one core"),
+                (
+                    "server memory per connection",
+                    f"{outcome.memory_per_connection / 1024:.1f} KiB",
+                ),
+            ],
+        )
+    gateway_p99, raw_p99 = _ms(gateway.latencies, 0.99), _ms(raw.latencies, 0.99)
+    report(
+        "live, phones: the gateway against the raw broadcast, same connections and changes",
+        [
+            (
+                "first values, from the connections opening",
+                f"{gateway.subscribe_s:.1f} s  (target <= 10 s)",
+            ),
+            ("change to client p99", f"{gateway_p99:.0f} ms  (target <= 100 ms)"),
+            (
+                "change to client p99, gateway / raw",
+                f"{gateway_p99 / raw_p99:.2f}  (target <= 1.5)",
+            ),
+            (
+                "memory per connection",
+                f"{gateway.memory_per_connection / 1024:.1f} KiB  (target <= 16 KiB)",
+            ),
+            (
+                "memory per connection, gateway / raw",
+                f"{gateway.memory_per_connection / raw.memory_per_connection:.2f}  "
+                "(target <= 1.25)",
+            ),
+        ],
+    )
+
+
+def _title(name: str, outcome: Outcome, args: argparse.Namespace) -> str:
+    return (
+        f"live, {name}: {outcome.subscriptions:,} subscriptions on {outcome.connections:,} "
+        f"connections over {args.products:,} products, {args.rate:.0f} changes/s for "
+        f"{args.seconds:.0f} s"
+    )
+
+
+def _flow(outcome: Outcome) -> list[tuple[str, str]]:
+    return [
+        ("changes produced / updates received", f"{outcome.produced} / {len(outcome.latencies)}"),
+        ("change to client p50", f"{_ms(outcome.latencies, 0.5):.0f} ms"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=10_000)
     parser.add_argument("--large-subscriptions", type=int, default=50_000)
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=("servers", "phones"),
+        default=("servers", "phones"),
+        help="servers: 10,000 and 50,000 subscriptions on few connections; phones: "
+        "connections of 2 subscriptions each",
+    )
+    parser.add_argument(
+        "--phones", type=int, default=10_000, help="connections of 2 subscriptions each"
+    )
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200, help="changes per second")
     parser.add_argument("--seconds", type=float, default=20)

@@ -136,17 +136,41 @@ class WebSocketGuard:
         self.resolve = resolve
         self.live = live
         self.connections = 0
+        self._watched: set[_GuardedConnection] = set()
+        self._watch: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.connections >= self.limits.max_connections:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": _TRY_AGAIN_LATER})
             return
+        connection = _GuardedConnection(self, scope, receive, send)
         self.connections += 1
+        self._watched.add(connection)
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.create_task(self._watch_deadlines())
         try:
-            await _GuardedConnection(self, scope, receive, send).run()
+            await connection.run()
         finally:
             self.connections -= 1
+            self._watched.discard(connection)
+            if not self._watched and self._watch is not None:
+                # The last connection went: nothing to watch until the next one comes.
+                self._watch.cancel()
+                self._watch = None
+
+    async def _watch_deadlines(self) -> None:
+        # One task for every connection of the process, not one each: a task per
+        # connection cost memory (its coroutine, its sleep) and a wake-up per connection
+        # per tick. Each tick closes the connections past a deadline.
+        loop = asyncio.get_running_loop()
+        limits = self.limits
+        tick_s = min(1.0, limits.idle_timeout_s / 4, limits.connection_init_timeout_s)
+        while True:
+            await asyncio.sleep(tick_s)
+            now = loop.time()
+            for connection in list(self._watched):
+                connection.check_deadlines(now)
 
 
 class _GuardedConnection:
@@ -171,9 +195,10 @@ class _GuardedConnection:
         # Set once the guard closed the connection; a future, not an Event, so that
         # waiting for it costs no task per connection.
         self._closed: asyncio.Future[None] = loop.create_future()
+        # The close a deadline started, awaited before the connection ends.
+        self._closing: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
-        watchdog = asyncio.create_task(self._watch())
         try:
             await self._guard._app(self._scope, self._receive_guarded, self._send_guarded)
         finally:
@@ -183,26 +208,22 @@ class _GuardedConnection:
                 # connection (protocol state, compression buffers) until a full
                 # collection, which the gateway's collector tuning makes rare.
                 self._live = None
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            if self._closing is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._closing
 
-    async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
-        tick_s = min(1.0, self._limits.idle_timeout_s / 4, self._limits.connection_init_timeout_s)
-        while True:
-            await asyncio.sleep(tick_s)
-            now = loop.time()
-            if (
-                not self._initialised
-                and now - self._opened_at > self._limits.connection_init_timeout_s
-            ):
-                await self._close(_INIT_TIMEOUT, "Connection initialisation timeout")
-                return
-            if not self._operations and now - self._idle_since > self._limits.idle_timeout_s:
-                log.info("closing idle websocket")
-                await self._close(_GOING_AWAY, "Idle")
-                return
+    def check_deadlines(self, now: float) -> None:
+        """Close the connection if it was not initialised in time, or idles too long."""
+        if self._closing is not None:
+            return
+        limits = self._limits
+        if not self._initialised and now - self._opened_at > limits.connection_init_timeout_s:
+            self._closing = asyncio.ensure_future(
+                self._close(_INIT_TIMEOUT, "Connection initialisation timeout")
+            )
+        elif not self._operations and now - self._idle_since > limits.idle_timeout_s:
+            log.info("closing idle websocket")
+            self._closing = asyncio.ensure_future(self._close(_GOING_AWAY, "Idle"))
 
     async def _close(self, code: int, reason: str) -> None:
         if self._closed.done():

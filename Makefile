@@ -103,7 +103,7 @@ bench-markets: $(STAMP)
 bench-search: $(STAMP)
 	$(BIN)/python -m bench.search
 
-## bench-live: 10,000 and 50,000 live subscriptions against a raw WebSocket broadcast.
+## bench-live: 10,000 and 50,000 live subscriptions, and 10,000 phones of 2 each, against a raw broadcast.
 bench-live: $(STAMP)
 	$(BIN)/python -m bench.live
 

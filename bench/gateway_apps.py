@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from shopwindow.document import COLLECTION, META
 from shopwindow.gateway.app import create_app
+from shopwindow.gateway.transport.front_door import FrontDoor
 from shopwindow.gc_tuning import tune_for_long_lived_objects
 from shopwindow.materializer.sources import catalog as catalog_source
 from shopwindow.materializer.sources import inventory, prices, reviews
@@ -33,7 +34,7 @@ from shopwindow.sale_product import read_sale_product
 from shopwindow.settings import GatewaySettings, load
 
 
-def gateway() -> Starlette:
+def gateway() -> FrontDoor:
     """The gateway under test, in the process set-up of ``shopwindow serve``."""
     tune_for_long_lived_objects()
     return create_app(load(GatewaySettings))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from shopwindow.clock import Clock, SystemClock
 from shopwindow.document import COLLECTION
@@ -38,6 +38,7 @@ from shopwindow.gateway.search.rows import Locales
 from shopwindow.gateway.search.service import SearchLimits, SearchService
 from shopwindow.gateway.search.tantivy_index import TantivyIndex
 from shopwindow.gateway.storefront import storefront_routes
+from shopwindow.gateway.transport.front_door import FrontDoor
 from shopwindow.gateway.transport.graphql_http import GraphQLEndpoint, HttpLimits
 from shopwindow.gateway.transport.http_caching import HttpCaching
 from shopwindow.gateway.transport.response_cache import ResponseCache, document_fields
@@ -63,7 +64,7 @@ def create_app(
     settings: GatewaySettings,
     extensions: Sequence[Extension] | None = None,
     clock: Clock | None = None,
-) -> Starlette:
+) -> FrontDoor:
     """Build the gateway; its MongoDB client connects in the lifespan, not here.
 
     Args:
@@ -270,11 +271,7 @@ def create_app(
             await served.stop()
             await client.close()
 
-    # /graphql first: the router tries routes in order, and nearly every request is
-    # for it.
     routes = [
-        Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", guard),
         *probe_routes(readiness, metrics.registry),
         *(storefront_routes() if settings.storefront else []),
     ]
@@ -289,7 +286,7 @@ def create_app(
             subgraph, http_limits, verifier, context, metrics, None, traces=True, clock=clock
         )
         routes.append(Route("/subgraph", subgraph_endpoint.handle, methods=["GET", "POST"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return FrontDoor(Starlette(routes=routes, lifespan=lifespan), endpoint.handle, guard)
 
 
 def server_options(settings: GatewaySettings) -> dict[str, Any]:

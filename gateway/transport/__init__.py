@@ -8,4 +8,11 @@ one policy of ``execution``; every refusal it answers is a ``GatewayError`` mapp
 the wire in one place per transport.
 """
 
-__all__ = ["graphql_http", "http_caching", "response_cache", "websocket", "ws_guard"]
+__all__ = [
+    "front_door",
+    "graphql_http",
+    "http_caching",
+    "response_cache",
+    "websocket",
+    "ws_guard",
+]

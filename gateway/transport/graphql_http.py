@@ -53,6 +53,7 @@ from shopwindow.gateway.transport.http_params import (
     JSON,
     GetParams,
     RequestError,
+    header_values,
     read_post_params,
     response_media_type,
 )
@@ -127,7 +128,8 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         """Answer one GraphQL HTTP request."""
         started = time.perf_counter()
-        given = request.headers.get("x-request-id", "")
+        headers = header_values(request.scope)
+        given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else new_request_id()
         media_type = JSON
         try:
@@ -135,8 +137,8 @@ class GraphQLEndpoint:
                 page = self._graphiql_answer(request)
                 if page is not None:
                     return page
-            media_type = response_media_type(request.headers.get("accept"))
-            response = await self._handle(request, request_id, media_type)
+            media_type = response_media_type(headers.get("accept"))
+            response = await self._handle(request, headers, request_id, media_type)
         except GatewayError as error:
             if not isinstance(error, OperationRefused):  # The policy counted those.
                 self._metrics.errors.labels(error.code).inc()
@@ -177,33 +179,36 @@ class GraphQLEndpoint:
             return None
         return HTMLResponse(self._graphiql.html, headers=dict(SECURITY_HEADERS))
 
-    async def _handle(self, request: Request, request_id: str, media_type: str) -> Response:
+    async def _handle(
+        self, request: Request, headers: Mapping[str, str], request_id: str, media_type: str
+    ) -> Response:
         if request.method == "GET":
             query, variables, operation_name, extensions = self._get_params.of(request)
         else:
             query, variables, operation_name, extensions = await read_post_params(
-                request, self._limits.max_body_bytes
+                request, headers, self._limits.max_body_bytes
             )
-        viewer = self._verifier.viewer(request.headers.get("authorization"))
+        viewer = self._verifier.viewer(headers.get("authorization"))
         operation = self._policy.check(query, variables, operation_name, extensions)
         _check_method(request.method, operation.definition)
         address = request.client.host if request.client else None
         operation = self._policy.admit(operation, client_key(viewer.subject, address))
         definition = operation.definition
         name = definition.name.value if definition.name else None
-        with operation_span(definition.operation.value, name, request.headers):
-            return await self._answer(request, request_id, media_type, viewer, operation)
+        with operation_span(definition.operation.value, name, headers):
+            return await self._answer(request, headers, request_id, media_type, viewer, operation)
 
     async def _answer(
         self,
         request: Request,
+        headers: Mapping[str, str],
         request_id: str,
         media_type: str,
         viewer: Viewer,
         operation: Operation,
     ) -> Response:
-        after = request.headers.get(HEADER)
-        tracer = FieldTracer() if self._traces and wants_trace(request.headers) else None
+        after = headers.get(HEADER)
+        tracer = FieldTracer() if self._traces and wants_trace(headers) else None
         # Only a persisted GET has a URL a browser or CDN can keep: it alone gets an
         # entity tag and caching headers. Any query may be answered from kept bytes.
         http_cached = request.method == "GET" and operation.persisted_id is not None
@@ -218,7 +223,7 @@ class GraphQLEndpoint:
                     "context": operation.localization.as_extension(),
                 }
                 answer = _Answer(kept.data, kept.tag, extensions, False, kept.until)
-                return self._data_answer(request, viewer, answer, media_type, http_cached)
+                return self._data_answer(headers, viewer, answer, media_type, http_cached)
         context = self._context_factory(viewer, request_id, None)
         if after is not None and context.consistency is not None:
             positions = parse_after(after, context.consistency.sources)
@@ -232,7 +237,7 @@ class GraphQLEndpoint:
         request_failed = result.data is None and all(not e.path for e in result.errors or ())
         if not result.errors and not tracer and (http_cached or key is not None):
             return self._keepable(
-                request, operation, context, result.data, media_type, key, http_cached
+                headers, operation, context, result.data, media_type, key, http_cached
             )
         body: dict[str, Any] = {}
         if result.errors:
@@ -265,7 +270,7 @@ class GraphQLEndpoint:
 
     def _keepable(
         self,
-        request: Request,
+        headers: Mapping[str, str],
         operation: Operation,
         context: GatewayContext,
         data: Any,
@@ -302,11 +307,11 @@ class GraphQLEndpoint:
             self._responses.put(key, versions, entry)
         extensions = self._policy.result_extensions(operation, context, data, actual)
         answer = _Answer(data_bytes, answer_tag, extensions, consistent, until)
-        return self._data_answer(request, context.viewer, answer, media_type, http_cached)
+        return self._data_answer(headers, context.viewer, answer, media_type, http_cached)
 
     def _data_answer(
         self,
-        request: Request,
+        request_headers: Mapping[str, str],
         viewer: Viewer,
         answer: _Answer,
         media_type: str,
@@ -322,7 +327,7 @@ class GraphQLEndpoint:
                     viewer.subject is not None, holds_s
                 )
             headers |= {"etag": answer.tag, "vary": VARY}
-            if matches(request.headers.get("if-none-match"), answer.tag):
+            if matches(request_headers.get("if-none-match"), answer.tag):
                 self._metrics.not_modified.inc()
                 return Response(status_code=304, headers=headers)
         extensions = orjson.dumps(answer.extensions)

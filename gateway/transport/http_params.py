@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from shopwindow.gateway.errors import GatewayError
 
@@ -70,7 +71,19 @@ def _get_params(request: Request) -> Params:
     return _validate_params(params.get("query"), variables, params.get("operationName"), extensions)
 
 
-async def read_post_params(request: Request, max_body_bytes: int) -> Params:
+def header_values(scope: Scope) -> dict[str, str]:
+    """A request's headers by (lowercase) name, the first of a repeated one as
+    Starlette's ``Headers.get`` takes it: read in one pass, where every ``Headers.get``
+    scans them all (5 % of a kept answer's time, and more with a browser's headers)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
+
+
+async def read_post_params(
+    request: Request, headers: Mapping[str, str], max_body_bytes: int
+) -> Params:
     """The parameters of a POST: an ``application/json`` body of at most
     ``max_body_bytes``.
 
@@ -79,10 +92,10 @@ async def read_post_params(request: Request, max_body_bytes: int) -> Params:
     """
     if request.method != "POST":
         raise RequestError(405, "Use GET or POST.", "METHOD_NOT_ALLOWED", {"allow": "GET, POST"})
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise RequestError(415, "POST bodies must be application/json.", "UNSUPPORTED_MEDIA_TYPE")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
         raise RequestError(413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
     body = bytearray()

@@ -63,7 +63,7 @@ class ResolverLimits:
     max_products_per_subscription: int = 50
 
 
-@dataclass
+@dataclass(slots=True)
 class WebSocketConnection:
     """What outlives one operation on a WebSocket connection.
 

@@ -73,6 +73,17 @@ def open_connection(
 class LiveConnection:
     """The live subscriptions of one WebSocket connection."""
 
+    __slots__ = (
+        "__weakref__",
+        "_fanout",
+        "_framing",
+        "_operations",
+        "_outbox",
+        "_state",
+        "_subscribers",
+        "_waiting",
+    )
+
     def __init__(
         self,
         operations: LiveOperations,

@@ -20,44 +20,57 @@ log = logging.getLogger(__name__)
 class Outbox:
     """Frames waiting for one connection: the newest per key, sent in order by one task.
 
+    The task runs only while frames wait: a phone's connection is idle nearly all the
+    time, and a task (with its coroutine and an event to wake it) kept for each idle
+    connection cost more memory than the rest of our state for it.
+
     Args:
         send: Sends one text frame.
     """
 
+    __slots__ = ("_closed", "_pending", "_send", "_task")
+
     def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
         self._send = send
         self._pending: dict[object, str] = {}
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def put(self, key: object, text: str) -> None:
-        """Send ``text``, replacing what is still waiting under ``key``."""
+        """Send ``text``, replacing what is still waiting under ``key``; nothing once
+        closed."""
+        if self._closed:
+            return
         self._pending[key] = text
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        self._wake.set()
+            self._task = asyncio.get_running_loop().create_task(self._drain())
 
     def drop(self, key: object) -> None:
         """Forget what is waiting under ``key``."""
         self._pending.pop(key, None)
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
+    async def _drain(self) -> None:
+        try:
             while self._pending:
                 key = next(iter(self._pending))
                 try:
                     await self._send(self._pending.pop(key))
                 except Exception:
                     log.warning("live frame not sent", exc_info=True)
+        finally:
+            # No await between the last look at _pending and this: a put() from now on
+            # starts the next task.
+            self._task = None
 
     async def close(self) -> None:
         """Stop sending."""
-        if self._task is not None:
-            self._task.cancel()
+        self._closed = True
+        self._pending.clear()
+        task = self._task
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 class Owner(Protocol):

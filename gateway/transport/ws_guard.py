@@ -174,6 +174,28 @@ class WebSocketGuard:
 
 
 class _GuardedConnection:
+    # Slots: one of these lives as long as its connection, and a phone fleet holds
+    # tens of thousands of them.
+    __slots__ = (
+        "__weakref__",
+        "_acknowledged",
+        "_closed",
+        "_closing",
+        "_guard",
+        "_idle_since",
+        "_initialised",
+        "_limits",
+        "_live",
+        "_opened_at",
+        "_operations",
+        "_protocol",
+        "_protocol_name",
+        "_receive",
+        "_scope",
+        "_send",
+        "_state",
+    )
+
     def __init__(self, guard: WebSocketGuard, scope: Scope, receive: Receive, send: Send) -> None:
         self._guard = guard
         self._limits = guard.limits

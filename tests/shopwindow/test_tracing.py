@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -96,3 +99,25 @@ def test_an_operation_span_is_recorded_only_while_a_provider_is_installed() -> N
     assert value.decode().split("-")[1] == PARENT.split("-")[1]  # The caller's trace.
     assert [s.name for s in exporter.get_finished_spans()] == ["query Page"]
     provider.shutdown()
+
+
+# In an interpreter of its own: OpenTelemetry's global provider is set once per process.
+_GLOBAL = """
+import time
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from shopwindow.tracing import recording
+print(recording())
+trace.set_tracer_provider(TracerProvider())
+began = time.monotonic()
+while not recording() and time.monotonic() - began < 5:
+    time.sleep(0.05)
+print(recording(), round(time.monotonic() - began, 1) <= 1.1)
+"""
+
+
+def test_a_global_provider_installed_while_serving_records_within_a_second() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "True"]

@@ -124,10 +124,9 @@ def create_app(
     responses = ResponseCache(
         settings.response_cache_mb * 1024 * 1024,
         cache,
-        hub.is_current,
+        hub.state,
         # Extensions' fields may read their own collections: never kept.
         document_fields(build_schema((), registry)._schema),
-        hub.lag,
         metrics,
         clock,
     )

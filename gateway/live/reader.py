@@ -34,6 +34,7 @@ from shopwindow.gateway.reads.document_cache import (
     CURRENT_LAG_RECORDS,
     CURRENT_WITHIN_MS,
     DocumentCache,
+    ReaderState,
 )
 from shopwindow.gateway.reads.loaders import ProductDocuments
 from shopwindow.kafka_clients import KafkaConnection
@@ -89,16 +90,21 @@ class ChangelogHub:
         """Whether the reader has heard from the broker within ``CURRENT_WITHIN_MS`` on
         every partition and is at most ``CURRENT_LAG_RECORDS`` behind: then the document
         cache it feeds may answer."""
+        return self.state().current
+
+    def state(self) -> ReaderState:
+        """``is_current`` and ``lag`` in one pass: a kept answer needs both, and each
+        reads every partition's position."""
         consumer = self._consumer
         lag = self.lag()
         if consumer is None or lag is None or lag > CURRENT_LAG_RECORDS:
-            return False
+            return ReaderState(False, lag)
         oldest_allowed_ms = time.time() * 1000 - CURRENT_WITHIN_MS
         for tp in self._next:
             polled_ms = consumer.last_poll_timestamp(tp)
             if polled_ms is None or polled_ms < oldest_allowed_ms:
-                return False
-        return True
+                return ReaderState(False, lag)
+        return ReaderState(True, lag)
 
     def lag(self) -> int | None:
         """Changelog records this reader has not read yet, by the broker's last report;

@@ -14,6 +14,7 @@ reading again from the end, since it will never see what changed meanwhile.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.sale_product import SaleProduct
@@ -22,6 +23,20 @@ from shopwindow.sale_product import SaleProduct
 # of the changelog, has applied everything but the last moment's changes.
 CURRENT_WITHIN_MS = 1000
 CURRENT_LAG_RECORDS = 1000
+
+
+class ReaderState(NamedTuple):
+    """The changelog reader as the cache's users see it, read in one pass.
+
+    Attributes:
+        current: Whether the cache may answer (see ``CURRENT_WITHIN_MS``).
+        lag: Changelog records not read yet; ``None`` while not reading.
+    """
+
+    current: bool
+    lag: int | None
+
+
 # What a "gone" entry is counted as: its key and version.
 _GONE_BYTES = 64
 

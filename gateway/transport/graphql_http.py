@@ -214,9 +214,9 @@ class GraphQLEndpoint:
         http_cached = request.method == "GET" and operation.persisted_id is not None
         key = None if tracer else self._response_key(operation, viewer, after)
         if key is not None and self._responses is not None:
-            kept = self._responses.get(key)
-            if kept is not None:
-                lag = self._responses.changelog_lag()
+            found = self._responses.get(key)
+            if found is not None:
+                kept, lag = found
                 extensions = {
                     **self._policy.settle(operation, kept.actual_cost),
                     "freshness": freshness_report(kept.oldest_materialized_at, lag),

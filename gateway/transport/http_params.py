@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.types import Scope
 
 from shopwindow.gateway.errors import GatewayError
@@ -98,17 +98,20 @@ async def read_post_params(
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
         raise RequestError(413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE")
+    # The ASGI messages read directly: Starlette's stream() is an async generator, a
+    # measurable share of a kept answer's time for a body that comes in one message.
     body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                raise RequestError(
-                    413, f"Body larger than {max_body_bytes} bytes.", "PAYLOAD_TOO_LARGE"
-                )
-    except ClientDisconnect:
-        # Nobody reads the answer; what matters is that it is not logged as a crash.
-        raise RequestError(400, "The client left before sending its body.", "BAD_REQUEST") from None
+    more = True
+    while more:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            # Nobody reads the answer; what matters is that it is not logged as a crash.
+            raise RequestError(400, "The client left before sending its body.", "BAD_REQUEST")
+        body += message.get("body", b"")
+        if len(body) > max_body_bytes:
+            too_large = f"Body larger than {max_body_bytes} bytes."
+            raise RequestError(413, too_large, "PAYLOAD_TOO_LARGE")
+        more = message.get("more_body", False)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -25,13 +25,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from graphql import GraphQLObjectType, GraphQLSchema
 
 from shopwindow.clock import Clock
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.reads.document_cache import DocumentCache
+from shopwindow.gateway.reads.document_cache import DocumentCache, ReaderState
 
 # Root fields that read products by id, and their read-your-writes argument: an
 # operation giving ``after`` must wait, so it is never answered from here.
@@ -89,16 +90,23 @@ class CachedResponse:
         return len(self.data) + len(self.tag) + 40 * len(self.versions) + _ENTRY_BYTES
 
 
+class Kept(NamedTuple):
+    """A kept answer that holds, and this replica's changelog lag as it was checked."""
+
+    entry: CachedResponse
+    lag: int | None
+
+
 class ResponseCache:
     """Kept answers, by operation, variables and segment.
 
     Args:
         max_bytes: The bound; 0 keeps nothing.
         documents: The document cache, whose versions decide whether an answer holds.
-        is_current: Whether the changelog reader feeding ``documents`` is current.
+        reader: The changelog reader feeding ``documents``: whether it is current, and
+            its lag (for the freshness of an answer).
         cacheable_fields: The fields whose values come from product documents alone
             (``Type.field``): only plans reading nothing else are kept.
-        changelog_lag: This replica's changelog lag, for the freshness of an answer.
         metrics: Where hits and misses are counted.
         clock: Whose moment decides whether a kept answer's prices still apply.
     """
@@ -107,17 +115,15 @@ class ResponseCache:
         self,
         max_bytes: int,
         documents: DocumentCache,
-        is_current: Callable[[], bool],
+        reader: Callable[[], ReaderState],
         cacheable_fields: Iterable[str],
-        changelog_lag: Callable[[], int | None],
         metrics: GatewayMetrics,
         clock: Clock,
     ) -> None:
-        self.changelog_lag = changelog_lag
         self.clock = clock
         self._max_bytes = max_bytes
         self._documents = documents
-        self._is_current = is_current
+        self._reader = reader
         self._cacheable_fields = frozenset(cacheable_fields)
         # Resolved once: a label lookup per answer is a measurable share of a hit.
         self._hits, self._misses, self._stale = (
@@ -134,20 +140,21 @@ class ResponseCache:
             return False
         return plan.fields <= self._cacheable_fields and not plan.arguments & _WAITS
 
-    def get(self, key: Key) -> CachedResponse | None:
+    def get(self, key: Key) -> Kept | None:
         """The kept answer for ``key`` if every product it read is unchanged."""
         entry = self._entries.get(key)
         if entry is None:
             self._misses.inc()
             return None
         expired = entry.until is not None and self.clock.now() >= entry.until
-        if expired or not self._is_current() or not self._unchanged(entry):
+        reader = self._reader()
+        if expired or not reader.current or not self._unchanged(entry):
             self._drop(key)
             self._stale.inc()
             return None
         self._entries.move_to_end(key)
         self._hits.inc()
-        return entry
+        return Kept(entry, reader.lag)
 
     def _unchanged(self, entry: CachedResponse) -> bool:
         for product_id, version in entry.versions:
@@ -169,7 +176,7 @@ class ResponseCache:
         """
         if self._max_bytes <= 0 or not versions or None in versions.values():
             return
-        if not self._is_current():
+        if not self._reader().current:
             return
         entry = entry_of()
         if entry.size > self._max_bytes:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 import strawberry
 
@@ -114,6 +116,30 @@ async def test_oversized_bodies_are_refused(gateway: GatewayFactory) -> None:
     async with gateway(max_body_bytes=300) as http:
         response = await http.post("/graphql", json={"query": "{ __typename }" + " " * 400})
     assert response.status_code == 413
+
+
+async def test_a_chunked_body_is_read_whole_and_bounded_without_a_length(
+    gateway: GatewayFactory,
+) -> None:
+    # No Content-Length: the bound applies as the chunks arrive.
+    body = orjson.dumps({"query": "{ __typename }" + " " * 200})
+
+    async def chunks(data: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 16):
+            yield data[start : start + 16]
+
+    async with gateway(max_body_bytes=300) as http:
+        small = await http.post(
+            "/graphql", content=chunks(body), headers={"content-type": "application/json"}
+        )
+        large = await http.post(
+            "/graphql",
+            content=chunks(body + b" " * 200),
+            headers={"content-type": "application/json"},
+        )
+    assert "content-length" not in small.request.headers
+    assert small.json()["data"] == {"__typename": "Query"}
+    assert large.status_code == 413
 
 
 async def test_a_client_that_leaves_mid_body_is_not_logged_as_a_crash(

@@ -12,10 +12,11 @@ from graphql import OperationDefinitionNode, parse
 from shopwindow.clock import Clock, ManualClock, SystemClock
 from shopwindow.gateway.execution.plan import ExecutionPlan
 from shopwindow.gateway.metrics import GatewayMetrics
-from shopwindow.gateway.reads.document_cache import DocumentCache
+from shopwindow.gateway.reads.document_cache import DocumentCache, ReaderState
 from shopwindow.gateway.schema.build import build_schema
 from shopwindow.gateway.transport.response_cache import (
     CachedResponse,
+    Kept,
     ResponseCache,
     document_fields,
 )
@@ -28,9 +29,10 @@ KEY = ("hash", None, b'{"id":"a"}', None)
 class Current:
     def __init__(self) -> None:
         self.value = True
+        self.lag = 7
 
-    def __call__(self) -> bool:
-        return self.value
+    def __call__(self) -> ReaderState:
+        return ReaderState(self.value, self.lag)
 
 
 def responses(
@@ -40,9 +42,7 @@ def responses(
     documents = DocumentCache(10_000, metrics)
     current = Current()
     clock = clock or SystemClock()
-    cache = ResponseCache(
-        max_bytes, documents, current, document_fields(SCHEMA), lambda: 0, metrics, clock
-    )
+    cache = ResponseCache(max_bytes, documents, current, document_fields(SCHEMA), metrics, clock)
     return cache, documents, current, metrics
 
 
@@ -80,7 +80,7 @@ def test_an_answer_holds_while_its_products_are_unchanged_and_the_reader_current
     documents.put(doc("b", 4), 10)
     kept = entry(b"{}", ("a", 1), ("b", 4))
     cache.put(KEY, {"a": 1, "b": 4}, lambda: kept)
-    assert cache.get(KEY) is kept
+    assert cache.get(KEY) == Kept(kept, 7)
     current.value = False
     assert cache.get(KEY) is None  # Not trusted while the reader is not current...
     current.value = True
@@ -107,7 +107,7 @@ async def test_an_answer_is_not_served_from_the_next_price_boundary_on() -> None
     documents.put(doc("a", 1), 10)
     kept = replace(entry(b"{}", ("a", 1)), until=boundary)
     cache.put(KEY, {"a": 1}, lambda: kept)
-    assert cache.get(KEY) is kept
+    assert cache.get(KEY) == Kept(kept, 7)
     await clock.advance(timedelta(seconds=1))
     assert cache.get(KEY) is None
 

@@ -134,7 +134,7 @@ class GraphQLEndpoint:
         media_type = JSON
         try:
             if self._graphiql is not None and request.method == "GET":
-                page = self._graphiql_answer(request)
+                page = self._graphiql_answer(request, headers)
                 if page is not None:
                     return page
             media_type = response_media_type(headers.get("accept"))
@@ -156,23 +156,24 @@ class GraphQLEndpoint:
             ).inc
         count()
 
-    def _graphiql_answer(self, request: Request) -> Response | None:
+    def _graphiql_answer(self, request: Request, headers: Mapping[str, str]) -> Response | None:
         # A browser opening /graphql gets the page, and the page's assets come from the
-        # same path; anything else is a GraphQL request.
+        # same path; anything else is a GraphQL request. The raw query string is looked
+        # at, not request.url: building the URL cost a tenth of a persisted GET's time.
         assert self._graphiql is not None
-        if "graphiql=" in request.url.query:
+        if b"graphiql=" in request.scope["query_string"]:
             asset = self._graphiql.asset(request.query_params.get(ASSET_PARAMETER, ""))
             if asset is None:
                 return Response(status_code=404, headers={"cache-control": NO_STORE})
-            headers = {
+            answer_headers = {
                 "etag": f'"{asset.digest}"',
                 "cache-control": "public, max-age=31536000, immutable",
                 "x-content-type-options": "nosniff",
             }
-            if request.headers.get("if-none-match") == headers["etag"]:
-                return Response(status_code=304, headers=headers)
-            return Response(asset.body, 200, headers=headers, media_type=asset.media_type)
-        if "text/html" not in request.headers.get("accept", ""):
+            if headers.get("if-none-match") == answer_headers["etag"]:
+                return Response(status_code=304, headers=answer_headers)
+            return Response(asset.body, 200, headers=answer_headers, media_type=asset.media_type)
+        if "text/html" not in headers.get("accept", ""):
             return None  # Before the query string: decoding it is a request's largest cost.
         params = request.query_params
         if "query" in params or "extensions" in params:

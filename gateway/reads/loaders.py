@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,10 @@ class ProductDocuments:
         self._collection = collection
         self._batch_size = metrics.loader_batch_size.labels("products")
         self._lookups = metrics.cache_lookups
+        self._hit, self._miss = (
+            metrics.cache_lookups.labels("hit"),
+            metrics.cache_lookups.labels("miss"),
+        )
         self._cache: DocumentCache | None = None
         self._cache_is_current: Callable[[], bool] = lambda: False
 
@@ -95,23 +100,25 @@ class ProductDocuments:
                         cache.put(product, size, read_in=epoch)
         return [found.get(key) for key in keys]
 
-    def loader(self, reads: ReadOptions | None = None) -> DataLoader[str, SaleProduct | None]:
+    def loader(self, reads: ReadOptions | None = None) -> ProductLoader:
         """A fresh per-request loader over ``by_ids``.
 
         Args:
             reads: The operation's read options; fresh reads skip the cache.
         """
-        options = reads or ReadOptions()
+        return ProductLoader(self, reads or ReadOptions())
 
-        async def load(ids: Sequence[str]) -> list[SaleProduct | None | NewerSchemaVersion]:
-            found = await self.by_ids(ids, fresh=options.fresh)
-            for product_id, product in zip(ids, found, strict=True):
-                options.versions[str(product_id)] = (
-                    product.version if isinstance(product, SaleProduct) else None
-                )
-            return found
+    def cache_usable(self) -> bool:
+        """Whether the document cache may answer now (on, and its feed current)."""
+        return self._cache is not None and self._cache_is_current()
 
-        return DataLoader(load_fn=load)
+    def cached(self, product_id: str) -> tuple[bool, SaleProduct | None]:
+        """The document cache's answer for one product, counted: ``(False, None)`` on a
+        miss. Only while ``cache_usable()``."""
+        assert self._cache is not None
+        hit, cached = self._cache.lookup(product_id)
+        (self._hit if hit else self._miss).inc()
+        return hit, cached
 
     async def category_page(
         self, category: str, after_id: str | None, first: int
@@ -133,6 +140,54 @@ class ProductDocuments:
         ).limit(2)
         async with unavailable_on_database_error():
             return [read_sale_product(doc) async for doc in cursor]
+
+
+class ProductLoader(DataLoader[str, SaleProduct | None]):
+    """One request's loader of products: each product read once per request, and what
+    it read recorded (``ReadOptions.versions``).
+
+    A product the document cache holds is answered at once, without a batch: a batch
+    costs a task, futures and a callback, and for cache hits it batches nothing (on a
+    product page without the response cache, 12 % of the request's time). Misses, and
+    every read while the cache may not answer, go through the batch and ``by_ids``.
+    Whether the cache may answer is decided once per request, at its first lookup, as
+    a batch decides it once for all its ids.
+
+    Args:
+        documents: Where products are read.
+        options: The operation's read options; fresh reads skip the cache.
+    """
+
+    def __init__(self, documents: ProductDocuments, options: ReadOptions) -> None:
+        super().__init__(load_fn=self._load_batch)
+        self._documents = documents
+        self._options = options
+        self._cache_usable: bool | None = None
+
+    def load(self, key: str) -> Awaitable[SaleProduct | None]:
+        """The product ``key`` (``None`` if unknown or hidden), read once per request."""
+        if not self._options.fresh and self.cache_map.get(key) is None:
+            if self._cache_usable is None:
+                self._cache_usable = self._documents.cache_usable()
+            if self._cache_usable:
+                hit, product = self._documents.cached(key)
+                if hit:
+                    answered: asyncio.Future[SaleProduct | None] = self.loop.create_future()
+                    answered.set_result(product)
+                    self.cache_map.set(key, answered)
+                    self._options.versions[key] = product.version if product else None
+                    return answered
+        return super().load(key)
+
+    async def _load_batch(
+        self, ids: Sequence[str]
+    ) -> list[SaleProduct | None | NewerSchemaVersion]:
+        found = await self._documents.by_ids(ids, fresh=self._options.fresh)
+        for product_id, product in zip(ids, found, strict=True):
+            self._options.versions[str(product_id)] = (
+                product.version if isinstance(product, SaleProduct) else None
+            )
+        return found
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,9 @@ materializer would publish them.
   them: one connection per app, for the product on screen and the cart.
 * ``raw broadcast``: ``bench/live_baseline.py``, a bare ``websockets`` server reading
   the same changelog and broadcasting the same payloads to the same subscriptions, with
-  nothing of GraphQL; run for the 10,000 and the phones scenarios alike.
+  nothing of GraphQL; run for the 10,000 and the phones scenarios alike, with the
+  library's default keepalive pings as the gateway pings, and for the phones once more
+  without pings: the library's floor (its ping bursts show in its p99).
 
 Measured: the time from the first connection opening to every subscription's first
 value; the time from producing a change to a client receiving it (p50/p99); the
@@ -210,8 +212,11 @@ async def produce_changes(
     return sent
 
 
-async def start_baseline(world: World) -> tuple[asyncio.subprocess.Process, int]:
-    """The raw broadcast server, once it accepts connections."""
+async def start_baseline(
+    world: World, ping_interval_s: float = 20
+) -> tuple[asyncio.subprocess.Process, int]:
+    """The raw broadcast server, once it accepts connections; ``ping_interval_s`` 0
+    sends no keepalive pings."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -223,6 +228,8 @@ async def start_baseline(world: World) -> tuple[asyncio.subprocess.Process, int]
         world.stack.kafka_bootstrap_servers,
         "--topic",
         world.topics.changelog,
+        "--ping-interval-s",
+        str(ping_interval_s),
     )
     await accepting(process, port, "the baseline")
     return process, port
@@ -257,7 +264,10 @@ async def run(args: argparse.Namespace) -> None:
             phones = args.phones * 2
             phones_gateway = await scenario(world, gateway, phones, 2, args)
             phones_raw = await scenario(world, lambda: start_baseline(world), phones, 2, args)
-            _report_phones(args, phones_gateway, phones_raw)
+            phones_floor = await scenario(
+                world, lambda: start_baseline(world, ping_interval_s=0), phones, 2, args
+            )
+            _report_phones(args, phones_gateway, phones_raw, phones_floor)
 
 
 def _report_servers(args: argparse.Namespace, small: Outcome, large: Outcome, raw: Outcome) -> None:
@@ -303,8 +313,14 @@ def _report_servers(args: argparse.Namespace, small: Outcome, large: Outcome, ra
     )
 
 
-def _report_phones(args: argparse.Namespace, gateway: Outcome, raw: Outcome) -> None:
-    for name, outcome in (("gateway, phones", gateway), ("raw broadcast, phones", raw)):
+def _report_phones(
+    args: argparse.Namespace, gateway: Outcome, raw: Outcome, floor: Outcome
+) -> None:
+    for name, outcome in (
+        ("gateway, phones", gateway),
+        ("raw broadcast, phones (keepalive pings, as the gateway)", raw),
+        ("raw broadcast, phones, no keepalive pings (the library's floor)", floor),
+    ):
         report(
             _title(name, outcome, args),
             [
@@ -339,6 +355,14 @@ def _report_phones(args: argparse.Namespace, gateway: Outcome, raw: Outcome) -> 
                 "memory per connection, gateway / raw",
                 f"{gateway.memory_per_connection / raw.memory_per_connection:.2f}  "
                 "(target <= 1.25)",
+            ),
+            (
+                "change to client p99, gateway / raw without pings",
+                f"{gateway_p99 / _ms(floor.latencies, 0.99):.2f}",
+            ),
+            (
+                "memory per connection, gateway / raw without pings",
+                f"{gateway.memory_per_connection / floor.memory_per_connection:.2f}",
             ),
         ],
     )

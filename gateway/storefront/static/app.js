@@ -70,11 +70,7 @@ function card(product) {
     el("div", { class: "muted" }, stockText(product.stock)));
 }
 
-function show(...nodes) {
-  view.replaceChildren(...nodes);
-}
-
-function failure(error) {
+function failure(error, show) {
   show(el("p", { class: "error", role: "alert" }, `Could not load: ${error.message}`));
 }
 
@@ -153,13 +149,13 @@ function onLeave(stop) {
 
 // --- Views -------------------------------------------------------------------------
 
-async function home() {
+async function home(show) {
   const data = await graphql(`{ trending(first: 8) { ${CARD} } }`);
   show(el("h1", {}, "Trending now"),
     el("section", { class: "shelf", "data-testid": "trending" }, data.trending.map(card)));
 }
 
-async function category(name) {
+async function category(name, show) {
   const data = await graphql(
     `query Category($category: String!) {
       productsByCategory(category: $category, first: 24) { edges { node { ${CARD} } } }
@@ -185,7 +181,7 @@ function facetGroup(legend, name, values, selected) {
     }));
 }
 
-async function search(params) {
+async function search(params, show) {
   const query = params.get("q") || null;
   const brands = params.getAll("brand");
   const categories = params.getAll("category");
@@ -260,7 +256,7 @@ function pickers(options, variants, chosen, onPick) {
       }))));
 }
 
-async function product(id) {
+async function product(id, show) {
   const data = await graphql(
     `query Product($id: ID!) {
       product(id: $id) {
@@ -363,18 +359,30 @@ async function categories() {
       el("a", { href: `#/category/${encodeURIComponent(value.value)}` }, value.value)));
 }
 
+// Each route renders only while it is the newest: an older one that answers late (a
+// search still loading when a product is picked) must not replace what came after it.
+// The view is aria-busy while the newest route loads.
+let routing = 0;
+
 async function route() {
   for (const stop of leaving) stop();
   leaving = [];
+  const generation = ++routing;
+  const show = (...nodes) => {
+    if (generation === routing) view.replaceChildren(...nodes);
+  };
+  view.setAttribute("aria-busy", "true");
   const [path, query] = location.hash.slice(1).split("?");
   const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
   try {
-    if (parts[0] === "product" && parts[1]) await product(parts[1]);
-    else if (parts[0] === "category" && parts[1]) await category(parts[1]);
-    else if (parts[0] === "search") await search(new URLSearchParams(query || ""));
-    else await home();
+    if (parts[0] === "product" && parts[1]) await product(parts[1], show);
+    else if (parts[0] === "category" && parts[1]) await category(parts[1], show);
+    else if (parts[0] === "search") await search(new URLSearchParams(query || ""), show);
+    else await home(show);
   } catch (error) {
-    failure(error);
+    failure(error, show);
+  } finally {
+    if (generation === routing) view.removeAttribute("aria-busy");
   }
 }
 

@@ -3,6 +3,7 @@ Kafka -> materializer -> MongoDB and changelog -> gateway -> the page."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page, Route, expect
 
 from bench.browser import ChromiumMissing, chromium
 from shopwindow.devstack import DevStack
@@ -124,6 +125,12 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         await opened.close()
 
 
+async def settled(page: Page) -> None:
+    """Until the newest route has rendered (the view is aria-busy while it loads): a
+    check on what an older render also shows would pass before the new one lands."""
+    await expect(page.locator("#view")).not_to_have_attribute("aria-busy", "true")
+
+
 async def screenshot(page: Page, name: str) -> None:
     # `make screenshots` sets the folder; docs/storefront.md shows what it writes.
     folder = os.environ.get("SHOPWINDOW_SCREENSHOTS_DIR")
@@ -148,6 +155,7 @@ async def test_search_open_a_product_and_see_a_stock_change_live(
     await expect(results).to_have_count(1)
     await expect(results.first).to_contain_text("Trail shoe")
     await expect(page.get_by_test_id("facets")).to_contain_text("Northwind (1)")
+    await settled(page)
     await screenshot(page, "storefront-search")
 
     await results.first.click()
@@ -175,6 +183,7 @@ async def test_pick_a_variant_and_see_its_stock_change_live(
     facets = page.get_by_test_id("facets")
     await expect(facets).to_contain_text("olive (1)", timeout=30_000)
     await page.get_by_label("M (1)").check()
+    await settled(page)  # "1 product" was the count before the filter too.
     await expect(page.get_by_test_id("result-count")).to_have_text("1 product")
     await screenshot(page, "storefront-search-options")
 
@@ -209,6 +218,34 @@ async def test_pick_a_variant_and_see_its_stock_change_live(
     )
     await expect(stock).to_contain_text("1 available", timeout=30_000)
     await screenshot(page, "storefront-variants")
+    assert problems == []
+
+
+async def test_a_page_answered_late_never_replaces_the_one_picked_after_it(
+    storefront: str, page: Page
+) -> None:
+    problems = watch_console(page)
+    await page.goto(f"{storefront}/#/product/p2")
+    await expect(page.get_by_test_id("product-name")).to_have_text("Rain jacket", timeout=30_000)
+    released = asyncio.Event()
+
+    async def hold_searches(route: Route) -> None:
+        # The search's answer is held until the product page picked after it is shown.
+        if "query Search(" in (route.request.post_data or ""):
+            await released.wait()
+        await route.continue_()
+
+    await page.route("**/graphql", hold_searches)
+    await page.goto(f"{storefront}/#/search?q=jacket")
+    await expect(page.locator("#view")).to_have_attribute("aria-busy", "true")
+    await page.goto(f"{storefront}/#/product/abc")
+    await expect(page.get_by_test_id("product-name")).to_have_text("Trail shoe")
+    await settled(page)
+    released.set()  # The search answers now, late.
+    await page.wait_for_load_state("networkidle")
+    await expect(page.get_by_test_id("product-name")).to_have_text("Trail shoe")
+    assert await page.get_by_test_id("results").count() == 0
+    await page.unroute("**/graphql")
     assert problems == []
 
 

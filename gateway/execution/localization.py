@@ -68,25 +68,11 @@ class Localization:
 DEFAULT = Localization(single_market().default, single_market().default.default_language)
 
 
-def localize(
-    definition: OperationDefinitionNode,
-    variables: Mapping[str, Any] | None,
-    markets: Markets,
-) -> Localization:
-    """The context ``definition`` asks for with ``@inContext``, resolved.
-
-    Validation has run: the directive appears at most once, on the operation, with
-    arguments of the right types. A variable that does not hold a valid value is left
-    to variable coercion, which fails the operation; here it counts as absent.
-    """
-    return Localizer(markets)(definition, variables)
-
-
 class Localizer:
-    """``localize`` in one deployment's markets, each resolution kept: every request
-    asks for one, and resolving it anew cost 2.5 % of a kept answer's time.
-
-    Bounded: a country and a language are each a code of a fixed list, or absent.
+    """The context operations ask for with ``@inContext``, resolved in one deployment's
+    markets. Each resolution is kept: every request asks for one, and resolving it anew
+    cost 2.5 % of a kept answer's time. Bounded: a country and a language are each a
+    code of a fixed list, or absent.
 
     Args:
         markets: The deployment's markets.
@@ -99,7 +85,12 @@ class Localizer:
     def __call__(
         self, definition: OperationDefinitionNode, variables: Mapping[str, Any] | None
     ) -> Localization:
-        """The context ``definition`` asks for, resolved (see ``localize``)."""
+        """The context ``definition`` asks for, resolved.
+
+        Validation has run: the directive appears at most once, on the operation, with
+        arguments of the right types. A variable that does not hold a valid value is
+        left to variable coercion, which fails the operation; here it counts as absent.
+        """
         asked = _asked(definition, variables)
         found = self._resolved.get(asked)
         if found is None:

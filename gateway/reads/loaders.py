@@ -41,10 +41,7 @@ class ProductDocuments:
         self._collection = collection
         self._batch_size = metrics.loader_batch_size.labels("products")
         self._lookups = metrics.cache_lookups
-        self._hit, self._miss = (
-            metrics.cache_lookups.labels("hit"),
-            metrics.cache_lookups.labels("miss"),
-        )
+        self._hit = metrics.cache_lookups.labels("hit")
         self._cache: DocumentCache | None = None
         self._cache_is_current: Callable[[], bool] = lambda: False
 
@@ -113,11 +110,13 @@ class ProductDocuments:
         return self._cache is not None and self._cache_is_current()
 
     def cached(self, product_id: str) -> tuple[bool, SaleProduct | None]:
-        """The document cache's answer for one product, counted: ``(False, None)`` on a
-        miss. Only while ``cache_usable()``."""
+        """The document cache's answer for one product: ``(False, None)`` on a miss. Only
+        while ``cache_usable()``. A hit is counted; a miss is not, since the product goes
+        on to ``by_ids``, which looks again (it may have arrived since) and counts that."""
         assert self._cache is not None
         hit, cached = self._cache.lookup(product_id)
-        (self._hit if hit else self._miss).inc()
+        if hit:
+            self._hit.inc()
         return hit, cached
 
     async def category_page(

@@ -17,7 +17,7 @@ import pytest
 from gql import GraphQLRequest
 from graphql import OperationDefinitionNode, parse
 
-from shopwindow.gateway.execution.localization import localize
+from shopwindow.gateway.execution.localization import Localizer
 from shopwindow.markets import Markets, markets_of
 from tests import kinds
 from tests.gateway.changelog_source import Source
@@ -129,13 +129,21 @@ def test_the_context_applied(
     text: str, variables: dict[str, Any] | None, expected: dict[str, Any]
 ) -> None:
     markets: Markets = markets_of(MARKETS)
-    assert localize(operation(text), variables, markets).as_extension() == expected
+    assert Localizer(markets)(operation(text), variables).as_extension() == expected
+
+
+def test_one_localizer_answers_every_case_as_a_fresh_one_does() -> None:
+    # A policy keeps one Localizer for all its operations: what it kept for one
+    # request's context must never answer another's.
+    shared = Localizer(markets_of(MARKETS))
+    for _, text, variables, expected in [*CASES, *reversed(CASES)]:
+        assert shared(operation(text), variables).as_extension() == expected, text
 
 
 def test_without_a_markets_file_the_context_is_the_one_market() -> None:
     from shopwindow.markets import single_market
 
-    applied = localize(operation("query @inContext(country: CH) { a }"), None, single_market())
+    applied = Localizer(single_market())(operation("query @inContext(country: CH) { a }"), None)
     assert applied.as_extension() == {
         "country": "CH",
         "language": "EN",

@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 from graphql import OperationDefinitionNode, parse
 
 from shopwindow.gateway.cost.budget import ThrottleStatus
-from shopwindow.gateway.execution.localization import localize
+from shopwindow.gateway.execution.localization import Localizer
 from shopwindow.gateway.execution.operation import Operation
 from shopwindow.markets import single_market
 
@@ -32,7 +32,7 @@ def test_admitted_keeps_every_field_and_sets_the_budget() -> None:
         client=None,
         fragments={"F": definition},  # type: ignore[dict-item]
         counted={"x": 1},  # type: ignore[dict-item]
-        localization=localize(definition, None, single_market()),
+        localization=Localizer(single_market())(definition, None),
     )
     status = ThrottleStatus(maximum_available=10, currently_available=3, restore_rate=1)
     admitted = checked.admitted(status, "client-1")

@@ -83,3 +83,23 @@ async def test_the_cache_is_not_asked_when_it_may_not_answer(
     assert not isinstance(answered, asyncio.Future) or not answered.done()
     assert await answered is None  # From MongoDB, which does not have it.
     assert options.versions == {"a": None}
+
+
+async def test_each_lookup_is_counted_once(
+    mongo: AsyncMongoClient[MongoDocument], database_name: str
+) -> None:
+    # A miss goes on to the batch, which looks again: counted there, not twice.
+    metrics = GatewayMetrics()
+    made = ProductDocuments(mongo[database_name][COLLECTION], metrics)
+    cache = DocumentCache(10_000, metrics)
+    made.use_cache(cache, Feed())
+    cache.put(doc("a", 5), 100)
+    loader = made.loader()
+    assert [await loader.load(key) for key in ("a", "unknown", "a")][1] is None
+    counted = {
+        result: metrics.registry.get_sample_value(
+            "shopwindow_document_cache_lookups_total", {"result": result}
+        )
+        for result in ("hit", "miss")
+    }
+    assert counted == {"hit": 1, "miss": 1}

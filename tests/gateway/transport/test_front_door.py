@@ -27,6 +27,24 @@ async def test_other_methods_on_graphql_are_refused_with_allow(
         assert answer.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
 
 
+async def test_methods_a_client_makes_up_are_counted_as_one_label(
+    gateway: GatewayFactory,
+) -> None:
+    # Every method reaches the endpoint now: a metric label per method would let
+    # clients grow the process's memory (and every scrape) without bound.
+    methods = ["PROPFIND", "MKCOL", "LOCK", "PURGE", "SEARCH", "PUT"]
+    async with gateway() as http:
+        for method in methods:
+            assert (await http.request(method, "/graphql")).status_code == 405
+        text = (await http.get("/metrics")).text
+    counted = {
+        line.split('method="')[1].split('"')[0]
+        for line in text.splitlines()
+        if line.startswith("shopwindow_graphql_requests_total{")
+    }
+    assert counted == {"OTHER"}
+
+
 async def test_graphql_and_the_other_paths_are_served(gateway: GatewayFactory) -> None:
     async with gateway() as http:
         graphql = await http.post("/graphql", json={"query": QUERY})

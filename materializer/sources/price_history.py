@@ -1,29 +1,41 @@
 """The prior price the EU requires next to a reduction: the lowest price that applied in
 the 30 days before the current reduction began (Directive 2019/2161, article 6a).
 
-Pure: a price's history is a list of ``[time, partition, offset, amount]`` records in
+Pure: a price's history is its records ``[time, partition, offset, amount]`` in
 event-time order (``amount`` ``None`` while the price was withdrawn), merged in by
 ordering key whatever order records arrive in, so replays, duplicates and late records
 give the same value. A record at ``time`` applies until the next one.
+
+**Ties.** Of several records with one event time, the one with the greatest
+``(partition, offset)`` is in force, as for every snapshot the fold orders
+(``FoldStep.replace``); the others never were. Only that one is kept per time: a
+redelivered lesser one changes nothing.
 
 **The current price** is the newest record's amount; it *began* with the oldest record
 of the run of equal amounts that ends with it (a re-sent equal price does not restart
 it). It is a *reduction* when it is below the amount before that run. The prior price is
 then the lowest amount that applied at any moment of the 30 days before it began.
 
-**What is kept.** Every record from 30 days before the newest time another amount than
-the current one was in force, and the one record before that (the price in force at
-that moment). Whatever arrives later, the reduction cannot begin before that time, so
-the window cannot reach further back. One exception: a late record with the *same*
-event time as one already applied overrides it (the later partition and offset win),
-and two such overrides in a row could move the start back past what was dropped. At
-most ``MAX_RECORDS`` are kept; beyond, the oldest go, and ``lowest_prior`` returns
-``None`` for a window that reaches past them rather than a guess.
+**What is kept.** A record at the newest time can still be replaced by a later one at
+that same time (a delete and an insert in one transaction, a withdrawal that takes its
+price's time), so the kept records are those that can matter *whatever the newest
+record's amount becomes*: every record from 30 days before the newest time, before the
+newest record, at which another amount than the one before the newest was in force,
+and the record in force at that moment. At most ``MAX_RECORDS`` are kept; beyond, the
+oldest go.
+
+**What is known.** Once anything was dropped, ``known_from`` is the first kept record's
+time: what was in force before it is unknown, a late record older than it is ignored,
+and a prior price whose 30 days reach before it is ``None`` rather than a guess. That
+happens beyond ``MAX_RECORDS``, or when a late record replaces, at the same event time,
+a record older than the newest (an override nothing ordered in time can foresee).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,10 +48,30 @@ WINDOW = timedelta(days=30)
 # twice a day for a month.
 MAX_RECORDS = 64
 
-History = list[list[Any]]
+# ``[time, partition, offset, amount]``
+Record = tuple[datetime, int, int, Decimal | None]
 
 # The first moment a datetime can hold, as event times are kept (UTC).
 _FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One price's kept records, one per event time in time order, and from when they
+    are complete.
+
+    Attributes:
+        records: The record in force from each kept time on.
+        known_from: ``None`` while nothing was ever dropped; else the first kept
+            record's time, before which nothing is known.
+    """
+
+    records: tuple[Record, ...] = ()
+    known_from: datetime | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """The history as the document keeps it (``read_history`` reads it back)."""
+        return {"known_from": self.known_from, "records": [list(r) for r in self.records]}
 
 
 def window_start(moment: datetime) -> datetime:
@@ -50,110 +82,146 @@ def window_start(moment: datetime) -> datetime:
     return moment - WINDOW
 
 
-def read_history(records: Sequence[Sequence[Any]] | None) -> History:
+def read_history(stored: Mapping[str, Any] | Sequence[Sequence[Any]] | None) -> History:
     """A history as stored (``datetime``, ``Decimal``) or announced (ISO 8601 and
-    decimal text, in the changelog's JSON)."""
-    return [
-        [parse_time(record[0]), record[1], record[2], parse_decimal(record[3])]
-        for record in records or ()
-    ]
+    decimal text, in JSON). A bare list of records is a history stored before
+    ``known_from`` was kept, read as complete, as it was read then."""
+    if stored is None:
+        return History()
+    if isinstance(stored, Mapping):
+        records, known_from = stored.get("records") or (), parse_time(stored.get("known_from"))
+    else:
+        records, known_from = stored, None
+    parsed = sorted((_read_record(raw) for raw in records), key=lambda record: record[:3])
+    history = History(known_from=known_from)
+    for record in parsed:  # One per time: a bare list may hold ties.
+        history = _merged(history, record)
+    return history
+
+
+def _read_record(raw: Sequence[Any]) -> Record:
+    time = parse_time(raw[0])
+    if time is None:
+        raise ValueError(f"a price record without an event time: {raw!r}")
+    return time, int(raw[1]), int(raw[2]), parse_decimal(raw[3])
 
 
 def with_record(
-    history: Sequence[Sequence[Any]], key: Sequence[Any], amount: Decimal | None
+    history: History,
+    key: Sequence[Any],
+    amount: Decimal | None,
+    keep_from: datetime | None = None,
 ) -> History:
     """``history`` with the record at ordering key ``key`` (``[time, partition,
     offset]``) of ``amount``, pruned to what can still matter. A record already there
-    (a redelivery) changes nothing.
+    (a redelivery), one a greater key replaced at its time, or one older than what is
+    known changes nothing.
+
+    Args:
+        history: The price's history so far.
+        key: The record's ordering key.
+        amount: Its amount; ``None`` for a withdrawal.
+        keep_from: A moment whose 30 days must stay readable too (the earliest
+            scheduled price of the slot), or ``None``.
     """
-    merged = [list(record) for record in history]
-    position = [*key]
-    if any(record[:3] == position for record in merged):
-        return merged
-    merged.append([*position, amount])
-    merged.sort(key=lambda record: (record[0], record[1], record[2]))
-    return _pruned(merged)
+    merged = _merged(history, (key[0], key[1], key[2], amount))
+    if merged is history:
+        return history
+    return _pruned(merged, keep_from)
 
 
-def _timeline(history: Sequence[Sequence[Any]]) -> list[tuple[datetime, Decimal | None]]:
-    """The price in force from each distinct time on: of several records at one time,
-    the last (by partition and offset) is in force; the others never were."""
-    timeline: list[tuple[datetime, Decimal | None]] = []
-    for record in history:
-        if timeline and timeline[-1][0] == record[0]:
-            timeline[-1] = (record[0], record[3])
-        else:
-            timeline.append((record[0], record[3]))
-    return timeline
+def _time(record: Record) -> datetime:
+    return record[0]
 
 
-def _other_amount_index(timeline: Sequence[tuple[datetime, Decimal | None]]) -> int | None:
-    """The index of the newest time at which another amount than the current was in force."""
-    current = timeline[-1][1]
-    for index in range(len(timeline) - 1, -1, -1):
-        if timeline[index][1] != current:
-            return index
-    return None
+def _merged(history: History, record: Record) -> History:
+    time = record[0]
+    if history.known_from is not None and time < history.known_from:
+        return history
+    records = list(history.records)
+    index = bisect.bisect_left(records, time, key=_time)
+    if index < len(records) and records[index][0] == time:
+        if records[index][1:3] >= record[1:3]:
+            return history
+        records[index] = record
+    else:
+        records.insert(index, record)
+    return History(tuple(records), history.known_from)
 
 
-def _pruned(history: History) -> History:
-    timeline = _timeline(history)
-    other = _other_amount_index(timeline)
-    if other is not None:
-        horizon = window_start(timeline[other][0])
-        before = [record[0] for record in history if record[0] < horizon]
-        # Keep the price in force at the horizon: the last record before it.
-        history = history[len(before) - 1 :] if before else history
-    return history[-MAX_RECORDS:]
-
-
-def lowest_prior(history: Sequence[Sequence[Any]]) -> Decimal | None:
-    """The lowest amount in force in the 30 days before the current reduction began;
-    ``None`` without a current price, when it is not a reduction, or when the kept
-    records no longer reach the window's start (beyond ``MAX_RECORDS``)."""
-    if not history or history[-1][3] is None:
+def _horizon(records: Sequence[Record]) -> datetime | None:
+    """The earliest moment a reduction's 30 days can still reach, whatever the newest
+    record's amount becomes: 30 days before the newest time, before the newest record,
+    at which another amount than the one before the newest was in force (else before
+    the one before the newest)."""
+    if len(records) < 2:
         return None
-    timeline = _timeline(history)
-    other = _other_amount_index(timeline)
+    before_newest = len(records) - 2
+    amount = records[before_newest][3]
+    other = next(
+        (i for i in range(before_newest, -1, -1) if records[i][3] != amount), before_newest
+    )
+    return window_start(records[other][0])
+
+
+def _pruned(history: History, keep_from: datetime | None) -> History:
+    records = history.records
+    horizon = _horizon(records)
+    if horizon is not None and keep_from is not None:
+        horizon = min(horizon, window_start(keep_from))
+    # Keep the record in force at the horizon: the last one before it.
+    first = max(sum(1 for r in records if r[0] < horizon) - 1, 0) if horizon else 0
+    first = max(first, len(records) - MAX_RECORDS)
+    if first == 0:
+        return history
+    kept = records[first:]
+    return History(kept, kept[0][0])
+
+
+def lowest_prior(history: History) -> Decimal | None:
+    """The lowest amount in force in the 30 days before the current reduction began;
+    ``None`` without a current price, when it is not a reduction, or when those 30 days
+    reach before what is known (``History.known_from``)."""
+    records = history.records
+    if not records or records[-1][3] is None:
+        return None
+    current = records[-1][3]
+    other = next((i for i in range(len(records) - 1, -1, -1) if records[i][3] != current), None)
     if other is None:
         return None
-    previous, current = timeline[other][1], timeline[-1][1]
-    assert current is not None
+    previous = records[other][3]
     if previous is None or not current < previous:
         return None
-    began = timeline[other + 1][0]
-    return _lowest_in_window(timeline[: other + 1], began, len(history))
+    return _lowest_in_window(history, other + 1, records[other + 1][0])
 
 
-def lowest_before(
-    history: Sequence[Sequence[Any]], began: datetime, amount: Decimal
-) -> Decimal | None:
+def lowest_before(history: History, began: datetime, amount: Decimal) -> Decimal | None:
     """The prior price of a price scheduled to begin at ``began``: the lowest amount in
     force in the 30 days before it, when ``amount`` is below the amount in force just
-    before it; ``None`` otherwise, and without a price before it."""
-    timeline = [(time, price) for time, price in _timeline(history) if time < began]
-    if not timeline:
+    before it; ``None`` otherwise, without a price before it, and when those 30 days
+    reach before what is known."""
+    before = bisect.bisect_left(history.records, began, key=_time)
+    if before == 0:
         return None
-    previous = timeline[-1][1]
+    previous = history.records[before - 1][3]
     if previous is None or not amount < previous:
         return None
-    return _lowest_in_window(timeline, began, len(history))
+    return _lowest_in_window(history, before, began)
 
 
-def _lowest_in_window(
-    timeline: Sequence[tuple[datetime, Decimal | None]], began: datetime, kept: int
-) -> Decimal | None:
-    # The lowest amount of ``timeline`` (what was in force before ``began``) in force at
-    # any moment of the 30 days before ``began``.
+def _lowest_in_window(history: History, count: int, began: datetime) -> Decimal | None:
+    # The lowest amount of the first ``count`` records (those in force before ``began``)
+    # in force at any moment of the 30 days before ``began``.
     start = window_start(began)
-    if timeline[0][0] > start and kept >= MAX_RECORDS:
-        return None  # the records that covered the window's start were dropped
+    if history.known_from is not None and start < history.known_from:
+        return None
+    records = history.records[:count]
     # A price is in force from its time until the next one's: it counts when that
     # stretch reaches into [start, began). The last one always does.
-    ends = [time for time, _ in timeline[1:]] + [began]
+    ends = [r[0] for r in records[1:]] + [began]
     amounts = [
-        amount
-        for (_, amount), end in zip(timeline, ends, strict=True)
-        if end > start and amount is not None
+        record[3]
+        for record, end in zip(records, ends, strict=True)
+        if end > start and record[3] is not None
     ]
     return min(amounts, default=None)

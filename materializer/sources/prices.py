@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -177,14 +178,16 @@ def _record(step: FoldStep, event: Any, market: str | None) -> Effect:
     # A withdrawal without a time of its own follows the price it withdraws.
     time = event.deleted_at if deleted else event.updated_at
     if time is None:
-        if not before:
+        if not before.records:
             return Effect.NONE
-        time = before[-1][0]
+        time = before.records[-1][0]
     amount = None if deleted else event.amount
-    after = price_history.with_record(before, step.ordering_key(time), amount)
+    after = price_history.with_record(
+        before, step.ordering_key(time), amount, keep_from=_earliest_scheduled(step, key)
+    )
     if after == before:
         return Effect.NONE
-    step.history[key] = after
+    step.history[key] = after.stored()
     effect = _reprice_scheduled(step, key, after)
     current = _current(step, market, event.sku)
     if current is None:
@@ -194,6 +197,16 @@ def _record(step: FoldStep, event: Any, market: str | None) -> Effect:
         return max(Effect.META, effect, key=lambda e: e.value)
     current[PRIOR] = lowest
     return Effect.PUBLIC
+
+
+def _earliest_scheduled(step: FoldStep, slot: str) -> datetime | None:
+    """When the slot's earliest scheduled price begins: its 30 days stay in the history."""
+    starts = [
+        price_schedule.window_of(entry).valid_from
+        for entry in step.entries.values()
+        if entry.get("slot") == slot and not entry.get("deleted")
+    ]
+    return min(starts, default=None)
 
 
 def _reprice_scheduled(step: FoldStep, slot: str, history: price_history.History) -> Effect:

@@ -43,9 +43,10 @@ $(PROMTOOL):
 test: lint $(CONFORMANCE_STAMP) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/pytest
 
-## screenshots: rewrite the storefront pictures of docs/storefront.md from the browser test.
+## screenshots: rewrite the pictures of docs/storefront.md and docs/graphql-api.md from the browser tests.
 screenshots: $(STAMP) $(CHROMIUM)
 	SHOPWINDOW_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/gateway/storefront/test_storefront.py -k live
+	SHOPWINDOW_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/gateway/graphiql/test_graphiql.py -k documents
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)

@@ -47,7 +47,7 @@ from shopwindow.gateway.transport.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.materializer.sources import registry_with
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
-from shopwindow.settings import GatewaySettings
+from shopwindow.settings import ConfigurationError, GatewaySettings
 from shopwindow.topic_check import (
     TopicsMisconfigured,
     check_topics_within,
@@ -181,6 +181,12 @@ def create_app(
     policy = OperationPolicy(
         schema._schema, limits, metrics, trusted, budgets=budgets, markets=settings.markets
     )
+    if settings.introspection and (refusal := policy.introspection_refusal()):
+        raise ConfigurationError(
+            f"SHOPWINDOW_INTROSPECTION is on, but this schema's introspection query would "
+            f"be refused: {refusal} Raise SHOPWINDOW_MAX_QUERY_COST or SHOPWINDOW_MAX_TOKENS, "
+            "or turn introspection off."
+        )
     metrics.persisted_query_bytes.set_function(lambda: policy.persisted.stored_bytes)
     http_limits = HttpLimits(
         max_body_bytes=settings.max_body_bytes,

@@ -13,7 +13,11 @@ apply them, read from the ``@cost`` and ``@listSize`` the schema declares
   that declares ``@listSize`` without slicing arguments and takes one required list
   (``products(ids:)``) has that list's length as its size. Its ``assumedSize`` (the
   cap on the list) is what a router assumes: never less than our estimate;
-* the root operation type costs nothing.
+* the root operation type costs nothing;
+* introspection reads the schema, whose sizes are known: each of its lists has the
+  mean length that list has in this schema (``introspection_sizes``), so that the
+  standard introspection query costs about what it returns. ``ofType`` costs nothing:
+  a type's wrappers are mostly null, and their chain is bounded by a rule of its own.
 
 The estimate depends only on the variables given to slicing arguments
 (``size_variables``), so the policy keeps it per operation and their values. The actual
@@ -24,7 +28,7 @@ counts its real length.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -50,6 +54,7 @@ from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 
 from shopwindow.cost_directives import DEFAULT_LIST_SIZE, declared_by
 from shopwindow.gateway.cost.actual import ActualCost, Collected
+from shopwindow.gateway.cost.introspection import introspection_sizes
 
 # Federation's generated ``_entities`` field takes one item per representation.
 _GENERATED_LENGTH = {("Query", "_entities"): "representations"}
@@ -91,6 +96,11 @@ class CostEstimator:
                 slicing.update(field_cost.slicing)
                 if field_cost.length_of is not None:
                     slicing.add(field_cost.length_of)
+        for (parent, name), size in introspection_sizes(schema).items():
+            self._fields[parent][name] = replace(self._fields[parent][name], assumed=size)
+        # A type's wrappers (``[Int!]!``) are mostly null in a result, and their chain
+        # is bounded by its own rule (``MaxTypeWrappingRule``): counted as free.
+        self._fields["__Type"]["ofType"] = replace(self._fields["__Type"]["ofType"], weight=0)
         if schema.query_type is not None:
             self._fields[schema.query_type.name].update(
                 __schema=self._field_cost("", "__schema", SchemaMetaFieldDef),

@@ -16,12 +16,23 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, get_operation_ast, specified_rules
+from graphql import (
+    GraphQLError,
+    GraphQLSchema,
+    get_introspection_query,
+    get_operation_ast,
+    specified_rules,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from shopwindow.gateway.cost.budget import ClientBudgets
 from shopwindow.gateway.execution.admission import Admission
-from shopwindow.gateway.execution.limits import Limits, max_aliases_rule, max_depth_rule
+from shopwindow.gateway.execution.limits import (
+    Limits,
+    MaxTypeWrappingRule,
+    max_aliases_rule,
+    max_depth_rule,
+)
 from shopwindow.gateway.execution.localization import Localizer
 from shopwindow.gateway.execution.masking import ErrorMasking
 from shopwindow.gateway.execution.operation import Operation, OperationRefused, counted_refusal
@@ -31,6 +42,17 @@ from shopwindow.gateway.execution.running import Executor
 from shopwindow.gateway.execution.settlement import Settlement
 from shopwindow.gateway.metrics import GatewayMetrics
 from shopwindow.markets import Markets, single_market
+
+# The largest standard introspection query: every option graphql-core's builder has.
+# GraphiQL, GraphQL Code Generator, rover and the API clients send a subset of it.
+FULL_INTROSPECTION = get_introspection_query(
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+    one_of=True,
+)
 
 
 class OperationPolicy:
@@ -67,6 +89,7 @@ class OperationPolicy:
             *specified_rules,
             max_depth_rule(limits.max_depth),
             max_aliases_rule(limits.max_aliases),
+            MaxTypeWrappingRule,
         ]
         if not limits.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
@@ -89,6 +112,16 @@ class OperationPolicy:
         self.result_extensions = settlement.result_extensions
         self.execute = executor.execute
         self.execute_event = executor.execute_event
+
+    def introspection_refusal(self) -> str | None:
+        """Why this schema's full introspection query would be refused under these
+        limits, or ``None`` when it runs: with introspection on, a refusal is a
+        misconfiguration to name at start, not an error every tool meets later."""
+        try:  # The text itself: a trusted-documents list refuses it before any limit.
+            self._checked(FULL_INTROSPECTION, None, None, None)
+        except OperationRefused as refusal:
+            return "; ".join(error.message for error in refusal.errors)
+        return None
 
     def _valid(self, query: str) -> bool:
         prepared = self._documents.prepare(query)
@@ -125,7 +158,16 @@ class OperationPolicy:
         Raises:
             OperationRefused: With the client's errors and a code.
         """
-        query, persisted_id = self.resolve(query, extensions)
+        text, persisted_id = self.resolve(query, extensions)
+        return self._checked(text, persisted_id, variables, operation_name)
+
+    def _checked(
+        self,
+        query: str,
+        persisted_id: str | None,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> Operation:
         prepared = self._documents.prepare(query)
         if prepared.document is None:
             raise self.refuse(prepared.errors, "GRAPHQL_PARSE_FAILED")

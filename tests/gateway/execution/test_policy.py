@@ -49,8 +49,8 @@ def transport(request: pytest.FixtureRequest) -> Transport:
     [
         ({"max_tokens": 100_000}, ALIASES, "TOO_MANY_ALIASES"),
         ({"max_query_depth": 2}, DEEP, "QUERY_TOO_DEEP"),
-        ({"max_query_cost": 100}, COSTLY, "QUERY_TOO_COSTLY"),
-        ({"max_tokens": 50}, ALIASES, "GRAPHQL_PARSE_FAILED"),
+        ({"max_query_cost": 100, "introspection": False}, COSTLY, "QUERY_TOO_COSTLY"),
+        ({"max_tokens": 50, "introspection": False}, ALIASES, "GRAPHQL_PARSE_FAILED"),
     ],
     ids=["aliases", "depth", "cost", "tokens"],
 )
@@ -70,7 +70,7 @@ async def test_limits_hold_on_every_transport(
 async def test_the_cost_error_names_the_cost_and_the_limit(
     gateway: GatewayFactory, transport: Transport
 ) -> None:
-    async with gateway(max_query_cost=100) as http:
+    async with gateway(max_query_cost=100, introspection=False) as http:
         body = await transport.run(http, COSTLY)
     # 60 ids, each a PriceUpdate (1) with its price (1); scalars cost nothing.
     assert body["errors"][0]["message"] == "The query's estimated cost is 120; the limit is 100."

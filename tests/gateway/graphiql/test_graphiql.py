@@ -17,7 +17,7 @@ from shopwindow.http_server import HttpServer
 from shopwindow.settings import GatewaySettings
 from shopwindow.vendor_graphiql import ALLOWED_LICENSES, PINS
 from tests.gateway.conftest import GatewayFactory
-from tests.gateway.storefront.test_storefront import browser, watch_console
+from tests.gateway.storefront.test_storefront import browser, screenshot, watch_console
 
 __all__ = ["browser"]  # The Chromium fixture, shared with the storefront's tests.
 
@@ -116,4 +116,26 @@ async def test_graphiql_renders_and_runs_a_query_with_nothing_from_another_host(
     finally:
         await page.close()
     assert hosts == {urlsplit(served).netloc}
+    assert problems == []
+
+
+async def test_graphiql_loads_the_schema_and_documents_product(
+    served: str, browser: Browser
+) -> None:
+    """GraphiQL introspects on load: its docs pane, completion and validation need the
+    standard introspection query answered."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    problems = watch_console(page)
+    try:
+        await page.goto(f"{served}/graphql")
+        await page.get_by_role("button", name="Show Documentation Explorer").click()
+        explorer = page.locator(".graphiql-doc-explorer")
+        # The root types appear once the schema has loaded.
+        await explorer.get_by_role("link", name="Query", exact=True).click(timeout=30_000)
+        await explorer.get_by_role("link", name="Product", exact=True).first.click()
+        await expect(page.locator(".graphiql-doc-explorer-title")).to_have_text("Product")
+        await expect(explorer).to_contain_text("materializedAt")
+        await screenshot(page, "graphiql-docs-product")
+    finally:
+        await page.close()
     assert problems == []

@@ -326,7 +326,7 @@ async def test_options_filter_and_facets_hold_per_variant(
 
 
 async def test_search_counts_toward_the_cost_limit(gateway: GatewayFactory) -> None:
-    async with gateway(max_query_cost=500) as http:
+    async with gateway(max_query_cost=500, introspection=False) as http:
         response = await graphql(http, SEARCH, first=100)
     assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 

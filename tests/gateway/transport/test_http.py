@@ -172,7 +172,11 @@ async def test_a_client_that_leaves_mid_body_is_not_logged_as_a_crash(
             "QUERY_TOO_DEEP",
         ),
         ({"max_aliases": 2}, "{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES"),
-        ({"max_tokens": 20}, "{ " + "__typename " * 30 + "}", "GRAPHQL_PARSE_FAILED"),
+        (
+            {"max_tokens": 20, "introspection": False},
+            "{ " + "__typename " * 30 + "}",
+            "GRAPHQL_PARSE_FAILED",
+        ),
         ({"introspection": False}, "{ __schema { types { name } } }", "GRAPHQL_VALIDATION_FAILED"),
     ],
 )

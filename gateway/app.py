@@ -47,6 +47,7 @@ from shopwindow.gateway.transport.ws_guard import GuardLimits, WebSocketGuard
 from shopwindow.materializer.sources import registry_with
 from shopwindow.mongo import mongo_client
 from shopwindow.probes import probe_routes
+from shopwindow.request_bounds import RequestBounds
 from shopwindow.settings import ConfigurationError, GatewaySettings
 from shopwindow.topic_check import (
     TopicsMisconfigured,
@@ -291,12 +292,26 @@ def create_app(
             subgraph, http_limits, verifier, context, metrics, None, traces=True, clock=clock
         )
         routes.append(Route("/subgraph", subgraph_endpoint.handle, methods=["GET", "POST"]))
-    return FrontDoor(Starlette(routes=routes, lifespan=lifespan), endpoint.handle, guard)
+    return FrontDoor(
+        Starlette(routes=routes, lifespan=lifespan),
+        endpoint.handle,
+        guard,
+        refused=lambda reason: metrics.http_refused.labels(reason).inc(),
+    )
 
 
-def server_options(settings: GatewaySettings) -> dict[str, Any]:
-    """The HTTP server options the gateway's settings decide (``uvicorn.Config``)."""
-    return {"ws_per_message_deflate": settings.ws_per_message_deflate}
+def server_options(settings: GatewaySettings, app: FrontDoor | None = None) -> dict[str, Any]:
+    """The options of the gateway's ``HttpServer`` its settings decide, with ``app``'s
+    count of the connections the request bounds close."""
+    return {
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "bounds": RequestBounds(
+            max_head_bytes=settings.max_header_bytes,
+            head_timeout_s=settings.header_timeout_ms / 1000,
+            body_timeout_s=settings.body_timeout_ms / 1000,
+        ),
+        "refused": app.refused if app is not None else None,
+    }
 
 
 def _search(

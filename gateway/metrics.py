@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from shopwindow.request_bounds import REASONS
+
 
 class GatewayMetrics:
     """Every metric the gateway reports."""
@@ -57,6 +59,16 @@ class GatewayMetrics:
             "Documents the cache holds.",
             registry=self.registry,
         )
+        self.http_refused = Counter(
+            "shopwindow_http_refused",
+            "Connections closed before their request reached the app: a head over "
+            "SHOPWINDOW_MAX_HEADER_BYTES (431), or a head or body slower than its timeout "
+            "(408), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in REASONS:
+            self.http_refused.labels(reason)
         self.not_modified = Counter(
             "shopwindow_graphql_not_modified",
             "GET requests for persisted queries answered 304 Not Modified.",

@@ -111,11 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
     configure_tracing("shopwindow-gateway", os.environ)
 
     async def main() -> None:
+        app = create_app(settings)
         server = HttpServer(
-            create_app(settings),
-            settings.http_host,
-            settings.http_port,
-            **server_options(settings),
+            app, settings.http_host, settings.http_port, **server_options(settings, app)
         )
         await server.start()
         log.info("serving", extra={"url": f"http://{settings.http_host}:{server.port}/graphql"})

@@ -75,11 +75,12 @@ async def run_dev(settings: DevStackSettings) -> None:
         materializer_settings = load(MaterializerSettings, **servers)
         registry = installed_registry(materializer_settings)
         async with Materializer(materializer_settings, registry=registry) as materializer:
+            app = create_app(gateway_settings)
             gateway = HttpServer(
-                create_app(gateway_settings),
+                app,
                 gateway_settings.http_host,
                 gateway_settings.http_port,
-                **server_options(gateway_settings),
+                **server_options(gateway_settings, app),
             )
             await gateway.start()
             try:

@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from shopwindow.request_bounds import DEFAULT_BOUNDS, Refused, RequestBounds, bounded_protocol
+
 # Requests still open this long after stop() are cancelled, and the app's shutdown runs:
 # under Kubernetes' default 30 s grace period, so a hung request never turns a rolling
 # update into a SIGKILL that skips the shutdown.
@@ -33,6 +35,8 @@ class HttpServer:
         port: Port to bind; 0 picks a free one (see ``port`` after start).
         shutdown_timeout_s: How long ``stop()`` lets open requests finish before it
             cancels them.
+        bounds: What a request may send before the app sees it (``request_bounds``).
+        refused: Called with the reason of each connection those bounds close.
         **config: Further ``uvicorn.Config`` options.
     """
 
@@ -42,9 +46,12 @@ class HttpServer:
         host: str,
         port: int,
         shutdown_timeout_s: int = SHUTDOWN_TIMEOUT_S,
+        bounds: RequestBounds = DEFAULT_BOUNDS,
+        refused: Refused | None = None,
         **config: Any,
     ) -> None:
         config.setdefault("log_config", None)
+        config["http"] = bounded_protocol(bounds, refused)
         config["timeout_graceful_shutdown"] = shutdown_timeout_s
         config.setdefault("access_log", False)
         self._app = app

@@ -170,6 +170,27 @@ class GatewaySettings(ConnectionSettings):
     max_aliases: int = Field(default=30, ge=1, le=10_000)
     max_tokens: int = Field(default=2000, ge=10, le=1_000_000)
     max_body_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers) a client may send; "
+        "past it 431 and the connection closes.",
+    )
+    header_timeout_ms: int = Field(
+        default=10_000,
+        ge=100,
+        le=300_000,
+        description="How long a request's head may take to arrive (a WebSocket handshake "
+        "too); then 408 and the connection closes.",
+    )
+    body_timeout_ms: int = Field(
+        default=10_000,
+        ge=100,
+        le=300_000,
+        description="How long a request's body may take to arrive after its head; then 408 "
+        "and the connection closes.",
+    )
     request_timeout_ms: int = Field(default=5000, ge=10, le=120_000)
     mongodb_timeout_ms: int | None = Field(
         default=None,

@@ -38,6 +38,8 @@ class FrontDoor:
         app: Serves every other path, and the lifespan.
         http: Answers a GraphQL HTTP request (``GraphQLEndpoint.handle``).
         websocket: Serves a GraphQL WebSocket (``WebSocketGuard``).
+        refused: Counts a connection the server's request bounds closed, by reason
+            (``shopwindow.request_bounds``): the server calls it, the app counts.
     """
 
     def __init__(
@@ -45,10 +47,12 @@ class FrontDoor:
         app: Starlette,
         http: Callable[[Request], Awaitable[Response]],
         websocket: ASGIApp,
+        refused: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self._http = http
         self._websocket = websocket
+        self.refused = refused
 
     @property
     def state(self) -> State:

@@ -16,7 +16,7 @@ from shopwindow.clock import Clock
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
 from shopwindow.extensions import Extension
-from shopwindow.gateway.app import create_app
+from shopwindow.gateway.app import create_app, server_options
 from shopwindow.http_server import HttpServer
 from shopwindow.materializer.decode import decode_record
 from shopwindow.materializer.events import Position
@@ -94,9 +94,9 @@ def gateway(gateway_settings: Callable[..., GatewaySettings]) -> GatewayFactory:
         clock: Clock | None = None,
         **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
-        server = HttpServer(
-            create_app(gateway_settings(**overrides), with_extensions, clock), "127.0.0.1", 0
-        )
+        settings = gateway_settings(**overrides)
+        app = create_app(settings, with_extensions, clock)
+        server = HttpServer(app, "127.0.0.1", 0, **server_options(settings, app))
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:

@@ -39,9 +39,13 @@ def example_command(timestamp: str) -> str:
     first product's black M, which its page shows at once (it opens on that variant
     when picked, and ``Product.stock`` sums it)."""
     event = {"product_id": FIRST_PRODUCT, "sku": FIRST_SKU, "quantity": 42, "timestamp": timestamp}
-    # `make run` leaves the command in .venv/bin, often not on the PATH.
-    command = "shopwindow" if shutil.which("shopwindow") else f"{sys.executable} -m shopwindow.cli"
-    return f"{command} produce inventory '{json.dumps(event)}'"
+    return f"{command_name()} produce inventory '{json.dumps(event)}'"
+
+
+def command_name() -> str:
+    """How a newcomer's shell runs this command: ``make run`` leaves it in .venv/bin,
+    often not on the PATH."""
+    return "shopwindow" if shutil.which("shopwindow") else f"{sys.executable} -m shopwindow.cli"
 
 
 def _run(main: Coroutine[Any, Any, None]) -> int:

@@ -86,6 +86,14 @@ def layout(product_id: str, variants: int | None) -> Layout | None:
     )
 
 
+def brand_and_name(product_id: str) -> tuple[str, str]:
+    """A product's brand and the name it is sold under, which begins with that brand;
+    drawn from the id alone, so that every catalog record of a product agrees."""
+    rng = random.Random(f"brand:{product_id}")
+    brand = rng.choice(BRANDS)
+    return brand, f"{brand} {rng.choice(('Classic', 'Pro', 'Air', 'Lite'))} {product_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoRecord:
     """One record to produce."""
@@ -217,12 +225,12 @@ class DemoEvents:
     def catalog(self, product_id: str, now: datetime) -> DemoRecord:
         """A catalog snapshot, as a Debezium change event."""
         rng = self._rng
+        brand, name = brand_and_name(product_id)
         row = {
             "product_id": product_id,
-            "name": f"{rng.choice(BRANDS)} {rng.choice(('Classic', 'Pro', 'Air', 'Lite'))} "
-            f"{product_id}",
+            "name": name,
             "description": "A demo product.",
-            "brand": rng.choice(BRANDS),
+            "brand": brand,
             "category": rng.choice(CATEGORIES),
             "images": [f"https://img.example.com/{product_id}/{n}.jpg" for n in range(2)],
             "attributes": {"material": rng.choice(("cotton", "leather", "wool"))},

@@ -6,9 +6,10 @@ import asyncio
 import json
 import logging
 import re
+import shlex
 from datetime import UTC, datetime
 
-from shopwindow.cli import example_command
+from shopwindow.cli import command_name, example_command
 from shopwindow.demo_traffic import produce_demo_traffic
 from shopwindow.devstack import DevStack
 from shopwindow.extensions import installed_registry
@@ -43,8 +44,23 @@ def banner(graphql_url: str, kafka_bootstrap_servers: str, mongodb_uri: str) -> 
             + example_command(now),
             f"    curl -s {graphql_url} -H 'content-type: application/json' "
             f"""-d '{{"query": {json.dumps(query)}}}'""",
+            "  What it serves (generation, lag, freshness, dead letters), in another terminal:",
+            f"    {status_command(graphql_url, kafka_bootstrap_servers, mongodb_uri)}",
         ]
     )
+
+
+def status_command(graphql_url: str, kafka_bootstrap_servers: str, mongodb_uri: str) -> str:
+    """The ``shopwindow status`` command that reads this dev stack: its servers, which
+    a second terminal does not know, and its gateway. A password in the URI is not
+    printed: its place says ``***``."""
+    settings = {
+        "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+        "SHOPWINDOW_MONGODB_URI": without_password(mongodb_uri),
+    }
+    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in settings.items())
+    gateway = shlex.quote(graphql_url.removesuffix("/graphql"))
+    return f"{assignments} {command_name()} status --watch --gateways {gateway}"
 
 
 async def run_dev(settings: DevStackSettings) -> None:

@@ -68,6 +68,10 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         banner = (await asyncio.wait_for(dev.stdout.readline(), 60)).decode()
         match = re.search(r"GraphQL: (http://\S+)/graphql", banner)
         assert match, banner
+        # The rest of the banner, to its `shopwindow status` command.
+        while " status --watch " not in (line := (await dev.stdout.readline()).decode()):
+            assert line, "the banner ends without a status command"
+        status_command = line.strip()
         async with httpx.AsyncClient(base_url=match.group(1)) as http:
             for _ in range(600):  # 60 s, the promise of `make run`.
                 try:
@@ -83,6 +87,21 @@ async def test_dev_serves_the_slice_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
         assert body and body["data"]["product"]["id"] == "abc", body
         assert storefront.status_code == 200 and "storefront" in storefront.text
         assert "@key" in subgraph.json()["data"]["_service"]["sdl"]
+        # A second terminal knows none of the stand-ins' addresses: the banner's command
+        # carries them, and reads this stack and its gateway.
+        status = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            status_command.replace(" --watch ", " --json "),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        shown, complaint = await asyncio.wait_for(status.communicate(), 60)
+        assert status.returncode == 0, complaint.decode()
+        parts = {part["title"]: part for part in json.loads(shown)["parts"]}
+        assert f"Gateway {match.group(1)}" in parts, parts
+        assert not [part for part in parts.values() if "error" in part], parts
         servers = children(dev.pid)
         assert len(servers) == 2 and all(alive(pid) for pid in servers)
         dev.send_signal(signal.SIGINT)

@@ -75,3 +75,14 @@ def test_the_banner_says_how_to_send_an_event_and_see_it() -> None:
     assert "SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS=k:9092" in text and "produce inventory" in text
     assert "curl -s http://h:1/graphql" in text
     assert "Storefront: http://h:1/\n" in text
+    status = next(line for line in text.splitlines() if " status " in line).strip()
+    assert status.startswith("SHOPWINDOW_KAFKA_BOOTSTRAP_SERVERS=k:9092 ")
+    assert "SHOPWINDOW_MONGODB_URI=mongodb://m:1 " in status
+    assert status.endswith(" status --watch --gateways http://h:1")
+
+
+def test_the_status_command_quotes_what_the_shell_would_split() -> None:
+    text = banner("http://h:1/graphql", "k:9092", "mongodb://u:s3cret@h:1/db?a=1&b=$x")
+    status = next(line for line in text.splitlines() if " status " in line)
+    assert "SHOPWINDOW_MONGODB_URI='mongodb://u:***@h:1/db?a=1&b=$x'" in status
+    assert "s3cret" not in status

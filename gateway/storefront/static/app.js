@@ -83,6 +83,7 @@ class LiveClient {
     this.active = new Map(); // id -> {payload, onNext}
     this.socket = null;
     this.acknowledged = false;
+    this.closed = false; // Whether a connection was lost since the last acknowledgement.
     this.retryMs = 500;
   }
 
@@ -91,10 +92,20 @@ class LiveClient {
     this.active.set(id, { payload: { query, variables }, onNext });
     this.open();
     if (this.acknowledged) this.send({ id, type: "subscribe", payload: { query, variables } });
+    this.show();
     return () => {
       this.active.delete(id);
       if (this.acknowledged) this.send({ id, type: "complete" });
+      this.show();
     };
+  }
+
+  // The header says how live the page is only where something on it is live: a page
+  // with no subscription has nothing to be offline about.
+  show() {
+    connection.hidden = this.active.size === 0;
+    connection.textContent = this.acknowledged ? "live" : this.closed ? "reconnecting" : "connecting";
+    connection.classList.toggle("live", this.acknowledged);
   }
 
   open() {
@@ -106,8 +117,8 @@ class LiveClient {
     socket.onclose = () => {
       this.socket = null;
       this.acknowledged = false;
-      connection.textContent = "offline";
-      connection.classList.remove("live");
+      this.closed = true;
+      this.show();
       if (this.active.size) {
         setTimeout(() => this.open(), this.retryMs);
         this.retryMs = Math.min(this.retryMs * 2, 10000);
@@ -124,9 +135,9 @@ class LiveClient {
   receive(message) {
     if (message.type === "connection_ack") {
       this.acknowledged = true;
+      this.closed = false;
       this.retryMs = 500;
-      connection.textContent = "live";
-      connection.classList.add("live");
+      this.show();
       for (const [id, { payload }] of this.active) this.send({ id, type: "subscribe", payload });
     } else if (message.type === "ping") {
       this.send({ type: "pong" });

@@ -147,6 +147,8 @@ async def test_search_open_a_product_and_see_a_stock_change_live(
     await expect(page.locator("#categories a", has_text="jackets")).to_be_visible(timeout=30_000)
     await page.reload()  # The shelf may have been read before the products were indexed.
     await expect(page.get_by_test_id("trending").get_by_test_id("product-card")).to_have_count(3)
+    # Nothing on the home page is live: no live state to show, not "offline".
+    await expect(page.locator("#connection")).to_be_hidden()
     await screenshot(page, "storefront-home")
 
     await page.get_by_role("searchbox").fill("trail")
@@ -171,6 +173,10 @@ async def test_search_open_a_product_and_see_a_stock_change_live(
     # is measured by `make bench-storefront`, not asserted against a clock here.
     await expect(stock).to_have_text("In stock: 6 available", timeout=30_000)
     await screenshot(page, "storefront-product")
+    # Back on a page with nothing live, the live state goes with it.
+    await page.go_back()
+    await expect(page.get_by_test_id("results")).to_be_visible()
+    await expect(page.locator("#connection")).to_be_hidden()
     assert problems == []
 
 

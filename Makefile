@@ -50,7 +50,7 @@ screenshots: $(STAMP) $(CHROMIUM)
 
 ## fuzz: the fuzz suites at length (make test runs them short).
 fuzz: $(STAMP)
-	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s tests/fuzz tests/gateway/execution/test_plan.py tests/gateway/live/test_fanout.py tests/materializer/test_parking.py tests/materializer/test_fold_properties.py tests/materializer/test_price_history.py tests/gateway/cost/test_budget.py
+	SHOPWINDOW_FUZZ_SCALE=$${SHOPWINDOW_FUZZ_SCALE:-25} $(BIN)/pytest -s --hypothesis-show-statistics tests/fuzz tests/gateway/execution/test_plan.py tests/gateway/live/test_fanout.py tests/materializer/test_parking.py tests/materializer/test_fold_properties.py tests/materializer/test_price_history.py tests/gateway/cost/test_budget.py
 
 ## chaos: SIGKILL materializer processes 100 times during a 50,000-event stream.
 chaos: $(STAMP)

@@ -6,15 +6,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from shopwindow.devstack import DevStack
-from shopwindow.gateway.app import create_app
-from shopwindow.http_server import HttpServer
-from shopwindow.settings import GatewaySettings, MaterializerSettings
+from shopwindow.settings import MaterializerSettings
 from shopwindow.topics import TopicNames
 from tests import kinds
+from tests.gateway.conftest import GatewayFactory, gateway
 from tests.helpers import eventually, produce, running_materializer
+
+__all__ = ["gateway"]  # The gateway fixture, as the gateway's tests run it.
 
 QUERY = '{ product(id: "abc") { id name stock { available } } }'
 
@@ -23,7 +22,7 @@ async def test_catalog_and_inventory_events_are_served_as_one_product(
     stack: DevStack,
     topics: TopicNames,
     materializer_settings: Callable[..., MaterializerSettings],
-    gateway_settings: Callable[..., GatewaySettings],
+    gateway: GatewayFactory,
 ) -> None:
     await produce(
         stack.kafka_bootstrap_servers,
@@ -45,22 +44,16 @@ async def test_catalog_and_inventory_events_are_served_as_one_product(
             ),
         ],
     )
-    gateway = HttpServer(create_app(gateway_settings()), "127.0.0.1", 0)
-    async with running_materializer(materializer_settings()):
-        await gateway.start()
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+    async with running_materializer(materializer_settings()), gateway() as http:
 
-                async def query() -> Any:
-                    response = await http.post("/graphql", json={"query": QUERY})
-                    assert response.status_code == 200
-                    return response.json()
+        async def query() -> Any:
+            response = await http.post("/graphql", json={"query": QUERY})
+            assert response.status_code == 200
+            return response.json()
 
-                body = await eventually(
-                    query, lambda b: (b["data"]["product"] or {}).get("stock") == {"available": 9}
-                )
-        finally:
-            await gateway.stop()
+        body = await eventually(
+            query, lambda b: (b["data"]["product"] or {}).get("stock") == {"available": 9}
+        )
     assert body["data"] == {
         "product": {"id": "abc", "name": "Trail shoe", "stock": {"available": 9}}
     }
@@ -84,7 +77,7 @@ async def test_the_prior_price_of_a_price_withdrawn_and_resent_at_one_instant(
     stack: DevStack,
     topics: TopicNames,
     materializer_settings: Callable[..., MaterializerSettings],
-    gateway_settings: Callable[..., GatewaySettings],
+    gateway: GatewayFactory,
 ) -> None:
     """70 from 1 January, with withdrawals at that same instant; 50 from 2 January and
     again on 15 February; on 1 March a withdrawal and a re-sent 50 at one instant. The
@@ -122,20 +115,14 @@ async def test_the_prior_price_of_a_price_withdrawn_and_resent_at_one_instant(
         ],
     )
     query = '{ product(id: "abc") { price { amount lowestPrice30d } } }'
-    gateway = HttpServer(create_app(gateway_settings()), "127.0.0.1", 0)
-    async with running_materializer(materializer_settings()):
-        await gateway.start()
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+    async with running_materializer(materializer_settings()), gateway() as http:
 
-                async def read() -> Any:
-                    # Once the last price record is applied (read-your-writes).
-                    response = await http.post(
-                        "/graphql", json={"query": query}, headers={"shopwindow-after": landed[-1]}
-                    )
-                    return response.json()
+        async def read() -> Any:
+            # Once the last price record is applied (read-your-writes).
+            response = await http.post(
+                "/graphql", json={"query": query}, headers={"shopwindow-after": landed[-1]}
+            )
+            return response.json()
 
-                body = await eventually(read, lambda b: b["extensions"]["consistency"]["met"])
-        finally:
-            await gateway.stop()
+        body = await eventually(read, lambda b: b["extensions"]["consistency"]["met"])
     assert body["data"]["product"]["price"] == {"amount": "50.00", "lowestPrice30d": "70.00"}

@@ -13,6 +13,7 @@ import re
 import tracemalloc
 
 from tests.gateway.conftest import GatewayFactory
+from tests.shopwindow.test_request_bounds import connection
 
 WATCHDOG_S = 60
 HANDSHAKE = (
@@ -30,18 +31,13 @@ def refused(metrics: str, reason: str) -> float:
 
 async def status_of(port: int, request: bytes) -> bytes:
     """The status line the gateway answers ``request`` with, read while sending."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with connection(port) as (reader, writer):
         status = asyncio.create_task(reader.readline())
         with contextlib.suppress(ConnectionError):
             writer.write(request)
             await writer.drain()
         async with asyncio.timeout(WATCHDOG_S):
             return await status
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 async def test_a_large_head_is_431_on_graphql_and_the_websocket_handshake(
@@ -86,8 +82,7 @@ async def hold(port: int, head: bytes, answers: list[bytes], more: int = 0) -> N
     """One client: sends ``head`` (a head or part of one), then ``more`` bytes of it in
     drained 64 KiB writes (so that it buffers little itself), then nothing, and keeps
     what the gateway answers until it closes the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with connection(port) as (reader, writer):
         with contextlib.suppress(ConnectionError):
             writer.write(head)
             await writer.drain()
@@ -96,10 +91,6 @@ async def hold(port: int, head: bytes, answers: list[bytes], more: int = 0) -> N
                 await writer.drain()
         with contextlib.suppress(ConnectionError):
             answers.append(await reader.read())
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
 
 
 async def test_hundreds_of_stalled_clients_hold_bounded_memory_and_are_let_go(

@@ -6,18 +6,19 @@ standard introspection query nests 13 or more levels (``__schema { types { field
 type { ofType ... } } } }``), which no product query needs. ``max_depth_rule`` leaves
 the ``__schema`` and ``__type`` fields out; graphql-core's ``MaxIntrospectionDepthRule``
 (among ``specified_rules``) refuses ``fields``, ``interfaces``, ``possibleTypes`` and
-``inputFields`` nested three deep, as graphql-js does, and ``max_type_wrapping_rule``
-refuses ``ofType`` chains longer than any tool sends.
+``inputFields`` nested three deep, as graphql-js does, and ``MaxTypeWrappingRule``
+refuses ``ofType`` chains longer than any tool sends. Both rules of this module walk
+each fragment once (``fragment_summaries``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -26,6 +27,8 @@ from graphql import (
     ValidationContext,
     ValidationRule,
 )
+
+from shopwindow.gateway.execution.fragment_summaries import fragments_of, summarise_fragments
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +50,21 @@ INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 # ``ofType`` nested deeper than this is refused: graphql-js's introspection query sends
 # 7 (16.x) or 9 (17.x), and a wrapped type of a real schema ([[String!]!]!) needs 5.
 MAX_TYPE_WRAPPING = 16
-_WALKED_LEVELS = 4 * (MAX_TYPE_WRAPPING + 4)
 
 
 def max_depth_rule(max_depth: int) -> type[ValidationRule]:
     """A rule rejecting operations nested deeper than ``max_depth`` fields."""
 
     class MaxDepthRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self._fragments: dict[str, int] | None = None
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fragments = {
-                definition.name.value: definition
-                for definition in self.context.document.definitions
-                if isinstance(definition, FragmentDefinitionNode)
-            }
-            depth = _depth(node.selection_set, fragments, 0, max_depth, frozenset())
+            if self._fragments is None:  # Once per document, for all its operations.
+                fragments = fragments_of(self.context.document)
+                self._fragments = summarise_fragments(fragments, _depth)
+            depth = _depth(node.selection_set, self._fragments.get)
             if depth > max_depth:
                 self.report_error(
                     GraphQLError(
@@ -73,32 +77,19 @@ def max_depth_rule(max_depth: int) -> type[ValidationRule]:
     return MaxDepthRule
 
 
-def _depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    depth: int,
-    limit: int,
-    visited: frozenset[str],
-) -> int:
-    if selection_set is None or depth > limit:
-        return depth
-    deepest = depth
-    for selection in selection_set.selections:
+def _depth(selection_set: SelectionSetNode | None, fragment: Callable[[str], int | None]) -> int:
+    # How many fields deep ``selection_set`` nests, its fragments' depths read from
+    # ``fragment``.
+    deepest = 0
+    for selection in selection_set.selections if selection_set is not None else ():
         if isinstance(selection, FieldNode):
             if selection.name.value in INTROSPECTION_ROOTS:
                 continue  # Introspection's own rules bound it.
-            deeper = _depth(selection.selection_set, fragments, depth + 1, limit, visited)
+            deepest = max(deepest, 1 + _depth(selection.selection_set, fragment))
         elif isinstance(selection, InlineFragmentNode):
-            deeper = _depth(selection.selection_set, fragments, depth, limit, visited)
+            deepest = max(deepest, _depth(selection.selection_set, fragment))
         elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in visited:  # Cycles are another rule's error.
-                continue
-            deeper = _depth(fragment.selection_set, fragments, depth, limit, visited | {name})
-        else:
-            continue
-        deepest = max(deepest, deeper)
+            deepest = max(deepest, fragment(selection.name.value) or 0)
     return deepest
 
 
@@ -130,16 +121,18 @@ def max_aliases_rule(max_aliases: int) -> type[ValidationRule]:
 
 class MaxTypeWrappingRule(ValidationRule):
     """Refuses ``ofType`` nested deeper than ``MAX_TYPE_WRAPPING``, through fragments
-    too: each level is cheap, but the chain is the one introspection path that the
-    depth limit leaves out and ``MaxIntrospectionDepthRule`` does not count."""
+    too: the chain is the one introspection path that the depth limit leaves out and
+    ``MaxIntrospectionDepthRule`` does not count."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self._fragments: dict[str, tuple[int, int]] | None = None
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-        fragments = {
-            definition.name.value: definition
-            for definition in self.context.document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
-        if _of_type_depth(node.selection_set, fragments, 0, frozenset()) > MAX_TYPE_WRAPPING:
+        if self._fragments is None:  # Once per document, for all its operations.
+            fragments = fragments_of(self.context.document)
+            self._fragments = summarise_fragments(fragments, _of_type_runs)
+        if max(_of_type_runs(node.selection_set, self._fragments.get)) > MAX_TYPE_WRAPPING:
             self.report_error(
                 GraphQLError(
                     f"Introspection nests ofType more than {MAX_TYPE_WRAPPING} deep.",
@@ -149,32 +142,26 @@ class MaxTypeWrappingRule(ValidationRule):
             )
 
 
-def _of_type_depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    run: int,
-    visited: frozenset[str],
-    level: int = 0,
-) -> int:
-    # The longest run of ``ofType`` fields nested in one another below ``selection_set``.
-    # Past ``_WALKED_LEVELS`` the other rules have refused the document already (lists
-    # nest at most three deep in valid introspection); stopping keeps the stack bounded.
-    if selection_set is None or run > MAX_TYPE_WRAPPING or level > _WALKED_LEVELS:
-        return run
-    deepest = run
-    for selection in selection_set.selections:
+def _of_type_runs(
+    selection_set: SelectionSetNode | None, fragment: Callable[[str], tuple[int, int] | None]
+) -> tuple[int, int]:
+    # The runs of ``ofType`` fields nested in one another in ``selection_set``: the
+    # longest that starts at its top (which continues a run its parent began), and the
+    # longest wholly inside it.
+    top = inner = 0
+    for selection in selection_set.selections if selection_set is not None else ():
         if isinstance(selection, FieldNode):
-            nested = run + 1 if selection.name.value == "ofType" else 0
-            deeper = _of_type_depth(selection.selection_set, fragments, nested, visited, level + 1)
-        elif isinstance(selection, InlineFragmentNode):
-            deeper = _of_type_depth(selection.selection_set, fragments, run, visited, level)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in visited:
-                continue
-            deeper = _of_type_depth(fragment.selection_set, fragments, run, visited | {name}, level)
+            below, within = _of_type_runs(selection.selection_set, fragment)
+            if selection.name.value == "ofType":
+                top, inner = max(top, 1 + below), max(inner, within)
+            else:
+                inner = max(inner, below, within)
         else:
-            continue
-        deepest = max(deepest, deeper)
-    return deepest
+            if isinstance(selection, InlineFragmentNode):
+                runs = _of_type_runs(selection.selection_set, fragment)
+            elif isinstance(selection, FragmentSpreadNode):
+                runs = fragment(selection.name.value) or (0, 0)
+            else:
+                continue
+            top, inner = max(top, runs[0]), max(inner, runs[1])
+    return top, inner

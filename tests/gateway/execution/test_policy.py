@@ -14,6 +14,7 @@ from shopwindow.document import COLLECTION
 from shopwindow.gateway.schema.subscriptions import LIVE_FIELDS
 from shopwindow.mongo import MongoDocument
 from tests.gateway.conftest import GatewayFactory, Seed, full_product
+from tests.gateway.execution.test_limits import bomb
 from tests.gateway.transport.test_http import TROUBLE
 from tests.gateway.transports import LEGACY_WS, TRANSPORT_WS, TRANSPORTS, Transport, WebSocket
 
@@ -186,3 +187,14 @@ async def test_each_websocket_operation_gets_a_fresh_dataloader(
                         break
                 await collection.update_one({"_id": "abc"}, {"$set": {"catalog.name": "Renamed"}})
     assert names == ["Trail shoe", "Renamed"]
+
+
+@pytest.mark.parametrize("transport", QUERY_TRANSPORTS, ids=lambda t: t.name)
+async def test_a_document_of_fragments_spreading_fragments_is_answered(
+    gateway: GatewayFactory, transport: Transport
+) -> None:
+    """2^190 paths through 191 fragments, within the token limit: each rule walks each
+    fragment once, so the answer comes (the watchdog bounds the test, not a clock)."""
+    async with gateway() as http:
+        body = await transport.run(http, bomb(190))
+    assert body["data"] == {"__typename": "Query"}

@@ -61,9 +61,9 @@ class GatewayMetrics:
         )
         self.http_refused = Counter(
             "shopwindow_http_refused",
-            "Connections closed before their request reached the app: a head over "
-            "SHOPWINDOW_MAX_HEADER_BYTES (431), or a head or body slower than its timeout "
-            "(408), by reason.",
+            "Connections closed before their request reached the app, by reason: a head "
+            "over SHOPWINDOW_MAX_HEADER_BYTES (431), a head or body slower than its timeout "
+            "(408), or a connection idle past the head's timeout (closed).",
             ["reason"],
             registry=self.registry,
         )

@@ -9,8 +9,8 @@ requests. ``BoundedHttpProtocol`` is uvicorn's httptools protocol with three bou
 * **The head** (request line and headers) is at most ``max_head_bytes``. Past it the
   client gets ``431`` and the connection closes; the parser never holds more.
 * **The head arrives** within ``head_timeout_s`` of its first byte, or of the
-  connection for one that sends nothing. Else ``408`` (a connection that sent nothing
-  is just closed) and the connection closes.
+  connection for one that sends nothing. Else ``408`` and the connection closes; one
+  that sent nothing is just closed (``IDLE``).
 * **The body arrives** within ``body_timeout_s`` of the head. Else ``408``, unless the
   app has begun its answer, and the connection closes; the app sees the client go.
 
@@ -21,6 +21,9 @@ status before reading it. Nothing it sends then is kept.
 
 The WebSocket handshake is a request head like any other; once upgraded, the WebSocket
 protocol's own bounds apply. Each refusal is reported by its reason (``REASONS``).
+
+The head is counted per read: a head that shares a read with the end of the request
+before it (pipelining) may hold that read's bytes more, at most one read (256 KiB).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 HEAD_TOO_LARGE = "head_too_large"
 HEAD_TIMEOUT = "head_timeout"
 BODY_TIMEOUT = "body_timeout"
-REASONS = (HEAD_TOO_LARGE, HEAD_TIMEOUT, BODY_TIMEOUT)
+# A connection that sent nothing within the head's timeout: a browser's speculative
+# connection as often as a client holding sockets.
+IDLE = "idle"
+REASONS = (HEAD_TOO_LARGE, HEAD_TIMEOUT, BODY_TIMEOUT, IDLE)
 
 Refused = Callable[[str], None]
 
@@ -164,7 +170,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _expired(self, reason: str) -> None:
         self._deadline = None
         if not self._heard:  # Nothing was asked: nothing to answer.
-            self._refused(reason)
+            self._refused(IDLE)
             self.transport.close()
             return
         self._refuse(408, reason)

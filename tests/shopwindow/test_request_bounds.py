@@ -16,6 +16,7 @@ from shopwindow.request_bounds import (
     BODY_TIMEOUT,
     HEAD_TIMEOUT,
     HEAD_TOO_LARGE,
+    IDLE,
     RequestBounds,
 )
 
@@ -186,7 +187,7 @@ async def test_a_connection_that_sends_nothing_is_closed(served: Served) -> None
     async with connection(served.port) as (reader, _):
         answer = await answer_and_close(reader)
     assert answer == b""
-    assert served.refusals == [HEAD_TIMEOUT]
+    assert served.refusals == [IDLE]
 
 
 async def test_a_trickled_body_is_408_and_the_app_sees_the_client_go(served: Served) -> None:

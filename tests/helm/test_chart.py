@@ -355,6 +355,17 @@ def test_notes_say_how_to_reach_the_api() -> None:
     assert "Markets" not in render({})["shopwindow/templates/NOTES.txt"]
 
 
+def test_notes_say_what_the_gateway_bounds_itself_with_the_values_set() -> None:
+    limits = {"maxHeaderBytes": 8192, "headerTimeoutMs": 3000, "bodyTimeoutMs": 4000}
+    notes = render({"gateway": {"limits": limits}})["shopwindow/templates/NOTES.txt"]
+    assert "request heads at most 8192 bytes (431)" in notes
+    assert "a head within 3000 ms, and a body within 4000 ms of its head (408)" in notes
+    configmap = find(manifests({"gateway": {"limits": limits}}), "ConfigMap", "shop-shopwindow")
+    assert configmap["data"]["SHOPWINDOW_MAX_HEADER_BYTES"] == "8192"
+    assert configmap["data"]["SHOPWINDOW_HEADER_TIMEOUT_MS"] == "3000"
+    assert configmap["data"]["SHOPWINDOW_BODY_TIMEOUT_MS"] == "4000"
+
+
 def policy_sources(docs: list[Manifest], role: str) -> list[Any]:
     policy = find(docs, "NetworkPolicy", f"shop-shopwindow-{role}")
     return [source for rule in policy["spec"]["ingress"] for source in rule.get("from", [None])]

@@ -4,7 +4,8 @@
 
 The gateway (with both caches, without its response cache, without its document
 cache), a bare endpoint doing the same MongoDB lookup and a bare endpoint answering the
-same JSON from memory each run as their own uvicorn process (uvloop, httptools) over
+same JSON from memory each run as their own uvicorn process (uvloop, httptools; the
+gateway within its request bounds, as `shopwindow serve` runs it) over
 the same MongoDB documents. A keep-alive HTTP/1.1 load generator sends each the
 product-page operation the two ways clients send it:
 
@@ -42,7 +43,7 @@ import orjson
 
 from bench.common import percentile, report, servers
 from bench.gateway_consistency import read_your_writes
-from bench.http_load import load, pinned_apart, start_app
+from bench.http_load import GATEWAY_HTTP, load, pinned_apart, start_app
 from shopwindow.demo_events import DemoEvents
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
@@ -165,7 +166,8 @@ def server_env(stack: DevStack, database: str) -> dict[str, str]:
 
 async def start_server(factory: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
     """Start one server of ``bench.gateway_apps`` and register the persisted query."""
-    process, port = await start_app(f"bench.gateway_apps:{factory}", env)
+    http = GATEWAY_HTTP if factory == "gateway" else "httptools"
+    process, port = await start_app(f"bench.gateway_apps:{factory}", env, http)
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:

@@ -19,10 +19,18 @@ from shopwindow.settings import GatewaySettings
 _DEFLATE = str(server_options(GatewaySettings.model_construct())["ws_per_message_deflate"]).lower()
 
 
-async def start_app(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
-    """Run the uvicorn app factory ``target`` (``module:factory``) on a free port, the
-    way ``shopwindow serve`` runs the gateway (uvloop, httptools); returns once the port
-    accepts connections (the app may still be starting its lifespan)."""
+# The HTTP protocol ``shopwindow serve`` runs: httptools within the request bounds. The
+# bare endpoints a gateway is held to run on plain httptools.
+GATEWAY_HTTP = "shopwindow.request_bounds:BoundedHttpProtocol"
+
+
+async def start_app(
+    target: str, env: dict[str, str], http: str = "httptools"
+) -> tuple[asyncio.subprocess.Process, int]:
+    """Run the uvicorn app factory ``target`` (``module:factory``) on a free port with
+    uvloop and the protocol ``http`` (``GATEWAY_HTTP`` runs a gateway the way ``shopwindow
+    serve`` does); returns once the port accepts connections (the app may still be
+    starting its lifespan)."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -37,7 +45,7 @@ async def start_app(target: str, env: dict[str, str]) -> tuple[asyncio.subproces
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        http,
         "--no-access-log",
         "--ws-per-message-deflate",
         _DEFLATE,

@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import cpu_seconds, percentile, report, rss_bytes, servers
 from bench.gateway import server_env
-from bench.http_load import load, pinned_apart, start_app
+from bench.http_load import GATEWAY_HTTP, load, pinned_apart, start_app
 from bench.search_catalog import CatalogProduct, option_queries, products, queries
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION
@@ -122,7 +122,8 @@ def post(variables: dict[str, Any]) -> bytes:
 async def running(target: str, env: dict[str, str]) -> AsyncIterator[tuple[int, int, float]]:
     """A server process, ready: its pid, port and seconds from start to ``/readyz``."""
     started = time.perf_counter()
-    process, port = await start_app(target, env)
+    http = GATEWAY_HTTP if target == "bench.gateway_apps:gateway" else "httptools"
+    process, port = await start_app(target, env, http)
     try:
         async with httpx.AsyncClient(timeout=10) as client:
             while True:

@@ -88,12 +88,14 @@ def _ignore(reason: str) -> None:
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol within ``RequestBounds`` (see the module)."""
+    """uvicorn's httptools protocol within ``RequestBounds`` (see the module); uvicorn
+    can load it by name (``--http shopwindow.request_bounds:BoundedHttpProtocol``),
+    with ``DEFAULT_BOUNDS``."""
 
     def __init__(
         self,
         *args: Any,
-        bounds: RequestBounds,
+        bounds: RequestBounds = DEFAULT_BOUNDS,
         refused: Refused | None = None,
         **kwargs: Any,
     ) -> None:

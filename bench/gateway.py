@@ -164,9 +164,12 @@ def server_env(stack: DevStack, database: str) -> dict[str, str]:
     }
 
 
-async def start_server(factory: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
-    """Start one server of ``bench.gateway_apps`` and register the persisted query."""
-    http = GATEWAY_HTTP if factory == "gateway" else "httptools"
+async def start_server(
+    factory: str, env: dict[str, str], http: str | None = None
+) -> tuple[asyncio.subprocess.Process, int]:
+    """Start one server of ``bench.gateway_apps`` and register the persisted query; the
+    gateway on ``GATEWAY_HTTP`` and the bare endpoints on httptools unless ``http`` says."""
+    http = http or (GATEWAY_HTTP if factory == "gateway" else "httptools")
     process, port = await start_app(f"bench.gateway_apps:{factory}", env, http)
     async with httpx.AsyncClient() as client:
         for _ in range(300):
@@ -198,6 +201,7 @@ class Run:
     connections: int | None = None  # None: --concurrency.
     query: str = QUERY
     variants: bool = False  # Over the products sold in sizes and colours.
+    http: str | None = None  # The HTTP protocol, when not the one its factory runs on.
 
 
 _NO_RESPONSES = {"SHOPWINDOW_RESPONSE_CACHE_MB": "0"}
@@ -208,6 +212,8 @@ RUNS = {
     "i gateway, POST, @inContext(country: CH, language: DE)": Run(
         "gateway", request=posted_in_context, query=IN_CONTEXT_QUERY
     ),
+    # What the request bounds cost: the gateway on plain httptools, right after p too.
+    "u gateway, POST, plain httptools (no request bounds)": Run("gateway", http="httptools"),
     "v gateway, POST, variant page, 6 variants": Run(
         "gateway", request=posted_variant_page, query=VARIANT_QUERY, variants=True
     ),
@@ -227,7 +233,7 @@ async def measure(
 ) -> tuple[Any, float, list[float], int]:
     """Start one server, check its answer, drive it; its data, req/s, latencies, errors."""
     ids = products[run.variants]
-    process, port = await start_server(run.factory, {**env, **run.env})
+    process, port = await start_server(run.factory, {**env, **run.env}, run.http)
     requests = [("product", run.request(pid)) for pid in ids]
     connections = run.connections or args.concurrency
     try:
@@ -248,19 +254,22 @@ async def measure(
     return data, len(latencies) / args.seconds, latencies, errors
 
 
-async def context_rounds(
-    env: dict[str, str], products: dict[bool, list[str]], args: argparse.Namespace
+async def paired_rounds(
+    plain: Run,
+    other: Run,
+    env: dict[str, str],
+    products: dict[bool, list[str]],
+    args: argparse.Namespace,
 ) -> list[float]:
-    """i/p measured in rounds of the two back to back, the first of each round taking
-    turns: one pair of 10 s runs on this machine gave 0.89 in one run of the whole
-    benchmark and 1.14 in the next, as much as the in-memory endpoint itself moves."""
-    plain = RUNS["p gateway, POST"]
-    localized = RUNS["i gateway, POST, @inContext(country: CH, language: DE)"]
+    """``other``'s req/s over ``plain``'s, measured in rounds of the two back to back, the
+    first of each round taking turns: one pair of 10 s runs on this machine gave 0.89
+    in one run of the whole benchmark and 1.14 in the next, as much as the in-memory
+    endpoint itself moves."""
     ratios = []
-    for round_ in range(args.context_rounds):
-        order = (plain, localized) if round_ % 2 == 0 else (localized, plain)
+    for round_ in range(args.rounds):
+        order = (plain, other) if round_ % 2 == 0 else (other, plain)
         rates = {id(each): (await measure(each, env, products, args))[1] for each in order}
-        ratios.append(rates[id(localized)] / rates[id(plain)])
+        ratios.append(rates[id(other)] / rates[id(plain)])
     return ratios
 
 
@@ -281,7 +290,21 @@ async def run(args: argparse.Namespace) -> None:
             results = {
                 name: await measure(each, env, products, args) for name, each in RUNS.items()
             }
-            in_context = await context_rounds(env, products, args)
+            plain = RUNS["p gateway, POST"]
+            in_context = await paired_rounds(
+                plain,
+                RUNS["i gateway, POST, @inContext(country: CH, language: DE)"],
+                env,
+                products,
+                args,
+            )
+            unbounded = await paired_rounds(
+                plain,
+                RUNS["u gateway, POST, plain httptools (no request bounds)"],
+                env,
+                products,
+                args,
+            )
             consistency = await read_your_writes(stack, env, args.writes_per_s, args.seconds)
     same_page = [result for name, result in results.items() if not RUNS[name].variants]
     if len({orjson.dumps(data) for data, *_ in same_page}) != 1:
@@ -319,6 +342,11 @@ async def run(args: argparse.Namespace) -> None:
             f"{' '.join(f'{r:.2f}' for r in in_context)}; "
             f"median {statistics.median(in_context):.2f}  (target >= 0.9)",
         ),
+        ("ratio p/u (req/s): the request bounds", f"{rates['p'] / rates['u']:.2f}"),
+        (
+            f"ratio u/p, {len(unbounded)} rounds of the two back to back",
+            f"{' '.join(f'{r:.2f}' for r in unbounded)}; median {statistics.median(unbounded):.2f}",
+        ),
     ]
     report(
         f"gateway: product-page query, {args.concurrency} connections unless said, "
@@ -335,7 +363,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--writes-per-s", type=int, default=500)
-    parser.add_argument("--context-rounds", type=int, default=4)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="rounds of two runs back to back, for i/p and u/p"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +92,12 @@ def _ignore(reason: str) -> None:
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol within ``RequestBounds`` (see the module); uvicorn
     can load it by name (``--http shopwindow.request_bounds:BoundedHttpProtocol``),
-    with ``DEFAULT_BOUNDS``."""
+    with ``DEFAULT_BOUNDS``.
+
+    A deadline is a time on the connection, not a timer: one sweep per server checks
+    every connection's (``_sweep``), so a request arms and clears its deadlines with
+    two clock reads instead of creating and cancelling two timers.
+    """
 
     def __init__(
         self,
@@ -105,15 +112,20 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0
         self._heard = False  # Any byte on this connection yet.
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_at = _NEVER  # On the loop's clock.
+        self._deadline_reason = HEAD_TIMEOUT
         self._discarded: int | None = None  # Bytes dropped since a refusal, if refused.
+        self._closing: asyncio.TimerHandle | None = None  # The end of a linger.
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm(self._bounds.head_timeout_s, HEAD_TIMEOUT)
+        _watch(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline_at = _NEVER
+        if self._closing is not None:
+            self._closing.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -123,16 +135,27 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if self._discarded > LINGER_BYTES:
                 self.transport.close()
             return
+        if self._reading_head:
+            if len(data) > self._bounds.max_head_bytes - self._head_bytes:
+                self._received_past_room(data)
+                return
+            if self._deadline_at == _NEVER:  # The first byte of the next request's head.
+                self._arm(self._bounds.head_timeout_s, HEAD_TIMEOUT)
+            self._head_bytes += len(data)
+        super().data_received(data)
+
+    def _received_past_room(self, data: bytes) -> None:
+        # A read longer than the head may still hold: fed a piece at a time, no more
+        # than the head's room while it is read (the parser keeps it all).
         while data:
             if self._reading_head:
-                if self._deadline is None:  # The first byte of the next request's head.
+                if self._deadline_at == _NEVER:
                     self._arm(self._bounds.head_timeout_s, HEAD_TIMEOUT)
                 room = self._bounds.max_head_bytes - self._head_bytes
                 if room <= 0:
                     self._refuse(431, HEAD_TOO_LARGE)
                     return
-                # Feed no more than the head may still hold: the parser keeps it all.
-                piece, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
+                piece, data = data[:room], data[room:]
                 self._head_bytes += len(piece)
             else:
                 piece, data = data, b""
@@ -146,39 +169,33 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
-        self._disarm()
         super().on_headers_complete()
         self._arm(self._bounds.body_timeout_s, BODY_TIMEOUT)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._deadline_at = _NEVER
         self._reading_head = True
         self._head_bytes = 0
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
-        self._disarm()  # The WebSocket protocol bounds the connection from here on.
+        self._deadline_at = _NEVER  # The WebSocket protocol bounds it from here on.
         super().handle_websocket_upgrade()
 
     def _arm(self, timeout_s: float, reason: str) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(timeout_s, self._expired, reason)
+        self._deadline_at = self.loop.time() + timeout_s
+        self._deadline_reason = reason
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self, reason: str) -> None:
-        self._deadline = None
+    def _expired(self) -> None:
+        self._deadline_at = _NEVER
         if not self._heard:  # Nothing was asked: nothing to answer.
             self._refused(IDLE)
             self.transport.close()
             return
-        self._refuse(408, reason)
+        self._refuse(408, self._deadline_reason)
 
     def _refuse(self, status: int, reason: str) -> None:
-        self._disarm()
+        self._deadline_at = _NEVER
         self._refused(reason)
         if self.transport.is_closing():
             return
@@ -212,4 +229,32 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.flow.resume_reading()  # Reading may be paused under a large body.
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._deadline = self.loop.call_later(LINGER_S, self.transport.close)
+        self._closing = self.loop.call_later(LINGER_S, self.transport.close)
+
+
+_NEVER = math.inf
+# The sweep of each server's connections (its ``ServerState``), while it has any.
+_SWEEPS: weakref.WeakKeyDictionary[Any, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
+def _watch(connection: BoundedHttpProtocol) -> None:
+    """Start the sweep of the connection's server, unless one runs."""
+    sweep = _SWEEPS.get(connection.server_state)
+    if sweep is None or sweep.done():
+        bounds = connection._bounds
+        # A deadline is noticed within a quarter of the shorter timeout, or a second.
+        interval_s = min(1.0, bounds.head_timeout_s / 4, bounds.body_timeout_s / 4)
+        _SWEEPS[connection.server_state] = connection.loop.create_task(
+            _sweep(connection.connections, interval_s)
+        )
+
+
+async def _sweep(connections: set[Any], interval_s: float) -> None:
+    """Refuse every connection whose deadline passed, each ``interval_s``, until the
+    server has no connection left (the next one starts a sweep again)."""
+    loop = asyncio.get_running_loop()
+    while connections:
+        await asyncio.sleep(interval_s)
+        now = loop.time()
+        for connection in [c for c in connections if getattr(c, "_deadline_at", _NEVER) <= now]:
+            connection._expired()

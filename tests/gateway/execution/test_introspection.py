@@ -13,7 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import get_introspection_query
+from graphql import (
+    OperationDefinitionNode,
+    get_introspection_query,
+    parse,
+    print_ast,
+)
 
 from shopwindow.gateway.app import create_app
 from shopwindow.gateway.execution.limits import MAX_TYPE_WRAPPING
@@ -146,6 +151,27 @@ async def test_hostile_introspection_is_refused(
         # The bound itself is answered: a tool may send that many.
         body = await transport.run(http, nested_of_type(MAX_TYPE_WRAPPING))
         assert "errors" not in body
+
+
+def aliased_introspections(copies: int) -> str:
+    """The full introspection query with its ``__schema`` field asked ``copies`` times."""
+    operation, *fragments = parse(FULL_INTROSPECTION).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    (schema_field,) = operation.selection_set.selections
+    asked = " ".join(f"s{n}: {print_ast(schema_field)}" for n in range(copies))
+    return f"query {{ {asked} }}\n" + "\n".join(print_ast(f) for f in fragments)
+
+
+async def test_the_full_introspection_four_times_over_is_too_costly(
+    gateway: GatewayFactory,
+) -> None:
+    """As docs/graphql-api.md says: at the default cost limit, three copies under
+    aliases are answered and four are refused."""
+    async with gateway() as http:
+        three = await http.post("/graphql", json={"query": aliased_introspections(3)})
+        four = await http.post("/graphql", json={"query": aliased_introspections(4)})
+    assert "errors" not in three.json()
+    assert code(four.json()) == "QUERY_TOO_COSTLY"
 
 
 async def test_data_beside_introspection_keeps_its_depth_limit(gateway: GatewayFactory) -> None:

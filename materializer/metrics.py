@@ -101,6 +101,17 @@ class MaterializerMetrics:
             "SHOPWINDOW_SWITCH_LEASE_S: how long a switch may run without a beat.",
             registry=self.registry,
         )
+        self.cache_bytes = Gauge(
+            "shopwindow_materializer_document_cache_bytes",
+            "Memory the documents the cache holds take (estimated from their JSON), at "
+            "most SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB.",
+            registry=self.registry,
+        )
+        self.cache_documents = Gauge(
+            "shopwindow_materializer_document_cache_documents",
+            "Documents the cache holds.",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "shopwindow_ready",
             "1 while MongoDB and Kafka answer, 0 during an outage.",

@@ -41,6 +41,7 @@ from shopwindow.topic_check import check_topics, materializer_needs, missing
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 2.0
+MIB = 1 << 20
 
 T = TypeVar("T")
 
@@ -155,7 +156,7 @@ class Materializer:
                     default_market=settings.markets.default.id,
                 ),
                 self.metrics,
-                DocumentCache(settings.document_cache_size),
+                DocumentCache(settings.materializer_document_cache_mb * MIB, self.metrics),
                 version_floor=None if self.build is None else SaleProductStore(database, served),
             )
             follower = None

@@ -372,7 +372,17 @@ class MaterializerSettings(ConnectionSettings):
     # Waiting a little for more records makes bigger batches, so more events of a hot
     # product share one write; it adds at most this much to freshness.
     batch_linger_ms: int = Field(default=50, ge=0, le=5000)
-    document_cache_size: int = Field(default=50_000, ge=0)
+    materializer_document_cache_mb: int = Field(
+        default=256,
+        ge=0,
+        le=1 << 20,
+        description="Memory the materializer's cache of the documents it wrote last may "
+        "take, in MiB (estimated from their JSON); 0 turns it off.",
+    )
+    document_cache_size: int | None = Field(
+        default=None,
+        description="Retired: the cache is bounded in bytes now.",
+    )
     retry_backoff_initial_ms: int = Field(default=200, ge=1)
     retry_backoff_max_ms: int = Field(default=10_000, ge=1)
     dlq_park_keys: bool = Field(
@@ -410,6 +420,16 @@ class MaterializerSettings(ConnectionSettings):
             raise ValueError(
                 f"kafka_request_timeout_ms must be above {GROUP_REBALANCE_TIMEOUT_MS}: a "
                 "join request may wait that long for a rebalance"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _retired_count_bound(self) -> MaterializerSettings:
+        # Set, it would be ignored: a pod sized by it would meet a bound it never chose.
+        if self.document_cache_size is not None:
+            raise ValueError(
+                "SHOPWINDOW_DOCUMENT_CACHE_SIZE is retired: the materializer's cache is "
+                "bounded in bytes by SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB (default 256)"
             )
         return self
 

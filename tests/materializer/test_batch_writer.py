@@ -29,7 +29,7 @@ from tests.materializer.conftest import (
 
 def writer(mongo: AsyncMongoClient[MongoDocument], database: str) -> BatchWriter:
     store = SaleProductStore(mongo[database])
-    return BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(100))
+    return BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(1 << 20))
 
 
 async def test_stale_caches_and_concurrent_writes_lose_no_event(
@@ -52,23 +52,6 @@ async def test_stale_caches_and_concurrent_writes_lose_no_event(
     docs = await store.load(["abc", "def"])
     assert docs["abc"]["popularity"]["views"] == 20
     assert docs["def"]["stock"]["quantity"] == -10
-
-
-def test_the_cache_forgets_the_least_recently_used() -> None:
-    cache = DocumentCache(2)
-    cache.put("a", {"_id": "a"})
-    cache.put("b", {"_id": "b"})
-    assert cache.get("a") is not None
-    cache.put("c", {"_id": "c"})
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ({"_id": "a"}, None, {"_id": "c"})
-    cache.forget(["a"])
-    assert cache.get("a") is None and len(cache) == 1
-
-
-def test_a_cache_of_size_zero_keeps_nothing() -> None:
-    cache = DocumentCache(0)
-    cache.put("a", {"_id": "a"})
-    assert cache.get("a") is None
 
 
 async def test_an_unstorable_event_is_refused_and_never_freezes_its_product(
@@ -135,7 +118,7 @@ async def test_a_writer_that_loses_a_race_sees_the_review_the_winner_stored(
     edited = sourced(kinds.REVIEWS, review("r5", 4, minutes=2), key="r5", offset=1)
     winner = writer(mongo, database_name)
     store = _OtherWriterFirst(mongo[database_name], lambda: winner.write({"abc": [written]}))
-    loser = BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(100))
+    loser = BatchWriter(store, FoldSettings(), MaterializerMetrics(), DocumentCache(1 << 20))
     # The loser read the document and the entries before the winner wrote and flushed
     # the review; its write loses the race, and it folds again on what the winner left.
     await loser.write({"abc": [written, edited]})

@@ -129,7 +129,7 @@ async def test_a_rebuild_switches_under_load_and_rolls_back_without_a_failure_or
     # makes (a long history, a fold that changed more often): the rebuilt documents
     # must still come out above them. Without a document cache the materializer reads
     # the raised versions.
-    fast = fast.model_copy(update={"document_cache_size": 0})
+    fast = fast.model_copy(update={"materializer_document_cache_mb": 0})
     async with running_materializer(fast):
         await all_served(gateway)
         await database[products_collection(0)].update_many({}, {"$inc": {"version": 1000}})

@@ -34,6 +34,18 @@ def test_the_uri_is_a_secret(environment: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in repr(load(GatewaySettings))
 
 
+def test_the_retired_count_bound_of_the_cache_is_refused_naming_its_successor(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    # Ignored, it would leave a pod sized by it with a bound it never chose.
+    environment.setenv("SHOPWINDOW_DOCUMENT_CACHE_SIZE", "50000")
+    with pytest.raises(ConfigurationError) as refused:
+        load(MaterializerSettings)
+    assert "SHOPWINDOW_DOCUMENT_CACHE_SIZE is retired" in str(refused.value)
+    assert "SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB" in str(refused.value)
+    load(GatewaySettings)  # The gateway never read it.
+
+
 def test_topics_can_be_renamed(environment: pytest.MonkeyPatch) -> None:
     environment.setenv("SHOPWINDOW_TOPICS__INVENTORY", "stock.deltas")
     assert kinds.INVENTORY.name_in(load(MaterializerSettings).topics) == "stock.deltas"
@@ -112,6 +124,9 @@ def test_a_long_enough_hs256_secret_is_taken(environment: pytest.MonkeyPatch) ->
         ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "-1"),
         ("SHOPWINDOW_MAX_FUTURE_SKEW_S", "1e99"),
         ("SHOPWINDOW_SWITCH_LEASE_S", "0"),
+        ("SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB", "-1"),
+        ("SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB", "9" * 30),
+        ("SHOPWINDOW_MATERIALIZER_DOCUMENT_CACHE_MB", "0.5"),
         ("SHOPWINDOW_SWITCH_LEASE_S", "nan"),
         ("SHOPWINDOW_DLQ_PARK_KEYS", "maybe"),
         ("SHOPWINDOW_CREATE_TOPICS", "sometimes"),

@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 PROMTOOL := /usr/bin/promtool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak bench-materializer bench-gateway bench-live bench-contract bench-variants bench-markets bench-search bench-rebuild bench-cost bench-storefront clean
+.PHONY: run test lint generate vendor-graphiql screenshots fuzz chaos faults soak profile-materializer bench-materializer bench-gateway bench-live bench-contract bench-variants bench-markets bench-search bench-rebuild bench-cost bench-storefront clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## profile-materializer: what a materializer's memory grows with, stage by stage (tracemalloc).
+profile-materializer: $(STAMP)
+	$(BIN)/python -m bench.materializer_memory $(PROFILE_ARGS)
 
 ## bench-materializer: throughput and freshness against two baselines (see bench/).
 bench-materializer: $(STAMP)

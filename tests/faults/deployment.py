@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,9 +160,16 @@ def role_environment(
 
 @contextlib.asynccontextmanager
 async def deployment(
-    servers: Servers, topics: TopicNames, database: str, log_dir: Path
+    servers: Servers,
+    topics: TopicNames,
+    database: str,
+    log_dir: Path,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[list[Role]]:
-    """Two materializers and two gateways, started and ready; stopped afterwards."""
+    """Two materializers and two gateways, started and ready; stopped afterwards.
+
+    ``settings`` are ``SHOPWINDOW_*`` variables every role gets besides its links.
+    """
     group = f"faults-{database}"
     roles: list[Role] = []
     for kind, command, port_variable in (
@@ -172,7 +179,8 @@ async def deployment(
         for n in (1, 2):
             port = free_port()
             env = role_environment(servers, kind, topics, database, group) | {
-                port_variable: str(port)
+                **(settings or {}),
+                port_variable: str(port),
             }
             roles.append(Role(f"{kind}-{n}", command, env, port, log_dir / f"{kind}-{n}.log"))
     try:

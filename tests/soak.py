@@ -2,7 +2,7 @@
 
 Two materializers and two gateways run as in ``make faults`` (processes of their own,
 stand-ins this harness starts, its proxies on every link, no faults) for 30 minutes by
-default, while the demo stream arrives at 200 events/s, readers POST 50 product-page
+default, while the demo stream arrives at 100 events/s, readers POST 50 product-page
 queries/s, and 2,000 subscriptions on 200 WebSocket connections churn: each
 connection replaces one subscription every ``CHURN_S`` and reconnects after about
 ``LIFETIME_S``.
@@ -100,8 +100,8 @@ LIMITS = {
     "response_cache_mib": Limit(24.0, "bounded by its size setting: levels off when full"),
     "lag": Limit(
         360.0,
-        "the least lag of each 30 s: a group that keeps up comes back to one batch or"
-        " two every time; falling behind by 0.05 % of the 200 events/s shows",
+        "the least lag of each 30 s: a group that keeps up comes back to a batch or two"
+        " every time; one that falls behind by a record every 10 s shows",
     ),
 }
 
@@ -140,8 +140,10 @@ class LagGauge:
         while True:
             started = time.monotonic()
             try:
-                ends = await consumer.end_offsets(partitions)
+                # Commits first: read after them, the ends are at least as far, so a
+                # reading is never below the lag at its start (never negative).
                 committed = [(await consumer.committed(tp)) or 0 for tp in partitions]
+                ends = await consumer.end_offsets(partitions)
                 self._readings.append(
                     sum(ends[tp] - done for tp, done in zip(partitions, committed, strict=True))
                 )
@@ -431,7 +433,10 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=1800.0)
     parser.add_argument("--sample-s", type=float, default=30.0)
     parser.add_argument("--warmup-s", type=float, default=300.0)
-    parser.add_argument("--events-per-s", type=float, default=200.0)
+    # At 200 events/s the stand-ins took 1.2 of this machine's 2 cores and the group
+    # fell behind, the materializers idle at 0.1 of a core each: a verdict on the
+    # stand-ins. 100 is what they hold with headroom (docs/development.md).
+    parser.add_argument("--events-per-s", type=float, default=100.0)
     parser.add_argument("--requests-per-s", type=float, default=50.0)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--products", type=int, default=1000)

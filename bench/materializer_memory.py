@@ -22,6 +22,7 @@ import gc
 import itertools
 import os
 import random
+import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -47,21 +48,28 @@ FRAMES = 12  # Deep enough to name the fold step under the generic dict copies.
 
 
 def soak_stream(topics: TopicNames, products: int) -> Iterator[DemoRecord]:
-    """The soak's stream: the catalog, then the steady mix, 1 ms of event time apart."""
+    """The stream of ``make chaos``, ``make faults`` and ``make soak``: the catalog, then
+    the steady mix, 1 ms of event time apart, without end."""
     events = DemoEvents(topics, product_ids(products), random.Random(11))
     start = datetime(2026, 1, 1, tzinfo=UTC)
     steady = (events.next(start + timedelta(milliseconds=n)) for n in itertools.count())
     return itertools.chain(events.initial(start), steady)
 
 
-async def produce(bootstrap: str, records: Iterator[DemoRecord], count: int) -> None:
+async def produce(
+    bootstrap: str, records: Iterator[DemoRecord], count: int, rate_per_s: float
+) -> None:
+    """Send ``count`` records, at ``rate_per_s`` (0: as fast as the broker takes them)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=20, acks="all"
     )
     await producer.start()
+    started = time.monotonic()
     try:
-        for record in itertools.islice(records, count):
+        for n, record in enumerate(itertools.islice(records, count)):
             await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+            if rate_per_s > 0:
+                await asyncio.sleep(max(0.0, started + n / rate_per_s - time.monotonic()))
         await producer.flush()
     finally:
         await producer.stop()
@@ -140,7 +148,7 @@ async def run(args: argparse.Namespace) -> None:
                 for stage in range(args.stages):
                     if stage == args.stages - args.traced_stages:
                         tracemalloc.start(FRAMES)  # Slows folding threefold: only at the end.
-                    await produce(bootstrap, records, args.stage_events)
+                    await produce(bootstrap, records, args.stage_events, args.events_per_s)
                     sent += args.stage_events
                     await wait_until(partial(folded_all, metrics, topics, sent), 0.2)
                     gc.collect()
@@ -172,6 +180,13 @@ def main() -> None:
     parser.add_argument("--stage-events", type=int, default=60_000)
     parser.add_argument("--stages", type=int, default=12)
     parser.add_argument("--traced-stages", type=int, default=2)
+    parser.add_argument(
+        "--events-per-s",
+        type=float,
+        default=0.0,
+        help="the rate of each stage; 0 (the default) folds it as fast as it goes, 200 is"
+        " the soak's: small batches, many commits",
+    )
     parser.add_argument(
         "--cache-mb",
         type=int,

@@ -19,14 +19,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from bench.common import servers
-from shopwindow.demo_events import DemoEvents, DemoRecord, product_ids
+from bench.materializer_memory import soak_stream
+from shopwindow.demo_events import DemoRecord
 from shopwindow.devstack import DevStack
 from shopwindow.document import COLLECTION, public_view
 from shopwindow.kafka_admin import create_topics
@@ -40,10 +40,7 @@ from shopwindow.topics import TopicNames
 def stream(topics: TopicNames, count: int, products: int) -> Iterator[DemoRecord]:
     """The initial catalog, then the steady mix, one millisecond apart; made as it is
     sent, so a long stream (``make soak``) is not held in memory."""
-    events = DemoEvents(topics, product_ids(products), random.Random(11))
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    steady = (events.next(start + timedelta(milliseconds=n)) for n in itertools.count())
-    return itertools.islice(itertools.chain(events.initial(start), steady), count)
+    return itertools.islice(soak_stream(topics, products), count)
 
 
 async def produce(bootstrap: str, records: Iterable[DemoRecord], rate_per_s: float) -> int:

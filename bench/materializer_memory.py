@@ -35,7 +35,6 @@ from bench.common import fresh_topics, rss_bytes, servers, wait_until
 from shopwindow.demo_events import DemoEvents, DemoRecord, product_ids
 from shopwindow.document import META
 from shopwindow.generations import products_collection
-from shopwindow.materializer.document_cache import encoded_size
 from shopwindow.materializer.metrics import MaterializerMetrics
 from shopwindow.materializer.service import Materializer
 from shopwindow.materializer.sources import CORE
@@ -87,13 +86,13 @@ def folded_all(metrics: MaterializerMetrics, topics: TopicNames, sent: int) -> b
 
 async def stored_sizes(uri: str, database: str) -> tuple[float, int, dict[str, float]]:
     """The mean and largest stored document, and the mean bytes of each part of one,
-    all counted as the materializer's cache counts them (JSON)."""
+    all in bytes of JSON (the cache counts ``MEMORY_PER_JSON_BYTE`` times that)."""
     client = mongo_client(uri, "shopwindow-profile")
     try:
         sizes: list[int] = []
         parts: dict[str, int] = {}
         async for doc in client[database][products_collection(0)].find():
-            sizes.append(encoded_size(doc))
+            sizes.append(len(orjson.dumps(doc, default=str)))
             meta = doc.pop(META)
             for name, value in [*doc.items(), *((f"{META}.{k}", v) for k, v in meta.items())]:
                 parts[name] = parts.get(name, 0) + len(orjson.dumps(value, default=str))
@@ -140,7 +139,7 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 print(
                     f"{'events':>9} {'rss MiB':>8} {'traced':>8} {'cached docs':>11}"
-                    f" {'cache MiB':>9} {'doc KiB':>8} {'max KiB':>8}"
+                    f" {'cache MiB':>9} {'doc KiB':>8} {'max KiB':>8}  (documents in KiB of JSON)"
                 )
                 snapshots: list[tracemalloc.Snapshot] = []
                 parts: dict[str, float] = {}

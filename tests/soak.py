@@ -149,6 +149,7 @@ class LagGauge:
                 )
             except KafkaError:
                 pass  # The window's least is of the readings that worked.
+            # A reading every LAG_EVERY_S: the period is what is measured, not a wait.
             await asyncio.sleep(max(0.0, started + LAG_EVERY_S - time.monotonic()))
 
     def least(self) -> float:
